@@ -1,0 +1,310 @@
+//! Command line: clap commands mapped to library calls, progress bars, exit codes.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use meanfield::Error;
+use meanfield::bench::{BenchCase, CASES, bench_case};
+use meanfield::run::{RunOptions, Status, render_plots, run};
+use meanfield::scenario::Scenario;
+
+/// Exit code of bad input (scenario, files, arguments).
+const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code of a diverged run.
+const EXIT_DIVERGED: u8 = 3;
+/// Exit code of an interrupted run (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Mean-field dynamics of two-layer neural networks, simulated as interacting particles.
+///
+/// A scenario (TOML) describes the network f(x) = m^(-alpha) sum_j a_j sigma(w_j . x), the
+/// target, the risk mode and the dynamics; `run` integrates the particle flow and writes a run
+/// directory with series.csv, summary.json, particles (.npy) and plots.
+#[derive(Debug, Parser)]
+#[command(name = "meanfield", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario and write its run directory (default runs/<name>/).
+    ///
+    /// Exit codes: 0 finished, 2 bad scenario, 3 diverged (rows and the last finite particles
+    /// are kept), 130 interrupted (Ctrl-C; resume with --resume --out DIR).
+    Run {
+        /// The scenario file (TOML), e.g. scenarios/quickstart.toml.
+        scenario: PathBuf,
+        /// Run directory (default runs/<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a scenario key, e.g. --set dynamics.dt=0.01 --set model.m=200 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Number of threads (default: all cores). Results are bit-identical for any count.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Continue the interrupted run in --out from its checkpoint (bit-identical result).
+        #[arg(long)]
+        resume: bool,
+        /// Seconds of wall time between checkpoints.
+        #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+        checkpoint_every: f64,
+        /// Testing aid: stop as if interrupted once this step is completed.
+        #[arg(long, hide = true)]
+        stop_at_step: Option<u64>,
+    },
+    /// Validate a scenario and print it with every default resolved; runs nothing.
+    Check {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Override a scenario key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Re-render the plots of a run directory from its series.csv.
+    Plot {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
+    /// Time one step of the standard cases (see shared/bench/README.md).
+    ///
+    /// With --json, prints one JSON line per case (case, s_per_step_median, s_per_step_min,
+    /// gflops, threads, ...) for shared/bench/compare.sh.
+    Bench {
+        /// data1 | data2 | pop1 | pop2 | all.
+        #[arg(long, default_value = "all")]
+        case: String,
+        /// Timed steps per case (after one warm-up step).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// One JSON line per case on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Divide m and n by 4 (a smoke run, not a comparison).
+        #[arg(long)]
+        quick: bool,
+        /// Number of threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+/// Entry point: runs the command and maps errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            let code = match error.downcast_ref::<Error>() {
+                Some(Error::Diverged { .. }) => EXIT_DIVERGED,
+                Some(Error::Config { .. } | Error::Invalid { .. } | Error::Format { .. }) => {
+                    EXIT_BAD_INPUT
+                }
+                _ if error.chain().any(|e| e.downcast_ref::<BadInput>().is_some()) => {
+                    EXIT_BAD_INPUT
+                }
+                _ => 1,
+            };
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Marks an error as bad input (exit 2) when its library type does not say so.
+#[derive(Debug, thiserror::Error)]
+#[error("bad input")]
+struct BadInput;
+
+fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = threads {
+        if n == 0 {
+            return Err(anyhow::Error::new(Error::invalid("--threads", 0, "at least 1")));
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("could not start the thread pool")?;
+    }
+    Ok(())
+}
+
+fn load(scenario: &Path, overrides: &[String]) -> anyhow::Result<Scenario> {
+    Scenario::load(scenario, overrides).map_err(|e| match e {
+        Error::Io { .. } => anyhow::Error::new(e).context(BadInput).context(format!("cannot read scenario {}", scenario.display())),
+        other => anyhow::Error::new(other),
+    })
+}
+
+fn show_progress(quiet: bool) -> bool {
+    !quiet && std::env::var_os("CI").is_none() && std::io::stderr().is_terminal()
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run {
+            scenario,
+            out,
+            overrides,
+            threads,
+            quiet,
+            resume,
+            checkpoint_every,
+            stop_at_step,
+        } => {
+            set_threads(threads)?;
+            let scenario = load(&scenario, &overrides)?;
+            let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&scenario.name));
+            if !(checkpoint_every.is_finite() && checkpoint_every > 0.0) {
+                return Err(anyhow::Error::new(Error::invalid("--checkpoint-every", checkpoint_every, "a number of seconds > 0")));
+            }
+            let interrupt = Arc::new(AtomicBool::new(false));
+            {
+                let flag = interrupt.clone();
+                // A second Ctrl-C while stopping is ignored; the first stops after the step.
+                let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+            }
+            let options = RunOptions {
+                out: out.clone(),
+                resume,
+                checkpoint_every: Duration::from_secs_f64(checkpoint_every),
+                interrupt: &interrupt,
+                stop_at_step,
+                threads: rayon::current_num_threads(),
+            };
+            let bar = if show_progress(quiet) {
+                let bar = ProgressBar::new(scenario.steps);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{elapsed_precise} [{bar:30}] {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                Some(bar)
+            } else {
+                None
+            };
+            let mut last_message = std::time::Instant::now();
+            let mut progress = |p: meanfield::run::Progress| {
+                if let Some(bar) = &bar {
+                    bar.set_position(p.step);
+                    if last_message.elapsed() > Duration::from_millis(200) {
+                        bar.set_message(format!("risk {:.4e}", p.risk));
+                        last_message = std::time::Instant::now();
+                    }
+                }
+            };
+            let result = run(&scenario, &options, &mut progress);
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            match result {
+                Ok(summary) => {
+                    let note = match summary.status {
+                        Status::Interrupted => format!(
+                            "interrupted at step {} of {}; resume with: meanfield run {} --resume --out {}",
+                            summary.step,
+                            scenario.steps,
+                            scenario.file.display(),
+                            out.display()
+                        ),
+                        _ => format!(
+                            "{}: {} steps, risk {:.4e} -> {:.4e}, {:.1} s ({:.1} steps/s); results in {}",
+                            scenario.name,
+                            summary.step,
+                            summary.initial_risk,
+                            summary.final_risk,
+                            summary.wall_seconds,
+                            summary.steps_per_second,
+                            out.display()
+                        ),
+                    };
+                    if !quiet || summary.status == Status::Interrupted {
+                        eprintln!("{note}");
+                    }
+                    Ok(match summary.status {
+                        Status::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+                        _ => ExitCode::SUCCESS,
+                    })
+                }
+                Err(e @ Error::Diverged { .. }) => Err(anyhow::Error::new(e).context(format!(
+                    "{}: logged rows kept in {}; last finite particles in particles_last_finite.npy",
+                    scenario.name,
+                    out.join("series.csv").display()
+                ))),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Check { scenario, overrides } => {
+            let scenario = load(&scenario, &overrides)?;
+            scenario.setup()?;
+            print!("{}", scenario.resolved_toml()?);
+            eprintln!(
+                "{}: valid; {} steps of dt = {} (t_end = {})",
+                scenario.file.display(),
+                scenario.steps,
+                scenario.dt,
+                scenario.steps as f64 * scenario.dt
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plot { run_dir } => {
+            let name = run_dir
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into());
+            render_plots(&run_dir, &name)?;
+            eprintln!("plots written to {}", run_dir.join("plots").display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            case,
+            reps,
+            json,
+            quick,
+            threads,
+        } => {
+            set_threads(threads)?;
+            let cases: Vec<BenchCase> = if case == "all" {
+                CASES.to_vec()
+            } else {
+                case.split(',')
+                    .map(BenchCase::named)
+                    .collect::<Result<_, _>>()?
+            };
+            for c in cases {
+                let record = bench_case(c, reps, quick)?;
+                if json {
+                    println!("{}", serde_json::to_string(&record)?);
+                } else {
+                    println!(
+                        "{:6} m = {:6} d = {:3} n = {:>6}: {:.4e} s/step (min {:.4e}), {:.1} GFLOP/s, {} threads",
+                        record.case,
+                        record.m,
+                        record.d,
+                        record.n.map_or("-".to_string(), |n| n.to_string()),
+                        record.s_per_step_median,
+                        record.s_per_step_min,
+                        record.gflops,
+                        record.threads
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

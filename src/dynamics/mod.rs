@@ -1,0 +1,11 @@
+//! How particles move: the drift of MATH.md section 2, Langevin noise, Runge-Kutta integrators
+//! and the simulation loop with its observers.
+
+pub mod drift;
+pub mod integrator;
+pub mod noise;
+pub mod simulation;
+
+pub use drift::{Dynamics, Flow, Train};
+pub use integrator::{Integrator, Stepper};
+pub use simulation::{Control, Observation, Observer, Outcome, Schedule, Simulation};

@@ -1,0 +1,46 @@
+//! Langevin noise sqrt(2 tau dt) xi_j (MATH.md section 2, Euler-Maruyama). Particle j's normals
+//! at step k come from the stream (seed, Noise, k, j): one draw per column of the particle, in
+//! column order, so the noise does not depend on threads.
+
+use nalgebra::DMatrix;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+
+use crate::dynamics::Train;
+use crate::random::{Purpose, stream};
+
+/// Adds sqrt(2 tau dt) xi to the trained coordinates of `theta`, using `buffer` (resized to
+/// m (1 + d), reused across steps) for the row-major draws.
+pub fn add_noise(
+    theta: &mut DMatrix<f64>,
+    amplitude: f64,
+    train: Train,
+    seed: u64,
+    step: u64,
+    buffer: &mut Vec<f64>,
+) {
+    let m = theta.nrows();
+    let width = theta.ncols();
+    buffer.resize(m * width, 0.0);
+    buffer
+        .par_chunks_mut(width)
+        .enumerate()
+        .for_each(|(j, row)| {
+            let mut rng = stream(seed, Purpose::Noise, step, j as u64);
+            for x in row.iter_mut() {
+                *x = rng.sample(StandardNormal);
+            }
+        });
+    let draws = &*buffer;
+    theta
+        .as_mut_slice()
+        .par_chunks_mut(m)
+        .enumerate()
+        .filter(|(col, _)| train.trains_column(*col))
+        .for_each(|(col, column)| {
+            for (j, x) in column.iter_mut().enumerate() {
+                *x += amplitude * draws[j * width + col];
+            }
+        });
+}

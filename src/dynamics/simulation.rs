@@ -1,0 +1,223 @@
+//! The simulation loop (the argmin `Executor` pattern): one loop owns stepping, the schedule of
+//! observations, divergence checks and stopping; observers see the state on a schedule and
+//! never change the trajectory.
+//!
+//! Step k goes from theta(t_k) to theta(t_{k+1}), t_k = k dt. The drift at theta(t_k) (the first
+//! Runge-Kutta stage) is also what a logged step reports, so observing costs no extra drift
+//! evaluation, except once at the final state.
+
+use nalgebra::DMatrix;
+
+use crate::dynamics::{Dynamics, Flow, Integrator, Stepper};
+use crate::error::{Error, Result};
+use crate::math::Network;
+use crate::task::RiskMode;
+
+/// When observers are called: step 0, the last step, and these.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    /// Every n steps (default n = 10).
+    Every(u64),
+    /// About `points` steps spaced evenly in log(1 + step).
+    Log {
+        /// Number of points (default 200).
+        points: u64,
+    },
+}
+
+impl Schedule {
+    /// Whether `step` is observed in a run of `total` steps.
+    pub fn observes(&self, step: u64, total: u64) -> bool {
+        if step == 0 || step == total {
+            return true;
+        }
+        match *self {
+            Schedule::Every(n) => n > 0 && step % n == 0,
+            Schedule::Log { points } => {
+                // step is logged when it is the first step at or after a log-spaced point.
+                let span = ((1 + total) as f64).ln();
+                let position = |s: u64| ((1 + s) as f64).ln() / span * points.max(1) as f64;
+                position(step).floor() > position(step - 1).floor()
+            }
+        }
+    }
+}
+
+/// What an observer sees at a logged step.
+#[derive(Debug)]
+pub struct Observation<'a> {
+    /// Step index k.
+    pub step: u64,
+    /// Time t_k = k dt.
+    pub time: f64,
+    /// The risk the dynamics descends, at theta(t_k).
+    pub risk: f64,
+    /// The held-out test risk, where the mode has a test set.
+    pub test_risk: Option<f64>,
+    /// theta(t_k), m x (1 + d).
+    pub theta: &'a DMatrix<f64>,
+    /// The drift v at theta(t_k).
+    pub velocity: &'a DMatrix<f64>,
+    /// The network.
+    pub network: &'a Network,
+}
+
+/// Receives observations on the schedule.
+pub trait Observer {
+    /// Called at step 0, every scheduled step and the last step.
+    fn observe(&mut self, observation: &Observation<'_>) -> Result<()>;
+}
+
+/// What the caller decides after each completed step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Go on.
+    Continue,
+    /// Stop here (an interrupt): the state is consistent at the completed step.
+    Stop,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Reached the last step.
+    Finished,
+    /// Stopped by the caller; the state is at this step.
+    Interrupted {
+        /// The step the state is at.
+        step: u64,
+    },
+}
+
+/// A simulation: network, dynamics, risk mode and integrator, with their buffers.
+#[derive(Debug)]
+pub struct Simulation {
+    /// Architecture.
+    pub network: Network,
+    /// lambda, tau, training subset, lr_ratio.
+    pub dynamics: Dynamics,
+    /// Risk mode.
+    pub risk: RiskMode,
+    /// Time step dt > 0.
+    pub dt: f64,
+    /// Seed of the noise streams.
+    pub seed: u64,
+    stepper: Stepper,
+}
+
+impl Simulation {
+    /// Validates the parameters and allocates the integrator for m particles of `width` columns.
+    pub fn new(
+        network: Network,
+        dynamics: Dynamics,
+        risk: RiskMode,
+        integrator: Integrator,
+        dt: f64,
+        seed: u64,
+        m: usize,
+        width: usize,
+    ) -> Result<Self> {
+        dynamics.validate()?;
+        integrator.check_temperature(dynamics.tau)?;
+        if !(dt.is_finite() && dt > 0.0) {
+            return Err(Error::invalid("dynamics.dt", dt, "a finite number > 0"));
+        }
+        Ok(Self {
+            network,
+            dynamics,
+            risk,
+            dt,
+            seed,
+            stepper: Stepper::new(integrator, m, width),
+        })
+    }
+
+    /// Advances `theta` by one step (step index `step`) and returns the risk before it.
+    pub fn step(&mut self, theta: &mut DMatrix<f64>, step: u64) -> Result<f64> {
+        self.risk.begin_step(step);
+        let mut flow = Flow {
+            network: &self.network,
+            dynamics: &self.dynamics,
+            risk: &mut self.risk,
+        };
+        let risk = self.stepper.first_stage(&mut flow, theta)?;
+        self.stepper.finish(&mut flow, theta, self.dt, self.seed, step)?;
+        Ok(risk)
+    }
+
+    /// The drift at `theta` into `velocity` (for tests and diagnostics), returning the risk.
+    pub fn velocity(&mut self, theta: &DMatrix<f64>, velocity: &mut DMatrix<f64>, step: u64) -> Result<f64> {
+        self.risk.begin_step(step);
+        Flow {
+            network: &self.network,
+            dynamics: &self.dynamics,
+            risk: &mut self.risk,
+        }
+        .velocity(theta, velocity)
+    }
+
+    /// Runs from step `from` (theta is theta(t_from)) to step `to`, observing on `schedule`;
+    /// `after_step(k, theta)` is called with the state at each completed step k.
+    ///
+    /// Errors with [`Error::Diverged`] at the first non-finite risk or logged state; observers
+    /// have then seen every logged step before it.
+    pub fn run(
+        &mut self,
+        theta: &mut DMatrix<f64>,
+        from: u64,
+        to: u64,
+        schedule: Schedule,
+        observer: &mut dyn Observer,
+        after_step: &mut dyn FnMut(u64, &DMatrix<f64>, f64) -> Control,
+    ) -> Result<Outcome> {
+        for step in from..=to {
+            let time = step as f64 * self.dt;
+            self.risk.begin_step(step);
+            let mut flow = Flow {
+                network: &self.network,
+                dynamics: &self.dynamics,
+                risk: &mut self.risk,
+            };
+            let risk = self.stepper.first_stage(&mut flow, theta)?;
+            if !risk.is_finite() {
+                return Err(Error::Diverged {
+                    step,
+                    time,
+                    what: format!("the risk is {risk}"),
+                });
+            }
+            if schedule.observes(step, to) {
+                if theta.iter().any(|v| !v.is_finite()) {
+                    return Err(Error::Diverged {
+                        step,
+                        time,
+                        what: "a particle is not finite".into(),
+                    });
+                }
+                let test_risk = self.risk.test_risk(&self.network, theta)?;
+                observer.observe(&Observation {
+                    step,
+                    time,
+                    risk,
+                    test_risk,
+                    theta,
+                    velocity: self.stepper.velocity(),
+                    network: &self.network,
+                })?;
+            }
+            if step == to {
+                break;
+            }
+            let mut flow = Flow {
+                network: &self.network,
+                dynamics: &self.dynamics,
+                risk: &mut self.risk,
+            };
+            self.stepper.finish(&mut flow, theta, self.dt, self.seed, step)?;
+            if after_step(step + 1, theta, risk) == Control::Stop && step + 1 < to {
+                return Ok(Outcome::Interrupted { step: step + 1 });
+            }
+        }
+        Ok(Outcome::Finished)
+    }
+}

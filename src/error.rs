@@ -1,0 +1,89 @@
+//! The library's error type: every failure names what was wrong, the value found
+//! and what is allowed (STYLE.md, "Errors").
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A scenario key has a value that is not allowed.
+    #[error("{file}: {key} = {found}: expected {allowed}")]
+    Config {
+        /// The scenario file (or `<cli>` for a command-line override).
+        file: String,
+        /// The dotted key, with line and column where known.
+        key: String,
+        /// The value found, as written.
+        found: String,
+        /// What is allowed.
+        allowed: String,
+    },
+    /// A parameter handed to the library is out of its domain.
+    #[error("{what} = {found}: expected {allowed}")]
+    Invalid {
+        /// Which parameter (e.g. `dt`, `teacher.d`).
+        what: String,
+        /// The value found.
+        found: String,
+        /// What is allowed.
+        allowed: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file was read but its content is malformed (bad `.npy` header, wrong shape, NaN...).
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The dynamics produced a non-finite risk or particle.
+    #[error("run diverged at step {step} (t = {time}): {what}")]
+    Diverged {
+        /// The step at which a non-finite value was first seen.
+        step: u64,
+        /// Its time, `step * dt`.
+        time: f64,
+        /// What was non-finite.
+        what: String,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(what: impl Into<String>, found: impl ToString, allowed: impl Into<String>) -> Self {
+        Self::Invalid {
+            what: what.into(),
+            found: found.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`Error::Format`].
+    pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self::Format {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}

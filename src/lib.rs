@@ -1,0 +1,29 @@
+//! # meanfield
+//!
+//! Mean-field dynamics of two-layer neural networks
+//! f(x) = m^(-alpha) sum_j a_j sigma(w_j . x), simulated as m interacting particles
+//! theta_j = (a_j, w_j) (see `MATH.md` in the shared folder for every convention).
+//!
+//! Layers, each using only those to its left:
+//! `error -> random -> math -> task -> dynamics -> diagnostics -> {plot, output} -> scenario`.
+//!
+//! - [`math`]: activations, pair kernels K and grad_1 K, particles, deterministic reductions.
+//! - [`task`]: targets (teachers), data sets and the three risk modes.
+//! - [`dynamics`]: drift, noise, integrators and the simulation loop.
+//! - [`diagnostics`]: scalars observed along a run.
+//! - [`plot`] and [`output`]: figures and the files of a run directory.
+//! - [`scenario`]: experiments as TOML data, validated into typed configuration.
+
+pub mod dynamics;
+pub mod error;
+pub mod math;
+pub mod output;
+pub mod bench;
+pub mod diagnostics;
+pub mod plot;
+pub mod random;
+pub mod run;
+pub mod scenario;
+pub mod task;
+
+pub use error::{Error, Result};

@@ -1,0 +1,10 @@
+//! Pure numbers: activations, pair kernels, particles and deterministic reductions.
+
+pub mod activation;
+pub mod kernel;
+pub mod model;
+pub mod reduce;
+
+pub use activation::Activation;
+pub use kernel::{PairKernel, PairTerms};
+pub use model::{InitLaw, Network, Particles, ScalarLaw, VectorLaw};

@@ -1,0 +1,316 @@
+//! The scenario file as written by users: a serde mirror of the TOML (`deny_unknown_fields`,
+//! every key optional so that defaults can be filled in and written back), `--set key=value`
+//! overrides, and the location (line, column) of a key for error messages.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The whole scenario file. Defaults are documented in docs/scenarios.md and filled in by
+/// [`crate::scenario::resolve`].
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioConfig {
+    /// Name of the run (default: the file stem).
+    pub name: Option<String>,
+    /// Seed of every random stream (default 0).
+    pub seed: Option<u64>,
+    /// The network.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// Initial particles.
+    #[serde(default)]
+    pub init: InitConfig,
+    /// The target function.
+    #[serde(default)]
+    pub target: TargetConfig,
+    /// The risk mode.
+    #[serde(default)]
+    pub risk: RiskConfig,
+    /// Integrator and flow parameters.
+    #[serde(default)]
+    pub dynamics: DynamicsConfig,
+    /// What is recorded and when.
+    #[serde(default)]
+    pub record: RecordConfig,
+}
+
+/// `[model]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Input dimension d (required).
+    pub d: Option<usize>,
+    /// Width m (required unless `init.file` gives it).
+    pub m: Option<usize>,
+    /// Scaling exponent in [0.5, 1] (default 1).
+    pub alpha: Option<f64>,
+    /// Activation (default relu).
+    pub activation: Option<String>,
+    /// Append a constant input coordinate (default false).
+    pub bias: Option<bool>,
+}
+
+/// A law written as an inline table: `{ law = "normal", mean = 0.0, std = 1.0 }`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LawConfig {
+    /// `normal` (default) or, for w, `uniform_sphere`.
+    pub law: Option<String>,
+    /// Mean (scalar laws only; default 0).
+    pub mean: Option<f64>,
+    /// Standard deviation.
+    pub std: Option<f64>,
+    /// Radius of `uniform_sphere` (default 1).
+    pub radius: Option<f64>,
+}
+
+/// `[init]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InitConfig {
+    /// An (m, 1 + d) float64 .npy file of initial particles, relative to the scenario file.
+    pub file: Option<String>,
+    /// Law of a (default normal, mean 0, std 1).
+    pub a: Option<LawConfig>,
+    /// Law of w (default normal, std 1/sqrt(d)).
+    pub w: Option<LawConfig>,
+}
+
+/// Output weights of a generated teacher: a number, or a law.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum TeacherWeightsConfig {
+    /// Every a*_i equal to this.
+    Value(f64),
+    /// a*_i drawn from a law (`{ law = "normal", std = 1.0 }`).
+    Law(LawConfig),
+}
+
+/// `[target]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// A (k, 1 + d) float64 .npy file of teacher neurons.
+    pub file: Option<String>,
+    /// Number of generated teacher neurons (default 1).
+    pub k: Option<usize>,
+    /// `orthonormal` (default) or `gaussian`.
+    pub directions: Option<String>,
+    /// |w*_i| (default 1).
+    pub norm: Option<f64>,
+    /// Output weights (default 1.0).
+    pub a: Option<TeacherWeightsConfig>,
+    /// Label noise standard deviation (default 0).
+    pub noise_std: Option<f64>,
+}
+
+/// `[risk]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// `population` (default), `online` or `empirical`.
+    pub mode: Option<String>,
+    /// Online batch size B (default 256).
+    pub batch: Option<usize>,
+    /// Empirical training-set size n (when no files are given).
+    pub n: Option<usize>,
+    /// Empirical inputs, an (n, d) float64 .npy file.
+    pub x_file: Option<String>,
+    /// Empirical labels, an (n,) float64 .npy file.
+    pub y_file: Option<String>,
+    /// Size of the held-out test set of the data modes (default 1024; 0 for none).
+    pub test_n: Option<usize>,
+}
+
+/// `[dynamics]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicsConfig {
+    /// `euler` (default), `heun` or `rk4`.
+    pub integrator: Option<String>,
+    /// Time step (default 0.05).
+    pub dt: Option<f64>,
+    /// Number of steps (default 1000 unless `t_end` is given).
+    pub steps: Option<u64>,
+    /// Final time: steps = round(t_end / dt).
+    pub t_end: Option<f64>,
+    /// Weight decay (default 0).
+    pub lambda: Option<f64>,
+    /// Temperature (default 0).
+    pub tau: Option<f64>,
+    /// `both` (default), `a_only` or `w_only`.
+    pub train: Option<String>,
+    /// Multiplier of the a-drift (default 1).
+    pub lr_ratio: Option<f64>,
+}
+
+/// `[record]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    /// `every` (default) or `log`.
+    pub schedule: Option<String>,
+    /// Log every N steps (default 10).
+    pub every: Option<u64>,
+    /// Number of log-spaced points (default 200).
+    pub points: Option<u64>,
+}
+
+/// 1-based (line, column) of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Where the value of a dotted key (e.g. `dynamics.dt`) is written in `text`, if it is.
+pub fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
+    let document = toml::de::DeTable::parse(text).ok()?;
+    let mut parts = key.split('.');
+    let first = parts.next()?;
+    let mut value = document.get_ref().get(first)?;
+    for part in parts {
+        match value.get_ref() {
+            toml::de::DeValue::Table(table) => value = table.get(part)?,
+            _ => return None,
+        }
+    }
+    Some(line_column(text, value.span().start))
+}
+
+/// The dotted key whose line holds byte `offset`: the `[section]` above it and the key on it.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let (line_no, _) = line_column(text, offset);
+    let lines: Vec<&str> = text.lines().collect();
+    let line = lines.get(line_no - 1)?.trim();
+    let section = lines[..line_no - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    if line.starts_with('[') {
+        return Some(line.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    }
+    let key = line.split('=').next()?.trim();
+    if key.is_empty() {
+        return None;
+    }
+    Some(match section {
+        Some(s) => format!("{s}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+/// Parses scenario text (named `file` in messages) with `--set key.path=value` overrides.
+pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<ScenarioConfig> {
+    if overrides.is_empty() {
+        return toml::from_str::<ScenarioConfig>(text).map_err(|e| parse_error(text, file, &e));
+    }
+    let mut document: toml::Table = toml::from_str(text).map_err(|e| parse_error(text, file, &e))?;
+    for assignment in overrides {
+        apply_override(&mut document, assignment)?;
+    }
+    let merged = toml::to_string(&document).map_err(|e| Error::Config {
+        file: "--set".into(),
+        key: overrides.join(" "),
+        found: e.to_string(),
+        allowed: "TOML values".into(),
+    })?;
+    toml::from_str::<ScenarioConfig>(&merged)
+        .map_err(|e| parse_error(&merged, &format!("{file} with --set {}", overrides.join(" --set ")), &e))
+}
+
+fn parse_error(text: &str, file: &str, error: &toml::de::Error) -> Error {
+    let (key, allowed) = match error.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            let key = key_at(text, span.start).unwrap_or_else(|| "?".into());
+            (format!("{key} (line {line}, column {column})"), error.message().to_string())
+        }
+        None => ("?".into(), error.message().to_string()),
+    };
+    Error::Config {
+        file: file.into(),
+        key,
+        found: "invalid".into(),
+        allowed,
+    }
+}
+
+/// Applies `key.path=value` to a TOML document; value is parsed as TOML, else taken as a string.
+fn apply_override(document: &mut toml::Table, assignment: &str) -> Result<()> {
+    let bad = |allowed: &str| Error::Config {
+        file: "--set".into(),
+        key: assignment.into(),
+        found: assignment.into(),
+        allowed: allowed.into(),
+    };
+    let (path, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| bad("key.path=value, e.g. dynamics.dt=0.01"))?;
+    let path = path.trim();
+    let raw = raw.trim();
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().filter(|k| !k.is_empty()).ok_or_else(|| bad("a non-empty key"))?;
+    let mut table = document;
+    for part in parts {
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .ok_or_else(|| bad(&format!("{part} to be a table")))?;
+    }
+    table.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Reads and parses a scenario file.
+pub fn load(path: &Path, overrides: &[String]) -> Result<(ScenarioConfig, String)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let config = parse(&text, &path.display().to_string(), overrides)?;
+    Ok((config, text))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_line() {
+        let err = parse("[model]\nd = 3\nwidth = 4\n", "x.toml", &[]).unwrap_err().to_string();
+        assert!(err.contains("x.toml: model.width (line 3, column 1)"), "{err}");
+        assert!(err.contains("unknown field `width`"), "{err}");
+    }
+
+    #[test]
+    fn keys_are_located() {
+        let text = "seed = 1\n[dynamics]\n  dt = -0.5\n";
+        assert_eq!(locate(text, "dynamics.dt"), Some((3, 8)));
+        assert_eq!(locate(text, "seed"), Some((1, 8)));
+        assert_eq!(locate(text, "dynamics.tau"), None);
+    }
+
+    #[test]
+    fn overrides_replace_and_add_keys() {
+        let c = parse(
+            "[model]\nd = 3\n",
+            "x.toml",
+            &["model.d=5".into(), "dynamics.integrator=rk4".into(), "model.alpha=0.5".into()],
+        )
+        .unwrap();
+        assert_eq!(c.model.d, Some(5));
+        assert_eq!(c.dynamics.integrator.as_deref(), Some("rk4"));
+        assert_eq!(c.model.alpha, Some(0.5));
+    }
+}

@@ -1,0 +1,8 @@
+//! Experiments as data: the TOML scenario file (a serde mirror that rejects unknown keys), its
+//! `--set` overrides, and its validation into a typed [`Scenario`] with every default resolved.
+
+pub mod file;
+pub mod resolve;
+
+pub use file::ScenarioConfig;
+pub use resolve::{InitSource, RiskSpec, Scenario, TargetSource};

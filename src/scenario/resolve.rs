@@ -1,0 +1,718 @@
+//! Validation of a parsed scenario into a typed [`Scenario`] with every default resolved
+//! (documented in docs/scenarios.md), and construction of the simulation it describes.
+//!
+//! Every error names the scenario file, the key (with line and column where the key is
+//! written) and what is allowed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nalgebra::DMatrix;
+
+use crate::dynamics::{Dynamics, Integrator, Schedule, Simulation, Train};
+use crate::error::{Error, Result};
+use crate::math::{Activation, InitLaw, Network, Particles, ScalarLaw, VectorLaw};
+use crate::output::read_npy;
+use crate::random::Purpose;
+use crate::scenario::file::{
+    LawConfig, ScenarioConfig, TeacherWeightsConfig, locate,
+};
+use crate::task::{
+    DataSet, Directions, EmpiricalRisk, InputLaw, OnlineRisk, OutputWeights, PopulationRisk,
+    RiskMode, Teacher, TeacherSpec,
+};
+
+/// Where the initial particles come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InitSource {
+    /// An (m, 1 + d) .npy file.
+    File(PathBuf),
+    /// Drawn from a law, particle j from stream (seed, Init, 0, j).
+    Law(InitLaw),
+}
+
+/// Where the teacher comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TargetSource {
+    /// A (k, 1 + d) .npy file.
+    File(PathBuf),
+    /// Generated.
+    Generated(TeacherSpec),
+}
+
+/// The risk mode and its sizes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RiskSpec {
+    /// Exact Gaussian-input risk.
+    Population,
+    /// Fresh batch of `batch` samples per step, and a test set of `test_n` samples.
+    Online {
+        /// Batch size B.
+        batch: usize,
+        /// Held-out test-set size (0: none).
+        test_n: usize,
+    },
+    /// A fixed data set of `n` samples drawn from the input law and the target.
+    EmpiricalGenerated {
+        /// Training-set size n.
+        n: usize,
+        /// Held-out test-set size (0: none).
+        test_n: usize,
+    },
+    /// A fixed data set given as files.
+    EmpiricalFiles {
+        /// (n, d) inputs.
+        x: PathBuf,
+        /// (n,) labels.
+        y: PathBuf,
+    },
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Run name.
+    pub name: String,
+    /// Seed of all random streams.
+    pub seed: u64,
+    /// The scenario file it was read from.
+    pub file: PathBuf,
+    /// Architecture.
+    pub network: Network,
+    /// Gaussian input dimension d.
+    pub d: usize,
+    /// Whether a constant input coordinate is appended.
+    pub bias: bool,
+    /// Width m.
+    pub m: usize,
+    /// Initial particles.
+    pub init: InitSource,
+    /// Teacher.
+    pub target: TargetSource,
+    /// Label noise standard deviation.
+    pub noise_std: f64,
+    /// Risk mode.
+    pub risk: RiskSpec,
+    /// Flow parameters.
+    pub dynamics: Dynamics,
+    /// Integrator.
+    pub integrator: Integrator,
+    /// Time step.
+    pub dt: f64,
+    /// Number of steps.
+    pub steps: u64,
+    /// Observation schedule.
+    pub schedule: Schedule,
+    /// The configuration with every default written out and paths absolute: written to the
+    /// run directory as `scenario.toml`, it reproduces the run bit for bit.
+    pub resolved: ScenarioConfig,
+}
+
+/// What a scenario builds: the initial particles, the teacher and the simulation.
+#[derive(Debug)]
+pub struct Setup {
+    /// Initial particles.
+    pub particles: Particles,
+    /// The teacher.
+    pub teacher: Teacher,
+    /// The simulation, ready to run.
+    pub simulation: Simulation,
+}
+
+/// Error context: the file and its text, to locate keys.
+struct Context<'a> {
+    file: String,
+    text: &'a str,
+    overrides: &'a [String],
+}
+
+impl Context<'_> {
+    fn fail(&self, key: &str, found: impl ToString, allowed: impl Into<String>) -> Error {
+        let overridden = self
+            .overrides
+            .iter()
+            .any(|o| o.split('=').next().map(str::trim) == Some(key));
+        let key = match locate(self.text, key) {
+            _ if overridden => format!("{key} (from --set)"),
+            Some((line, column)) => format!("{key} (line {line}, column {column})"),
+            None => key.to_string(),
+        };
+        Error::Config {
+            file: self.file.clone(),
+            key,
+            found: found.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+}
+
+fn one_of(value: &str, allowed: &[&str]) -> bool {
+    allowed.contains(&value)
+}
+
+fn quoted(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+fn resolve_path(base: &Path, raw: &str) -> PathBuf {
+    let path = Path::new(raw);
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    std::path::absolute(&joined).unwrap_or(joined)
+}
+
+impl Scenario {
+    /// Loads, overrides and validates a scenario file.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let (config, text) = crate::scenario::file::load(path, overrides)?;
+        Self::from_config(config, path, &text, overrides)
+    }
+
+    /// Validates a parsed configuration read from `path` (whose text locates keys).
+    pub fn from_config(
+        config: ScenarioConfig,
+        path: &Path,
+        text: &str,
+        overrides: &[String],
+    ) -> Result<Self> {
+        let cx = Context {
+            file: path.display().to_string(),
+            text,
+            overrides,
+        };
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut resolved = config.clone();
+
+        let name = config.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into())
+        });
+        if name.is_empty() || name.contains(['/', '\\']) {
+            return Err(cx.fail("name", quoted(&name), "a non-empty name without slashes"));
+        }
+        resolved.name = Some(name.clone());
+        let seed = config.seed.unwrap_or(0);
+        resolved.seed = Some(seed);
+
+        // [model]
+        let model = &config.model;
+        let d = model
+            .d
+            .ok_or_else(|| cx.fail("model.d", "missing", "an integer >= 1"))?;
+        if d == 0 {
+            return Err(cx.fail("model.d", 0, "an integer >= 1"));
+        }
+        let alpha = model.alpha.unwrap_or(1.0);
+        if !(0.5..=1.0).contains(&alpha) {
+            return Err(cx.fail("model.alpha", alpha, "a number in [0.5, 1] (1 mean-field, 0.5 lazy)"));
+        }
+        let activation_name = model.activation.clone().unwrap_or_else(|| "relu".into());
+        let activation = Activation::parse(&activation_name).ok_or_else(|| {
+            cx.fail(
+                "model.activation",
+                quoted(&activation_name),
+                "one of relu, erf, tanh, sigmoid, softplus, linear, quadratic",
+            )
+        })?;
+        let network = Network::new(activation, alpha)?;
+        let bias = model.bias.unwrap_or(false);
+        let d_in = d + usize::from(bias);
+
+        // [init]
+        let init_config = &config.init;
+        let init = match &init_config.file {
+            Some(file) => {
+                if init_config.a.is_some() || init_config.w.is_some() {
+                    return Err(cx.fail("init.file", quoted(file), "either init.file or the laws init.a / init.w, not both"));
+                }
+                let path = resolve_path(&base, file);
+                resolved.init.file = Some(path.display().to_string());
+                InitSource::File(path)
+            }
+            None => {
+                let a = resolve_a_law(&cx, init_config.a.as_ref())?;
+                let w = resolve_w_law(&cx, init_config.w.as_ref(), d_in)?;
+                let law = InitLaw { a, w };
+                resolved.init.a = Some(scalar_law_config(&a));
+                resolved.init.w = Some(vector_law_config(&w));
+                InitSource::Law(law)
+            }
+        };
+        let m = match (&init, model.m) {
+            (_, Some(0)) => return Err(cx.fail("model.m", 0, "an integer >= 1")),
+            (_, Some(m)) => m,
+            (InitSource::File(path), None) => {
+                let rows = read_npy(path)
+                    .map_err(|e| cx.fail("init.file", path.display(), format!("a readable (m, 1 + d) float64 .npy file ({e})")))?
+                    .nrows();
+                if rows == 0 {
+                    return Err(cx.fail("init.file", path.display(), "at least one particle"));
+                }
+                rows
+            }
+            (InitSource::Law(_), None) => {
+                return Err(cx.fail("model.m", "missing", "an integer >= 1 (or init.file)"));
+            }
+        };
+        resolved.model = crate::scenario::file::ModelConfig {
+            d: Some(d),
+            m: Some(m),
+            alpha: Some(alpha),
+            activation: Some(activation_name),
+            bias: Some(bias),
+        };
+
+        // [target]
+        let tc = &config.target;
+        let noise_std = tc.noise_std.unwrap_or(0.0);
+        if !(noise_std.is_finite() && noise_std >= 0.0) {
+            return Err(cx.fail("target.noise_std", noise_std, "a finite number >= 0"));
+        }
+        let target = match &tc.file {
+            Some(file) => {
+                if tc.k.is_some() || tc.directions.is_some() || tc.norm.is_some() || tc.a.is_some() {
+                    return Err(cx.fail("target.file", quoted(file), "either target.file or the generated teacher keys (k, directions, norm, a), not both"));
+                }
+                let path = resolve_path(&base, file);
+                resolved.target.file = Some(path.display().to_string());
+                TargetSource::File(path)
+            }
+            None => {
+                let k = tc.k.unwrap_or(1);
+                if k == 0 {
+                    return Err(cx.fail("target.k", 0, "an integer >= 1"));
+                }
+                let directions_name = tc.directions.clone().unwrap_or_else(|| "orthonormal".into());
+                let directions = match directions_name.as_str() {
+                    "orthonormal" => Directions::Orthonormal,
+                    "gaussian" => Directions::Gaussian,
+                    other => return Err(cx.fail("target.directions", quoted(other), "one of orthonormal, gaussian")),
+                };
+                if directions == Directions::Orthonormal && k > d {
+                    return Err(cx.fail("target.k", k, format!("at most model.d = {d} with orthonormal directions")));
+                }
+                let norm = tc.norm.unwrap_or(1.0);
+                if !(norm.is_finite() && norm >= 0.0) {
+                    return Err(cx.fail("target.norm", norm, "a finite number >= 0"));
+                }
+                let a = match &tc.a {
+                    None => OutputWeights::Constant(1.0),
+                    Some(TeacherWeightsConfig::Value(v)) if v.is_finite() => OutputWeights::Constant(*v),
+                    Some(TeacherWeightsConfig::Value(v)) => return Err(cx.fail("target.a", v, "a finite number or { law = \"normal\", std = S }")),
+                    Some(TeacherWeightsConfig::Law(law)) => {
+                        let name = law.law.as_deref().unwrap_or("normal");
+                        let std = law.std.unwrap_or(1.0);
+                        if name != "normal" || law.mean.is_some() || law.radius.is_some() || !(std.is_finite() && std >= 0.0) {
+                            return Err(cx.fail("target.a", format!("{law:?}"), "a number, or { law = \"normal\", std = S } with S >= 0"));
+                        }
+                        OutputWeights::Gaussian { std }
+                    }
+                };
+                resolved.target.k = Some(k);
+                resolved.target.directions = Some(directions_name);
+                resolved.target.norm = Some(norm);
+                resolved.target.a = Some(match a {
+                    OutputWeights::Constant(v) => TeacherWeightsConfig::Value(v),
+                    OutputWeights::Gaussian { std } => TeacherWeightsConfig::Law(LawConfig {
+                        law: Some("normal".into()),
+                        std: Some(std),
+                        ..LawConfig::default()
+                    }),
+                });
+                TargetSource::Generated(TeacherSpec { k, directions, norm, a })
+            }
+        };
+        resolved.target.noise_std = Some(noise_std);
+
+        // [risk]
+        let rc = &config.risk;
+        let mode = rc.mode.clone().unwrap_or_else(|| "population".into());
+        if !one_of(&mode, &["population", "online", "empirical"]) {
+            return Err(cx.fail("risk.mode", quoted(&mode), "one of population, online, empirical"));
+        }
+        if rc.batch.is_some() && mode != "online" {
+            return Err(cx.fail("risk.batch", rc.batch.unwrap_or(0), "risk.batch only with mode = \"online\""));
+        }
+        if (rc.n.is_some() || rc.x_file.is_some() || rc.y_file.is_some()) && mode != "empirical" {
+            return Err(cx.fail("risk.mode", quoted(&mode), "\"empirical\" when risk.n, risk.x_file or risk.y_file is given"));
+        }
+        if rc.test_n.is_some() && mode == "population" {
+            return Err(cx.fail("risk.test_n", rc.test_n.unwrap_or(0), "risk.test_n only in the data modes (population risk is exact)"));
+        }
+        let test_n = rc.test_n.unwrap_or(1024);
+        let risk = match mode.as_str() {
+            "population" => {
+                if bias {
+                    return Err(cx.fail("risk.mode", "\"population\"", "\"online\" or \"empirical\" when model.bias = true (population mode is defined without bias, MATH.md section 3)"));
+                }
+                RiskSpec::Population
+            }
+            "online" => {
+                let batch = rc.batch.unwrap_or(256);
+                if batch == 0 {
+                    return Err(cx.fail("risk.batch", 0, "an integer >= 1"));
+                }
+                RiskSpec::Online { batch, test_n }
+            }
+            _ => match (&rc.x_file, &rc.y_file, rc.n) {
+                (Some(x), Some(y), None) => {
+                    if rc.test_n.is_some_and(|t| t > 0) {
+                        return Err(cx.fail("risk.test_n", test_n, "0 with x_file / y_file (no law to draw a test set from)"));
+                    }
+                    RiskSpec::EmpiricalFiles { x: resolve_path(&base, x), y: resolve_path(&base, y) }
+                }
+                (None, None, Some(n)) if n > 0 => RiskSpec::EmpiricalGenerated { n, test_n },
+                (None, None, Some(n)) => return Err(cx.fail("risk.n", n, "an integer >= 1")),
+                (None, None, None) => return Err(cx.fail("risk.n", "missing", "an integer >= 1, or risk.x_file and risk.y_file")),
+                _ => return Err(cx.fail("risk.x_file", format!("{:?}", rc.x_file), "both risk.x_file and risk.y_file (and no risk.n), or risk.n alone")),
+            },
+        };
+        resolved.risk = crate::scenario::file::RiskConfig {
+            mode: Some(mode),
+            ..Default::default()
+        };
+        match &risk {
+            RiskSpec::Population => {}
+            RiskSpec::Online { batch, test_n } => {
+                resolved.risk.batch = Some(*batch);
+                resolved.risk.test_n = Some(*test_n);
+            }
+            RiskSpec::EmpiricalGenerated { n, test_n } => {
+                resolved.risk.n = Some(*n);
+                resolved.risk.test_n = Some(*test_n);
+            }
+            RiskSpec::EmpiricalFiles { x, y } => {
+                resolved.risk.x_file = Some(x.display().to_string());
+                resolved.risk.y_file = Some(y.display().to_string());
+                resolved.risk.test_n = Some(0);
+            }
+        }
+
+        // [dynamics]
+        let dc = &config.dynamics;
+        let integrator_name = dc.integrator.clone().unwrap_or_else(|| "euler".into());
+        let integrator = match integrator_name.as_str() {
+            "euler" => Integrator::Euler,
+            "heun" => Integrator::Heun,
+            "rk4" => Integrator::Rk4,
+            other => return Err(cx.fail("dynamics.integrator", quoted(other), "one of euler, heun, rk4")),
+        };
+        let dt = dc.dt.unwrap_or(0.05);
+        if !(dt.is_finite() && dt > 0.0) {
+            return Err(cx.fail("dynamics.dt", dt, "a finite number > 0"));
+        }
+        let steps = match (dc.steps, dc.t_end) {
+            (Some(_), Some(_)) => return Err(cx.fail("dynamics.t_end", dc.t_end.unwrap_or(0.0), "either dynamics.steps or dynamics.t_end, not both")),
+            (Some(steps), None) => steps,
+            (None, Some(t_end)) => {
+                if !(t_end.is_finite() && t_end > 0.0) {
+                    return Err(cx.fail("dynamics.t_end", t_end, "a finite number > 0"));
+                }
+                (t_end / dt).round().max(1.0) as u64
+            }
+            (None, None) => 1000,
+        };
+        let lambda = dc.lambda.unwrap_or(0.0);
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(cx.fail("dynamics.lambda", lambda, "a finite number >= 0"));
+        }
+        let tau = dc.tau.unwrap_or(0.0);
+        if !(tau.is_finite() && tau >= 0.0) {
+            return Err(cx.fail("dynamics.tau", tau, "a finite number >= 0"));
+        }
+        if tau > 0.0 && integrator != Integrator::Euler {
+            return Err(cx.fail("dynamics.integrator", quoted(&integrator_name), format!("\"euler\" when dynamics.tau > 0 (tau = {tau}): heun and rk4 are for the deterministic flow")));
+        }
+        let train_name = dc.train.clone().unwrap_or_else(|| "both".into());
+        let train = match train_name.as_str() {
+            "both" => Train::Both,
+            "a_only" => Train::AOnly,
+            "w_only" => Train::WOnly,
+            other => return Err(cx.fail("dynamics.train", quoted(other), "one of both, a_only, w_only")),
+        };
+        let lr_ratio = dc.lr_ratio.unwrap_or(1.0);
+        if !(lr_ratio.is_finite() && lr_ratio > 0.0) {
+            return Err(cx.fail("dynamics.lr_ratio", lr_ratio, "a finite number > 0"));
+        }
+        resolved.dynamics = crate::scenario::file::DynamicsConfig {
+            integrator: Some(integrator_name),
+            dt: Some(dt),
+            steps: Some(steps),
+            t_end: None,
+            lambda: Some(lambda),
+            tau: Some(tau),
+            train: Some(train_name),
+            lr_ratio: Some(lr_ratio),
+        };
+
+        // [record]
+        let rec = &config.record;
+        let schedule_name = rec.schedule.clone().unwrap_or_else(|| if rec.points.is_some() { "log".into() } else { "every".into() });
+        let schedule = match schedule_name.as_str() {
+            "every" => {
+                if rec.points.is_some() {
+                    return Err(cx.fail("record.points", rec.points.unwrap_or(0), "record.points only with schedule = \"log\""));
+                }
+                let every = rec.every.unwrap_or(10);
+                if every == 0 {
+                    return Err(cx.fail("record.every", 0, "an integer >= 1"));
+                }
+                Schedule::Every(every)
+            }
+            "log" => {
+                if rec.every.is_some() {
+                    return Err(cx.fail("record.every", rec.every.unwrap_or(0), "record.every only with schedule = \"every\""));
+                }
+                let points = rec.points.unwrap_or(200);
+                if points == 0 {
+                    return Err(cx.fail("record.points", 0, "an integer >= 1"));
+                }
+                Schedule::Log { points }
+            }
+            other => return Err(cx.fail("record.schedule", quoted(other), "one of every, log")),
+        };
+        resolved.record = match schedule {
+            Schedule::Every(every) => crate::scenario::file::RecordConfig {
+                schedule: Some("every".into()),
+                every: Some(every),
+                points: None,
+            },
+            Schedule::Log { points } => crate::scenario::file::RecordConfig {
+                schedule: Some("log".into()),
+                every: None,
+                points: Some(points),
+            },
+        };
+
+        Ok(Self {
+            name,
+            seed,
+            file: path.to_path_buf(),
+            network,
+            d,
+            bias,
+            m,
+            init,
+            target,
+            noise_std,
+            risk,
+            dynamics: Dynamics { lambda, tau, train, lr_ratio },
+            integrator,
+            dt,
+            steps,
+            schedule,
+            resolved,
+        })
+    }
+
+    /// The resolved scenario as TOML text.
+    pub fn resolved_toml(&self) -> Result<String> {
+        toml::to_string(&self.resolved).map_err(|e| Error::invalid("resolved scenario", e, "serialisable TOML"))
+    }
+
+    /// Input dimension of the network: d, plus 1 with a bias.
+    pub fn input_dim(&self) -> usize {
+        self.d + usize::from(self.bias)
+    }
+
+    fn fail(&self, key: &str, found: impl ToString, allowed: impl Into<String>) -> Error {
+        let text = std::fs::read_to_string(&self.file).unwrap_or_default();
+        Context {
+            file: self.file.display().to_string(),
+            text: &text,
+            overrides: &[],
+        }
+        .fail(key, found, allowed)
+    }
+
+    /// Loads the files the scenario names and builds particles, teacher and simulation.
+    pub fn setup(&self) -> Result<Setup> {
+        let d_in = self.input_dim();
+        let law = InputLaw { d: self.d, bias: self.bias };
+        let particles = match &self.init {
+            InitSource::Law(l) => Particles::draw(self.m, d_in, l, self.seed)?,
+            InitSource::File(path) => {
+                let matrix = read_npy(path)
+                    .map_err(|e| self.fail("init.file", path.display(), format!("a readable float64 .npy file: {e}")))?;
+                if matrix.shape() != (self.m, 1 + d_in) {
+                    return Err(self.fail(
+                        "init.file",
+                        format!("{} of shape ({}, {})", path.display(), matrix.nrows(), matrix.ncols()),
+                        format!("shape (m, 1 + d{}) = ({}, {})", if self.bias { " + 1" } else { "" }, self.m, 1 + d_in),
+                    ));
+                }
+                Particles::new(matrix).map_err(|e| self.fail("init.file", path.display(), format!("finite particles: {e}")))?
+            }
+        };
+        let activation = self.network.activation;
+        let teacher = match &self.target {
+            TargetSource::Generated(spec) => Teacher::generate(spec, self.d, d_in, activation, self.noise_std, self.seed)?,
+            TargetSource::File(path) => {
+                let matrix = read_npy(path)
+                    .map_err(|e| self.fail("target.file", path.display(), format!("a readable float64 .npy file: {e}")))?;
+                if matrix.nrows() == 0 || matrix.ncols() != 1 + d_in {
+                    return Err(self.fail(
+                        "target.file",
+                        format!("{} of shape ({}, {})", path.display(), matrix.nrows(), matrix.ncols()),
+                        format!("shape (k, 1 + d{}) = (k, {}) with k >= 1: the teacher must have the student's input dimension", if self.bias { " + 1" } else { "" }, 1 + d_in),
+                    ));
+                }
+                Teacher::new(matrix, activation, self.noise_std)
+                    .map_err(|e| self.fail("target.file", path.display(), format!("finite teacher neurons: {e}")))?
+            }
+        };
+        let shared: Arc<Teacher> = Arc::new(teacher.clone());
+        let test_set = |test_n: usize| -> Result<Option<DataSet>> {
+            if test_n == 0 {
+                return Ok(None);
+            }
+            DataSet::generate(test_n, law, shared.as_ref(), self.seed, Purpose::Test, 0).map(Some)
+        };
+        let risk = match &self.risk {
+            RiskSpec::Population => RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?)),
+            RiskSpec::Online { batch, test_n } => RiskMode::Online(Box::new(OnlineRisk::new(
+                *batch,
+                law,
+                shared.clone(),
+                self.seed,
+                test_set(*test_n)?,
+            )?)),
+            RiskSpec::EmpiricalGenerated { n, test_n } => {
+                let train = DataSet::generate(*n, law, shared.as_ref(), self.seed, Purpose::Data, 0)?;
+                RiskMode::Empirical(Box::new(EmpiricalRisk::new(train, test_set(*test_n)?)))
+            }
+            RiskSpec::EmpiricalFiles { x, y } => {
+                let train = self.load_data(x, y)?;
+                RiskMode::Empirical(Box::new(EmpiricalRisk::new(train, None)))
+            }
+        };
+        let simulation = Simulation::new(
+            self.network,
+            self.dynamics,
+            risk,
+            self.integrator,
+            self.dt,
+            self.seed,
+            particles.m(),
+            particles.d() + 1,
+        )?;
+        Ok(Setup { particles, teacher, simulation })
+    }
+
+    fn load_data(&self, x_path: &Path, y_path: &Path) -> Result<DataSet> {
+        let x = read_npy(x_path)
+            .map_err(|e| self.fail("risk.x_file", x_path.display(), format!("a readable float64 .npy file: {e}")))?;
+        let y = read_npy(y_path)
+            .map_err(|e| self.fail("risk.y_file", y_path.display(), format!("a readable float64 .npy file: {e}")))?;
+        if x.ncols() != self.d || x.nrows() == 0 {
+            return Err(self.fail(
+                "risk.x_file",
+                format!("{} of shape ({}, {})", x_path.display(), x.nrows(), x.ncols()),
+                format!("shape (n, d) = (n, {}) with n >= 1", self.d),
+            ));
+        }
+        if y.ncols() != 1 || y.nrows() != x.nrows() {
+            return Err(self.fail(
+                "risk.y_file",
+                format!("{} of shape ({}, {})", y_path.display(), y.nrows(), y.ncols()),
+                format!("shape (n,) = ({},) like risk.x_file", x.nrows()),
+            ));
+        }
+        let d_in = self.input_dim();
+        let mut inputs = DMatrix::zeros(d_in, x.nrows());
+        for i in 0..x.nrows() {
+            for c in 0..self.d {
+                inputs[(c, i)] = x[(i, c)];
+            }
+            if self.bias {
+                inputs[(self.d, i)] = 1.0;
+            }
+        }
+        DataSet::new(inputs, y.column(0).iter().copied().collect())
+            .map_err(|e| self.fail("risk.x_file", x_path.display(), format!("finite data: {e}")))
+    }
+}
+
+fn resolve_a_law(cx: &Context<'_>, law: Option<&LawConfig>) -> Result<ScalarLaw> {
+    let Some(law) = law else {
+        return Ok(ScalarLaw::Normal { mean: 0.0, std: 1.0 });
+    };
+    let name = law.law.as_deref().unwrap_or("normal");
+    if name != "normal" {
+        return Err(cx.fail("init.a.law", quoted(name), "\"normal\" (with mean and std)"));
+    }
+    if law.radius.is_some() {
+        return Err(cx.fail("init.a.radius", law.radius.unwrap_or(0.0), "no radius for a normal law"));
+    }
+    let mean = law.mean.unwrap_or(0.0);
+    let std = law.std.unwrap_or(1.0);
+    if !mean.is_finite() {
+        return Err(cx.fail("init.a.mean", mean, "a finite number"));
+    }
+    if !(std.is_finite() && std >= 0.0) {
+        return Err(cx.fail("init.a.std", std, "a finite number >= 0"));
+    }
+    Ok(ScalarLaw::Normal { mean, std })
+}
+
+fn resolve_w_law(cx: &Context<'_>, law: Option<&LawConfig>, d_in: usize) -> Result<VectorLaw> {
+    let default_std = 1.0 / (d_in as f64).sqrt();
+    let Some(law) = law else {
+        return Ok(VectorLaw::Normal { std: default_std });
+    };
+    if law.mean.is_some() {
+        return Err(cx.fail("init.w.mean", law.mean.unwrap_or(0.0), "no mean: w laws are centred"));
+    }
+    match law.law.as_deref().unwrap_or("normal") {
+        "normal" => {
+            if law.radius.is_some() {
+                return Err(cx.fail("init.w.radius", law.radius.unwrap_or(0.0), "radius only with law = \"uniform_sphere\""));
+            }
+            let std = law.std.unwrap_or(default_std);
+            if !(std.is_finite() && std >= 0.0) {
+                return Err(cx.fail("init.w.std", std, "a finite number >= 0"));
+            }
+            Ok(VectorLaw::Normal { std })
+        }
+        "uniform_sphere" => {
+            if law.std.is_some() {
+                return Err(cx.fail("init.w.std", law.std.unwrap_or(0.0), "std only with law = \"normal\""));
+            }
+            let radius = law.radius.unwrap_or(1.0);
+            if !(radius.is_finite() && radius >= 0.0) {
+                return Err(cx.fail("init.w.radius", radius, "a finite number >= 0"));
+            }
+            Ok(VectorLaw::UniformSphere { radius })
+        }
+        other => Err(cx.fail("init.w.law", quoted(other), "one of normal, uniform_sphere")),
+    }
+}
+
+fn scalar_law_config(law: &ScalarLaw) -> LawConfig {
+    let ScalarLaw::Normal { mean, std } = *law;
+    LawConfig {
+        law: Some("normal".into()),
+        mean: Some(mean),
+        std: Some(std),
+        radius: None,
+    }
+}
+
+fn vector_law_config(law: &VectorLaw) -> LawConfig {
+    match *law {
+        VectorLaw::Normal { std } => LawConfig {
+            law: Some("normal".into()),
+            std: Some(std),
+            ..LawConfig::default()
+        },
+        VectorLaw::UniformSphere { radius } => LawConfig {
+            law: Some("uniform_sphere".into()),
+            radius: Some(radius),
+            ..LawConfig::default()
+        },
+    }
+}

@@ -1,0 +1,9 @@
+//! What is learned: targets, data sets and the three risk modes (MATH.md sections 2-4).
+
+pub mod data;
+pub mod risk;
+pub mod target;
+
+pub use data::{DataSet, InputLaw};
+pub use risk::{EmpiricalRisk, OnlineRisk, PopulationRisk, RiskMode};
+pub use target::{Directions, OutputWeights, Target, Teacher, TeacherSpec};
