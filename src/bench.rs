@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::math::{Activation, InitLaw, Network, Particles};
 use crate::random::Purpose;
 use crate::task::{
-    DataSet, Directions, EmpiricalRisk, InputLaw, OutputWeights, PopulationRisk, RiskMode,
-    Teacher, TeacherSpec,
+    DataSet, Directions, EmpiricalRisk, InputLaw, OutputWeights, PopulationRisk, RiskMode, Teacher,
+    TeacherSpec,
 };
 
 /// One of the standard cases.
@@ -31,10 +31,30 @@ pub struct BenchCase {
 
 /// The four standard cases.
 pub const CASES: [BenchCase; 4] = [
-    BenchCase { name: "data1", n: Some(4096), d: 32, m: 4096 },
-    BenchCase { name: "data2", n: Some(1024), d: 100, m: 16384 },
-    BenchCase { name: "pop1", n: None, d: 32, m: 4096 },
-    BenchCase { name: "pop2", n: None, d: 32, m: 16384 },
+    BenchCase {
+        name: "data1",
+        n: Some(4096),
+        d: 32,
+        m: 4096,
+    },
+    BenchCase {
+        name: "data2",
+        n: Some(1024),
+        d: 100,
+        m: 16384,
+    },
+    BenchCase {
+        name: "pop1",
+        n: None,
+        d: 32,
+        m: 4096,
+    },
+    BenchCase {
+        name: "pop2",
+        n: None,
+        d: 32,
+        m: 16384,
+    },
 ];
 
 /// Teacher neurons in every case.
@@ -126,8 +146,6 @@ pub fn bench_case(case: BenchCase, reps: usize, quick: bool) -> Result<BenchReco
         Integrator::Euler,
         0.01,
         0,
-        m,
-        d + 1,
     )?;
     let initial = particles.into_matrix();
     let mut theta = initial.clone();
@@ -147,7 +165,12 @@ pub fn bench_case(case: BenchCase, reps: usize, quick: bool) -> Result<BenchReco
     };
     Ok(BenchRecord {
         case: case.name.into(),
-        mode: if sized.n.is_some() { "data" } else { "population" }.into(),
+        mode: if sized.n.is_some() {
+            "data"
+        } else {
+            "population"
+        }
+        .into(),
         n: sized.n,
         d,
         m,

@@ -114,7 +114,10 @@ pub fn main() -> ExitCode {
                 Some(Error::Config { .. } | Error::Invalid { .. } | Error::Format { .. }) => {
                     EXIT_BAD_INPUT
                 }
-                _ if error.chain().any(|e| e.downcast_ref::<BadInput>().is_some()) => {
+                _ if error
+                    .chain()
+                    .any(|e| e.downcast_ref::<BadInput>().is_some()) =>
+                {
                     EXIT_BAD_INPUT
                 }
                 _ => 1,
@@ -132,7 +135,11 @@ struct BadInput;
 fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     if let Some(n) = threads {
         if n == 0 {
-            return Err(anyhow::Error::new(Error::invalid("--threads", 0, "at least 1")));
+            return Err(anyhow::Error::new(Error::invalid(
+                "--threads",
+                0,
+                "at least 1",
+            )));
         }
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -144,7 +151,9 @@ fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
 
 fn load(scenario: &Path, overrides: &[String]) -> anyhow::Result<Scenario> {
     Scenario::load(scenario, overrides).map_err(|e| match e {
-        Error::Io { .. } => anyhow::Error::new(e).context(BadInput).context(format!("cannot read scenario {}", scenario.display())),
+        Error::Io { .. } => anyhow::Error::new(e)
+            .context(BadInput)
+            .context(format!("cannot read scenario {}", scenario.display())),
         other => anyhow::Error::new(other),
     })
 }
@@ -169,7 +178,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let scenario = load(&scenario, &overrides)?;
             let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&scenario.name));
             if !(checkpoint_every.is_finite() && checkpoint_every > 0.0) {
-                return Err(anyhow::Error::new(Error::invalid("--checkpoint-every", checkpoint_every, "a number of seconds > 0")));
+                return Err(anyhow::Error::new(Error::invalid(
+                    "--checkpoint-every",
+                    checkpoint_every,
+                    "a number of seconds > 0",
+                )));
             }
             let interrupt = Arc::new(AtomicBool::new(false));
             {
@@ -249,7 +262,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(e) => Err(e.into()),
             }
         }
-        Command::Check { scenario, overrides } => {
+        Command::Check {
+            scenario,
+            overrides,
+        } => {
             let scenario = load(&scenario, &overrides)?;
             scenario.setup()?;
             print!("{}", scenario.resolved_toml()?);

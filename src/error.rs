@@ -63,7 +63,11 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for [`Error::Invalid`].
-    pub fn invalid(what: impl Into<String>, found: impl ToString, allowed: impl Into<String>) -> Self {
+    pub fn invalid(
+        what: impl Into<String>,
+        found: impl ToString,
+        allowed: impl Into<String>,
+    ) -> Self {
         Self::Invalid {
             what: what.into(),
             found: found.to_string(),

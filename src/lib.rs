@@ -14,12 +14,12 @@
 //! - [`plot`] and [`output`]: figures and the files of a run directory.
 //! - [`scenario`]: experiments as TOML data, validated into typed configuration.
 
+pub mod bench;
+pub mod diagnostics;
 pub mod dynamics;
 pub mod error;
 pub mod math;
 pub mod output;
-pub mod bench;
-pub mod diagnostics;
 pub mod plot;
 pub mod random;
 pub mod run;

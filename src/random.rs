@@ -100,7 +100,10 @@ mod tests {
             .collect();
         let mean_product = draws.iter().map(|(a, b)| a * b).sum::<f64>() / n as f64;
         let mean_square = draws.iter().map(|(a, _)| a * a).sum::<f64>() / n as f64;
-        assert!(mean_product.abs() < 4.0 / (n as f64).sqrt(), "{mean_product}");
+        assert!(
+            mean_product.abs() < 4.0 / (n as f64).sqrt(),
+            "{mean_product}"
+        );
         assert!((mean_square - 1.0).abs() < 4.0 * 2f64.sqrt() / (n as f64).sqrt());
     }
 }

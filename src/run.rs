@@ -203,7 +203,10 @@ pub fn run(
     let setup = scenario.setup()?;
     let mut simulation = setup.simulation;
     let initial = setup.particles.into_matrix();
-    let has_test = simulation.risk.test_risk(&simulation.network, &initial)?.is_some();
+    let has_test = simulation
+        .risk
+        .test_risk(&simulation.network, &initial)?
+        .is_some();
 
     let (start, mut theta, rows) = if options.resume {
         let written = out.join("scenario.toml");
@@ -216,7 +219,10 @@ pub fn run(
         }
         let (step, theta, rows) = read_checkpoint(out)?;
         if theta.shape() != initial.shape() {
-            return Err(Error::format(out.join("checkpoint"), "particles of another shape than the scenario's"));
+            return Err(Error::format(
+                out.join("checkpoint"),
+                "particles of another shape than the scenario's",
+            ));
         }
         (step, theta, rows)
     } else {
@@ -242,7 +248,8 @@ pub fn run(
     let outcome = {
         let mut after_step = |step: u64, _theta: &DMatrix<f64>, risk: f64| {
             progress(Progress { step, total, risk });
-            let stop = options.interrupt.load(Ordering::SeqCst) || options.stop_at_step == Some(step);
+            let stop =
+                options.interrupt.load(Ordering::SeqCst) || options.stop_at_step == Some(step);
             if stop {
                 return Control::Stop;
             }
@@ -329,7 +336,10 @@ pub fn run(
         Status::Diverged => {
             if let Some((last_step, state)) = recorder.last_state() {
                 write_npy(&out.join("particles_last_finite.npy"), state)?;
-                write_json(&out.join("last_finite.json"), &CheckpointState { step: last_step })?;
+                write_json(
+                    &out.join("last_finite.json"),
+                    &CheckpointState { step: last_step },
+                )?;
             }
         }
     }

@@ -69,19 +69,36 @@ impl Dynamics {
     /// Checks lambda >= 0, tau >= 0 and lr_ratio > 0, all finite.
     pub fn validate(&self) -> Result<()> {
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
-            return Err(Error::invalid("dynamics.lambda", self.lambda, "a finite number >= 0"));
+            return Err(Error::invalid(
+                "dynamics.lambda",
+                self.lambda,
+                "a finite number >= 0",
+            ));
         }
         if !(self.tau.is_finite() && self.tau >= 0.0) {
-            return Err(Error::invalid("dynamics.tau", self.tau, "a finite number >= 0"));
+            return Err(Error::invalid(
+                "dynamics.tau",
+                self.tau,
+                "a finite number >= 0",
+            ));
         }
         if !(self.lr_ratio.is_finite() && self.lr_ratio > 0.0) {
-            return Err(Error::invalid("dynamics.lr_ratio", self.lr_ratio, "a finite number > 0"));
+            return Err(Error::invalid(
+                "dynamics.lr_ratio",
+                self.lr_ratio,
+                "a finite number > 0",
+            ));
         }
         Ok(())
     }
 
     /// Turns dR/dtheta (in `field`) into the drift in place.
-    pub fn gradient_to_drift(&self, network: &Network, theta: &DMatrix<f64>, field: &mut DMatrix<f64>) {
+    pub fn gradient_to_drift(
+        &self,
+        network: &Network,
+        theta: &DMatrix<f64>,
+        field: &mut DMatrix<f64>,
+    ) {
         let m = theta.nrows();
         let time_scale = network.time_scale(m);
         let lambda = self.lambda;
@@ -120,7 +137,8 @@ impl Flow<'_> {
     /// Writes the drift at `theta` into `velocity` and returns the risk there.
     pub fn velocity(&mut self, theta: &DMatrix<f64>, velocity: &mut DMatrix<f64>) -> Result<f64> {
         let risk = self.risk.evaluate(self.network, theta, Some(velocity))?;
-        self.dynamics.gradient_to_drift(self.network, theta, velocity);
+        self.dynamics
+            .gradient_to_drift(self.network, theta, velocity);
         Ok(risk)
     }
 }

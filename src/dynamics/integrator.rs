@@ -72,7 +72,9 @@ impl Integrator {
             return Err(Error::invalid(
                 "dynamics.integrator",
                 self.name(),
-                format!("euler when tau > 0 (tau = {tau}); heun and rk4 integrate the deterministic flow only"),
+                format!(
+                    "euler when tau > 0 (tau = {tau}); heun and rk4 integrate the deterministic flow only"
+                ),
             ));
         }
         Ok(())
@@ -89,12 +91,12 @@ pub struct Stepper {
 }
 
 impl Stepper {
-    /// Allocates the stage buffers for m particles of `width` = 1 + d columns.
-    pub fn new(integrator: Integrator, m: usize, width: usize) -> Self {
+    /// A stepper; its stage buffers are sized at the first step and reused after.
+    pub fn new(integrator: Integrator) -> Self {
         let count = integrator.tableau().b.len();
         Self {
             integrator,
-            stages: (0..count).map(|_| DMatrix::zeros(m, width)).collect(),
+            stages: (0..count).map(|_| DMatrix::zeros(0, 0)).collect(),
             probe: DMatrix::zeros(0, 0),
             noise: Vec::new(),
         }
@@ -108,6 +110,11 @@ impl Stepper {
     /// Evaluates the first stage at `theta` (the drift at the current state) and returns the
     /// risk there. Call once per step, before [`Stepper::finish`].
     pub fn first_stage(&mut self, flow: &mut Flow<'_>, theta: &DMatrix<f64>) -> Result<f64> {
+        for stage in &mut self.stages {
+            if stage.shape() != theta.shape() {
+                *stage = DMatrix::zeros(theta.nrows(), theta.ncols());
+            }
+        }
         flow.velocity(theta, &mut self.stages[0])
     }
 

@@ -32,7 +32,7 @@ impl Schedule {
             return true;
         }
         match *self {
-            Schedule::Every(n) => n > 0 && step % n == 0,
+            Schedule::Every(n) => n > 0 && step.is_multiple_of(n),
             Schedule::Log { points } => {
                 // step is logged when it is the first step at or after a log-spaced point.
                 let span = ((1 + total) as f64).ln();
@@ -106,7 +106,7 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    /// Validates the parameters and allocates the integrator for m particles of `width` columns.
+    /// Validates the parameters; buffers are allocated at the first step.
     pub fn new(
         network: Network,
         dynamics: Dynamics,
@@ -114,8 +114,6 @@ impl Simulation {
         integrator: Integrator,
         dt: f64,
         seed: u64,
-        m: usize,
-        width: usize,
     ) -> Result<Self> {
         dynamics.validate()?;
         integrator.check_temperature(dynamics.tau)?;
@@ -128,7 +126,7 @@ impl Simulation {
             risk,
             dt,
             seed,
-            stepper: Stepper::new(integrator, m, width),
+            stepper: Stepper::new(integrator),
         })
     }
 
@@ -141,12 +139,18 @@ impl Simulation {
             risk: &mut self.risk,
         };
         let risk = self.stepper.first_stage(&mut flow, theta)?;
-        self.stepper.finish(&mut flow, theta, self.dt, self.seed, step)?;
+        self.stepper
+            .finish(&mut flow, theta, self.dt, self.seed, step)?;
         Ok(risk)
     }
 
     /// The drift at `theta` into `velocity` (for tests and diagnostics), returning the risk.
-    pub fn velocity(&mut self, theta: &DMatrix<f64>, velocity: &mut DMatrix<f64>, step: u64) -> Result<f64> {
+    pub fn velocity(
+        &mut self,
+        theta: &DMatrix<f64>,
+        velocity: &mut DMatrix<f64>,
+        step: u64,
+    ) -> Result<f64> {
         self.risk.begin_step(step);
         Flow {
             network: &self.network,
@@ -213,7 +217,8 @@ impl Simulation {
                 dynamics: &self.dynamics,
                 risk: &mut self.risk,
             };
-            self.stepper.finish(&mut flow, theta, self.dt, self.seed, step)?;
+            self.stepper
+                .finish(&mut flow, theta, self.dt, self.seed, step)?;
             if after_step(step + 1, theta, risk) == Control::Stop && step + 1 < to {
                 return Ok(Outcome::Interrupted { step: step + 1 });
             }

@@ -186,8 +186,14 @@ mod tests {
             for &z in &[-2.3, -0.7, 0.31, 1.9] {
                 let fd1 = (act.value(z + h) - act.value(z - h)) / (2.0 * h);
                 let fd2 = (act.derivative(z + h) - act.derivative(z - h)) / (2.0 * h);
-                assert!((fd1 - act.derivative(z)).abs() < 1e-8, "{act} sigma' at {z}");
-                assert!((fd2 - act.second_derivative(z)).abs() < 1e-8, "{act} sigma'' at {z}");
+                assert!(
+                    (fd1 - act.derivative(z)).abs() < 1e-8,
+                    "{act} sigma' at {z}"
+                );
+                assert!(
+                    (fd2 - act.second_derivative(z)).abs() < 1e-8,
+                    "{act} sigma'' at {z}"
+                );
                 let (v, dv) = act.value_and_derivative(z);
                 assert!((v - act.value(z)).abs() <= 1e-15 * (1.0 + v.abs()));
                 assert!((dv - act.derivative(z)).abs() <= 1e-15 * (1.0 + dv.abs()));

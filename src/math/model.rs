@@ -177,7 +177,10 @@ impl InitLaw {
     /// a ~ N(0, 1), w ~ N(0, I/d): the default.
     pub fn standard(d: usize) -> Self {
         Self {
-            a: ScalarLaw::Normal { mean: 0.0, std: 1.0 },
+            a: ScalarLaw::Normal {
+                mean: 0.0,
+                std: 1.0,
+            },
             w: VectorLaw::Normal {
                 std: 1.0 / (d.max(1) as f64).sqrt(),
             },
@@ -196,9 +199,9 @@ impl InitLaw {
             VectorLaw::Normal { std } if !(std.is_finite() && std >= 0.0) => {
                 Err(Error::invalid("init.w.std", std, "a finite number >= 0"))
             }
-            VectorLaw::UniformSphere { radius } if !(radius.is_finite() && radius >= 0.0) => {
-                Err(Error::invalid("init.w.radius", radius, "a finite number >= 0"))
-            }
+            VectorLaw::UniformSphere { radius } if !(radius.is_finite() && radius >= 0.0) => Err(
+                Error::invalid("init.w.radius", radius, "a finite number >= 0"),
+            ),
             _ => Ok(()),
         }
     }
@@ -256,7 +259,10 @@ mod tests {
     #[test]
     fn sphere_law_puts_w_on_the_sphere() {
         let law = InitLaw {
-            a: ScalarLaw::Normal { mean: 0.0, std: 1.0 },
+            a: ScalarLaw::Normal {
+                mean: 0.0,
+                std: 1.0,
+            },
             w: VectorLaw::UniformSphere { radius: 2.0 },
         };
         let p = Particles::draw(50, 3, &law, 2).unwrap();

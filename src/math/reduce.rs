@@ -11,7 +11,11 @@ pub const CHUNK: usize = 4096;
 pub fn ordered_sum(n: usize, term: impl Fn(usize) -> f64 + Sync) -> f64 {
     let partials: Vec<f64> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
-        .map(|c| (c * CHUNK..((c + 1) * CHUNK).min(n)).map(&term).sum::<f64>())
+        .map(|c| {
+            (c * CHUNK..((c + 1) * CHUNK).min(n))
+                .map(&term)
+                .sum::<f64>()
+        })
         .collect();
     partials.iter().sum()
 }

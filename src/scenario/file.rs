@@ -194,7 +194,11 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         .find(|l| l.starts_with('[') && !l.starts_with("[["))
         .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
     if line.starts_with('[') {
-        return Some(line.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        return Some(
+            line.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
     }
     let key = line.split('=').next()?.trim();
     if key.is_empty() {
@@ -211,7 +215,8 @@ pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<ScenarioCon
     if overrides.is_empty() {
         return toml::from_str::<ScenarioConfig>(text).map_err(|e| parse_error(text, file, &e));
     }
-    let mut document: toml::Table = toml::from_str(text).map_err(|e| parse_error(text, file, &e))?;
+    let mut document: toml::Table =
+        toml::from_str(text).map_err(|e| parse_error(text, file, &e))?;
     for assignment in overrides {
         apply_override(&mut document, assignment)?;
     }
@@ -221,8 +226,13 @@ pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<ScenarioCon
         found: e.to_string(),
         allowed: "TOML values".into(),
     })?;
-    toml::from_str::<ScenarioConfig>(&merged)
-        .map_err(|e| parse_error(&merged, &format!("{file} with --set {}", overrides.join(" --set ")), &e))
+    toml::from_str::<ScenarioConfig>(&merged).map_err(|e| {
+        parse_error(
+            &merged,
+            &format!("{file} with --set {}", overrides.join(" --set ")),
+            &e,
+        )
+    })
 }
 
 fn parse_error(text: &str, file: &str, error: &toml::de::Error) -> Error {
@@ -230,7 +240,10 @@ fn parse_error(text: &str, file: &str, error: &toml::de::Error) -> Error {
         Some(span) => {
             let (line, column) = line_column(text, span.start);
             let key = key_at(text, span.start).unwrap_or_else(|| "?".into());
-            (format!("{key} (line {line}, column {column})"), error.message().to_string())
+            (
+                format!("{key} (line {line}, column {column})"),
+                error.message().to_string(),
+            )
         }
         None => ("?".into(), error.message().to_string()),
     };
@@ -260,7 +273,10 @@ fn apply_override(document: &mut toml::Table, assignment: &str) -> Result<()> {
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
     let mut parts: Vec<&str> = path.split('.').collect();
-    let last = parts.pop().filter(|k| !k.is_empty()).ok_or_else(|| bad("a non-empty key"))?;
+    let last = parts
+        .pop()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| bad("a non-empty key"))?;
     let mut table = document;
     for part in parts {
         let entry = table
@@ -288,8 +304,13 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected_with_their_line() {
-        let err = parse("[model]\nd = 3\nwidth = 4\n", "x.toml", &[]).unwrap_err().to_string();
-        assert!(err.contains("x.toml: model.width (line 3, column 1)"), "{err}");
+        let err = parse("[model]\nd = 3\nwidth = 4\n", "x.toml", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.toml: model.width (line 3, column 1)"),
+            "{err}"
+        );
         assert!(err.contains("unknown field `width`"), "{err}");
     }
 
@@ -306,7 +327,11 @@ mod tests {
         let c = parse(
             "[model]\nd = 3\n",
             "x.toml",
-            &["model.d=5".into(), "dynamics.integrator=rk4".into(), "model.alpha=0.5".into()],
+            &[
+                "model.d=5".into(),
+                "dynamics.integrator=rk4".into(),
+                "model.alpha=0.5".into(),
+            ],
         )
         .unwrap();
         assert_eq!(c.model.d, Some(5));

@@ -14,9 +14,7 @@ use crate::error::{Error, Result};
 use crate::math::{Activation, InitLaw, Network, Particles, ScalarLaw, VectorLaw};
 use crate::output::read_npy;
 use crate::random::Purpose;
-use crate::scenario::file::{
-    LawConfig, ScenarioConfig, TeacherWeightsConfig, locate,
-};
+use crate::scenario::file::{LawConfig, ScenarioConfig, TeacherWeightsConfig, locate};
 use crate::task::{
     DataSet, Directions, EmpiricalRisk, InputLaw, OnlineRisk, OutputWeights, PopulationRisk,
     RiskMode, Teacher, TeacherSpec,
@@ -208,7 +206,11 @@ impl Scenario {
         }
         let alpha = model.alpha.unwrap_or(1.0);
         if !(0.5..=1.0).contains(&alpha) {
-            return Err(cx.fail("model.alpha", alpha, "a number in [0.5, 1] (1 mean-field, 0.5 lazy)"));
+            return Err(cx.fail(
+                "model.alpha",
+                alpha,
+                "a number in [0.5, 1] (1 mean-field, 0.5 lazy)",
+            ));
         }
         let activation_name = model.activation.clone().unwrap_or_else(|| "relu".into());
         let activation = Activation::parse(&activation_name).ok_or_else(|| {
@@ -227,7 +229,11 @@ impl Scenario {
         let init = match &init_config.file {
             Some(file) => {
                 if init_config.a.is_some() || init_config.w.is_some() {
-                    return Err(cx.fail("init.file", quoted(file), "either init.file or the laws init.a / init.w, not both"));
+                    return Err(cx.fail(
+                        "init.file",
+                        quoted(file),
+                        "either init.file or the laws init.a / init.w, not both",
+                    ));
                 }
                 let path = resolve_path(&base, file);
                 resolved.init.file = Some(path.display().to_string());
@@ -247,7 +253,13 @@ impl Scenario {
             (_, Some(m)) => m,
             (InitSource::File(path), None) => {
                 let rows = read_npy(path)
-                    .map_err(|e| cx.fail("init.file", path.display(), format!("a readable (m, 1 + d) float64 .npy file ({e})")))?
+                    .map_err(|e| {
+                        cx.fail(
+                            "init.file",
+                            path.display(),
+                            format!("a readable (m, 1 + d) float64 .npy file ({e})"),
+                        )
+                    })?
                     .nrows();
                 if rows == 0 {
                     return Err(cx.fail("init.file", path.display(), "at least one particle"));
@@ -274,7 +286,8 @@ impl Scenario {
         }
         let target = match &tc.file {
             Some(file) => {
-                if tc.k.is_some() || tc.directions.is_some() || tc.norm.is_some() || tc.a.is_some() {
+                if tc.k.is_some() || tc.directions.is_some() || tc.norm.is_some() || tc.a.is_some()
+                {
                     return Err(cx.fail("target.file", quoted(file), "either target.file or the generated teacher keys (k, directions, norm, a), not both"));
                 }
                 let path = resolve_path(&base, file);
@@ -286,14 +299,27 @@ impl Scenario {
                 if k == 0 {
                     return Err(cx.fail("target.k", 0, "an integer >= 1"));
                 }
-                let directions_name = tc.directions.clone().unwrap_or_else(|| "orthonormal".into());
+                let directions_name = tc
+                    .directions
+                    .clone()
+                    .unwrap_or_else(|| "orthonormal".into());
                 let directions = match directions_name.as_str() {
                     "orthonormal" => Directions::Orthonormal,
                     "gaussian" => Directions::Gaussian,
-                    other => return Err(cx.fail("target.directions", quoted(other), "one of orthonormal, gaussian")),
+                    other => {
+                        return Err(cx.fail(
+                            "target.directions",
+                            quoted(other),
+                            "one of orthonormal, gaussian",
+                        ));
+                    }
                 };
                 if directions == Directions::Orthonormal && k > d {
-                    return Err(cx.fail("target.k", k, format!("at most model.d = {d} with orthonormal directions")));
+                    return Err(cx.fail(
+                        "target.k",
+                        k,
+                        format!("at most model.d = {d} with orthonormal directions"),
+                    ));
                 }
                 let norm = tc.norm.unwrap_or(1.0);
                 if !(norm.is_finite() && norm >= 0.0) {
@@ -301,13 +327,29 @@ impl Scenario {
                 }
                 let a = match &tc.a {
                     None => OutputWeights::Constant(1.0),
-                    Some(TeacherWeightsConfig::Value(v)) if v.is_finite() => OutputWeights::Constant(*v),
-                    Some(TeacherWeightsConfig::Value(v)) => return Err(cx.fail("target.a", v, "a finite number or { law = \"normal\", std = S }")),
+                    Some(TeacherWeightsConfig::Value(v)) if v.is_finite() => {
+                        OutputWeights::Constant(*v)
+                    }
+                    Some(TeacherWeightsConfig::Value(v)) => {
+                        return Err(cx.fail(
+                            "target.a",
+                            v,
+                            "a finite number or { law = \"normal\", std = S }",
+                        ));
+                    }
                     Some(TeacherWeightsConfig::Law(law)) => {
                         let name = law.law.as_deref().unwrap_or("normal");
                         let std = law.std.unwrap_or(1.0);
-                        if name != "normal" || law.mean.is_some() || law.radius.is_some() || !(std.is_finite() && std >= 0.0) {
-                            return Err(cx.fail("target.a", format!("{law:?}"), "a number, or { law = \"normal\", std = S } with S >= 0"));
+                        if name != "normal"
+                            || law.mean.is_some()
+                            || law.radius.is_some()
+                            || !(std.is_finite() && std >= 0.0)
+                        {
+                            return Err(cx.fail(
+                                "target.a",
+                                format!("{law:?}"),
+                                "a number, or { law = \"normal\", std = S } with S >= 0",
+                            ));
                         }
                         OutputWeights::Gaussian { std }
                     }
@@ -323,7 +365,12 @@ impl Scenario {
                         ..LawConfig::default()
                     }),
                 });
-                TargetSource::Generated(TeacherSpec { k, directions, norm, a })
+                TargetSource::Generated(TeacherSpec {
+                    k,
+                    directions,
+                    norm,
+                    a,
+                })
             }
         };
         resolved.target.noise_std = Some(noise_std);
@@ -332,16 +379,32 @@ impl Scenario {
         let rc = &config.risk;
         let mode = rc.mode.clone().unwrap_or_else(|| "population".into());
         if !one_of(&mode, &["population", "online", "empirical"]) {
-            return Err(cx.fail("risk.mode", quoted(&mode), "one of population, online, empirical"));
+            return Err(cx.fail(
+                "risk.mode",
+                quoted(&mode),
+                "one of population, online, empirical",
+            ));
         }
         if rc.batch.is_some() && mode != "online" {
-            return Err(cx.fail("risk.batch", rc.batch.unwrap_or(0), "risk.batch only with mode = \"online\""));
+            return Err(cx.fail(
+                "risk.batch",
+                rc.batch.unwrap_or(0),
+                "risk.batch only with mode = \"online\"",
+            ));
         }
         if (rc.n.is_some() || rc.x_file.is_some() || rc.y_file.is_some()) && mode != "empirical" {
-            return Err(cx.fail("risk.mode", quoted(&mode), "\"empirical\" when risk.n, risk.x_file or risk.y_file is given"));
+            return Err(cx.fail(
+                "risk.mode",
+                quoted(&mode),
+                "\"empirical\" when risk.n, risk.x_file or risk.y_file is given",
+            ));
         }
         if rc.test_n.is_some() && mode == "population" {
-            return Err(cx.fail("risk.test_n", rc.test_n.unwrap_or(0), "risk.test_n only in the data modes (population risk is exact)"));
+            return Err(cx.fail(
+                "risk.test_n",
+                rc.test_n.unwrap_or(0),
+                "risk.test_n only in the data modes (population risk is exact)",
+            ));
         }
         let test_n = rc.test_n.unwrap_or(1024);
         let risk = match mode.as_str() {
@@ -361,14 +424,33 @@ impl Scenario {
             _ => match (&rc.x_file, &rc.y_file, rc.n) {
                 (Some(x), Some(y), None) => {
                     if rc.test_n.is_some_and(|t| t > 0) {
-                        return Err(cx.fail("risk.test_n", test_n, "0 with x_file / y_file (no law to draw a test set from)"));
+                        return Err(cx.fail(
+                            "risk.test_n",
+                            test_n,
+                            "0 with x_file / y_file (no law to draw a test set from)",
+                        ));
                     }
-                    RiskSpec::EmpiricalFiles { x: resolve_path(&base, x), y: resolve_path(&base, y) }
+                    RiskSpec::EmpiricalFiles {
+                        x: resolve_path(&base, x),
+                        y: resolve_path(&base, y),
+                    }
                 }
                 (None, None, Some(n)) if n > 0 => RiskSpec::EmpiricalGenerated { n, test_n },
                 (None, None, Some(n)) => return Err(cx.fail("risk.n", n, "an integer >= 1")),
-                (None, None, None) => return Err(cx.fail("risk.n", "missing", "an integer >= 1, or risk.x_file and risk.y_file")),
-                _ => return Err(cx.fail("risk.x_file", format!("{:?}", rc.x_file), "both risk.x_file and risk.y_file (and no risk.n), or risk.n alone")),
+                (None, None, None) => {
+                    return Err(cx.fail(
+                        "risk.n",
+                        "missing",
+                        "an integer >= 1, or risk.x_file and risk.y_file",
+                    ));
+                }
+                _ => {
+                    return Err(cx.fail(
+                        "risk.x_file",
+                        format!("{:?}", rc.x_file),
+                        "both risk.x_file and risk.y_file (and no risk.n), or risk.n alone",
+                    ));
+                }
             },
         };
         resolved.risk = crate::scenario::file::RiskConfig {
@@ -399,14 +481,26 @@ impl Scenario {
             "euler" => Integrator::Euler,
             "heun" => Integrator::Heun,
             "rk4" => Integrator::Rk4,
-            other => return Err(cx.fail("dynamics.integrator", quoted(other), "one of euler, heun, rk4")),
+            other => {
+                return Err(cx.fail(
+                    "dynamics.integrator",
+                    quoted(other),
+                    "one of euler, heun, rk4",
+                ));
+            }
         };
         let dt = dc.dt.unwrap_or(0.05);
         if !(dt.is_finite() && dt > 0.0) {
             return Err(cx.fail("dynamics.dt", dt, "a finite number > 0"));
         }
         let steps = match (dc.steps, dc.t_end) {
-            (Some(_), Some(_)) => return Err(cx.fail("dynamics.t_end", dc.t_end.unwrap_or(0.0), "either dynamics.steps or dynamics.t_end, not both")),
+            (Some(_), Some(_)) => {
+                return Err(cx.fail(
+                    "dynamics.t_end",
+                    dc.t_end.unwrap_or(0.0),
+                    "either dynamics.steps or dynamics.t_end, not both",
+                ));
+            }
             (Some(steps), None) => steps,
             (None, Some(t_end)) => {
                 if !(t_end.is_finite() && t_end > 0.0) {
@@ -432,7 +526,13 @@ impl Scenario {
             "both" => Train::Both,
             "a_only" => Train::AOnly,
             "w_only" => Train::WOnly,
-            other => return Err(cx.fail("dynamics.train", quoted(other), "one of both, a_only, w_only")),
+            other => {
+                return Err(cx.fail(
+                    "dynamics.train",
+                    quoted(other),
+                    "one of both, a_only, w_only",
+                ));
+            }
         };
         let lr_ratio = dc.lr_ratio.unwrap_or(1.0);
         if !(lr_ratio.is_finite() && lr_ratio > 0.0) {
@@ -451,11 +551,21 @@ impl Scenario {
 
         // [record]
         let rec = &config.record;
-        let schedule_name = rec.schedule.clone().unwrap_or_else(|| if rec.points.is_some() { "log".into() } else { "every".into() });
+        let schedule_name = rec.schedule.clone().unwrap_or_else(|| {
+            if rec.points.is_some() {
+                "log".into()
+            } else {
+                "every".into()
+            }
+        });
         let schedule = match schedule_name.as_str() {
             "every" => {
                 if rec.points.is_some() {
-                    return Err(cx.fail("record.points", rec.points.unwrap_or(0), "record.points only with schedule = \"log\""));
+                    return Err(cx.fail(
+                        "record.points",
+                        rec.points.unwrap_or(0),
+                        "record.points only with schedule = \"log\"",
+                    ));
                 }
                 let every = rec.every.unwrap_or(10);
                 if every == 0 {
@@ -465,7 +575,11 @@ impl Scenario {
             }
             "log" => {
                 if rec.every.is_some() {
-                    return Err(cx.fail("record.every", rec.every.unwrap_or(0), "record.every only with schedule = \"every\""));
+                    return Err(cx.fail(
+                        "record.every",
+                        rec.every.unwrap_or(0),
+                        "record.every only with schedule = \"every\"",
+                    ));
                 }
                 let points = rec.points.unwrap_or(200);
                 if points == 0 {
@@ -500,7 +614,12 @@ impl Scenario {
             target,
             noise_std,
             risk,
-            dynamics: Dynamics { lambda, tau, train, lr_ratio },
+            dynamics: Dynamics {
+                lambda,
+                tau,
+                train,
+                lr_ratio,
+            },
             integrator,
             dt,
             steps,
@@ -511,7 +630,8 @@ impl Scenario {
 
     /// The resolved scenario as TOML text.
     pub fn resolved_toml(&self) -> Result<String> {
-        toml::to_string(&self.resolved).map_err(|e| Error::invalid("resolved scenario", e, "serialisable TOML"))
+        toml::to_string(&self.resolved)
+            .map_err(|e| Error::invalid("resolved scenario", e, "serialisable TOML"))
     }
 
     /// Input dimension of the network: d, plus 1 with a bias.
@@ -532,28 +652,59 @@ impl Scenario {
     /// Loads the files the scenario names and builds particles, teacher and simulation.
     pub fn setup(&self) -> Result<Setup> {
         let d_in = self.input_dim();
-        let law = InputLaw { d: self.d, bias: self.bias };
+        let law = InputLaw {
+            d: self.d,
+            bias: self.bias,
+        };
         let particles = match &self.init {
             InitSource::Law(l) => Particles::draw(self.m, d_in, l, self.seed)?,
             InitSource::File(path) => {
-                let matrix = read_npy(path)
-                    .map_err(|e| self.fail("init.file", path.display(), format!("a readable float64 .npy file: {e}")))?;
+                let matrix = read_npy(path).map_err(|e| {
+                    self.fail(
+                        "init.file",
+                        path.display(),
+                        format!("a readable float64 .npy file: {e}"),
+                    )
+                })?;
                 if matrix.shape() != (self.m, 1 + d_in) {
                     return Err(self.fail(
                         "init.file",
-                        format!("{} of shape ({}, {})", path.display(), matrix.nrows(), matrix.ncols()),
-                        format!("shape (m, 1 + d{}) = ({}, {})", if self.bias { " + 1" } else { "" }, self.m, 1 + d_in),
+                        format!(
+                            "{} of shape ({}, {})",
+                            path.display(),
+                            matrix.nrows(),
+                            matrix.ncols()
+                        ),
+                        format!(
+                            "shape (m, 1 + d{}) = ({}, {})",
+                            if self.bias { " + 1" } else { "" },
+                            self.m,
+                            1 + d_in
+                        ),
                     ));
                 }
-                Particles::new(matrix).map_err(|e| self.fail("init.file", path.display(), format!("finite particles: {e}")))?
+                Particles::new(matrix).map_err(|e| {
+                    self.fail(
+                        "init.file",
+                        path.display(),
+                        format!("finite particles: {e}"),
+                    )
+                })?
             }
         };
         let activation = self.network.activation;
         let teacher = match &self.target {
-            TargetSource::Generated(spec) => Teacher::generate(spec, self.d, d_in, activation, self.noise_std, self.seed)?,
+            TargetSource::Generated(spec) => {
+                Teacher::generate(spec, self.d, d_in, activation, self.noise_std, self.seed)?
+            }
             TargetSource::File(path) => {
-                let matrix = read_npy(path)
-                    .map_err(|e| self.fail("target.file", path.display(), format!("a readable float64 .npy file: {e}")))?;
+                let matrix = read_npy(path).map_err(|e| {
+                    self.fail(
+                        "target.file",
+                        path.display(),
+                        format!("a readable float64 .npy file: {e}"),
+                    )
+                })?;
                 if matrix.nrows() == 0 || matrix.ncols() != 1 + d_in {
                     return Err(self.fail(
                         "target.file",
@@ -561,8 +712,13 @@ impl Scenario {
                         format!("shape (k, 1 + d{}) = (k, {}) with k >= 1: the teacher must have the student's input dimension", if self.bias { " + 1" } else { "" }, 1 + d_in),
                     ));
                 }
-                Teacher::new(matrix, activation, self.noise_std)
-                    .map_err(|e| self.fail("target.file", path.display(), format!("finite teacher neurons: {e}")))?
+                Teacher::new(matrix, activation, self.noise_std).map_err(|e| {
+                    self.fail(
+                        "target.file",
+                        path.display(),
+                        format!("finite teacher neurons: {e}"),
+                    )
+                })?
             }
         };
         let shared: Arc<Teacher> = Arc::new(teacher.clone());
@@ -573,7 +729,9 @@ impl Scenario {
             DataSet::generate(test_n, law, shared.as_ref(), self.seed, Purpose::Test, 0).map(Some)
         };
         let risk = match &self.risk {
-            RiskSpec::Population => RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?)),
+            RiskSpec::Population => {
+                RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?))
+            }
             RiskSpec::Online { batch, test_n } => RiskMode::Online(Box::new(OnlineRisk::new(
                 *batch,
                 law,
@@ -582,7 +740,8 @@ impl Scenario {
                 test_set(*test_n)?,
             )?)),
             RiskSpec::EmpiricalGenerated { n, test_n } => {
-                let train = DataSet::generate(*n, law, shared.as_ref(), self.seed, Purpose::Data, 0)?;
+                let train =
+                    DataSet::generate(*n, law, shared.as_ref(), self.seed, Purpose::Data, 0)?;
                 RiskMode::Empirical(Box::new(EmpiricalRisk::new(train, test_set(*test_n)?)))
             }
             RiskSpec::EmpiricalFiles { x, y } => {
@@ -597,28 +756,50 @@ impl Scenario {
             self.integrator,
             self.dt,
             self.seed,
-            particles.m(),
-            particles.d() + 1,
         )?;
-        Ok(Setup { particles, teacher, simulation })
+        Ok(Setup {
+            particles,
+            teacher,
+            simulation,
+        })
     }
 
     fn load_data(&self, x_path: &Path, y_path: &Path) -> Result<DataSet> {
-        let x = read_npy(x_path)
-            .map_err(|e| self.fail("risk.x_file", x_path.display(), format!("a readable float64 .npy file: {e}")))?;
-        let y = read_npy(y_path)
-            .map_err(|e| self.fail("risk.y_file", y_path.display(), format!("a readable float64 .npy file: {e}")))?;
+        let x = read_npy(x_path).map_err(|e| {
+            self.fail(
+                "risk.x_file",
+                x_path.display(),
+                format!("a readable float64 .npy file: {e}"),
+            )
+        })?;
+        let y = read_npy(y_path).map_err(|e| {
+            self.fail(
+                "risk.y_file",
+                y_path.display(),
+                format!("a readable float64 .npy file: {e}"),
+            )
+        })?;
         if x.ncols() != self.d || x.nrows() == 0 {
             return Err(self.fail(
                 "risk.x_file",
-                format!("{} of shape ({}, {})", x_path.display(), x.nrows(), x.ncols()),
+                format!(
+                    "{} of shape ({}, {})",
+                    x_path.display(),
+                    x.nrows(),
+                    x.ncols()
+                ),
                 format!("shape (n, d) = (n, {}) with n >= 1", self.d),
             ));
         }
         if y.ncols() != 1 || y.nrows() != x.nrows() {
             return Err(self.fail(
                 "risk.y_file",
-                format!("{} of shape ({}, {})", y_path.display(), y.nrows(), y.ncols()),
+                format!(
+                    "{} of shape ({}, {})",
+                    y_path.display(),
+                    y.nrows(),
+                    y.ncols()
+                ),
                 format!("shape (n,) = ({},) like risk.x_file", x.nrows()),
             ));
         }
@@ -639,14 +820,21 @@ impl Scenario {
 
 fn resolve_a_law(cx: &Context<'_>, law: Option<&LawConfig>) -> Result<ScalarLaw> {
     let Some(law) = law else {
-        return Ok(ScalarLaw::Normal { mean: 0.0, std: 1.0 });
+        return Ok(ScalarLaw::Normal {
+            mean: 0.0,
+            std: 1.0,
+        });
     };
     let name = law.law.as_deref().unwrap_or("normal");
     if name != "normal" {
         return Err(cx.fail("init.a.law", quoted(name), "\"normal\" (with mean and std)"));
     }
     if law.radius.is_some() {
-        return Err(cx.fail("init.a.radius", law.radius.unwrap_or(0.0), "no radius for a normal law"));
+        return Err(cx.fail(
+            "init.a.radius",
+            law.radius.unwrap_or(0.0),
+            "no radius for a normal law",
+        ));
     }
     let mean = law.mean.unwrap_or(0.0);
     let std = law.std.unwrap_or(1.0);
@@ -665,12 +853,20 @@ fn resolve_w_law(cx: &Context<'_>, law: Option<&LawConfig>, d_in: usize) -> Resu
         return Ok(VectorLaw::Normal { std: default_std });
     };
     if law.mean.is_some() {
-        return Err(cx.fail("init.w.mean", law.mean.unwrap_or(0.0), "no mean: w laws are centred"));
+        return Err(cx.fail(
+            "init.w.mean",
+            law.mean.unwrap_or(0.0),
+            "no mean: w laws are centred",
+        ));
     }
     match law.law.as_deref().unwrap_or("normal") {
         "normal" => {
             if law.radius.is_some() {
-                return Err(cx.fail("init.w.radius", law.radius.unwrap_or(0.0), "radius only with law = \"uniform_sphere\""));
+                return Err(cx.fail(
+                    "init.w.radius",
+                    law.radius.unwrap_or(0.0),
+                    "radius only with law = \"uniform_sphere\"",
+                ));
             }
             let std = law.std.unwrap_or(default_std);
             if !(std.is_finite() && std >= 0.0) {
@@ -680,7 +876,11 @@ fn resolve_w_law(cx: &Context<'_>, law: Option<&LawConfig>, d_in: usize) -> Resu
         }
         "uniform_sphere" => {
             if law.std.is_some() {
-                return Err(cx.fail("init.w.std", law.std.unwrap_or(0.0), "std only with law = \"normal\""));
+                return Err(cx.fail(
+                    "init.w.std",
+                    law.std.unwrap_or(0.0),
+                    "std only with law = \"normal\"",
+                ));
             }
             let radius = law.radius.unwrap_or(1.0);
             if !(radius.is_finite() && radius >= 0.0) {

@@ -58,7 +58,11 @@ impl DataSet {
             ));
         }
         if let Some(i) = labels.iter().position(|v| !v.is_finite()) {
-            return Err(Error::invalid(format!("label {i}"), labels[i], "a finite number"));
+            return Err(Error::invalid(
+                format!("label {i}"),
+                labels[i],
+                "a finite number",
+            ));
         }
         Ok(Self { inputs, labels })
     }
@@ -145,7 +149,11 @@ pub fn check_dims(law: InputLaw, target: &dyn Target) -> Result<()> {
                 "the student's input dimension {} (d = {}{})",
                 law.input_dim(),
                 law.d,
-                if law.bias { " plus a bias coordinate" } else { "" }
+                if law.bias {
+                    " plus a bias coordinate"
+                } else {
+                    ""
+                }
             ),
         ));
     }

@@ -220,7 +220,9 @@ impl PopulationRisk {
         // Teacher terms V(w_j) = (1/k) sum_i a*_i K(w_j, w*_i) and its gradient.
         let star = self.teacher.matrix();
         let k = star.nrows();
-        let star_q: Vec<f64> = (0..k).map(|i| star.row(i).columns(1, d).norm_squared()).collect();
+        let star_q: Vec<f64> = (0..k)
+            .map(|i| star.row(i).columns(1, d).norm_squared())
+            .collect();
         self.teacher_value
             .par_iter_mut()
             .zip(self.teacher_grad.par_chunks_mut(d))
@@ -303,12 +305,12 @@ pub struct DataScratch {
 impl DataScratch {
     fn prepare(&mut self, m: usize, d: usize) {
         let count = m.div_ceil(PARTICLE_CHUNK);
-        if self.chunks.len() == count && self.chunks.iter().map(|c| c.len).sum::<usize>() == m {
-            if let Some(first) = self.chunks.first()
-                && first.grad_w.len() == first.len * d
-            {
-                return;
-            }
+        if self.chunks.len() == count
+            && self.chunks.iter().map(|c| c.len).sum::<usize>() == m
+            && let Some(first) = self.chunks.first()
+            && first.grad_w.len() == first.len * d
+        {
+            return;
         }
         self.chunks = (0..count)
             .map(|c| {
@@ -364,11 +366,8 @@ pub fn data_risk(
     let mut sum_sq = 0.0;
     for start in (0..n).step_by(SAMPLE_BLOCK) {
         let block = SAMPLE_BLOCK.min(n - start);
-        let x_block_t = MatRef::from_column_major_slice(
-            &inputs[start * d..(start + block) * d],
-            d,
-            block,
-        );
+        let x_block_t =
+            MatRef::from_column_major_slice(&inputs[start * d..(start + block) * d], d, block);
         scratch.chunks.par_iter_mut().for_each(|chunk| {
             let len = chunk.len;
             let z = &mut chunk.activation[..len * block];

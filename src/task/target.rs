@@ -116,7 +116,11 @@ impl Teacher {
             return Err(Error::invalid("target.k", 0, "at least 1"));
         }
         if !(spec.norm.is_finite() && spec.norm >= 0.0) {
-            return Err(Error::invalid("target.norm", spec.norm, "a finite number >= 0"));
+            return Err(Error::invalid(
+                "target.norm",
+                spec.norm,
+                "a finite number >= 0",
+            ));
         }
         if spec.directions == Directions::Orthonormal && spec.k > d_features {
             return Err(Error::invalid(
@@ -129,7 +133,9 @@ impl Teacher {
         let mut basis: Vec<Vec<f64>> = Vec::with_capacity(spec.k);
         for i in 0..spec.k {
             let mut rng = stream(seed, Purpose::Teacher, 0, i as u64);
-            let mut v: Vec<f64> = (0..d_features).map(|_| rng.sample(StandardNormal)).collect();
+            let mut v: Vec<f64> = (0..d_features)
+                .map(|_| rng.sample(StandardNormal))
+                .collect();
             if spec.directions == Directions::Orthonormal {
                 // Modified Gram-Schmidt, twice for accuracy.
                 for _ in 0..2 {
@@ -141,7 +147,11 @@ impl Teacher {
             }
             let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
             if norm <= 0.0 {
-                return Err(Error::invalid("target.directions", "degenerate draw", "a new seed"));
+                return Err(Error::invalid(
+                    "target.directions",
+                    "degenerate draw",
+                    "a new seed",
+                ));
             }
             v.iter_mut().for_each(|x| *x /= norm);
             for (c, x) in v.iter().enumerate() {
