@@ -111,9 +111,12 @@ pub fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             let code = match error.downcast_ref::<Error>() {
                 Some(Error::Diverged { .. }) => EXIT_DIVERGED,
-                Some(Error::Config { .. } | Error::Invalid { .. } | Error::Format { .. }) => {
-                    EXIT_BAD_INPUT
-                }
+                Some(
+                    Error::Config { .. }
+                    | Error::Parse { .. }
+                    | Error::Invalid { .. }
+                    | Error::Format { .. },
+                ) => EXIT_BAD_INPUT,
                 _ if error
                     .chain()
                     .any(|e| e.downcast_ref::<BadInput>().is_some()) =>
@@ -127,10 +130,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Marks an error as bad input (exit 2) when its library type does not say so.
+/// Bad input (exit 2) whose library type does not say so, e.g. an unreadable scenario file.
 #[derive(Debug, thiserror::Error)]
-#[error("bad input")]
-struct BadInput;
+#[error("{0}")]
+struct BadInput(String);
 
 fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     if let Some(n) = threads {
@@ -151,9 +154,10 @@ fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
 
 fn load(scenario: &Path, overrides: &[String]) -> anyhow::Result<Scenario> {
     Scenario::load(scenario, overrides).map_err(|e| match e {
-        Error::Io { .. } => anyhow::Error::new(e)
-            .context(BadInput)
-            .context(format!("cannot read scenario {}", scenario.display())),
+        Error::Io { path, source } => anyhow::Error::new(BadInput(format!(
+            "cannot read the scenario file {}: {source}",
+            path.display()
+        ))),
         other => anyhow::Error::new(other),
     })
 }

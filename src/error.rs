@@ -22,6 +22,16 @@ pub enum Error {
         /// What is allowed.
         allowed: String,
     },
+    /// A scenario file is not valid TOML for the schema (wrong type, unknown key, syntax).
+    #[error("{file}: {key}: {message}")]
+    Parse {
+        /// The scenario file.
+        file: String,
+        /// The dotted key with line and column, where known.
+        key: String,
+        /// What is wrong, in the user's terms.
+        message: String,
+    },
     /// A parameter handed to the library is out of its domain.
     #[error("{what} = {found}: expected {allowed}")]
     Invalid {

@@ -78,6 +78,20 @@ fn sync_parent_directory(path: &Path) {
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be written.
+///
+/// ```
+/// use meanfield::output::{read_npy, write_npy};
+/// use nalgebra::DMatrix;
+///
+/// # let directory = std::env::temp_dir().join(format!("meanfield-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&directory)?;
+/// let particles = DMatrix::from_row_slice(2, 3, &[0.5, -1.0, 2.0, 0.25, 3.0, -0.0]);
+/// let path = directory.join("particles.npy");
+/// write_npy(&path, &particles)?;
+/// assert_eq!(read_npy(&path)?, particles);
+/// # std::fs::remove_dir_all(&directory)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn write_npy(path: &Path, matrix: &DMatrix<f64>) -> Result<()> {
     write_atomic(path, &npy_bytes(matrix))
 }
@@ -403,6 +417,16 @@ impl DictParser<'_> {
 }
 
 /// A table of float columns: `series.csv` and friends.
+///
+/// ```
+/// use meanfield::output::Table;
+///
+/// let mut series = Table::new(vec!["time".into(), "risk".into()]);
+/// series.push(vec![0.0, 0.5]);
+/// series.push(vec![0.1, 1e-300]);
+/// assert_eq!(series.to_csv(), "time,risk\n0,0.5\n0.1,1e-300\n");
+/// assert_eq!(series.column("risk"), Some(vec![0.5, 1e-300]));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
     /// Column names, in order.

@@ -32,7 +32,7 @@ fn assert_bit_identical(found: &DMatrix<f64>, expected: &DMatrix<f64>) {
 /// A `.npy` file built by hand: version 1.0, the given header dict, padded as NumPy does.
 fn handmade_npy(dict: &str, data: &[u8]) -> Vec<u8> {
     let mut header = dict.to_owned();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -200,7 +200,7 @@ fn npy_version_2_header_is_read() {
     let directory = scratch_directory("npy_version_2");
     let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }";
     let mut header = dict.to_owned();
-    while (12 + header.len() + 1) % 64 != 0 {
+    while !(12 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

@@ -81,8 +81,13 @@ impl Particles {
         }
         if let Some(index) = theta.iter().position(|v| !v.is_finite()) {
             let (row, col) = (index % theta.nrows(), index / theta.nrows());
+            let column = if col == 0 {
+                "a".to_string()
+            } else {
+                format!("w_{col}")
+            };
             return Err(Error::invalid(
-                format!("particle {row}, column {col}"),
+                format!("particle {row} (row {row} counting from 0), column {col} ({column})"),
                 theta[(row, col)],
                 "a finite number",
             ));
@@ -277,7 +282,10 @@ mod tests {
         let mut t = DMatrix::zeros(3, 2);
         t[(2, 1)] = f64::NAN;
         let err = Particles::new(t).unwrap_err().to_string();
-        assert!(err.contains("particle 2, column 1"), "{err}");
+        assert!(
+            err.contains("particle 2 (row 2 counting from 0), column 1 (w_1)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -71,6 +71,25 @@ const LEGEND_SIZE: u32 = 36;
 /// # Errors
 /// [`Error::Io`] naming the image that could not be drawn or written (e.g. a missing
 /// directory).
+///
+/// ```
+/// use meanfield::plot::{Curve, LogLogFigure, render_loglog};
+///
+/// # let directory = std::env::temp_dir().join(format!("meanfield-plot-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&directory)?;
+/// let time: Vec<f64> = (1..=100).map(|k| 0.01 * f64::from(k)).collect();
+/// let risk = time.iter().map(|t| 1e-3 / t).collect();
+/// let figure = LogLogFigure {
+///     title: "Risk".into(),
+///     x_label: "time t".into(),
+///     y_label: "risk".into(),
+///     curves: vec![Curve { label: "population risk".into(), x: time, y: risk }],
+/// };
+/// render_loglog(&figure, &directory.join("risk"))?; // risk.png and risk.svg
+/// assert!(directory.join("risk.png").exists() && directory.join("risk.svg").exists());
+/// # std::fs::remove_dir_all(&directory)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn render_loglog(figure: &LogLogFigure, stem: &Path) -> Result<()> {
     register_embedded_font()?;
     let layout = Layout::new(figure);

@@ -236,23 +236,33 @@ pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<ScenarioCon
 }
 
 fn parse_error(text: &str, file: &str, error: &toml::de::Error) -> Error {
-    let (key, allowed) = match error.span() {
+    let key = match error.span() {
         Some(span) => {
             let (line, column) = line_column(text, span.start);
-            let key = key_at(text, span.start).unwrap_or_else(|| "?".into());
-            (
-                format!("{key} (line {line}, column {column})"),
-                error.message().to_string(),
-            )
+            let key = key_at(text, span.start).unwrap_or_else(|| "(document)".into());
+            format!("{key} (line {line}, column {column})")
         }
-        None => ("?".into(), error.message().to_string()),
+        None => "(document)".into(),
     };
-    Error::Config {
+    Error::Parse {
         file: file.into(),
         key,
-        found: "invalid".into(),
-        allowed,
+        message: plain_types(error.message()),
     }
+}
+
+/// Replaces Rust type names in serde messages by words a user knows.
+fn plain_types(message: &str) -> String {
+    let mut text = message.trim().to_string();
+    for (rust, plain) in [
+        ("expected usize", "expected an integer >= 0"),
+        ("expected u64", "expected an integer >= 0"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        text = text.replace(rust, plain);
+    }
+    text
 }
 
 /// Applies `key.path=value` to a TOML document; value is parsed as TOML, else taken as a string.

@@ -144,6 +144,15 @@ impl Context<'_> {
     }
 }
 
+/// The reason a file could not be used, without repeating its path.
+fn reason(error: &Error) -> String {
+    match error {
+        Error::Io { source, .. } => source.to_string(),
+        Error::Format { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 fn one_of(value: &str, allowed: &[&str]) -> bool {
     allowed.contains(&value)
 }
@@ -257,7 +266,7 @@ impl Scenario {
                         cx.fail(
                             "init.file",
                             path.display(),
-                            format!("a readable (m, 1 + d) float64 .npy file ({e})"),
+                            format!("a readable (m, 1 + d) float64 .npy file ({})", reason(&e)),
                         )
                     })?
                     .nrows();
@@ -663,7 +672,7 @@ impl Scenario {
                     self.fail(
                         "init.file",
                         path.display(),
-                        format!("a readable float64 .npy file: {e}"),
+                        format!("a readable float64 .npy file ({})", reason(&e)),
                     )
                 })?;
                 if matrix.shape() != (self.m, 1 + d_in) {
@@ -687,7 +696,7 @@ impl Scenario {
                     self.fail(
                         "init.file",
                         path.display(),
-                        format!("finite particles: {e}"),
+                        format!("finite particles ({})", reason(&e)),
                     )
                 })?
             }
@@ -702,7 +711,7 @@ impl Scenario {
                     self.fail(
                         "target.file",
                         path.display(),
-                        format!("a readable float64 .npy file: {e}"),
+                        format!("a readable float64 .npy file ({})", reason(&e)),
                     )
                 })?;
                 if matrix.nrows() == 0 || matrix.ncols() != 1 + d_in {
@@ -716,7 +725,7 @@ impl Scenario {
                     self.fail(
                         "target.file",
                         path.display(),
-                        format!("finite teacher neurons: {e}"),
+                        format!("finite teacher neurons ({})", reason(&e)),
                     )
                 })?
             }
@@ -769,14 +778,14 @@ impl Scenario {
             self.fail(
                 "risk.x_file",
                 x_path.display(),
-                format!("a readable float64 .npy file: {e}"),
+                format!("a readable float64 .npy file ({})", reason(&e)),
             )
         })?;
         let y = read_npy(y_path).map_err(|e| {
             self.fail(
                 "risk.y_file",
                 y_path.display(),
-                format!("a readable float64 .npy file: {e}"),
+                format!("a readable float64 .npy file ({})", reason(&e)),
             )
         })?;
         if x.ncols() != self.d || x.nrows() == 0 {
@@ -813,8 +822,13 @@ impl Scenario {
                 inputs[(self.d, i)] = 1.0;
             }
         }
-        DataSet::new(inputs, y.column(0).iter().copied().collect())
-            .map_err(|e| self.fail("risk.x_file", x_path.display(), format!("finite data: {e}")))
+        DataSet::new(inputs, y.column(0).iter().copied().collect()).map_err(|e| {
+            self.fail(
+                "risk.x_file",
+                x_path.display(),
+                format!("finite data ({})", reason(&e)),
+            )
+        })
     }
 }
 
