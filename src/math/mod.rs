@@ -1,6 +1,7 @@
 //! Pure numbers: activations, pair kernels, particles and deterministic reductions.
 
 pub mod activation;
+pub mod fastmath;
 pub mod kernel;
 pub mod model;
 pub mod reduce;

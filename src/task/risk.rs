@@ -187,19 +187,8 @@ impl PopulationRisk {
                     let qj = q[j];
                     let column = &mut block[jj * m..(jj + 1) * m];
                     column[j] = qj; // self pair: w_j . w_j := |w_j|^2 exactly, so phi = 0.
-                    let (mut sum_k, mut sum_u) = (0.0, 0.0);
-                    if want_grad {
-                        for (l, c) in column.iter_mut().enumerate() {
-                            let terms = kernel.terms(qj, q[l], *c);
-                            sum_k += a[l] * terms.value;
-                            sum_u += a[l] * terms.coef_u;
-                            *c = a[l] * terms.coef_v;
-                        }
-                    } else {
-                        for (l, c) in column.iter().enumerate() {
-                            sum_k += a[l] * kernel.value(qj, q[l], *c);
-                        }
-                    }
+                    // The coefficients a_l coef_v overwrite the Gram column (used below).
+                    let (sum_k, sum_u) = kernel.accumulate_row(qj, q, a, column);
                     pair[jj] = sum_k;
                     coef_u[jj] = sum_u;
                 }
