@@ -3,6 +3,7 @@
 pub mod activation;
 pub mod fastmath;
 pub mod kernel;
+pub mod lanes;
 pub mod model;
 pub mod reduce;
 

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::math::reduce::ordered_sum;
-use crate::math::{Activation, Network, PairKernel};
+use crate::math::{Activation, Network, PairKernel, lanes};
 use crate::random::Purpose;
 use crate::task::data::check_dims;
 use crate::task::{DataSet, InputLaw, Target, Teacher};
@@ -372,20 +372,11 @@ pub fn data_risk(
             for i in 0..block {
                 let zs = &mut chunk.activation[i * len..(i + 1) * len];
                 let slopes = &mut chunk.slope[i * len..(i + 1) * len];
-                let mut partial = 0.0;
-                if want_grad {
-                    for ((zv, s), aj) in zs.iter_mut().zip(slopes.iter_mut()).zip(a_chunk) {
-                        let (value, slope) = activation.value_and_derivative(*zv);
-                        *zv = value;
-                        *s = slope;
-                        partial += aj * value;
-                    }
+                chunk.partial_output[i] = if want_grad {
+                    lanes::forward(activation, zs, slopes, a_chunk)
                 } else {
-                    for (zv, aj) in zs.iter().zip(a_chunk) {
-                        partial += aj * activation.value(*zv);
-                    }
-                }
-                chunk.partial_output[i] = partial;
+                    lanes::forward_value(activation, zs, a_chunk)
+                };
             }
         });
         let residual = &mut scratch.residual[..block];
@@ -401,13 +392,13 @@ pub fn data_risk(
         scratch.chunks.par_iter_mut().for_each(|chunk| {
             let len = chunk.len;
             for (i, r) in residual.iter().enumerate() {
-                let values = &chunk.activation[i * len..(i + 1) * len];
-                for (g, v) in chunk.grad_a.iter_mut().zip(values) {
-                    *g += r * v;
-                }
-                chunk.slope[i * len..(i + 1) * len]
-                    .iter_mut()
-                    .for_each(|s| *s *= r);
+                lanes::accumulate_residual(
+                    activation,
+                    *r,
+                    &chunk.activation[i * len..(i + 1) * len],
+                    &mut chunk.slope[i * len..(i + 1) * len],
+                    &mut chunk.grad_a,
+                );
             }
             matmul(
                 MatMut::from_column_major_slice_mut(&mut chunk.grad_w, len, d),
