@@ -1175,3 +1175,18 @@ fn run_help_hides_the_testing_flag() {
     assert_exit(&output, 0);
     assert!(!stdout(&output).contains("stop-at-step"));
 }
+
+/// The built-in default scenario visibly learns: the risk falls by at least two orders of
+/// magnitude (issue 4's contract for scenarios/quickstart.toml).
+#[test]
+fn quickstart_risk_falls_by_two_orders_of_magnitude() {
+    let scratch = Scratch::new("quickstart");
+    let scenario = Path::new(MANIFEST_DIR).join("scenarios/quickstart.toml");
+    let out = scratch.join("run");
+    let output = run(&scratch.path, &scenario, &out, &[] as &[&str]);
+    assert_exit(&output, 0);
+    let summary = read_json(&out.join("summary.json"));
+    let initial = summary["initial_risk"].as_f64().unwrap();
+    let last = summary["final_risk"].as_f64().unwrap();
+    assert!(last < initial / 100.0, "risk {initial} -> {last}");
+}

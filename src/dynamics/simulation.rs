@@ -130,17 +130,35 @@ impl Simulation {
         })
     }
 
-    /// Advances `theta` by one step (step index `step`) and returns the risk before it.
-    pub fn step(&mut self, theta: &mut DMatrix<f64>, step: u64) -> Result<f64> {
-        self.risk.begin_step(step);
-        let mut flow = Flow {
+    /// The velocity field and the stepper, borrowed together.
+    fn parts(&mut self) -> (Flow<'_>, &mut Stepper) {
+        let flow = Flow {
             network: &self.network,
             dynamics: &self.dynamics,
             risk: &mut self.risk,
         };
-        let risk = self.stepper.first_stage(&mut flow, theta)?;
-        self.stepper
-            .finish(&mut flow, theta, self.dt, self.seed, step)?;
+        (flow, &mut self.stepper)
+    }
+
+    /// Prepares step `step` and evaluates the drift at `theta` (the first stage); returns the
+    /// risk there.
+    fn first_stage(&mut self, theta: &DMatrix<f64>, step: u64) -> Result<f64> {
+        self.risk.begin_step(step);
+        let (mut flow, stepper) = self.parts();
+        stepper.first_stage(&mut flow, theta)
+    }
+
+    /// Completes step `step` after [`Self::first_stage`].
+    fn finish_step(&mut self, theta: &mut DMatrix<f64>, step: u64) -> Result<()> {
+        let (dt, seed) = (self.dt, self.seed);
+        let (mut flow, stepper) = self.parts();
+        stepper.finish(&mut flow, theta, dt, seed, step)
+    }
+
+    /// Advances `theta` by one step (step index `step`) and returns the risk before it.
+    pub fn step(&mut self, theta: &mut DMatrix<f64>, step: u64) -> Result<f64> {
+        let risk = self.first_stage(theta, step)?;
+        self.finish_step(theta, step)?;
         Ok(risk)
     }
 
@@ -152,12 +170,7 @@ impl Simulation {
         step: u64,
     ) -> Result<f64> {
         self.risk.begin_step(step);
-        Flow {
-            network: &self.network,
-            dynamics: &self.dynamics,
-            risk: &mut self.risk,
-        }
-        .velocity(theta, velocity)
+        self.parts().0.velocity(theta, velocity)
     }
 
     /// Runs from step `from` (theta is theta(t_from)) to step `to`, observing on `schedule`;
@@ -176,13 +189,7 @@ impl Simulation {
     ) -> Result<Outcome> {
         for step in from..=to {
             let time = step as f64 * self.dt;
-            self.risk.begin_step(step);
-            let mut flow = Flow {
-                network: &self.network,
-                dynamics: &self.dynamics,
-                risk: &mut self.risk,
-            };
-            let risk = self.stepper.first_stage(&mut flow, theta)?;
+            let risk = self.first_stage(theta, step)?;
             if !risk.is_finite() {
                 return Err(Error::Diverged {
                     step,
@@ -212,13 +219,7 @@ impl Simulation {
             if step == to {
                 break;
             }
-            let mut flow = Flow {
-                network: &self.network,
-                dynamics: &self.dynamics,
-                risk: &mut self.risk,
-            };
-            self.stepper
-                .finish(&mut flow, theta, self.dt, self.seed, step)?;
+            self.finish_step(theta, step)?;
             if after_step(step + 1, theta, risk) == Control::Stop && step + 1 < to {
                 return Ok(Outcome::Interrupted { step: step + 1 });
             }

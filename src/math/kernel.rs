@@ -53,6 +53,7 @@
 use crate::error::Error;
 use crate::math::activation::Activation;
 use crate::math::fastmath;
+use crate::math::simd::{dispatch, simd_variants};
 use std::f64::consts::PI;
 
 /// K(u, v) and the two coefficients of grad_1 K(u, v) = coef_v * v + coef_u * u.
@@ -262,9 +263,8 @@ fn row_sums(
     (sum_value.iter().sum(), sum_u.iter().sum())
 }
 
-/// [`row_sums`] compiled for the widest vector unit of the CPU, detected at run time. Every
-/// lane computes the same IEEE operations in the same order (no fused multiply-add), so the
-/// results are bit-identical on every path.
+/// [`row_sums`] compiled for the widest vector unit of the CPU, detected at run time
+/// (`math::simd`): bit-identical results on every path.
 #[inline(always)]
 fn row_sums_simd(
     vv: &[f64],
@@ -272,43 +272,14 @@ fn row_sums_simd(
     column: &mut [f64],
     pair: impl Fn(f64, f64) -> (f64, f64, f64),
 ) -> (f64, f64) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            #[allow(unsafe_code, reason = "the CPU was just checked to support AVX-512F")]
-            // SAFETY: avx512f is available on this CPU.
-            return unsafe { row_sums_avx512(vv, a, column, pair) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            #[allow(unsafe_code, reason = "the CPU was just checked to support AVX2")]
-            // SAFETY: avx2 is available on this CPU.
-            return unsafe { row_sums_avx2(vv, a, column, pair) };
-        }
-    }
-    row_sums(vv, a, column, pair)
+    dispatch!(
+        row_sums,
+        row_sums_avx512,
+        row_sums_avx2,
+        (vv, a, column, pair)
+    )
 }
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn row_sums_avx512(
-    vv: &[f64],
-    a: &[f64],
-    column: &mut [f64],
-    pair: impl Fn(f64, f64) -> (f64, f64, f64),
-) -> (f64, f64) {
-    row_sums(vv, a, column, pair)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn row_sums_avx2(
-    vv: &[f64],
-    a: &[f64],
-    column: &mut [f64],
-    pair: impl Fn(f64, f64) -> (f64, f64, f64),
-) -> (f64, f64) {
-    row_sums(vv, a, column, pair)
-}
+simd_variants!(row_sums, row_sums_avx512, row_sums_avx2, (vv: &[f64], a: &[f64], column: &mut [f64], pair: impl Fn(f64, f64) -> (f64, f64, f64)) -> (f64, f64));
 
 const INV_TWO_PI: f64 = 1.0 / (2.0 * PI);
 

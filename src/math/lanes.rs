@@ -5,6 +5,7 @@
 //! count.
 
 use crate::math::Activation;
+use crate::math::simd::{dispatch, simd_variants};
 
 /// Elements per lane group.
 const LANES: usize = 8;
@@ -65,43 +66,6 @@ fn backward_lanes(r: f64, values: &[f64], slope: &mut [f64], grad: &mut [f64]) {
     }
 }
 
-macro_rules! simd_variants {
-    ($generic:ident, $avx512:ident, $avx2:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
-        fn $avx512($($arg: $ty),*) -> $ret {
-            $generic($($arg),*)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        fn $avx2($($arg: $ty),*) -> $ret {
-            $generic($($arg),*)
-        }
-    };
-}
-
-macro_rules! dispatch {
-    ($generic:ident, $avx512:ident, $avx2:ident, ($($arg:expr),*)) => {{
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                #[allow(unsafe_code, reason = "the CPU was just checked to support AVX-512F")]
-                // SAFETY: avx512f is available on this CPU.
-                return unsafe { $avx512($($arg),*) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                #[allow(unsafe_code, reason = "the CPU was just checked to support AVX2")]
-                // SAFETY: avx2 is available on this CPU.
-                return unsafe { $avx2($($arg),*) };
-            }
-        }
-        $generic($($arg),*)
-    }};
-}
-
-/// relu: z <- max(z, 0) and sum_j a_j max(z_j, 0); the slope 1[z > 0] = 1[sigma(z) > 0] is
-/// recovered from the value in [`backward_relu`], so it is not stored.
 #[inline(always)]
 fn forward_relu(z: &mut [f64], a: &[f64]) -> f64 {
     let mut sums = [0.0; LANES];

@@ -6,6 +6,7 @@ pub mod kernel;
 pub mod lanes;
 pub mod model;
 pub mod reduce;
+pub(crate) mod simd;
 
 pub use activation::Activation;
 pub use kernel::{PairKernel, PairTerms};

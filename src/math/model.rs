@@ -60,6 +60,25 @@ impl Network {
     }
 }
 
+/// Errors on the first non-finite entry of a particle-like matrix (columns a, w_1..w_d),
+/// naming its row (`what` i, counting from 0) and column.
+pub fn check_finite(theta: &DMatrix<f64>, what: &str) -> Result<()> {
+    if let Some(index) = theta.iter().position(|v| !v.is_finite()) {
+        let (row, col) = (index % theta.nrows(), index / theta.nrows());
+        let name = if col == 0 {
+            "a".to_string()
+        } else {
+            format!("w_{col}")
+        };
+        return Err(Error::invalid(
+            format!("{what} {row} (row {row} counting from 0), column {col} ({name})"),
+            theta[(row, col)],
+            "a finite number",
+        ));
+    }
+    Ok(())
+}
+
 /// A system of m particles in input dimension d: an m x (1 + d) matrix, columns a, w_1..w_d.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Particles {
@@ -79,19 +98,7 @@ impl Particles {
                 "at least 2 (a, w_1..w_d with d >= 1)",
             ));
         }
-        if let Some(index) = theta.iter().position(|v| !v.is_finite()) {
-            let (row, col) = (index % theta.nrows(), index / theta.nrows());
-            let column = if col == 0 {
-                "a".to_string()
-            } else {
-                format!("w_{col}")
-            };
-            return Err(Error::invalid(
-                format!("particle {row} (row {row} counting from 0), column {col} ({column})"),
-                theta[(row, col)],
-                "a finite number",
-            ));
-        }
+        check_finite(&theta, "particle")?;
         Ok(Self { theta })
     }
 

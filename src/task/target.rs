@@ -7,6 +7,7 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
+use crate::math::model::check_finite;
 use crate::math::{Activation, PairKernel};
 use crate::random::{Purpose, stream};
 
@@ -79,14 +80,7 @@ impl Teacher {
                 "at least 2 (a*, w*_1..w*_d)",
             ));
         }
-        if let Some(index) = theta.iter().position(|v| !v.is_finite()) {
-            let (row, col) = (index % theta.nrows(), index / theta.nrows());
-            return Err(Error::invalid(
-                format!("teacher neuron {row}, column {col}"),
-                theta[(row, col)],
-                "a finite number",
-            ));
-        }
+        check_finite(&theta, "teacher neuron")?;
         if !(noise_std.is_finite() && noise_std >= 0.0) {
             return Err(Error::invalid(
                 "target.noise_std",
