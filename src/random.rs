@@ -27,6 +27,12 @@ pub enum Purpose {
     Noise = 6,
     /// Teacher output weights, when drawn.
     TeacherWeights = 7,
+    /// Random unit direction k of sliced distances (`index` = k).
+    Directions = 8,
+    /// Probe input i of the tangent-kernel indicator.
+    Probe = 9,
+    /// Deterministic subsampling of particles for snapshots and figures.
+    Subsample = 10,
 }
 
 /// SplitMix64's finaliser: a bijection of u64 with full avalanche.
