@@ -78,7 +78,7 @@ impl Observer for Recorder {
         let (movement_mean, movement_max) = movement(o.theta, &self.initial);
         let (a_mean, a_std, w_norm_mean) = moments(o.theta);
         row.extend([
-            dissipation(o.network, o.velocity),
+            dissipation(o.network, o.dynamics, o.velocity),
             mean_squared_drift(o.velocity).sqrt(),
             movement_mean,
             movement_max,

@@ -60,12 +60,19 @@ pub struct Observation<'a> {
     pub velocity: &'a DMatrix<f64>,
     /// The network.
     pub network: &'a Network,
+    /// lambda, tau, training subset and lr_ratio.
+    pub dynamics: &'a Dynamics,
 }
 
 /// Receives observations on the schedule.
 pub trait Observer {
-    /// Called at step 0, every scheduled step and the last step.
+    /// Called at step 0, every scheduled step, every step the observer asks for and the last.
     fn observe(&mut self, observation: &Observation<'_>) -> Result<()>;
+
+    /// Steps the observer needs to see besides the schedule (e.g. snapshot times).
+    fn wants(&self, _step: u64) -> bool {
+        false
+    }
 }
 
 /// What the caller decides after each completed step.
@@ -197,7 +204,7 @@ impl Simulation {
                     what: format!("the risk is {risk}"),
                 });
             }
-            if schedule.observes(step, to) {
+            if schedule.observes(step, to) || observer.wants(step) {
                 if theta.iter().any(|v| !v.is_finite()) {
                     return Err(Error::Diverged {
                         step,
@@ -214,6 +221,7 @@ impl Simulation {
                     theta,
                     velocity: self.stepper.velocity(),
                     network: &self.network,
+                    dynamics: &self.dynamics,
                 })?;
             }
             if step == to {
