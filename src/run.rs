@@ -8,7 +8,11 @@
 //! particles_init.npy      (m, 1 + d) float64, columns a, w_1..w_d
 //! particles_final.npy     the same at the last step
 //! teacher.npy             (k, 1 + d)
-//! plots/risk.{png,svg}    risk against time, log-log
+//! measures.csv            distances to the initial measure, kernel change, entropy (snapshots)
+//! snapshots/step_<k>.npy  (a subsample of) the particles at log-spaced steps; indices.npy
+//! marginals_<name>.csv    histograms over time of a, |w| and the angle to each teacher neuron
+//! plots/                  risk, cloud, cloud_panels, cloud.gif, marginals, movement, distance
+//! report.html             the summary and every figure on one self-contained page
 //! checkpoint/             particles.npy and state.json of an interrupted run (removed at the end)
 //! ```
 //!
@@ -22,11 +26,16 @@ use std::time::{Duration, Instant};
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
+use crate::diagnostics::measure::{angles_to, histogram, plane_of, principal_plane, w_norms};
+use crate::diagnostics::recorder::RunFacts;
 use crate::diagnostics::{Recorder, Series};
-use crate::dynamics::{Control, Outcome};
+use crate::dynamics::{Control, Observation, Observer, Outcome};
 use crate::error::{Error, Result};
-use crate::output::{Table, read_npy, write_atomic, write_json, write_npy};
-use crate::plot::{Curve, LogLogFigure, render_loglog};
+use crate::output::{Table, read_npy, write_atomic, write_json, write_npy, write_npy_vector};
+use crate::plot::{
+    CloudFigure, CloudFrame, Curve, HeatMap, LineFigure, Scale, render_cloud, render_cloud_gif,
+    render_cloud_panels, render_heatmap, render_lines, write_report,
+};
 use crate::scenario::Scenario;
 
 /// Progress of a run, reported after each step.
@@ -102,6 +111,10 @@ pub struct Summary {
     pub threads: usize,
     /// meanfield version.
     pub version: String,
+    /// Particles kept per snapshot (all m, or a deterministic subsample: snapshots/indices.npy).
+    pub snapshot_particles: usize,
+    /// Whether snapshots hold a subsample of the particles.
+    pub snapshot_subsampled: bool,
 }
 
 /// The checkpoint's state.json.
@@ -118,7 +131,13 @@ fn series_table(series: &Series) -> Table {
 }
 
 /// Writes `checkpoint/` atomically: into `checkpoint.tmp/`, then renamed over the old one.
-fn write_checkpoint(out: &Path, step: u64, theta: &DMatrix<f64>, series: &Series) -> Result<()> {
+fn write_checkpoint(
+    out: &Path,
+    step: u64,
+    theta: &DMatrix<f64>,
+    series: &Series,
+    measures: &Series,
+) -> Result<()> {
     let tmp = out.join("checkpoint.tmp");
     let old = out.join("checkpoint.old");
     let dir = out.join("checkpoint");
@@ -128,6 +147,7 @@ fn write_checkpoint(out: &Path, step: u64, theta: &DMatrix<f64>, series: &Series
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     write_npy(&tmp.join("particles.npy"), theta)?;
     series_table(series).write_csv(&tmp.join("series.csv"))?;
+    series_table(measures).write_csv(&tmp.join("measures.csv"))?;
     write_json(&tmp.join("state.json"), &CheckpointState { step })?;
     if dir.exists() {
         if old.exists() {
@@ -143,7 +163,9 @@ fn write_checkpoint(out: &Path, step: u64, theta: &DMatrix<f64>, series: &Series
 }
 
 /// Reads `checkpoint/` (or `checkpoint.old/` if a swap was cut short).
-fn read_checkpoint(out: &Path) -> Result<(u64, DMatrix<f64>, Vec<Vec<f64>>)> {
+type Checkpoint = (u64, DMatrix<f64>, Vec<Vec<f64>>, Vec<Vec<f64>>);
+
+fn read_checkpoint(out: &Path) -> Result<Checkpoint> {
     let dir = [out.join("checkpoint"), out.join("checkpoint.old")]
         .into_iter()
         .find(|d| d.join("state.json").exists())
@@ -159,36 +181,382 @@ fn read_checkpoint(out: &Path) -> Result<(u64, DMatrix<f64>, Vec<Vec<f64>>)> {
         serde_json::from_str(&text).map_err(|e| Error::format(&state_path, e.to_string()))?;
     let theta = read_npy(&dir.join("particles.npy"))?;
     let rows = Table::read_csv(&dir.join("series.csv"))?.rows;
-    Ok((state.step, theta, rows))
+    let measure_rows = Table::read_csv(&dir.join("measures.csv"))?.rows;
+    Ok((state.step, theta, rows, measure_rows))
 }
 
-/// Re-renders `plots/risk.{png,svg}` of a run directory from its `series.csv`.
-pub fn render_plots(out: &Path, name: &str) -> Result<()> {
-    let table = Table::read_csv(&out.join("series.csv"))?;
-    let time = table
-        .column("time")
-        .ok_or_else(|| Error::format(out.join("series.csv"), "no column `time`"))?;
-    let mut curves = Vec::new();
-    for (column, label) in [("risk", "risk R"), ("test_risk", "test risk")] {
-        if let Some(y) = table.column(column) {
-            curves.push(Curve {
-                label: label.into(),
-                x: time.clone(),
-                y,
-            });
+/// The snapshots of a run directory, in step order: (step, particles).
+fn read_snapshots(out: &Path) -> Result<Vec<(u64, DMatrix<f64>)>> {
+    let dir = out.join("snapshots");
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut snapshots = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+        let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+        let step = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("step_"))
+            .and_then(|n| n.strip_suffix(".npy"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(step) = step {
+            snapshots.push((step, read_npy(&path)?));
         }
     }
+    snapshots.sort_by_key(|(step, _)| *step);
+    Ok(snapshots)
+}
+
+/// A scalar per particle of a snapshot (a, |w|, an angle).
+type Quantity = Box<dyn Fn(&DMatrix<f64>) -> Vec<f64>>;
+
+/// Histograms over time of a, |w| and the angle to each teacher neuron, from the snapshots:
+/// `marginals_<name>.csv` with columns step, time, then one density per bin (named by the bin
+/// centre). Ranges cover every snapshot, so all rows share their bins.
+fn write_marginals(out: &Path, dt: f64) -> Result<()> {
+    let snapshots = read_snapshots(out)?;
+    if snapshots.is_empty() {
+        return Ok(());
+    }
+    // About 2 sqrt(n) bins (10 to 40): a histogram of n points resolves no more.
+    let particles = snapshots[0].1.nrows() as f64;
+    let bins = ((2.0 * particles.sqrt()).round() as usize).clamp(10, 40);
+    let teacher = read_npy(&out.join("teacher.npy")).ok();
+    let d = snapshots[0].1.ncols() - 1;
+    let mut quantities: Vec<(String, Quantity)> = vec![
+        (
+            "a".into(),
+            Box::new(|t: &DMatrix<f64>| t.column(0).iter().copied().collect()),
+        ),
+        ("w_norm".into(), Box::new(|t: &DMatrix<f64>| w_norms(t))),
+    ];
+    if let Some(teacher) = &teacher
+        && teacher.ncols() == d + 1
+    {
+        for i in 0..teacher.nrows() {
+            let direction: Vec<f64> = (0..d).map(|c| teacher[(i, 1 + c)]).collect();
+            quantities.push((
+                format!("angle_{i}"),
+                Box::new(move |t: &DMatrix<f64>| angles_to(t, &direction)),
+            ));
+        }
+    }
+    for (name, quantity) in quantities {
+        let values: Vec<Vec<f64>> = snapshots.iter().map(|(_, t)| quantity(t)).collect();
+        let finite = values.iter().flatten().copied().filter(|v| v.is_finite());
+        let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        if !(lo.is_finite() && hi.is_finite()) {
+            continue;
+        }
+        let (lo, hi) = if name.starts_with("angle") {
+            (0.0, std::f64::consts::PI)
+        } else if hi > lo {
+            let pad = 0.02 * (hi - lo);
+            (lo - pad, hi + pad)
+        } else {
+            (lo - 0.5, hi + 0.5)
+        };
+        let width = (hi - lo) / bins as f64;
+        let mut columns = vec!["step".to_string(), "time".to_string()];
+        columns.extend((0..bins).map(|b| format!("{}", lo + (b as f64 + 0.5) * width)));
+        let mut table = Table::new(columns);
+        for ((step, _), v) in snapshots.iter().zip(&values) {
+            let h = histogram(v, lo, hi, bins);
+            let mut row = vec![*step as f64, *step as f64 * dt];
+            row.extend(h.density);
+            table.push(row);
+        }
+        table.write_csv(&out.join(format!("marginals_{name}.csv")))?;
+    }
+    Ok(())
+}
+
+/// Re-renders every figure of a run directory (`plots/`) and `report.html` from its stored
+/// data: series.csv, measures.csv, snapshots/, marginals_*.csv, teacher.npy, summary.json.
+pub fn render_plots(out: &Path, name: &str) -> Result<()> {
+    let series_path = out.join("series.csv");
+    let table = Table::read_csv(&series_path)?;
+    let time = table
+        .column("time")
+        .ok_or_else(|| Error::format(&series_path, "no column `time`"))?;
     let plots = out.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
-    render_loglog(
-        &LogLogFigure {
-            title: format!("{name}: risk against time"),
+    let mut figures: Vec<(String, PathBuf)> = Vec::new();
+    let curves = |table: &Table, time: &[f64], wanted: &[(&str, &str)]| -> Vec<Curve> {
+        wanted
+            .iter()
+            .filter_map(|(column, label)| {
+                table.column(column).map(|y| Curve {
+                    label: (*label).into(),
+                    x: time.to_vec(),
+                    y,
+                })
+            })
+            .collect()
+    };
+
+    render_lines(
+        &LineFigure {
+            title: format!("{name}: risk and dissipation"),
             x_label: "time t".into(),
-            y_label: "risk".into(),
-            curves,
+            y_label: "risk R, dissipation D".into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+            curves: curves(
+                &table,
+                &time,
+                &[
+                    ("risk", "risk R"),
+                    ("test_risk", "test risk"),
+                    ("dissipation", "dissipation D = -dE/dt"),
+                ],
+            ),
         },
         &plots.join("risk"),
+    )?;
+    figures.push((
+        "Risk and dissipation D = -dE/dt against time.".into(),
+        plots.join("risk.png"),
+    ));
+
+    let measures = Table::read_csv(&out.join("measures.csv")).ok();
+    let mut movement_curves = curves(
+        &table,
+        &time,
+        &[
+            ("movement_mean", "mean |theta_j(t) - theta_j(0)|"),
+            ("movement_relative", "|Theta(t) - Theta(0)| / |Theta(0)|"),
+        ],
+    );
+    if let Some(measures) = &measures
+        && let Some(measure_time) = measures.column("time")
+    {
+        movement_curves.extend(curves(
+            measures,
+            &measure_time,
+            &[("kernel_change", "tangent kernel change (rel. Frobenius)")],
+        ));
+        render_lines(
+            &LineFigure {
+                title: format!("{name}: distance to the initial measure"),
+                x_label: "time t".into(),
+                y_label: "distance".into(),
+                x_scale: Scale::Log,
+                y_scale: Scale::Log,
+                curves: curves(
+                    measures,
+                    &measure_time,
+                    &[
+                        ("coupled_to_init", "coupled (paired particles)"),
+                        ("sliced_w2_to_init", "sliced W2"),
+                        ("exact_w2_to_init", "exact W2"),
+                    ],
+                ),
+            },
+            &plots.join("distance"),
+        )?;
+        figures.push((
+            "Distance between the measure at t and at 0.".into(),
+            plots.join("distance.png"),
+        ));
+    }
+    render_lines(
+        &LineFigure {
+            title: format!("{name}: movement and tangent kernel"),
+            x_label: "time t".into(),
+            y_label: "relative change".into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+            curves: movement_curves,
+        },
+        &plots.join("movement"),
+    )?;
+    figures.push((
+        "Particle movement and tangent-kernel change (lazy-regime indicators).".into(),
+        plots.join("movement.png"),
+    ));
+
+    let snapshots = read_snapshots(out)?;
+    if let Some((_, last)) = snapshots.last() {
+        let teacher = read_npy(&out.join("teacher.npy")).ok();
+        let d = last.ncols() - 1;
+        let teacher_w: Vec<Vec<f64>> = teacher
+            .as_ref()
+            .filter(|t| t.ncols() == d + 1)
+            .map(|t| {
+                (0..t.nrows())
+                    .map(|i| (0..d).map(|c| t[(i, 1 + c)]).collect())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (e1, e2, plane) = match teacher_w.as_slice() {
+            [first, second, ..] => {
+                let (e1, e2) = plane_of(first, second);
+                (e1, e2, "teacher plane")
+            }
+            [first] => {
+                let (principal, _) = principal_plane(last);
+                let (e1, e2) = plane_of(first, &principal);
+                (e1, e2, "teacher and principal direction")
+            }
+            [] => {
+                let (e1, e2) = principal_plane(last);
+                (e1, e2, "principal plane of w")
+            }
+        };
+        let project = |w: &[f64], e: &[f64]| w.iter().zip(e).map(|(x, y)| x * y).sum::<f64>();
+        let frames: Vec<CloudFrame> = snapshots
+            .iter()
+            .map(|(step, t)| {
+                let rows: Vec<Vec<f64>> = (0..t.nrows())
+                    .map(|j| (0..d).map(|c| t[(j, 1 + c)]).collect())
+                    .collect();
+                let norms = w_norms(t);
+                CloudFrame {
+                    time: *step as f64 * time_step(&table),
+                    x: rows.iter().map(|w| project(w, &e1)).collect(),
+                    y: rows.iter().map(|w| project(w, &e2)).collect(),
+                    color: t.column(0).iter().copied().collect(),
+                    size: t
+                        .column(0)
+                        .iter()
+                        .zip(&norms)
+                        .map(|(a, n)| a.abs() * n)
+                        .collect(),
+                }
+            })
+            .collect();
+        let tracked = frames.first().map_or(0, |f| f.x.len().min(40));
+        let trajectories = (0..tracked)
+            .map(|j| frames.iter().map(|f| (f.x[j], f.y[j])).collect())
+            .collect();
+        let cloud = CloudFigure {
+            title: format!("{name}: particles w_j, {plane}"),
+            x_label: "w . e1".into(),
+            y_label: "w . e2".into(),
+            color_label: "a".into(),
+            teacher: teacher_w
+                .iter()
+                .map(|w| (project(w, &e1), project(w, &e2)))
+                .collect(),
+            frames,
+            trajectories,
+        };
+        render_cloud(&cloud, &plots.join("cloud"))?;
+        render_cloud_panels(&cloud, 6, &plots.join("cloud_panels"))?;
+        render_cloud_gif(&cloud, &plots.join("cloud.gif"))?;
+        figures.push(("Particles at the last snapshot, coloured by a, sized by |a||w|, with trajectories; teacher neurons marked.".into(), plots.join("cloud.png")));
+        figures.push((
+            "The particle cloud over time.".into(),
+            plots.join("cloud_panels.png"),
+        ));
+    }
+
+    let mut marginal_files: Vec<PathBuf> = std::fs::read_dir(out)
+        .map_err(|e| Error::io(out, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("marginals_") && n.ends_with(".csv"))
+        })
+        .collect();
+    marginal_files.sort();
+    for path in marginal_files {
+        let marginal = Table::read_csv(&path)?;
+        let quantity = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("marginals_"))
+            .unwrap_or("value")
+            .to_string();
+        let centres: Vec<f64> = marginal.columns[2..]
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        if centres.len() < 2 {
+            continue;
+        }
+        let width = centres[1] - centres[0];
+        let mut edges: Vec<f64> = centres.iter().map(|c| c - 0.5 * width).collect();
+        edges.push(centres[centres.len() - 1] + 0.5 * width);
+        let label = match quantity.as_str() {
+            "a" => "output weight a".to_string(),
+            "w_norm" => "|w|".to_string(),
+            other => other
+                .strip_prefix("angle_")
+                .and_then(|i| i.parse::<usize>().ok())
+                .map_or(other.to_string(), |i| {
+                    format!("angle to teacher neuron {} (rad)", i + 1)
+                }),
+        };
+        render_heatmap(
+            &HeatMap {
+                title: format!("{name}: marginal of {label}"),
+                value_label: label.clone(),
+                times: marginal.rows.iter().map(|r| r[1]).collect(),
+                edges,
+                density: marginal.rows.iter().map(|r| r[2..].to_vec()).collect(),
+            },
+            &plots.join(format!("marginal_{quantity}")),
+        )?;
+        figures.push((
+            format!("Density of {label} over time."),
+            plots.join(format!("marginal_{quantity}.png")),
+        ));
+    }
+
+    let summary: Vec<(String, String)> = std::fs::read_to_string(out.join("summary.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| v.as_object().cloned())
+        .map(|map| map.into_iter().map(|(k, v)| (k, v.to_string())).collect())
+        .unwrap_or_default();
+    write_report(
+        &out.join("report.html"),
+        &format!("meanfield run: {name}"),
+        &summary,
+        &figures,
     )
+}
+
+/// dt of a run, from its series (time / step of the last row).
+fn time_step(table: &Table) -> f64 {
+    let steps = table.column("step").unwrap_or_default();
+    let times = table.column("time").unwrap_or_default();
+    steps
+        .iter()
+        .zip(&times)
+        .rev()
+        .find(|(s, _)| **s > 0.0)
+        .map_or(1.0, |(s, t)| t / s)
+}
+
+/// Forwards observations to the recorder and writes its snapshots as they are taken.
+struct RunObserver<'a> {
+    recorder: Recorder,
+    out: &'a Path,
+}
+
+impl Observer for RunObserver<'_> {
+    fn observe(&mut self, observation: &Observation<'_>) -> Result<()> {
+        self.recorder.observe(observation)?;
+        for snapshot in self.recorder.take_snapshots() {
+            let path = self
+                .out
+                .join("snapshots")
+                .join(format!("step_{}.npy", snapshot.step));
+            write_npy(&path, &snapshot.particles)?;
+        }
+        Ok(())
+    }
+
+    fn wants(&self, step: u64) -> bool {
+        self.recorder.wants(step)
+    }
 }
 
 /// Runs `scenario` into `options.out`, calling `progress` after each step. Returns the summary;
@@ -208,7 +576,7 @@ pub fn run(
         .test_risk(&simulation.network, &initial)?
         .is_some();
 
-    let (start, mut theta, rows) = if options.resume {
+    let (start, mut theta, rows, measure_rows) = if options.resume {
         let written = out.join("scenario.toml");
         let previous = std::fs::read_to_string(&written).map_err(|e| Error::io(&written, e))?;
         if previous != resolved {
@@ -217,14 +585,14 @@ pub fn run(
                 "the scenario (with its --set overrides) differs from the one this run was started with; resume with the same scenario",
             ));
         }
-        let (step, theta, rows) = read_checkpoint(out)?;
+        let (step, theta, rows, measure_rows) = read_checkpoint(out)?;
         if theta.shape() != initial.shape() {
             return Err(Error::format(
                 out.join("checkpoint"),
                 "particles of another shape than the scenario's",
             ));
         }
-        (step, theta, rows)
+        (step, theta, rows, measure_rows)
     } else {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         for stale in ["checkpoint", "checkpoint.old", "checkpoint.tmp"] {
@@ -236,10 +604,40 @@ pub fn run(
         write_atomic(&out.join("scenario.toml"), resolved.as_bytes())?;
         write_npy(&out.join("particles_init.npy"), &initial)?;
         write_npy(&out.join("teacher.npy"), setup.teacher.matrix())?;
-        (0, initial.clone(), Vec::new())
+        for stale in ["snapshots", "plots"] {
+            let p = out.join(stale);
+            if p.exists() {
+                std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+        (0, initial.clone(), Vec::new(), Vec::new())
     };
 
-    let mut recorder = Recorder::new(initial.clone(), has_test, rows);
+    let mut recorder = Recorder::new(
+        &RunFacts {
+            initial: &initial,
+            teacher: Some(setup.teacher.matrix()),
+            has_test,
+            total_steps: scenario.steps,
+            dt: scenario.dt,
+            seed: scenario.seed,
+            d: scenario.d,
+            bias: scenario.bias,
+            network: &scenario.network,
+            tau: scenario.dynamics.tau,
+        },
+        scenario.record,
+    );
+    recorder.restore(rows, measure_rows);
+    let snapshots_dir = out.join("snapshots");
+    std::fs::create_dir_all(&snapshots_dir).map_err(|e| Error::io(&snapshots_dir, e))?;
+    let indices: Vec<f64> = recorder.subsample().iter().map(|j| *j as f64).collect();
+    write_npy_vector(&snapshots_dir.join("indices.npy"), &indices)?;
+    let snapshot_particles = indices.len();
+    let mut observer = RunObserver {
+        recorder,
+        out: out.as_path(),
+    };
     let started = Instant::now();
     let last_checkpoint = std::cell::Cell::new(Instant::now());
     let total = scenario.steps;
@@ -268,13 +666,16 @@ pub fn run(
                 from,
                 total,
                 scenario.schedule,
-                &mut recorder,
+                &mut observer,
                 &mut after_step,
             );
             match result {
                 Ok(Outcome::Interrupted { step }) if pending_checkpoint.get() == Some(step) => {
                     pending_checkpoint.set(None);
-                    if let Err(e) = write_checkpoint(out, step, &theta, recorder.series()) {
+                    let recorder = &observer.recorder;
+                    if let Err(e) =
+                        write_checkpoint(out, step, &theta, recorder.series(), recorder.measures())
+                    {
                         checkpoint_error = Some(e);
                         break Ok(Outcome::Interrupted { step });
                     }
@@ -289,8 +690,11 @@ pub fn run(
         return Err(e);
     }
     let wall = started.elapsed().as_secs_f64();
+    let recorder = &observer.recorder;
     let series = recorder.series();
     series_table(series).write_csv(&out.join("series.csv"))?;
+    series_table(recorder.measures()).write_csv(&out.join("measures.csv"))?;
+    write_marginals(out, scenario.dt)?;
     let column = |name: &str, row: &Vec<f64>| {
         series
             .columns
@@ -323,6 +727,8 @@ pub fn run(
         steps_per_second: if wall > 0.0 { done as f64 / wall } else { 0.0 },
         threads: options.threads,
         version: env!("CARGO_PKG_VERSION").into(),
+        snapshot_particles,
+        snapshot_subsampled: snapshot_particles < theta.nrows(),
     };
     match status {
         Status::Finished => {
@@ -332,7 +738,9 @@ pub fn run(
                 std::fs::remove_dir_all(&checkpoint).map_err(|e| Error::io(&checkpoint, e))?;
             }
         }
-        Status::Interrupted => write_checkpoint(out, step, &theta, series)?,
+        Status::Interrupted => {
+            write_checkpoint(out, step, &theta, series, recorder.measures())?;
+        }
         Status::Diverged => {
             if let Some((last_step, state)) = recorder.last_state() {
                 write_npy(&out.join("particles_last_finite.npy"), state)?;

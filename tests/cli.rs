@@ -1190,3 +1190,103 @@ fn quickstart_risk_falls_by_two_orders_of_magnitude() {
     let last = summary["final_risk"].as_f64().unwrap();
     assert!(last < initial / 100.0, "risk {initial} -> {last}");
 }
+
+/// Observers never change the trajectory: every observer on (a row per step, snapshots,
+/// distances, tangent kernel) and every observer off give the same final particles.
+#[test]
+fn observers_do_not_change_the_trajectory() {
+    let scratch = Scratch::new("observers");
+    let text = "seed = 3\n[model]\nd = 3\nm = 40\n[target]\nk = 2\n[dynamics]\ndt = 0.05\nsteps = 60\ntau = 0.001\n";
+    let scenario = scratch.write("observers.toml", text);
+    let on = run(
+        &scratch.path,
+        &scenario,
+        &scratch.join("on"),
+        &[
+            "--set",
+            "record.every=1",
+            "--set",
+            "record.snapshots=30",
+            "--set",
+            "record.probes=8",
+        ],
+    );
+    assert_exit(&on, 0);
+    let off = run(
+        &scratch.path,
+        &scenario,
+        &scratch.join("off"),
+        &[
+            "--set",
+            "record.every=1000",
+            "--set",
+            "record.snapshots=0",
+            "--set",
+            "record.probes=0",
+        ],
+    );
+    assert_exit(&off, 0);
+    assert_same_file(
+        &scratch.join("on"),
+        &scratch.join("off"),
+        "particles_final.npy",
+    );
+    // The observed run measured what it was asked for.
+    let (columns, rows) = read_series(&scratch.join("on").join("measures.csv"));
+    assert!(rows.len() >= 20, "{} snapshot rows", rows.len());
+    for wanted in [
+        "coupled_to_init",
+        "sliced_w2_to_init",
+        "exact_w2_to_init",
+        "kernel_change",
+        "entropy",
+        "free_energy",
+    ] {
+        assert!(
+            columns.iter().any(|c| c == wanted),
+            "measures.csv lacks {wanted}"
+        );
+    }
+}
+
+/// A run renders every figure, the GIF and the self-contained report.
+#[test]
+fn a_run_renders_every_figure_and_the_report() {
+    let scratch = Scratch::new("figures");
+    let text =
+        "seed = 3\n[model]\nd = 3\nm = 30\n[target]\nk = 2\n[dynamics]\ndt = 0.05\nsteps = 40\n";
+    let scenario = scratch.write("figures.toml", text);
+    let out = scratch.join("run");
+    assert_exit(&run(&scratch.path, &scenario, &out, &[] as &[&str]), 0);
+    for stem in [
+        "risk",
+        "movement",
+        "distance",
+        "cloud",
+        "cloud_panels",
+        "marginal_a",
+        "marginal_w_norm",
+        "marginal_angle_0",
+        "marginal_angle_1",
+    ] {
+        let png = std::fs::read(out.join("plots").join(format!("{stem}.png"))).unwrap();
+        assert!(png.starts_with(PNG_SIGNATURE), "{stem}.png");
+        let svg = std::fs::read_to_string(out.join("plots").join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.contains("<svg"), "{stem}.svg");
+    }
+    let gif = std::fs::read(out.join("plots").join("cloud.gif")).unwrap();
+    assert!(gif.starts_with(b"GIF89a"));
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.matches("data:image/png;base64,").count() >= 9);
+    assert!(!report.contains("http://") && !report.contains("https://"));
+    for name in [
+        "marginals_a.csv",
+        "marginals_w_norm.csv",
+        "marginals_angle_0.csv",
+        "snapshots/step_0.npy",
+        "snapshots/step_40.npy",
+        "snapshots/indices.npy",
+    ] {
+        assert!(out.join(name).exists(), "{name} missing");
+    }
+}

@@ -37,7 +37,14 @@ fn identity_error(activation: &str, alpha: f64, lambda: f64, lr_ratio: f64, dt: 
     let mut energy = Energy::default();
     setup
         .simulation
-        .run(&mut theta, 0, steps, Schedule::Every(1), &mut energy, &mut |_, _, _| Control::Continue)
+        .run(
+            &mut theta,
+            0,
+            steps,
+            Schedule::Every(1),
+            &mut energy,
+            &mut |_, _, _| Control::Continue,
+        )
         .unwrap();
     let rows = &energy.0;
     rows.windows(3)
@@ -64,6 +71,9 @@ fn dissipation_is_minus_the_time_derivative_of_the_objective() {
         let label = format!("{activation} alpha {alpha} lambda {lambda} lr {lr_ratio}");
         assert!(fine < 1e-3, "{label}: relative error {fine}");
         let ratio = coarse / fine;
-        assert!((3.0..5.0).contains(&ratio), "{label}: errors {coarse}, {fine}, ratio {ratio}");
+        assert!(
+            (3.0..5.0).contains(&ratio),
+            "{label}: errors {coarse}, {fine}, ratio {ratio}"
+        );
     }
 }

@@ -1,5 +1,8 @@
-//! What is measured along a run: scalars per logged step, kept as data (no files, no drawing).
+//! What is measured along a run: scalars per logged step, measures and distances, kept as data
+//! (no files, no drawing).
 
+pub mod distance;
+pub mod measure;
 pub mod recorder;
 pub mod scalars;
 

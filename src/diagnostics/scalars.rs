@@ -59,7 +59,11 @@ pub fn relative_movement(theta: &DMatrix<f64>, initial: &DMatrix<f64>) -> f64 {
             .sum::<f64>()
     });
     let size = ordered_sum(m, |j| row_norm_squared(initial, j, 0));
-    if size > 0.0 { (change / size).sqrt() } else { 0.0 }
+    if size > 0.0 {
+        (change / size).sqrt()
+    } else {
+        0.0
+    }
 }
 
 /// (mean_j, max_j) of |theta_j - theta_j(0)|.

@@ -62,6 +62,8 @@ pub struct Observation<'a> {
     pub network: &'a Network,
     /// lambda, tau, training subset and lr_ratio.
     pub dynamics: &'a Dynamics,
+    /// Whether the step is on the schedule (and not only one the observer asked for).
+    pub scheduled: bool,
 }
 
 /// Receives observations on the schedule.
@@ -204,7 +206,8 @@ impl Simulation {
                     what: format!("the risk is {risk}"),
                 });
             }
-            if schedule.observes(step, to) || observer.wants(step) {
+            let scheduled = schedule.observes(step, to);
+            if scheduled || observer.wants(step) {
                 if theta.iter().any(|v| !v.is_finite()) {
                     return Err(Error::Diverged {
                         step,
@@ -222,6 +225,7 @@ impl Simulation {
                     velocity: self.stepper.velocity(),
                     network: &self.network,
                     dynamics: &self.dynamics,
+                    scheduled,
                 })?;
             }
             if step == to {

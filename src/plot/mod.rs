@@ -1,7 +1,17 @@
-//! Figures drawn from recorded data with plotters (PNG and SVG, embedded DejaVu Sans font):
-//! this layer draws what diagnostics recorded and never recomputes it.
+//! Figures drawn from recorded data with plotters (PNG, SVG and animated GIF, embedded DejaVu
+//! Sans font) and the self-contained HTML report: this layer draws what diagnostics recorded
+//! and never recomputes it.
 
+pub mod axis;
+pub mod canvas;
+pub mod cloud;
+pub mod colormap;
 pub mod figure;
 pub mod font;
+pub mod heatmap;
+pub mod report;
 
-pub use figure::{Curve, LogLogFigure, render_loglog};
+pub use cloud::{CloudFigure, CloudFrame, render_cloud, render_cloud_gif, render_cloud_panels};
+pub use figure::{Curve, LineFigure, LogLogFigure, Scale, render_lines, render_loglog};
+pub use heatmap::{HeatMap, render_heatmap};
+pub use report::write_report;

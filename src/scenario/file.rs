@@ -157,6 +157,18 @@ pub struct RecordConfig {
     pub every: Option<u64>,
     /// Number of log-spaced points (default 200).
     pub points: Option<u64>,
+    /// Number of log-spaced snapshots of the particles (default 12; 0: none).
+    pub snapshots: Option<usize>,
+    /// Particles per snapshot; a deterministic subsample beyond it (default 2000).
+    pub snapshot_particles: Option<usize>,
+    /// Half-angle in degrees of the cone around each teacher direction (default 15).
+    pub cone_degrees: Option<f64>,
+    /// Probe inputs of the tangent-kernel indicator (default 16; 0: off).
+    pub probes: Option<usize>,
+    /// Largest snapshot for the exact W2 to the initial measure (default 256).
+    pub exact_w2_max: Option<usize>,
+    /// Random directions of the sliced W2 (default 64).
+    pub sliced_directions: Option<usize>,
 }
 
 /// 1-based (line, column) of a byte offset.

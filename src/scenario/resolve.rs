@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use nalgebra::DMatrix;
 
+use crate::diagnostics::recorder::RecordOptions;
 use crate::dynamics::{Dynamics, Integrator, Schedule, Simulation, Train};
 use crate::error::{Error, Result};
 use crate::math::{Activation, InitLaw, Network, Particles, ScalarLaw, VectorLaw};
@@ -101,6 +102,8 @@ pub struct Scenario {
     pub steps: u64,
     /// Observation schedule.
     pub schedule: Schedule,
+    /// What is measured besides the per-step scalars.
+    pub record: RecordOptions,
     /// The configuration with every default written out and paths absolute: written to the
     /// run directory as `scenario.toml`, it reproduces the run bit for bit.
     pub resolved: ScenarioConfig,
@@ -598,18 +601,65 @@ impl Scenario {
             }
             other => return Err(cx.fail("record.schedule", quoted(other), "one of every, log")),
         };
+        let defaults = RecordOptions::default();
+        let record = RecordOptions {
+            snapshots: rec.snapshots.unwrap_or(defaults.snapshots),
+            snapshot_particles: rec
+                .snapshot_particles
+                .unwrap_or(defaults.snapshot_particles),
+            cone_degrees: rec.cone_degrees.unwrap_or(defaults.cone_degrees),
+            probes: rec.probes.unwrap_or(defaults.probes),
+            exact_w2_max: rec.exact_w2_max.unwrap_or(defaults.exact_w2_max),
+            sliced_directions: rec.sliced_directions.unwrap_or(defaults.sliced_directions),
+        };
+        if record.snapshots == 1 {
+            return Err(cx.fail(
+                "record.snapshots",
+                1,
+                "0 (none) or at least 2 (the first and last steps are always included)",
+            ));
+        }
+        if record.snapshot_particles == 0 {
+            return Err(cx.fail("record.snapshot_particles", 0, "an integer >= 1"));
+        }
+        if !(record.cone_degrees.is_finite()
+            && record.cone_degrees > 0.0
+            && record.cone_degrees <= 180.0)
+        {
+            return Err(cx.fail(
+                "record.cone_degrees",
+                record.cone_degrees,
+                "a number of degrees in (0, 180]",
+            ));
+        }
+        if record.sliced_directions == 0 {
+            return Err(cx.fail("record.sliced_directions", 0, "an integer >= 1"));
+        }
+        if record.exact_w2_max > crate::diagnostics::distance::MAX_EXACT {
+            return Err(cx.fail(
+                "record.exact_w2_max",
+                record.exact_w2_max,
+                format!("at most {}", crate::diagnostics::distance::MAX_EXACT),
+            ));
+        }
         resolved.record = match schedule {
             Schedule::Every(every) => crate::scenario::file::RecordConfig {
                 schedule: Some("every".into()),
                 every: Some(every),
-                points: None,
+                ..Default::default()
             },
             Schedule::Log { points } => crate::scenario::file::RecordConfig {
                 schedule: Some("log".into()),
-                every: None,
                 points: Some(points),
+                ..Default::default()
             },
         };
+        resolved.record.snapshots = Some(record.snapshots);
+        resolved.record.snapshot_particles = Some(record.snapshot_particles);
+        resolved.record.cone_degrees = Some(record.cone_degrees);
+        resolved.record.probes = Some(record.probes);
+        resolved.record.exact_w2_max = Some(record.exact_w2_max);
+        resolved.record.sliced_directions = Some(record.sliced_directions);
 
         Ok(Self {
             name,
@@ -633,6 +683,7 @@ impl Scenario {
             dt,
             steps,
             schedule,
+            record,
             resolved,
         })
     }
