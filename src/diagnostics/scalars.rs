@@ -4,20 +4,58 @@
 //! Reductions have a fixed order (`math::reduce`), so values do not depend on threads.
 
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 
 use crate::dynamics::Dynamics;
 use crate::math::Network;
-use crate::math::reduce::{ordered_max, ordered_sum};
+use crate::math::reduce::{CHUNK, ordered_max, ordered_sum};
 
-/// |row j of x|^2 for a column-major matrix.
-fn row_norm_squared(x: &DMatrix<f64>, j: usize, from_col: usize) -> f64 {
-    (from_col..x.ncols()).map(|c| x[(j, c)] * x[(j, c)]).sum()
+/// For every row j, sum over columns c >= `from_col` of weight(c) (x_jc - y_jc)^2 (y = 0 when
+/// absent), added in column order. Computed column by column over chunks of rows, so the
+/// column-major storage is read contiguously.
+fn row_squares(
+    x: &DMatrix<f64>,
+    y: Option<&DMatrix<f64>>,
+    from_col: usize,
+    weight: impl Fn(usize) -> f64 + Sync,
+) -> Vec<f64> {
+    let m = x.nrows();
+    let mut out = vec![0.0; m];
+    out.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(chunk, sums)| {
+            let start = chunk * CHUNK;
+            for c in from_col..x.ncols() {
+                let w = weight(c);
+                let xs = &x.as_slice()[c * m + start..c * m + start + sums.len()];
+                match y {
+                    Some(y) => {
+                        let ys = &y.as_slice()[c * m + start..c * m + start + sums.len()];
+                        for ((s, a), b) in sums.iter_mut().zip(xs).zip(ys) {
+                            *s += w * (a - b) * (a - b);
+                        }
+                    }
+                    None => {
+                        for (s, a) in sums.iter_mut().zip(xs) {
+                            *s += w * a * a;
+                        }
+                    }
+                }
+            }
+        });
+    out
+}
+
+/// |row j of x|^2 from column `from_col` on, for every row.
+fn row_norms_squared(x: &DMatrix<f64>, from_col: usize) -> Vec<f64> {
+    row_squares(x, None, from_col, |_| 1.0)
 }
 
 /// mean_j |v_j|^2.
 pub fn mean_squared_drift(velocity: &DMatrix<f64>) -> f64 {
     let m = velocity.nrows();
-    ordered_sum(m, |j| row_norm_squared(velocity, j, 0)) / m as f64
+    let squares = row_norms_squared(velocity, 0);
+    ordered_sum(m, |j| squares[j]) / m as f64
 }
 
 /// The dissipation D = m^(2 - 2 alpha) mean_j (v_a,j^2 / lr_ratio + |v_w,j|^2) = -dE/dt of the
@@ -26,9 +64,8 @@ pub fn mean_squared_drift(velocity: &DMatrix<f64>) -> f64 {
 pub fn dissipation(network: &Network, dynamics: &Dynamics, velocity: &DMatrix<f64>) -> f64 {
     let m = velocity.nrows();
     let lr = dynamics.lr_ratio;
-    let mean = ordered_sum(m, |j| {
-        velocity[(j, 0)] * velocity[(j, 0)] / lr + row_norm_squared(velocity, j, 1)
-    }) / m as f64;
+    let squares = row_squares(velocity, None, 0, |c| if c == 0 { 1.0 / lr } else { 1.0 });
+    let mean = ordered_sum(m, |j| squares[j]) / m as f64;
     (m as f64).powf(2.0 - 2.0 * network.alpha) * mean
 }
 
@@ -40,12 +77,10 @@ pub fn objective(network: &Network, dynamics: &Dynamics, risk: f64, theta: &DMat
     }
     let m = theta.nrows();
     let train = dynamics.train;
-    let mean = ordered_sum(m, |j| {
-        (0..theta.ncols())
-            .filter(|c| train.trains_column(*c))
-            .map(|c| theta[(j, c)] * theta[(j, c)])
-            .sum::<f64>()
-    }) / m as f64;
+    let squares = row_squares(theta, None, 0, |c| {
+        if train.trains_column(c) { 1.0 } else { 0.0 }
+    });
+    let mean = ordered_sum(m, |j| squares[j]) / m as f64;
     risk + 0.5 * dynamics.lambda * (m as f64).powf(2.0 - 2.0 * network.alpha) * mean
 }
 
@@ -53,12 +88,10 @@ pub fn objective(network: &Network, dynamics: &Dynamics, risk: f64, theta: &DMat
 /// regime indicator (O(m^(-1/2)) in lazy scaling, O(1) in mean-field scaling).
 pub fn relative_movement(theta: &DMatrix<f64>, initial: &DMatrix<f64>) -> f64 {
     let m = theta.nrows();
-    let change = ordered_sum(m, |j| {
-        (0..theta.ncols())
-            .map(|c| (theta[(j, c)] - initial[(j, c)]).powi(2))
-            .sum::<f64>()
-    });
-    let size = ordered_sum(m, |j| row_norm_squared(initial, j, 0));
+    let changes = row_squares(theta, Some(initial), 0, |_| 1.0);
+    let sizes = row_norms_squared(initial, 0);
+    let change = ordered_sum(m, |j| changes[j]);
+    let size = ordered_sum(m, |j| sizes[j]);
     if size > 0.0 {
         (change / size).sqrt()
     } else {
@@ -69,12 +102,8 @@ pub fn relative_movement(theta: &DMatrix<f64>, initial: &DMatrix<f64>) -> f64 {
 /// (mean_j, max_j) of |theta_j - theta_j(0)|.
 pub fn movement(theta: &DMatrix<f64>, initial: &DMatrix<f64>) -> (f64, f64) {
     let m = theta.nrows();
-    let distance = |j: usize| {
-        (0..theta.ncols())
-            .map(|c| (theta[(j, c)] - initial[(j, c)]).powi(2))
-            .sum::<f64>()
-            .sqrt()
-    };
+    let squares = row_squares(theta, Some(initial), 0, |_| 1.0);
+    let distance = |j: usize| squares[j].sqrt();
     (
         ordered_sum(m, distance) / m as f64,
         ordered_max(m, distance),
@@ -86,7 +115,8 @@ pub fn moments(theta: &DMatrix<f64>) -> (f64, f64, f64) {
     let m = theta.nrows();
     let mean_a = ordered_sum(m, |j| theta[(j, 0)]) / m as f64;
     let var_a = ordered_sum(m, |j| (theta[(j, 0)] - mean_a).powi(2)) / m as f64;
-    let mean_norm = ordered_sum(m, |j| row_norm_squared(theta, j, 1).sqrt()) / m as f64;
+    let squares = row_norms_squared(theta, 1);
+    let mean_norm = ordered_sum(m, |j| squares[j].sqrt()) / m as f64;
     (mean_a, var_a.sqrt(), mean_norm)
 }
 
