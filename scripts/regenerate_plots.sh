@@ -8,5 +8,6 @@ target/release/meanfield run scenarios/quickstart.toml --out "$out/quickstart" -
 mkdir -p plots
 cp "$out/quickstart/plots/risk.png" plots/quickstart_risk.png
 cp "$out/quickstart/plots/risk.svg" plots/quickstart_risk.svg
+cp "$out/quickstart/plots/cloud_panels.png" plots/quickstart_cloud_panels.png
 rm -rf "$out"
-echo "plots/quickstart_risk.{png,svg} regenerated"
+echo "plots/quickstart_risk.{png,svg} and plots/quickstart_cloud_panels.png regenerated"
