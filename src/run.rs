@@ -694,7 +694,9 @@ pub fn run(
     let series = recorder.series();
     series_table(series).write_csv(&out.join("series.csv"))?;
     series_table(recorder.measures()).write_csv(&out.join("measures.csv"))?;
-    write_marginals(out, scenario.dt)?;
+    if scenario.record.marginals {
+        write_marginals(out, scenario.dt)?;
+    }
     let column = |name: &str, row: &Vec<f64>| {
         series
             .columns
@@ -752,7 +754,7 @@ pub fn run(
         }
     }
     write_json(&out.join("summary.json"), &summary)?;
-    if !series.rows.is_empty() {
+    if scenario.record.figures && !series.rows.is_empty() {
         render_plots(out, &scenario.name)?;
     }
     match outcome {

@@ -1290,3 +1290,34 @@ fn a_run_renders_every_figure_and_the_report() {
         assert!(out.join(name).exists(), "{name} missing");
     }
 }
+
+/// `[record]` switches turn observers off: no figures, marginals, distances or alignment are
+/// written, every table keeps one value per column, and `meanfield plot` renders the figures
+/// afterwards from the stored data.
+#[test]
+fn record_switches_turn_observers_off_and_plot_renders_later() {
+    let scratch = Scratch::new("switches");
+    let text = "seed = 3\n[model]\nd = 3\nm = 30\n[target]\nk = 2\n[dynamics]\nsteps = 30\n\
+                [record]\nfigures = false\nmarginals = false\ndistances = false\nalignment = false\n";
+    let scenario = scratch.write("switches.toml", text);
+    let out = scratch.join("run");
+    assert_exit(&run(&scratch.path, &scenario, &out, &[] as &[&str]), 0);
+    assert!(!out.join("plots").exists() && !out.join("report.html").exists());
+    assert!(!out.join("marginals_a.csv").exists());
+    let (columns, rows) = read_series(&out.join("measures.csv"));
+    assert_eq!(
+        columns,
+        ["step", "time", "coupled_to_init", "kernel_change"]
+    );
+    assert!(rows.iter().all(|r| r.len() == columns.len()));
+    let (series_columns, series_rows) = read_series(&out.join("series.csv"));
+    assert!(!series_columns.iter().any(|c| c.starts_with("cone_share")));
+    assert!(series_rows.iter().all(|r| r.len() == series_columns.len()));
+    let plot = meanfield(&scratch.path)
+        .arg("plot")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_exit(&plot, 0);
+    assert!(out.join("report.html").exists() && out.join("plots").join("cloud.png").exists());
+}

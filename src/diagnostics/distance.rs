@@ -58,16 +58,7 @@ const COLUMN_BLOCK: usize = 64;
 /// # Ok::<(), meanfield::Error>(())
 /// ```
 pub fn wasserstein2_exact(x: &DMatrix<f64>, y: &DMatrix<f64>) -> Result<f64> {
-    check_cloud("x", x)?;
-    check_cloud("y", y)?;
-    check_dimensions(x, y)?;
-    if x.nrows() != y.nrows() {
-        return Err(Error::invalid(
-            "number of points of y",
-            y.nrows(),
-            format!("{} (that of x) for the exact assignment", x.nrows()),
-        ));
-    }
+    check_equal_clouds(x, y, "the exact assignment")?;
     let n = x.nrows();
     if n > MAX_EXACT {
         return Err(Error::invalid(
@@ -251,6 +242,17 @@ pub fn sinkhorn_wasserstein2(
 /// [`Error::Invalid`] if the shapes differ, the clouds are empty or a coordinate is not
 /// finite.
 pub fn coupled_distance(x: &DMatrix<f64>, y: &DMatrix<f64>) -> Result<f64> {
+    check_equal_clouds(x, y, "paired particles")?;
+    let total = ordered_sum(x.nrows(), |j| {
+        (0..x.ncols())
+            .map(|c| (x[(j, c)] - y[(j, c)]).powi(2))
+            .sum::<f64>()
+    });
+    Ok((total / x.nrows() as f64).sqrt())
+}
+
+/// Both clouds valid, of the same dimension and the same number of points (needed for `purpose`).
+fn check_equal_clouds(x: &DMatrix<f64>, y: &DMatrix<f64>, purpose: &str) -> Result<()> {
     check_cloud("x", x)?;
     check_cloud("y", y)?;
     check_dimensions(x, y)?;
@@ -258,15 +260,10 @@ pub fn coupled_distance(x: &DMatrix<f64>, y: &DMatrix<f64>) -> Result<f64> {
         return Err(Error::invalid(
             "number of points of y",
             y.nrows(),
-            format!("{} (that of x) for paired particles", x.nrows()),
+            format!("{} (that of x) for {purpose}", x.nrows()),
         ));
     }
-    let total = ordered_sum(x.nrows(), |j| {
-        (0..x.ncols())
-            .map(|c| (x[(j, c)] - y[(j, c)]).powi(2))
-            .sum::<f64>()
-    });
-    Ok((total / x.nrows() as f64).sqrt())
+    Ok(())
 }
 
 /// Checks that a cloud has points, coordinates, and only finite values.

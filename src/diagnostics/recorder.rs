@@ -44,6 +44,15 @@ pub struct RecordOptions {
     pub exact_w2_max: usize,
     /// Random directions of the sliced W2 (default 64).
     pub sliced_directions: usize,
+    /// Sliced and exact W2 to the initial measure at snapshots (default true).
+    pub distances: bool,
+    /// Per-teacher cone share and best cosine per logged step (default true).
+    pub alignment: bool,
+    /// Histograms over time from the snapshots (default true; used by the run directory).
+    pub marginals: bool,
+    /// Figures and report.html at the end of a run (default true; `meanfield plot` renders
+    /// them later).
+    pub figures: bool,
 }
 
 impl Default for RecordOptions {
@@ -55,6 +64,10 @@ impl Default for RecordOptions {
             probes: 16,
             exact_w2_max: 256,
             sliced_directions: 64,
+            distances: true,
+            alignment: true,
+            marginals: true,
+            figures: true,
         }
     }
 }
@@ -142,6 +155,7 @@ impl Recorder {
         let d_in = facts.initial.ncols() - 1;
         let directions: Vec<Vec<f64>> = facts
             .teacher
+            .filter(|_| options.alignment)
             .map(|t| {
                 (0..t.nrows())
                     .map(|i| (0..d_in).map(|c| t[(i, 1 + c)]).collect())
@@ -177,15 +191,13 @@ impl Recorder {
             let kernel = tangent_kernel(facts.network, facts.initial, &x);
             (x, kernel)
         });
-        let mut measure_columns: Vec<String> = [
-            "step",
-            "time",
-            "coupled_to_init",
-            "sliced_w2_to_init",
-            "exact_w2_to_init",
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut measure_columns: Vec<String> = ["step", "time", "coupled_to_init"]
+            .map(String::from)
+            .to_vec();
+        if options.distances {
+            measure_columns.push("sliced_w2_to_init".into());
+            measure_columns.push("exact_w2_to_init".into());
+        }
         if probes.is_some() {
             measure_columns.push("kernel_change".into());
         }
@@ -256,18 +268,20 @@ impl Recorder {
     fn measure(&mut self, o: &Observation<'_>, objective_value: f64) -> Result<()> {
         let particles = rows_of(o.theta, &self.subsample);
         let coupled = coupled_distance(o.theta, &self.initial)?;
-        let sliced = sliced_wasserstein2(
-            &particles,
-            &self.initial_subsample,
-            self.options.sliced_directions,
-            self.seed,
-        )?;
-        let exact = if particles.nrows() <= self.options.exact_w2_max {
-            wasserstein2_exact(&particles, &self.initial_subsample)?
-        } else {
-            f64::NAN
-        };
-        let mut row = vec![o.step as f64, o.time, coupled, sliced, exact];
+        let mut row = vec![o.step as f64, o.time, coupled];
+        if self.options.distances {
+            row.push(sliced_wasserstein2(
+                &particles,
+                &self.initial_subsample,
+                self.options.sliced_directions,
+                self.seed,
+            )?);
+            row.push(if particles.nrows() <= self.options.exact_w2_max {
+                wasserstein2_exact(&particles, &self.initial_subsample)?
+            } else {
+                f64::NAN
+            });
+        }
         if let Some((x, kernel0)) = &self.probes {
             row.push(relative_change(
                 &tangent_kernel(o.network, o.theta, x),

@@ -169,6 +169,14 @@ pub struct RecordConfig {
     pub exact_w2_max: Option<usize>,
     /// Random directions of the sliced W2 (default 64).
     pub sliced_directions: Option<usize>,
+    /// Sliced and exact W2 to the initial measure at snapshots (default true).
+    pub distances: Option<bool>,
+    /// Per-teacher cone share and best cosine in series.csv (default true).
+    pub alignment: Option<bool>,
+    /// Marginal histograms over time (default true).
+    pub marginals: Option<bool>,
+    /// Figures and report.html at the end of a run (default true).
+    pub figures: Option<bool>,
 }
 
 /// 1-based (line, column) of a byte offset.

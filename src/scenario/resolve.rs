@@ -611,6 +611,10 @@ impl Scenario {
             probes: rec.probes.unwrap_or(defaults.probes),
             exact_w2_max: rec.exact_w2_max.unwrap_or(defaults.exact_w2_max),
             sliced_directions: rec.sliced_directions.unwrap_or(defaults.sliced_directions),
+            distances: rec.distances.unwrap_or(defaults.distances),
+            alignment: rec.alignment.unwrap_or(defaults.alignment),
+            marginals: rec.marginals.unwrap_or(defaults.marginals),
+            figures: rec.figures.unwrap_or(defaults.figures),
         };
         if record.snapshots == 1 {
             return Err(cx.fail(
@@ -660,6 +664,10 @@ impl Scenario {
         resolved.record.probes = Some(record.probes);
         resolved.record.exact_w2_max = Some(record.exact_w2_max);
         resolved.record.sliced_directions = Some(record.sliced_directions);
+        resolved.record.distances = Some(record.distances);
+        resolved.record.alignment = Some(record.alignment);
+        resolved.record.marginals = Some(record.marginals);
+        resolved.record.figures = Some(record.figures);
 
         Ok(Self {
             name,
