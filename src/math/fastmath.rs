@@ -32,20 +32,22 @@ const Q: [f64; 5] = [
 /// pi/4 - fl(pi/4) (Cephes' MOREBITS / 2).
 const PI_4_LOW: f64 = 0.5 * 6.123_233_995_736_766e-17;
 
-/// atan(t) for t in [0, 1].
+/// atan(num / den) for 0 <= num <= den, den > 0 (t = num / den in [0, 1]). The reduction
+/// t -> (t - 1)/(t + 1) for t > 0.66 is written as (num - den)/(num + den), so that a single
+/// division forms the argument of the rational approximation.
 #[inline(always)]
-fn atan_unit(t: f64) -> f64 {
-    let reduce = t > 0.66;
-    let x = if reduce { (t - 1.0) / (t + 1.0) } else { t };
+fn atan_ratio(num: f64, den: f64) -> f64 {
+    let reduce = num > 0.66 * den;
+    let x = if reduce {
+        (num - den) / (num + den)
+    } else {
+        num / den
+    };
     let z = x * x;
     let p = (((P[0] * z + P[1]) * z + P[2]) * z + P[3]) * z + P[4];
     let q = ((((z + Q[0]) * z + Q[1]) * z + Q[2]) * z + Q[3]) * z + Q[4];
     let r = x * (z * p / q) + x;
-    if reduce {
-        FRAC_PI_4 + (r + PI_4_LOW)
-    } else {
-        r
-    }
+    if reduce { FRAC_PI_4 + (r + PI_4_LOW) } else { r }
 }
 
 /// atan2(y, x) in [-pi, pi], as `f64::atan2` for finite arguments (atan2(+-0, x) = +-0 for
@@ -56,8 +58,9 @@ pub fn atan2(y: f64, x: f64) -> f64 {
     let ax = x.abs();
     let swap = ay > ax;
     let (num, den) = if swap { (ax, ay) } else { (ay, ax) };
-    let t = if den > 0.0 { num / den } else { 0.0 };
-    let mut r = atan_unit(t);
+    // den = 0 only when both are 0, where atan2 is 0 (or pi for x = -0, below).
+    let den = if den > 0.0 { den } else { 1.0 };
+    let mut r = atan_ratio(num, den);
     r = if swap { FRAC_PI_2 - r } else { r };
     r = if x.is_sign_negative() { PI - r } else { r };
     r.copysign(y)
