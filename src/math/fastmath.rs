@@ -47,7 +47,11 @@ fn atan_ratio(num: f64, den: f64) -> f64 {
     let p = (((P[0] * z + P[1]) * z + P[2]) * z + P[3]) * z + P[4];
     let q = ((((z + Q[0]) * z + Q[1]) * z + Q[2]) * z + Q[3]) * z + Q[4];
     let r = x * (z * p / q) + x;
-    if reduce { FRAC_PI_4 + (r + PI_4_LOW) } else { r }
+    if reduce {
+        FRAC_PI_4 + (r + PI_4_LOW)
+    } else {
+        r
+    }
 }
 
 /// atan2(y, x) in [-pi, pi], as `f64::atan2` for finite arguments (atan2(+-0, x) = +-0 for

@@ -1,8 +1,10 @@
 //! Experiments as data: the TOML scenario file (a serde mirror that rejects unknown keys), its
 //! `--set` overrides, and its validation into a typed [`Scenario`] with every default resolved.
 
+pub mod build;
 pub mod file;
 pub mod resolve;
 
+pub use build::Setup;
 pub use file::ScenarioConfig;
 pub use resolve::{InitSource, RiskSpec, Scenario, TargetSource};

@@ -5,21 +5,15 @@
 //! written) and what is allowed.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use nalgebra::DMatrix;
 
 use crate::diagnostics::recorder::RecordOptions;
-use crate::dynamics::{Dynamics, Integrator, Schedule, Simulation, Train};
+use crate::dynamics::{Dynamics, Integrator, Schedule, Train};
 use crate::error::{Error, Result};
-use crate::math::{Activation, InitLaw, Network, Particles, ScalarLaw, VectorLaw};
+use crate::math::{Activation, InitLaw, Network, ScalarLaw, VectorLaw};
 use crate::output::read_npy;
-use crate::random::Purpose;
+use crate::scenario::build::reason;
 use crate::scenario::file::{LawConfig, ScenarioConfig, TeacherWeightsConfig, locate};
-use crate::task::{
-    DataSet, Directions, EmpiricalRisk, InputLaw, OnlineRisk, OutputWeights, PopulationRisk,
-    RiskMode, Teacher, TeacherSpec,
-};
+use crate::task::{Directions, OutputWeights, TeacherSpec};
 
 /// Where the initial particles come from.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,17 +103,6 @@ pub struct Scenario {
     pub resolved: ScenarioConfig,
 }
 
-/// What a scenario builds: the initial particles, the teacher and the simulation.
-#[derive(Debug)]
-pub struct Setup {
-    /// Initial particles.
-    pub particles: Particles,
-    /// The teacher.
-    pub teacher: Teacher,
-    /// The simulation, ready to run.
-    pub simulation: Simulation,
-}
-
 /// Error context: the file and its text, to locate keys.
 struct Context<'a> {
     file: String,
@@ -144,15 +127,6 @@ impl Context<'_> {
             found: found.to_string(),
             allowed: allowed.into(),
         }
-    }
-}
-
-/// The reason a file could not be used, without repeating its path.
-fn reason(error: &Error) -> String {
-    match error {
-        Error::Io { source, .. } => source.to_string(),
-        Error::Format { message, .. } => message.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -707,7 +681,13 @@ impl Scenario {
         self.d + usize::from(self.bias)
     }
 
-    fn fail(&self, key: &str, found: impl ToString, allowed: impl Into<String>) -> Error {
+    /// A configuration error on `key`, located in the scenario file.
+    pub(crate) fn fail(
+        &self,
+        key: &str,
+        found: impl ToString,
+        allowed: impl Into<String>,
+    ) -> Error {
         let text = std::fs::read_to_string(&self.file).unwrap_or_default();
         Context {
             file: self.file.display().to_string(),
@@ -715,179 +695,6 @@ impl Scenario {
             overrides: &[],
         }
         .fail(key, found, allowed)
-    }
-
-    /// Loads the files the scenario names and builds particles, teacher and simulation.
-    pub fn setup(&self) -> Result<Setup> {
-        let d_in = self.input_dim();
-        let law = InputLaw {
-            d: self.d,
-            bias: self.bias,
-        };
-        let particles = match &self.init {
-            InitSource::Law(l) => Particles::draw(self.m, d_in, l, self.seed)?,
-            InitSource::File(path) => {
-                let matrix = read_npy(path).map_err(|e| {
-                    self.fail(
-                        "init.file",
-                        path.display(),
-                        format!("a readable float64 .npy file ({})", reason(&e)),
-                    )
-                })?;
-                if matrix.shape() != (self.m, 1 + d_in) {
-                    return Err(self.fail(
-                        "init.file",
-                        format!(
-                            "{} of shape ({}, {})",
-                            path.display(),
-                            matrix.nrows(),
-                            matrix.ncols()
-                        ),
-                        format!(
-                            "shape (m, 1 + d{}) = ({}, {})",
-                            if self.bias { " + 1" } else { "" },
-                            self.m,
-                            1 + d_in
-                        ),
-                    ));
-                }
-                Particles::new(matrix).map_err(|e| {
-                    self.fail(
-                        "init.file",
-                        path.display(),
-                        format!("finite particles ({})", reason(&e)),
-                    )
-                })?
-            }
-        };
-        let activation = self.network.activation;
-        let teacher = match &self.target {
-            TargetSource::Generated(spec) => {
-                Teacher::generate(spec, self.d, d_in, activation, self.noise_std, self.seed)?
-            }
-            TargetSource::File(path) => {
-                let matrix = read_npy(path).map_err(|e| {
-                    self.fail(
-                        "target.file",
-                        path.display(),
-                        format!("a readable float64 .npy file ({})", reason(&e)),
-                    )
-                })?;
-                if matrix.nrows() == 0 || matrix.ncols() != 1 + d_in {
-                    return Err(self.fail(
-                        "target.file",
-                        format!("{} of shape ({}, {})", path.display(), matrix.nrows(), matrix.ncols()),
-                        format!("shape (k, 1 + d{}) = (k, {}) with k >= 1: the teacher must have the student's input dimension", if self.bias { " + 1" } else { "" }, 1 + d_in),
-                    ));
-                }
-                Teacher::new(matrix, activation, self.noise_std).map_err(|e| {
-                    self.fail(
-                        "target.file",
-                        path.display(),
-                        format!("finite teacher neurons ({})", reason(&e)),
-                    )
-                })?
-            }
-        };
-        let shared: Arc<Teacher> = Arc::new(teacher.clone());
-        let test_set = |test_n: usize| -> Result<Option<DataSet>> {
-            if test_n == 0 {
-                return Ok(None);
-            }
-            DataSet::generate(test_n, law, shared.as_ref(), self.seed, Purpose::Test, 0).map(Some)
-        };
-        let risk = match &self.risk {
-            RiskSpec::Population => {
-                RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?))
-            }
-            RiskSpec::Online { batch, test_n } => RiskMode::Online(Box::new(OnlineRisk::new(
-                *batch,
-                law,
-                shared.clone(),
-                self.seed,
-                test_set(*test_n)?,
-            )?)),
-            RiskSpec::EmpiricalGenerated { n, test_n } => {
-                let train =
-                    DataSet::generate(*n, law, shared.as_ref(), self.seed, Purpose::Data, 0)?;
-                RiskMode::Empirical(Box::new(EmpiricalRisk::new(train, test_set(*test_n)?)))
-            }
-            RiskSpec::EmpiricalFiles { x, y } => {
-                let train = self.load_data(x, y)?;
-                RiskMode::Empirical(Box::new(EmpiricalRisk::new(train, None)))
-            }
-        };
-        let simulation = Simulation::new(
-            self.network,
-            self.dynamics,
-            risk,
-            self.integrator,
-            self.dt,
-            self.seed,
-        )?;
-        Ok(Setup {
-            particles,
-            teacher,
-            simulation,
-        })
-    }
-
-    fn load_data(&self, x_path: &Path, y_path: &Path) -> Result<DataSet> {
-        let x = read_npy(x_path).map_err(|e| {
-            self.fail(
-                "risk.x_file",
-                x_path.display(),
-                format!("a readable float64 .npy file ({})", reason(&e)),
-            )
-        })?;
-        let y = read_npy(y_path).map_err(|e| {
-            self.fail(
-                "risk.y_file",
-                y_path.display(),
-                format!("a readable float64 .npy file ({})", reason(&e)),
-            )
-        })?;
-        if x.ncols() != self.d || x.nrows() == 0 {
-            return Err(self.fail(
-                "risk.x_file",
-                format!(
-                    "{} of shape ({}, {})",
-                    x_path.display(),
-                    x.nrows(),
-                    x.ncols()
-                ),
-                format!("shape (n, d) = (n, {}) with n >= 1", self.d),
-            ));
-        }
-        if y.ncols() != 1 || y.nrows() != x.nrows() {
-            return Err(self.fail(
-                "risk.y_file",
-                format!(
-                    "{} of shape ({}, {})",
-                    y_path.display(),
-                    y.nrows(),
-                    y.ncols()
-                ),
-                format!("shape (n,) = ({},) like risk.x_file", x.nrows()),
-            ));
-        }
-        let d_in = self.input_dim();
-        let mut inputs = DMatrix::zeros(d_in, x.nrows());
-        for i in 0..x.nrows() {
-            for c in 0..self.d {
-                inputs[(c, i)] = x[(i, c)];
-            }
-            if self.bias {
-                inputs[(self.d, i)] = 1.0;
-            }
-        }
-        DataSet::new(inputs, y.column(0).iter().copied().collect()).map_err(|e| {
-            self.fail(
-                "risk.x_file",
-                x_path.display(),
-                format!("finite data ({})", reason(&e)),
-            )
-        })
     }
 }
 

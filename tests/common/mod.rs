@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use meanfield::scenario::Scenario;
+use meanfield::scenario::Setup;
 use meanfield::scenario::file::parse;
-use meanfield::scenario::resolve::Setup;
 
 /// A validated scenario from TOML text (paths relative to the current directory).
 pub fn scenario(text: &str) -> Scenario {
