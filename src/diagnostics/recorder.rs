@@ -42,7 +42,7 @@ pub struct RecordOptions {
     pub probes: usize,
     /// Largest snapshot for the exact W2 to the initial measure (default 256).
     pub exact_w2_max: usize,
-    /// Random directions of the sliced W2 (default 64).
+    /// Random directions of the sliced W2 (default 16).
     pub sliced_directions: usize,
     /// Sliced and exact W2 to the initial measure at snapshots (default true).
     pub distances: bool,
@@ -63,7 +63,7 @@ impl Default for RecordOptions {
             cone_degrees: 15.0,
             probes: 16,
             exact_w2_max: 256,
-            sliced_directions: 64,
+            sliced_directions: 16,
             distances: true,
             alignment: true,
             marginals: true,

@@ -52,7 +52,7 @@ pub struct Observation<'a> {
     pub time: f64,
     /// The risk the dynamics descends, at theta(t_k).
     pub risk: f64,
-    /// The held-out test risk, where the mode has a test set.
+    /// The held-out test risk, where the mode has a test set (on scheduled steps).
     pub test_risk: Option<f64>,
     /// theta(t_k), m x (1 + d).
     pub theta: &'a DMatrix<f64>,
@@ -215,7 +215,12 @@ impl Simulation {
                         what: "a particle is not finite".into(),
                     });
                 }
-                let test_risk = self.risk.test_risk(&self.network, theta)?;
+                // The held-out risk is a row of the schedule, not of the observer's extra steps.
+                let test_risk = if scheduled {
+                    self.risk.test_risk(&self.network, theta)?
+                } else {
+                    None
+                };
                 observer.observe(&Observation {
                     step,
                     time,

@@ -121,7 +121,8 @@ pub struct RiskConfig {
     pub x_file: Option<String>,
     /// Empirical labels, an (n,) float64 .npy file.
     pub y_file: Option<String>,
-    /// Size of the held-out test set of the data modes (default 1024; 0 for none).
+    /// Size of the held-out test set of the data modes (default: the batch size, or n, at most
+    /// 1024; 0 for none).
     pub test_n: Option<usize>,
 }
 
@@ -167,7 +168,7 @@ pub struct RecordConfig {
     pub probes: Option<usize>,
     /// Largest snapshot for the exact W2 to the initial measure (default 256).
     pub exact_w2_max: Option<usize>,
-    /// Random directions of the sliced W2 (default 64).
+    /// Random directions of the sliced W2 (default 16).
     pub sliced_directions: Option<usize>,
     /// Sliced and exact W2 to the initial measure at snapshots (default true).
     pub distances: Option<bool>,

@@ -392,7 +392,16 @@ impl Scenario {
                 "risk.test_n only in the data modes (population risk is exact)",
             ));
         }
-        let test_n = rc.test_n.unwrap_or(1024);
+        // Default test set: as large as a batch (online) or the training set (empirical), at
+        // most 1024, so that a logged test risk costs no more than a step's forward pass.
+        let test_n = rc.test_n.unwrap_or_else(|| {
+            let size = if mode == "online" {
+                rc.batch.unwrap_or(256)
+            } else {
+                rc.n.unwrap_or(1024)
+            };
+            size.min(1024)
+        });
         let risk = match mode.as_str() {
             "population" => {
                 if bias {
