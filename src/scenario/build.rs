@@ -38,6 +38,17 @@ pub(crate) fn reason(error: &Error) -> String {
 }
 
 impl Scenario {
+    /// Reads the float64 .npy file named by scenario key `key`; an error names the key.
+    fn read_file(&self, key: &str, path: &Path) -> Result<DMatrix<f64>> {
+        read_npy(path).map_err(|e| {
+            self.fail(
+                key,
+                path.display(),
+                format!("a readable float64 .npy file ({})", reason(&e)),
+            )
+        })
+    }
+
     /// Loads the files the scenario names and builds particles, teacher and simulation.
     pub fn setup(&self) -> Result<Setup> {
         let d_in = self.input_dim();
@@ -48,13 +59,7 @@ impl Scenario {
         let particles = match &self.init {
             InitSource::Law(l) => Particles::draw(self.m, d_in, l, self.seed)?,
             InitSource::File(path) => {
-                let matrix = read_npy(path).map_err(|e| {
-                    self.fail(
-                        "init.file",
-                        path.display(),
-                        format!("a readable float64 .npy file ({})", reason(&e)),
-                    )
-                })?;
+                let matrix = self.read_file("init.file", path)?;
                 if matrix.shape() != (self.m, 1 + d_in) {
                     return Err(self.fail(
                         "init.file",
@@ -87,13 +92,7 @@ impl Scenario {
                 Teacher::generate(spec, self.d, d_in, activation, self.noise_std, self.seed)?
             }
             TargetSource::File(path) => {
-                let matrix = read_npy(path).map_err(|e| {
-                    self.fail(
-                        "target.file",
-                        path.display(),
-                        format!("a readable float64 .npy file ({})", reason(&e)),
-                    )
-                })?;
+                let matrix = self.read_file("target.file", path)?;
                 if matrix.nrows() == 0 || matrix.ncols() != 1 + d_in {
                     return Err(self.fail(
                         "target.file",
@@ -154,20 +153,8 @@ impl Scenario {
     }
 
     fn load_data(&self, x_path: &Path, y_path: &Path) -> Result<DataSet> {
-        let x = read_npy(x_path).map_err(|e| {
-            self.fail(
-                "risk.x_file",
-                x_path.display(),
-                format!("a readable float64 .npy file ({})", reason(&e)),
-            )
-        })?;
-        let y = read_npy(y_path).map_err(|e| {
-            self.fail(
-                "risk.y_file",
-                y_path.display(),
-                format!("a readable float64 .npy file ({})", reason(&e)),
-            )
-        })?;
+        let x = self.read_file("risk.x_file", x_path)?;
+        let y = self.read_file("risk.y_file", y_path)?;
         if x.ncols() != self.d || x.nrows() == 0 {
             return Err(self.fail(
                 "risk.x_file",
