@@ -265,6 +265,34 @@ impl Recorder {
         self.last_state.as_ref().map(|(s, t)| (*s, t))
     }
 
+    /// The series.csv row of a scheduled step.
+    fn row(&self, o: &Observation<'_>, objective_value: f64) -> Vec<f64> {
+        let mut row = vec![o.step as f64, o.time, o.risk];
+        if self.has_test {
+            row.push(o.test_risk.unwrap_or(f64::NAN));
+        }
+        let (movement_mean, movement_max) = movement(o.theta, &self.initial);
+        let (a_mean, a_std, w_norm_mean) = moments(o.theta);
+        row.extend([
+            objective_value,
+            dissipation(o.network, o.dynamics, o.velocity),
+            mean_squared_drift(o.velocity).sqrt(),
+            movement_mean,
+            movement_max,
+            relative_movement(o.theta, &self.initial),
+            a_mean,
+            a_std,
+            w_norm_mean,
+        ]);
+        let cone = self.options.cone_degrees.to_radians();
+        for direction in &self.directions {
+            let alignment = teacher_alignment(o.theta, direction, cone);
+            row.push(alignment.cone_share);
+            row.push(alignment.best_cosine);
+        }
+        row
+    }
+
     fn measure(&mut self, o: &Observation<'_>, objective_value: f64) -> Result<()> {
         let particles = rows_of(o.theta, &self.subsample);
         let coupled = coupled_distance(o.theta, &self.initial)?;
@@ -316,31 +344,8 @@ impl Recorder {
 impl Observer for Recorder {
     fn observe(&mut self, o: &Observation<'_>) -> Result<()> {
         let objective_value = objective(o.network, o.dynamics, o.risk, o.theta);
-        let mut row = vec![o.step as f64, o.time, o.risk];
-        if self.has_test {
-            row.push(o.test_risk.unwrap_or(f64::NAN));
-        }
-        let (movement_mean, movement_max) = movement(o.theta, &self.initial);
-        let (a_mean, a_std, w_norm_mean) = moments(o.theta);
-        row.extend([
-            objective_value,
-            dissipation(o.network, o.dynamics, o.velocity),
-            mean_squared_drift(o.velocity).sqrt(),
-            movement_mean,
-            movement_max,
-            relative_movement(o.theta, &self.initial),
-            a_mean,
-            a_std,
-            w_norm_mean,
-        ]);
-        let cone = self.options.cone_degrees.to_radians();
-        for direction in &self.directions {
-            let alignment = teacher_alignment(o.theta, direction, cone);
-            row.push(alignment.cone_share);
-            row.push(alignment.best_cosine);
-        }
         if o.scheduled {
-            self.series.rows.push(row);
+            self.series.rows.push(self.row(o, objective_value));
         }
         if self.snapshot_steps.binary_search(&o.step).is_ok() {
             self.measure(o, objective_value)?;
