@@ -33,6 +33,8 @@ pub enum Purpose {
     Probe = 9,
     /// Deterministic subsampling of particles for snapshots and figures.
     Subsample = 10,
+    /// Bootstrap resample b of a statistic (`index` = b).
+    Bootstrap = 11,
 }
 
 /// SplitMix64's finaliser: a bijection of u64 with full avalanche.

@@ -5,5 +5,6 @@ pub mod distance;
 pub mod measure;
 pub mod recorder;
 pub mod scalars;
+pub mod stats;
 
 pub use recorder::{Recorder, Series};

@@ -4,6 +4,7 @@
 pub mod drift;
 pub mod integrator;
 pub mod noise;
+pub mod reduced;
 pub mod simulation;
 
 pub use drift::{Dynamics, Flow, Train};

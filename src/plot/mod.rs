@@ -10,6 +10,7 @@ pub mod figure;
 pub mod font;
 pub mod heatmap;
 pub mod report;
+pub mod sweep;
 
 pub use cloud::{CloudFigure, CloudFrame, render_cloud, render_cloud_gif, render_cloud_panels};
 pub use figure::{Curve, LineFigure, LogLogFigure, Scale, render_lines, render_loglog};

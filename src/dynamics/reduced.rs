@@ -1,0 +1,1 @@
+//! Reduced limit equations (placeholder; being written).

@@ -1,0 +1,1 @@
+//! Sweep figures (placeholder; being written).
