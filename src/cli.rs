@@ -15,6 +15,7 @@ use meanfield::Error;
 use meanfield::bench::{BenchCase, CASES, bench_case};
 use meanfield::run::{RunOptions, Status, render_plots, run};
 use meanfield::scenario::Scenario;
+use meanfield::sweep::{self, Plan, SweepOverrides};
 
 /// Exit code of bad input (scenario, files, arguments).
 const EXIT_BAD_INPUT: u8 = 2;
@@ -65,6 +66,54 @@ enum Command {
         /// Testing aid: stop as if interrupted once this step is completed.
         #[arg(long, hide = true)]
         stop_at_step: Option<u64>,
+    },
+    /// Run a scenario over a ladder of widths and seeds, and compare them with the limit.
+    ///
+    /// Every run gets its own run directory OUT/runs/<id>/ (id = width, seed and a hash of its
+    /// resolved scenario); then sweep.csv (varied keys, m, seed, every logged scalar),
+    /// sweep_stats.csv (seed means, standard errors, deviations from the reference),
+    /// sweep_summary.json (fitted exponents with bootstrap intervals) and plots/ are written.
+    /// The scenario's [sweep] section may set widths, seeds, other keys to vary
+    /// (vary = { "model.alpha" = [0.5, 1.0] }) and the reference; the flags override it.
+    /// Particle j of every width is the same draw (coupled seeds). Rerunning skips finished
+    /// runs and resumes interrupted ones. On a cluster, run each --shard i/N (e.g. a Slurm job
+    /// array, examples/slurm/) and then --merge the output directories.
+    ///
+    /// Exit codes: 0 done (diverged runs are results, listed), 2 bad input, 130 interrupted.
+    Sweep {
+        /// The scenario file (not with --merge).
+        #[arg(required_unless_present = "merge")]
+        scenario: Option<PathBuf>,
+        /// Widths m, comma-separated (default: sweep.widths, else 16,64,256,1024).
+        #[arg(long, value_delimiter = ',', value_name = "M,M,...")]
+        widths: Option<Vec<usize>>,
+        /// Number of seeds per width (default: sweep.seeds, else 8).
+        #[arg(long)]
+        seeds: Option<usize>,
+        /// wide | richardson | linear | none (default: sweep.reference, else wide).
+        #[arg(long)]
+        reference: Option<String>,
+        /// Output directory (default sweeps/<name>; with --merge, the first directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Runs at once (default: the number of threads); runs share one thread pool.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only part I of N (zero-based), e.g. --shard 0/8; merge afterwards.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Merge and analyse the runs found in these sweep directories (shards).
+        #[arg(long, num_args = 1.., value_name = "DIR", conflicts_with_all = ["scenario", "shard", "widths", "seeds", "reference"])]
+        merge: Option<Vec<PathBuf>>,
+        /// Override a scenario key for every run (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Number of threads (default: all cores). Results are bit-identical for any count.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Validate a scenario and print it with every default resolved; runs nothing.
     Check {
@@ -159,6 +208,21 @@ fn load(scenario: &Path, overrides: &[String]) -> anyhow::Result<Scenario> {
             path.display()
         ))),
         other => anyhow::Error::new(other),
+    })
+}
+
+/// `I/N` with I < N.
+fn parse_shard(text: &str) -> anyhow::Result<(usize, usize)> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)))
+        .filter(|&(i, n): &(usize, usize)| n >= 1 && i < n);
+    parsed.ok_or_else(|| {
+        anyhow::Error::new(Error::invalid(
+            "--shard",
+            text,
+            "I/N with 0 <= I < N, e.g. 0/4 (shards are numbered from 0)",
+        ))
     })
 }
 
@@ -265,6 +329,114 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ))),
                 Err(e) => Err(e.into()),
             }
+        }
+        Command::Sweep {
+            scenario,
+            widths,
+            seeds,
+            reference,
+            out,
+            jobs,
+            shard,
+            merge,
+            overrides,
+            threads,
+            quiet,
+        } => {
+            set_threads(threads)?;
+            if let Some(dirs) = merge {
+                let out = out.unwrap_or_else(|| dirs[0].clone());
+                let summary = sweep::finish(&dirs, &out)?;
+                if !quiet {
+                    eprintln!("{summary}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(scenario) = scenario else {
+                return Err(anyhow::Error::new(BadInput(
+                    "sweep needs a scenario file or --merge DIR...".into(),
+                )));
+            };
+            let shard = shard.as_deref().map(parse_shard).transpose()?;
+            let plan = Plan::build(
+                &scenario,
+                &overrides,
+                &SweepOverrides {
+                    widths,
+                    seeds,
+                    reference,
+                },
+            )
+            .map_err(|e| match e {
+                Error::Io { path, source } => anyhow::Error::new(BadInput(format!(
+                    "cannot read the scenario file {}: {source}",
+                    path.display()
+                ))),
+                other => anyhow::Error::new(other),
+            })?;
+            let out = out.unwrap_or_else(|| PathBuf::from("sweeps").join(&plan.name));
+            let selection = match shard {
+                Some((index, count)) => plan.shard(index, count),
+                None => (0..plan.runs.len()).collect(),
+            };
+            let interrupt = Arc::new(AtomicBool::new(false));
+            {
+                let flag = interrupt.clone();
+                let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+            }
+            let bar = show_progress(quiet).then(|| {
+                let bar = ProgressBar::new(selection.len() as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{elapsed_precise} [{bar:30}] {pos}/{len} runs  ETA {eta}  {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar
+            });
+            let progress = |p: meanfield::sweep::SweepProgress| {
+                if let Some(bar) = &bar {
+                    bar.set_position(p.done as u64);
+                    bar.set_message(p.id);
+                }
+            };
+            let jobs = jobs.unwrap_or_else(rayon::current_num_threads);
+            let report = sweep::execute(&plan, &selection, &out, jobs, &interrupt, &progress)?;
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            let counts = format!(
+                "{} runs: {} done now, {} already done, {} diverged, {} interrupted",
+                report.planned,
+                report.finished,
+                report.skipped,
+                report.diverged,
+                report.interrupted
+            );
+            if interrupt.load(Ordering::SeqCst) || report.interrupted > 0 {
+                eprintln!(
+                    "{counts}; interrupted: rerun the same command to continue (finished runs are skipped)"
+                );
+                return Ok(ExitCode::from(EXIT_INTERRUPTED));
+            }
+            match shard {
+                Some((index, count)) => {
+                    if !quiet {
+                        eprintln!(
+                            "shard {index}/{count}: {counts}; when every shard is done: meanfield sweep --merge {}",
+                            out.display()
+                        );
+                    }
+                }
+                None => {
+                    let summary = sweep::finish(std::slice::from_ref(&out), &out)?;
+                    if !quiet {
+                        eprintln!("{counts}\n{summary}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Check {
             scenario,

@@ -24,6 +24,7 @@ pub mod plot;
 pub mod random;
 pub mod run;
 pub mod scenario;
+pub mod sweep;
 pub mod task;
 
 pub use error::{Error, Result};

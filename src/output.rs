@@ -561,7 +561,7 @@ impl Table {
 }
 
 /// Shortest round-trip text of `value` (see [`Table::to_csv`]).
-fn format_float(value: f64) -> String {
+pub fn format_float(value: f64) -> String {
     let magnitude = value.abs();
     if magnitude == 0.0 || !magnitude.is_finite() || (1e-5..1e16).contains(&magnitude) {
         format!("{value}")
@@ -570,7 +570,8 @@ fn format_float(value: f64) -> String {
     }
 }
 
-fn quote_csv_field(field: &str) -> String {
+/// A CSV field, quoted (with doubled quotes) when it holds `,`, `"` or a line end.
+pub fn quote_csv_field(field: &str) -> String {
     if field.contains([',', '"']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {

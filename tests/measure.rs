@@ -7,7 +7,7 @@ use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 
 use meanfield::diagnostics::measure::{
     angles_to, entropy_kozachenko_leonenko, plane_of, principal_plane, probe_inputs,
-    relative_change, subsample, tangent_kernel, teacher_alignment,
+    relative_change, subsample, tangent_kernel, teacher_alignment, teacher_alignments,
 };
 use meanfield::math::{Activation, InitLaw, Network, Particles};
 use nalgebra::DMatrix;
@@ -115,6 +115,46 @@ fn teacher_alignment_without_mass_is_zero_share_and_minus_one_cosine() {
     let alignment = teacher_alignment(&theta, &[1.0, 0.0], 0.3);
     assert_eq!(alignment.cone_share, 0.0);
     assert_eq!(alignment.best_cosine, -1.0);
+}
+
+#[test]
+fn alignments_by_cosine_equal_the_angle_definition_also_at_the_cone_boundary() {
+    // Particles at angles cone - 1e-13, cone, cone + 1e-13 from the direction (in the plane of
+    // w_1, w_2), plus a random cloud: the share must equal the one from comparing the accurate
+    // angles of `angles_to` with the cone.
+    let cone = 15f64.to_radians();
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    for offset in [
+        -1e-13, 0.0, 1e-13, -1e-9, 1e-9, -3e-16, 3e-16, -1e-15, 1e-15, 2e-15,
+    ] {
+        let angle = cone + offset;
+        rows.push(vec![1.0, 2.0 * angle.cos(), 2.0 * angle.sin(), 0.0]);
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    for _ in 0..300 {
+        rows.push(
+            (0..4)
+                .map(|_| rng.sample::<f64, _>(StandardNormal))
+                .collect(),
+        );
+    }
+    let theta = DMatrix::from_fn(rows.len(), 4, |r, c| rows[r][c]);
+    let directions = vec![vec![1.0, 0.0, 0.0], vec![0.3, -0.2, 0.9]];
+    let alignments = teacher_alignments(&theta, &directions, cone);
+    for (direction, alignment) in directions.iter().zip(&alignments) {
+        let angles = angles_to(&theta, direction);
+        let mass = |j: usize| {
+            theta[(j, 0)].abs() * (1..4).map(|c| theta[(j, c)].powi(2)).sum::<f64>().sqrt()
+        };
+        let total: f64 = (0..theta.nrows()).map(mass).sum();
+        let inside: f64 = (0..theta.nrows())
+            .filter(|&j| angles[j] <= cone)
+            .map(mass)
+            .sum();
+        // Sums in another order: a few ulps of the total.
+        assert!((alignment.cone_share - inside / total).abs() < 1e3 * EPS);
+        assert_eq!(*alignment, teacher_alignment(&theta, direction, cone));
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::math::Network;
-use crate::math::reduce::{ordered_max, ordered_sum};
+use crate::math::reduce::{CHUNK, ordered_max, ordered_sum};
 use crate::random::{Purpose, stream};
 
 /// Euler's constant gamma (the mean of -log of a standard exponential variable).
@@ -197,37 +197,77 @@ pub struct Alignment {
 /// assert_eq!((alignment.cone_share, alignment.best_cosine), (0.5, 1.0));
 /// ```
 pub fn teacher_alignment(theta: &DMatrix<f64>, direction: &[f64], cone: f64) -> Alignment {
+    teacher_alignments(theta, &[direction.to_vec()], cone)[0]
+}
+
+/// [`teacher_alignment`] for several directions at once: |w_j| once, and each w_j . v as a
+/// column-by-column pass over the column-major particles (one multiply-add per coordinate).
+///
+/// A particle is inside the cone when cos(w_j, v) >= cos(cone); where the two are within
+/// 1e-9 of each other the cosine is too coarse to decide, and the accurate angle of
+/// [`angles_to`] decides, so the result is that of comparing the angle with `cone`.
+pub fn teacher_alignments(
+    theta: &DMatrix<f64>,
+    directions: &[Vec<f64>],
+    cone: f64,
+) -> Vec<Alignment> {
     let m = theta.nrows();
-    let angles = angles_to(theta, direction);
-    let norms = w_norms(theta);
+    let d = theta.ncols().saturating_sub(1);
+    let norms: Vec<f64> = crate::diagnostics::scalars::row_squares(theta, None, 1, |_| 1.0)
+        .into_iter()
+        .map(f64::sqrt)
+        .collect();
     let mass = |j: usize| theta[(j, 0)].abs() * norms[j];
     let total = ordered_sum(m, mass);
-    let inside = ordered_sum(m, |j| if angles[j] <= cone { mass(j) } else { 0.0 });
-    let cone_share = if total > 0.0 {
-        (inside / total).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let direction_norm = norm(direction);
-    let d = theta.ncols().saturating_sub(1);
-    let cosine = |j: usize| {
-        if norms[j] == 0.0 || direction_norm == 0.0 {
-            return f64::NEG_INFINITY;
-        }
-        let w_dot_v: f64 = (0..d.min(direction.len()))
-            .map(|c| theta[(j, 1 + c)] * direction[c])
-            .sum();
-        (w_dot_v / (norms[j] * direction_norm)).clamp(-1.0, 1.0)
-    };
-    let best = ordered_max(m, cosine);
-    Alignment {
-        cone_share,
-        best_cosine: if best.is_nan() {
-            f64::NAN
-        } else {
-            best.max(-1.0)
-        },
-    }
+    let cos_cone = cone.cos();
+    let data = theta.as_slice();
+    directions
+        .iter()
+        .map(|direction| {
+            let direction_norm = norm(direction);
+            let mut dots = vec![0.0; m];
+            dots.par_chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(chunk, sums)| {
+                    let start = chunk * CHUNK;
+                    for (c, v) in direction.iter().enumerate().take(d) {
+                        let column = &data[(1 + c) * m + start..(1 + c) * m + start + sums.len()];
+                        for (s, w) in sums.iter_mut().zip(column) {
+                            *s += w * v;
+                        }
+                    }
+                });
+            let cosine = |j: usize| {
+                if norms[j] == 0.0 || direction_norm == 0.0 {
+                    return f64::NEG_INFINITY;
+                }
+                (dots[j] / (norms[j] * direction_norm)).clamp(-1.0, 1.0)
+            };
+            let inside = |j: usize| {
+                let c = cosine(j);
+                if (c - cos_cone).abs() > 1e-9 || !c.is_finite() {
+                    return c > cos_cone || (norms[j] == 0.0 && cone >= 0.0);
+                }
+                let mut w = vec![0.0; d];
+                copy_w(theta, j, &mut w);
+                angle_between(&w, direction) <= cone
+            };
+            let share = ordered_sum(m, |j| if inside(j) { mass(j) } else { 0.0 });
+            let best = ordered_max(m, cosine);
+            Alignment {
+                cone_share: if total > 0.0 {
+                    (share / total).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                },
+                best_cosine: if best.is_nan() {
+                    f64::NAN
+                } else {
+                    best.max(-1.0)
+                },
+            }
+        })
+        .collect()
 }
 
 /// A Kozachenko-Leonenko entropy estimate.

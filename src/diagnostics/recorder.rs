@@ -11,10 +11,10 @@ use nalgebra::DMatrix;
 use crate::diagnostics::distance::{coupled_distance, sliced_wasserstein2, wasserstein2_exact};
 use crate::diagnostics::measure::{
     entropy_kozachenko_leonenko, probe_inputs, relative_change, subsample, tangent_kernel,
-    teacher_alignment,
+    teacher_alignments,
 };
 use crate::diagnostics::scalars::{
-    dissipation, mean_squared_drift, moments, movement, objective, relative_movement,
+    dissipation, mean_squared_drift, moments, movement_summary, objective, size_squared,
 };
 use crate::dynamics::{Observation, Observer};
 use crate::error::Result;
@@ -129,6 +129,7 @@ pub struct RunFacts<'a> {
 #[derive(Debug)]
 pub struct Recorder {
     initial: DMatrix<f64>,
+    initial_size_squared: f64,
     has_test: bool,
     options: RecordOptions,
     seed: u64,
@@ -207,6 +208,7 @@ impl Recorder {
         }
         Self {
             initial: facts.initial.clone(),
+            initial_size_squared: size_squared(facts.initial),
             has_test: facts.has_test,
             options,
             seed: facts.seed,
@@ -271,22 +273,21 @@ impl Recorder {
         if self.has_test {
             row.push(o.test_risk.unwrap_or(f64::NAN));
         }
-        let (movement_mean, movement_max) = movement(o.theta, &self.initial);
+        let moved = movement_summary(o.theta, &self.initial, self.initial_size_squared);
         let (a_mean, a_std, w_norm_mean) = moments(o.theta);
         row.extend([
             objective_value,
             dissipation(o.network, o.dynamics, o.velocity),
             mean_squared_drift(o.velocity).sqrt(),
-            movement_mean,
-            movement_max,
-            relative_movement(o.theta, &self.initial),
+            moved.mean,
+            moved.max,
+            moved.relative,
             a_mean,
             a_std,
             w_norm_mean,
         ]);
         let cone = self.options.cone_degrees.to_radians();
-        for direction in &self.directions {
-            let alignment = teacher_alignment(o.theta, direction, cone);
+        for alignment in teacher_alignments(o.theta, &self.directions, cone) {
             row.push(alignment.cone_share);
             row.push(alignment.best_cosine);
         }

@@ -13,7 +13,7 @@ use crate::math::reduce::{CHUNK, ordered_max, ordered_sum};
 /// For every row j, sum over columns c >= `from_col` of weight(c) (x_jc - y_jc)^2 (y = 0 when
 /// absent), added in column order. Computed column by column over chunks of rows, so the
 /// column-major storage is read contiguously.
-fn row_squares(
+pub(crate) fn row_squares(
     x: &DMatrix<f64>,
     y: Option<&DMatrix<f64>>,
     from_col: usize,
@@ -87,27 +87,52 @@ pub fn objective(network: &Network, dynamics: &Dynamics, risk: f64, theta: &DMat
 /// |Theta(t) - Theta(0)|_F / |Theta(0)|_F: the relative movement of the whole system, the lazy
 /// regime indicator (O(m^(-1/2)) in lazy scaling, O(1) in mean-field scaling).
 pub fn relative_movement(theta: &DMatrix<f64>, initial: &DMatrix<f64>) -> f64 {
-    let m = theta.nrows();
-    let changes = row_squares(theta, Some(initial), 0, |_| 1.0);
-    let sizes = row_norms_squared(initial, 0);
-    let change = ordered_sum(m, |j| changes[j]);
-    let size = ordered_sum(m, |j| sizes[j]);
-    if size > 0.0 {
-        (change / size).sqrt()
-    } else {
-        0.0
-    }
+    movement_summary(theta, initial, size_squared(initial)).relative
 }
 
 /// (mean_j, max_j) of |theta_j - theta_j(0)|.
 pub fn movement(theta: &DMatrix<f64>, initial: &DMatrix<f64>) -> (f64, f64) {
+    let summary = movement_summary(theta, initial, 0.0);
+    (summary.mean, summary.max)
+}
+
+/// Movement of the particles since theta(0), from one pass over the particles.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Movement {
+    /// mean_j |theta_j - theta_j(0)|.
+    pub mean: f64,
+    /// max_j |theta_j - theta_j(0)|.
+    pub max: f64,
+    /// |Theta - Theta(0)|_F / |Theta(0)|_F (0 when Theta(0) = 0).
+    pub relative: f64,
+}
+
+/// [`movement`] and [`relative_movement`] at once; `initial_size_squared` is
+/// |Theta(0)|_F^2 summed as in [`relative_movement`] (a recorder computes it once per run).
+pub fn movement_summary(
+    theta: &DMatrix<f64>,
+    initial: &DMatrix<f64>,
+    initial_size_squared: f64,
+) -> Movement {
     let m = theta.nrows();
     let squares = row_squares(theta, Some(initial), 0, |_| 1.0);
     let distance = |j: usize| squares[j].sqrt();
-    (
-        ordered_sum(m, distance) / m as f64,
-        ordered_max(m, distance),
-    )
+    let change = ordered_sum(m, |j| squares[j]);
+    Movement {
+        mean: ordered_sum(m, distance) / m as f64,
+        max: ordered_max(m, distance),
+        relative: if initial_size_squared > 0.0 {
+            (change / initial_size_squared).sqrt()
+        } else {
+            0.0
+        },
+    }
+}
+
+/// |Theta|_F^2 summed row by row in a fixed order (the denominator of [`relative_movement`]).
+pub fn size_squared(theta: &DMatrix<f64>) -> f64 {
+    let sizes = row_norms_squared(theta, 0);
+    ordered_sum(theta.nrows(), |j| sizes[j])
 }
 
 /// (mean a, standard deviation of a, mean |w|).

@@ -88,9 +88,14 @@ impl Scenario {
         };
         let activation = self.network.activation;
         let teacher = match &self.target {
-            TargetSource::Generated(spec) => {
-                Teacher::generate(spec, self.d, d_in, activation, self.noise_std, self.seed)?
-            }
+            TargetSource::Generated(spec) => Teacher::generate(
+                spec,
+                self.d,
+                d_in,
+                activation,
+                self.noise_std,
+                self.teacher_seed,
+            )?,
             TargetSource::File(path) => {
                 let matrix = self.read_file("target.file", path)?;
                 if matrix.nrows() == 0 || matrix.ncols() != 1 + d_in {

@@ -35,6 +35,35 @@ pub struct ScenarioConfig {
     /// What is recorded and when.
     #[serde(default)]
     pub record: RecordConfig,
+    /// A sweep over widths, seeds and other keys (`meanfield sweep`; `meanfield run` ignores
+    /// it, and no run directory's scenario.toml contains it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepConfig>,
+}
+
+/// `[sweep]`: what `meanfield sweep` varies and how it compares widths with the limit.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// Widths m of the ladder (default 16, 64, 256, 1024).
+    pub widths: Option<Vec<usize>>,
+    /// Number of seeds per width: seeds seed, seed + 1, ... (default 8).
+    pub seeds: Option<usize>,
+    /// Other keys to vary, by their `--set` path: `vary = { "model.alpha" = [0.5, 1.0] }`.
+    pub vary: Option<toml::Table>,
+    /// The limit to compare with: `wide` (default; a coupled run per seed at
+    /// `reference_width`), `richardson` (extrapolation of the seed means in 1/m), `linear` (the
+    /// exact reduced equation of a linear network, docs/limit.md) or `none`.
+    pub reference: Option<String>,
+    /// Width of the `wide` reference runs (default 16 x the largest width).
+    pub reference_width: Option<usize>,
+    /// Times at which exponents are fitted (default: 0, the middle and the last logged time;
+    /// each is moved to the nearest logged time).
+    pub times: Option<Vec<f64>>,
+    /// Bootstrap resamples of the exponent intervals (default 2000).
+    pub bootstrap: Option<usize>,
+    /// Confidence level of the intervals (default 0.95).
+    pub level: Option<f64>,
 }
 
 /// `[model]`.
@@ -105,6 +134,9 @@ pub struct TargetConfig {
     pub a: Option<TeacherWeightsConfig>,
     /// Label noise standard deviation (default 0).
     pub noise_std: Option<f64>,
+    /// Seed of the generated teacher (default: the scenario's seed). A sweep over seeds with
+    /// this key set keeps one teacher and varies only the student's draws.
+    pub seed: Option<u64>,
 }
 
 /// `[risk]`.

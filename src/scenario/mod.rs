@@ -6,5 +6,5 @@ pub mod file;
 pub mod resolve;
 
 pub use build::Setup;
-pub use file::ScenarioConfig;
+pub use file::{ScenarioConfig, SweepConfig};
 pub use resolve::{InitSource, RiskSpec, Scenario, TargetSource};

@@ -82,6 +82,8 @@ pub struct Scenario {
     pub init: InitSource,
     /// Teacher.
     pub target: TargetSource,
+    /// Seed of a generated teacher (`target.seed`, default the scenario's seed).
+    pub teacher_seed: u64,
     /// Label noise standard deviation.
     pub noise_std: f64,
     /// Risk mode.
@@ -169,6 +171,8 @@ impl Scenario {
         };
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut resolved = config.clone();
+        // A run is one point of a sweep: its own scenario never holds the sweep.
+        resolved.sweep = None;
 
         let name = config.name.clone().unwrap_or_else(|| {
             path.file_stem()
@@ -270,11 +274,16 @@ impl Scenario {
         if !(noise_std.is_finite() && noise_std >= 0.0) {
             return Err(cx.fail("target.noise_std", noise_std, "a finite number >= 0"));
         }
+        let teacher_seed = tc.seed.unwrap_or(seed);
         let target = match &tc.file {
             Some(file) => {
-                if tc.k.is_some() || tc.directions.is_some() || tc.norm.is_some() || tc.a.is_some()
+                if tc.k.is_some()
+                    || tc.directions.is_some()
+                    || tc.norm.is_some()
+                    || tc.a.is_some()
+                    || tc.seed.is_some()
                 {
-                    return Err(cx.fail("target.file", quoted(file), "either target.file or the generated teacher keys (k, directions, norm, a), not both"));
+                    return Err(cx.fail("target.file", quoted(file), "either target.file or the generated teacher keys (k, directions, norm, a, seed), not both"));
                 }
                 let path = resolve_path(&base, file);
                 resolved.target.file = Some(path.display().to_string());
@@ -341,6 +350,7 @@ impl Scenario {
                     }
                 };
                 resolved.target.k = Some(k);
+                resolved.target.seed = Some(teacher_seed);
                 resolved.target.directions = Some(directions_name);
                 resolved.target.norm = Some(norm);
                 resolved.target.a = Some(match a {
@@ -662,6 +672,7 @@ impl Scenario {
             m,
             init,
             target,
+            teacher_seed,
             noise_std,
             risk,
             dynamics: Dynamics {

@@ -1,0 +1,13 @@
+//! Finite m against the limit (issue "sweeps"; MATH.md sections 5 to 7): a sweep runs one
+//! scenario over a ladder of widths and seeds (and any other keys), coupled across widths,
+//! resumable and shardable across a cluster; its merge gathers the runs into `sweep.csv` and
+//! compares them with a reference limit.
+
+pub mod analysis;
+pub mod execute;
+pub mod merge;
+pub mod plan;
+
+pub use execute::{ExecutionReport, SweepProgress, execute};
+pub use merge::{finish, gather, sweep_csv, write_sweep_csv};
+pub use plan::{Plan, PlannedRun, Reference, SweepOverrides};

@@ -1,0 +1,327 @@
+//! The plan of a sweep: every run a sweep makes, as `--set` overrides of one scenario file,
+//! with its run-directory id (a hash of its resolved scenario).
+//!
+//! Seeds are coupled across widths as propagation of chaos suggests (MATH.md section 5):
+//! particle j is drawn from the stream (seed, init, 0, j) whatever m, so the first 16 particles
+//! of the 64-wide run are the 16-wide run's. The teacher is pinned to the base seed
+//! (`target.seed`) unless the scenario sets it, so seeds vary the student's draws only.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::scenario::{RiskSpec, Scenario, SweepConfig};
+
+/// The limit a sweep compares its widths with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Reference {
+    /// A coupled run per seed (and point) at `width`: its first m particles are the width-m run's.
+    Wide {
+        /// Width of the reference runs.
+        width: usize,
+    },
+    /// Extrapolation of the seed means in 1/m (a + b/m, weighted least squares).
+    Richardson,
+    /// The exact reduced equation of a linear network (docs/limit.md).
+    Linear,
+    /// No reference: statistics of the widths only.
+    None,
+}
+
+/// One run of the plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedRun {
+    /// Run directory name under `runs/`: `m<m>-seed<seed>-<hash>`.
+    pub id: String,
+    /// Width m.
+    pub m: usize,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Values of the varied keys (TOML text), in the order of [`Plan::keys`].
+    pub point: Vec<String>,
+    /// Whether this is a reference run.
+    pub reference: bool,
+    /// All `--set` overrides applied to the scenario file.
+    pub overrides: Vec<String>,
+    /// Relative cost (pairs or sample-particle products times steps), to schedule big runs first.
+    pub cost: f64,
+}
+
+/// Everything a sweep does and how its result is analysed: written as `sweep_plan.json`, so
+/// that `--merge` needs no scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Scenario name.
+    pub name: String,
+    /// The scenario file.
+    pub scenario_file: String,
+    /// The user's `--set` overrides.
+    pub user_overrides: Vec<String>,
+    /// The varied keys besides m and the seed.
+    pub keys: Vec<String>,
+    /// Ladder widths, increasing.
+    pub widths: Vec<usize>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// The limit compared with.
+    pub reference: Reference,
+    /// Times of the exponent fits (None: 0, the middle and the last logged time).
+    pub times: Option<Vec<f64>>,
+    /// Bootstrap resamples.
+    pub bootstrap: usize,
+    /// Confidence level.
+    pub level: f64,
+    /// Every run, in a fixed order (points, then seeds, then widths; reference last).
+    pub runs: Vec<PlannedRun>,
+}
+
+/// What the command line says about a sweep (each overrides the `[sweep]` section).
+#[derive(Clone, Debug, Default)]
+pub struct SweepOverrides {
+    /// `--widths`.
+    pub widths: Option<Vec<usize>>,
+    /// `--seeds`.
+    pub seeds: Option<usize>,
+    /// `--reference`.
+    pub reference: Option<String>,
+}
+
+/// FNV-1a, 64 bits: a stable hash of a run's resolved scenario (std's hashers may change).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn config_error(file: &Path, key: &str, found: impl ToString, allowed: &str) -> Error {
+    Error::Config {
+        file: file.display().to_string(),
+        key: key.into(),
+        found: found.to_string(),
+        allowed: allowed.into(),
+    }
+}
+
+/// The cartesian product of the varied values, first key slowest.
+fn points(vary: &[(String, Vec<String>)]) -> Vec<Vec<String>> {
+    vary.iter().fold(vec![Vec::new()], |acc, (_, values)| {
+        acc.iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |value| {
+                    let mut point = prefix.clone();
+                    point.push(value.clone());
+                    point
+                })
+            })
+            .collect()
+    })
+}
+
+impl Plan {
+    /// The plan of sweeping the scenario at `path` (with the user's `--set` overrides and the
+    /// command line's choices). Every run's scenario is validated here, so a bad value fails
+    /// before anything runs.
+    pub fn build(path: &Path, user_overrides: &[String], cli: &SweepOverrides) -> Result<Self> {
+        let (config, _) = crate::scenario::file::load(path, user_overrides)?;
+        let section = config.sweep.clone().unwrap_or_else(SweepConfig::default);
+        let widths = cli
+            .widths
+            .clone()
+            .or(section.widths.clone())
+            .unwrap_or_else(|| vec![16, 64, 256, 1024]);
+        if widths.is_empty() || widths.contains(&0) {
+            return Err(config_error(
+                path,
+                "sweep.widths",
+                format!("{widths:?}"),
+                "a non-empty list of widths >= 1",
+            ));
+        }
+        let mut sorted = widths.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let count = cli.seeds.or(section.seeds).unwrap_or(8);
+        if count == 0 {
+            return Err(config_error(path, "sweep.seeds", 0, "an integer >= 1"));
+        }
+        let base_seed = config.seed.unwrap_or(0);
+        let seeds: Vec<u64> = (0..count as u64).map(|s| base_seed + s).collect();
+        let largest = sorted[sorted.len() - 1];
+        let reference_name = cli
+            .reference
+            .clone()
+            .or(section.reference.clone())
+            .unwrap_or_else(|| "wide".into());
+        let reference = match reference_name.as_str() {
+            "wide" => {
+                let width = section.reference_width.unwrap_or(16 * largest);
+                if width <= largest {
+                    return Err(config_error(
+                        path,
+                        "sweep.reference_width",
+                        width,
+                        &format!("a width larger than the largest of the ladder ({largest})"),
+                    ));
+                }
+                Reference::Wide { width }
+            }
+            "richardson" => {
+                if sorted.len() < 2 {
+                    return Err(config_error(
+                        path,
+                        "sweep.reference",
+                        "\"richardson\"",
+                        "richardson needs at least 2 widths",
+                    ));
+                }
+                Reference::Richardson
+            }
+            "linear" => Reference::Linear,
+            "none" => Reference::None,
+            other => {
+                return Err(config_error(
+                    path,
+                    "sweep.reference",
+                    format!("\"{other}\""),
+                    "one of wide, richardson, linear, none",
+                ));
+            }
+        };
+        let bootstrap = section.bootstrap.unwrap_or(2000);
+        let level = section.level.unwrap_or(0.95);
+        if !(level > 0.0 && level < 1.0) {
+            return Err(config_error(
+                path,
+                "sweep.level",
+                level,
+                "a number in (0, 1)",
+            ));
+        }
+        if let Some(times) = &section.times
+            && times.iter().any(|t| !(t.is_finite() && *t >= 0.0))
+        {
+            return Err(config_error(
+                path,
+                "sweep.times",
+                format!("{times:?}"),
+                "finite times >= 0",
+            ));
+        }
+        let mut vary: Vec<(String, Vec<String>)> = Vec::new();
+        for (key, values) in section.vary.clone().unwrap_or_default() {
+            let key_path = format!("sweep.vary.\"{key}\"");
+            if matches!(key.as_str(), "model.m" | "seed") {
+                return Err(config_error(
+                    path,
+                    &key_path,
+                    &key,
+                    "a key other than model.m and seed (use sweep.widths and sweep.seeds)",
+                ));
+            }
+            let list = values.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                config_error(path, &key_path, &values, "a non-empty array of values")
+            })?;
+            vary.push((key, list.iter().map(ToString::to_string).collect()));
+        }
+        let pin_teacher = config.target.file.is_none() && config.target.seed.is_none();
+
+        let mut runs = Vec::new();
+        let mut plan_one = |point: &[String], m: usize, seed: u64, reference: bool| {
+            let mut overrides = user_overrides.to_vec();
+            overrides.push(format!("model.m={m}"));
+            overrides.push(format!("seed={seed}"));
+            if pin_teacher {
+                overrides.push(format!("target.seed={base_seed}"));
+            }
+            for ((key, _), value) in vary.iter().zip(point) {
+                overrides.push(format!("{key}={value}"));
+            }
+            // Runs of a sweep draw no figures unless the scenario asks (`meanfield plot` can).
+            if config.record.figures.is_none() {
+                overrides.push("record.figures=false".into());
+            }
+            let scenario = Scenario::load(path, &overrides)?;
+            let resolved = scenario.resolved_toml()?;
+            let per_step = match scenario.risk {
+                RiskSpec::Population => (m as f64) * (m as f64),
+                RiskSpec::Online { batch, .. } => (m * batch) as f64,
+                RiskSpec::EmpiricalGenerated { n, .. } => (m * n) as f64,
+                _ => m as f64,
+            };
+            runs.push(PlannedRun {
+                id: format!("m{m}-seed{seed}-{:016x}", fnv1a(resolved.as_bytes())),
+                m,
+                seed,
+                point: point.to_vec(),
+                reference,
+                overrides,
+                cost: per_step * scenario.steps as f64 * (scenario.d as f64 + 8.0),
+            });
+            Ok::<(), Error>(())
+        };
+        let all_points = points(&vary);
+        for point in &all_points {
+            for &seed in &seeds {
+                for &m in &sorted {
+                    plan_one(point, m, seed, false)?;
+                }
+            }
+        }
+        if let Reference::Wide { width } = reference {
+            for point in &all_points {
+                for &seed in &seeds {
+                    plan_one(point, width, seed, true)?;
+                }
+            }
+        }
+        let scenario = Scenario::load(path, user_overrides)?;
+        Ok(Self {
+            name: scenario.name,
+            scenario_file: path.display().to_string(),
+            user_overrides: user_overrides.to_vec(),
+            keys: vary.into_iter().map(|(key, _)| key).collect(),
+            widths: sorted,
+            seeds,
+            reference,
+            times: section.times,
+            bootstrap,
+            level,
+            runs,
+        })
+    }
+
+    /// Indices of the runs of shard `index` of `count` (`index` in 0..count): every count-th run,
+    /// so each shard gets a share of every width.
+    pub fn shard(&self, index: usize, count: usize) -> Vec<usize> {
+        (0..self.runs.len())
+            .filter(|r| r % count.max(1) == index)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_are_the_cartesian_product_first_key_slowest() {
+        let vary = vec![
+            ("a".to_string(), vec!["1".to_string(), "2".to_string()]),
+            ("b".to_string(), vec!["x".to_string(), "y".to_string()]),
+        ];
+        let expected: Vec<Vec<String>> = [["1", "x"], ["1", "y"], ["2", "x"], ["2", "y"]]
+            .iter()
+            .map(|p| p.iter().map(ToString::to_string).collect())
+            .collect();
+        assert_eq!(points(&vary), expected);
+        assert_eq!(points(&[]), vec![Vec::<String>::new()]);
+    }
+
+    #[test]
+    fn fnv1a_matches_its_published_test_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
