@@ -19,10 +19,11 @@ use crate::error::{Error, Result};
 
 /// Writes `bytes` to `path` atomically.
 ///
-/// The bytes go to a temporary file `.{name}.tmp` in the same directory (so the rename cannot
-/// cross file systems), which is flushed to disk (`sync_all`) and then renamed over `path`.
-/// `path` therefore holds either its old content or all of `bytes`, never a part. On failure
-/// the temporary file is removed. Two writers to the same `path` at once are not supported.
+/// The bytes go to a temporary file `.{name}.{pid}.{n}.tmp` in the same directory (so the
+/// rename cannot cross file systems), which is flushed to disk (`sync_all`) and then renamed
+/// over `path`. `path` therefore holds either its old content or all of `bytes`, never a part.
+/// On failure the temporary file is removed. Concurrent writers of the same `path` (in one
+/// process or several) each rename a complete file; the last rename wins.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file that could not be written or renamed; [`Error::Invalid`] if
@@ -40,7 +41,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// `dir/.{name}.tmp` for `dir/name`.
+/// `dir/.{name}.{pid}.{n}.tmp` for `dir/name`, n counting the calls of this process.
 fn temporary_path(path: &Path) -> Result<PathBuf> {
     let name = path.file_name().ok_or_else(|| {
         Error::invalid(
@@ -49,9 +50,13 @@ fn temporary_path(path: &Path) -> Result<PathBuf> {
             "a path ending in a file name",
         )
     })?;
+    // Unique per process and call: writers of the same file (shards of one sweep writing
+    // the same plan) each rename a whole file of their own; the last rename wins.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut temporary_name = std::ffi::OsString::from(".");
     temporary_name.push(name);
-    temporary_name.push(".tmp");
+    temporary_name.push(format!(".{}.{call}.tmp", std::process::id()));
     Ok(path.with_file_name(temporary_name))
 }
 

@@ -2,6 +2,7 @@
 //! (no files, no drawing).
 
 pub mod distance;
+pub mod distributions;
 pub mod measure;
 pub mod recorder;
 pub mod scalars;

@@ -5,18 +5,13 @@
 use std::ops::Range;
 use std::path::Path;
 
-use plotters::coord::Shift;
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::Result;
-use crate::plot::axis::{
-    LABELS_PER_AXIS, LinearLabels, light_lines_per_label, linear_range, log_range, tick_label,
-};
-use crate::plot::canvas::{
-    AXIS_LABEL_SIZE, BOLD_GRID, DrawResult, LEGEND_SIZE, LIGHT_GRID, NOTE_GREY, Picture,
-    TICK_LABEL_SIZE, TITLE_SIZE, font, render_png_and_svg,
+use crate::plot::canvas::{AXIS_LABEL_SIZE, DrawResult, NOTE_GREY, font, render_png_and_svg};
+use crate::plot::chart::{
+    Extent, Frame, LINE_WIDTH, Layout, LegendStyle, ScaledChart, drawable_segments, legend_label,
 };
 
 /// One curve of a figure.
@@ -83,12 +78,6 @@ impl From<LogLogFigure> for LineFigure {
         }
     }
 }
-
-/// Size of both images in pixels (SVG user units).
-const SIZE: (u32, u32) = (1200, 800);
-
-/// Line width of curves in pixels.
-const LINE_WIDTH: u32 = 4;
 
 /// The Okabe-Ito colour-blind-safe palette, yellow last (it is faint on white).
 pub const PALETTE: [RGBColor; 8] = [
@@ -191,94 +180,19 @@ impl<'a> LineChart<'a> {
             .iter()
             .map(|curve| drawable_segments(curve, figure.x_scale, figure.y_scale))
             .collect();
-        let points = || segments.iter().flatten().flatten();
-        let extent = |coordinate: fn(&(f64, f64)) -> f64| {
-            points()
-                .map(coordinate)
-                .fold(None, |extent: Option<(f64, f64)>, value| {
-                    Some(extent.map_or((value, value), |(low, high)| {
-                        (low.min(value), high.max(value))
-                    }))
-                })
-        };
-        let ranges = extent(|point| point.0).zip(extent(|point| point.1)).map(
-            |((x_low, x_high), (y_low, y_high))| {
-                (
-                    axis_range(figure.x_scale, x_low, x_high),
-                    axis_range(figure.y_scale, y_low, y_high),
-                )
-            },
-        );
+        let (mut x_extent, mut y_extent) = (Extent::default(), Extent::default());
+        for &(x, y) in segments.iter().flatten().flatten() {
+            x_extent.include(x);
+            y_extent.include(y);
+        }
+        let ranges = x_extent
+            .axis_range(figure.x_scale)
+            .zip(y_extent.axis_range(figure.y_scale));
         Self {
             figure,
             segments,
             ranges,
             legend_from,
-        }
-    }
-}
-
-fn axis_range(scale: Scale, low: f64, high: f64) -> Range<f64> {
-    match scale {
-        Scale::Linear => linear_range(low, high),
-        Scale::Log => log_range(low, high),
-    }
-}
-
-/// Whether `value` can be shown on an axis of `scale`.
-fn drawable(value: f64, scale: Scale) -> bool {
-    value.is_finite() && (scale == Scale::Linear || value > 0.0)
-}
-
-/// Splits a curve at the points the axes cannot show.
-fn drawable_segments(curve: &Curve, x_scale: Scale, y_scale: Scale) -> Vec<Vec<(f64, f64)>> {
-    let mut segments = Vec::new();
-    let mut current = Vec::new();
-    for (&x, &y) in curve.x.iter().zip(&curve.y) {
-        if drawable(x, x_scale) && drawable(y, y_scale) {
-            current.push((x, y));
-        } else if !current.is_empty() {
-            segments.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        segments.push(current);
-    }
-    segments
-}
-
-/// Number of tick labels plotters is asked for on a linear horizontal axis (fewer than on a
-/// vertical one: labels like `0.25` are wide).
-const LINEAR_X_LABELS: usize = 7;
-const LINEAR_Y_LABELS: usize = 8;
-
-/// How one axis is ticked and labelled.
-struct Ticks {
-    labels: usize,
-    light_lines: usize,
-    linear: Option<LinearLabels>,
-}
-
-impl Ticks {
-    fn new(scale: Scale, range: &Range<f64>, linear_labels: usize) -> Self {
-        match scale {
-            Scale::Log => Self {
-                labels: LABELS_PER_AXIS,
-                light_lines: light_lines_per_label(range),
-                linear: None,
-            },
-            Scale::Linear => Self {
-                labels: linear_labels,
-                light_lines: 1,
-                linear: Some(LinearLabels::new(range, linear_labels)),
-            },
-        }
-    }
-
-    fn label(&self, value: &f64) -> String {
-        match &self.linear {
-            Some(labels) => labels.label(value),
-            None => tick_label(value),
         }
     }
 }
@@ -291,88 +205,45 @@ fn centre(scale: Scale, range: &Range<f64>) -> f64 {
     }
 }
 
-impl Picture for LineChart<'_> {
-    fn size(&self) -> (u32, u32) {
-        SIZE
+impl ScaledChart for LineChart<'_> {
+    fn frame(&self) -> Frame<'_> {
+        let figure = self.figure;
+        Frame {
+            title: &figure.title,
+            x_label: &figure.x_label,
+            y_label: &figure.y_label,
+            x_scale: figure.x_scale,
+            y_scale: figure.y_scale,
+        }
     }
 
-    fn draw<Backend: DrawingBackend>(
-        &self,
-        root: &DrawingArea<Backend, Shift>,
-    ) -> DrawResult<Backend> {
-        root.fill(&WHITE)?;
+    /// The ranges of the data, or fixed ones for an empty frame.
+    fn ranges(&self) -> (Range<f64>, Range<f64>) {
         let empty = |scale| match scale {
             Scale::Linear => 0.0..1.0,
             Scale::Log => 0.8..120.0,
         };
-        let (x_range, y_range) = self
-            .ranges
+        self.ranges
             .clone()
-            .unwrap_or_else(|| (empty(self.figure.x_scale), empty(self.figure.y_scale)));
-        let (x, y) = (x_range.clone(), y_range.clone());
-        match (self.figure.x_scale, self.figure.y_scale) {
-            (Scale::Log, Scale::Log) => self.draw_on(root, x.log_scale(), y.log_scale()),
-            (Scale::Log, Scale::Linear) => self.draw_on(root, x.log_scale(), y),
-            (Scale::Linear, Scale::Log) => self.draw_on(root, x, y.log_scale()),
-            (Scale::Linear, Scale::Linear) => self.draw_on(root, x, y),
-        }
+            .unwrap_or_else(|| (empty(self.figure.x_scale), empty(self.figure.y_scale)))
     }
-}
 
-impl LineChart<'_> {
-    /// Draws the chart on `root` with the coordinate systems `x_spec` and `y_spec`, which
-    /// cover the ranges of the layout.
-    fn draw_on<Backend, X, Y>(
+    fn draw_data<'a, Backend, X, Y>(
         &self,
-        root: &DrawingArea<Backend, Shift>,
-        x_spec: X,
-        y_spec: Y,
+        chart: &mut ChartContext<'a, Backend, Cartesian2d<X, Y>>,
     ) -> DrawResult<Backend>
     where
-        Backend: DrawingBackend,
-        X: AsRangedCoord<Value = f64>,
-        Y: AsRangedCoord<Value = f64>,
-        X::CoordDescType: ValueFormatter<f64>,
-        Y::CoordDescType: ValueFormatter<f64>,
+        Backend: DrawingBackend + 'a,
+        X: Ranged<ValueType = f64>,
+        Y: Ranged<ValueType = f64>,
     {
         let figure = self.figure;
-        let mut chart = ChartBuilder::on(root)
-            .caption(&figure.title, font(TITLE_SIZE))
-            .margin(20)
-            .margin_right(50)
-            .x_label_area_size(90)
-            .y_label_area_size(130)
-            .build_cartesian_2d(x_spec, y_spec)?;
         let (x_range, y_range) = (chart.x_range(), chart.y_range());
-        let x_ticks = Ticks::new(figure.x_scale, &x_range, LINEAR_X_LABELS);
-        let y_ticks = Ticks::new(figure.y_scale, &y_range, LINEAR_Y_LABELS);
-        let x_formatter = |value: &f64| x_ticks.label(value);
-        let y_formatter = |value: &f64| y_ticks.label(value);
-
-        chart
-            .configure_mesh()
-            .x_max_light_lines(x_ticks.light_lines)
-            .y_max_light_lines(y_ticks.light_lines)
-            .x_desc(&figure.x_label)
-            .y_desc(&figure.y_label)
-            .axis_desc_style(font(AXIS_LABEL_SIZE))
-            .label_style(font(TICK_LABEL_SIZE))
-            .x_labels(x_ticks.labels)
-            .y_labels(y_ticks.labels)
-            .x_label_formatter(&x_formatter)
-            .y_label_formatter(&y_formatter)
-            .bold_line_style(BOLD_GRID)
-            .light_line_style(LIGHT_GRID)
-            .draw()?;
 
         for (index, (curve, segments)) in figure.curves.iter().zip(&self.segments).enumerate() {
             let colour = PALETTE[index % PALETTE.len()];
             let line = colour.stroke_width(LINE_WIDTH);
-            let label = if segments.is_empty() {
-                format!("{} (nothing to draw)", curve.label)
-            } else {
-                curve.label.clone()
-            };
+            let label = legend_label(&curve.label, segments.is_empty());
             // The first (possibly empty) series carries the legend entry.
             let first = segments.first().cloned().unwrap_or_default();
             chart
@@ -409,142 +280,40 @@ impl LineChart<'_> {
         }
 
         if !figure.curves.is_empty() && figure.curves.len() >= self.legend_from {
-            chart
-                .configure_series_labels()
-                .position(self.legend_corner(&x_range, &y_range))
-                .label_font(font(LEGEND_SIZE))
-                .legend_area_size(55)
-                .margin(20)
-                .background_style(WHITE.mix(0.9))
-                .border_style(RGBColor(150, 150, 150))
-                .draw()?;
+            LEGEND.draw(chart, self.legend_corner(&x_range, &y_range))?;
         }
         Ok(())
     }
 }
 
-/// Corners a legend may take, in order of preference.
-const LEGEND_CORNERS: [SeriesLabelPosition; 4] = [
-    SeriesLabelPosition::UpperRight,
-    SeriesLabelPosition::UpperLeft,
-    SeriesLabelPosition::LowerRight,
-    SeriesLabelPosition::LowerLeft,
-];
+/// The legend of a line chart, with the samples plotters draws for each curve.
+const LEGEND: LegendStyle = LegendStyle {
+    sample_area: 55,
+    margin: 20,
+    width_besides_text: 110.0,
+};
 
 impl LineChart<'_> {
     /// The corner whose legend box would cover the fewest points of the curves (and of the
     /// lines between them), the upper right one on a tie.
     fn legend_corner(&self, x_range: &Range<f64>, y_range: &Range<f64>) -> SeriesLabelPosition {
-        // The plotting area and the legend box in pixels, as laid out by `draw_on` (the legend
-        // box only approximately: its text width is estimated from the longest label).
-        let plot = (1000.0, 620.0);
-        let longest = self
-            .figure
+        let figure = self.figure;
+        let mut layout = Layout::new(
+            figure.x_scale,
+            figure.y_scale,
+            x_range.clone(),
+            y_range.clone(),
+        );
+        for segment in self.segments.iter().flatten() {
+            layout.add_line(segment);
+        }
+        // The text width is estimated from the longest label, with the note of an empty curve.
+        let longest = figure
             .curves
             .iter()
             .map(|curve| curve.label.chars().count() + 20 * usize::from(curve.x.is_empty()))
             .max()
             .unwrap_or(0);
-        let legend = (
-            (110.0 + 18.0 * longest as f64) / plot.0,
-            (40.0 + 45.0 * self.figure.curves.len() as f64) / plot.1,
-        );
-        let fraction = |scale: Scale, range: &Range<f64>, value: f64| match scale {
-            Scale::Linear => (value - range.start) / (range.end - range.start),
-            Scale::Log => (value / range.start).ln() / (range.end / range.start).ln(),
-        };
-        let mut points = Vec::new();
-        for segment in self.segments.iter().flatten() {
-            let projected: Vec<(f64, f64)> = segment
-                .iter()
-                .map(|&(x, y)| {
-                    (
-                        fraction(self.figure.x_scale, x_range, x),
-                        fraction(self.figure.y_scale, y_range, y),
-                    )
-                })
-                .collect();
-            points.extend(projected.first().copied());
-            for pair in projected.windows(2) {
-                const STEPS: usize = 8;
-                points.extend((1..=STEPS).map(|step| {
-                    let weight = step as f64 / STEPS as f64;
-                    (
-                        pair[0].0 + weight * (pair[1].0 - pair[0].0),
-                        pair[0].1 + weight * (pair[1].1 - pair[0].1),
-                    )
-                }));
-            }
-        }
-        let covered = |corner: &SeriesLabelPosition| {
-            let (right, upper) = match corner {
-                SeriesLabelPosition::UpperLeft => (false, true),
-                SeriesLabelPosition::LowerRight => (true, false),
-                SeriesLabelPosition::LowerLeft => (false, false),
-                _ => (true, true),
-            };
-            points
-                .iter()
-                .filter(|(x, y)| {
-                    let inside_x = if right {
-                        *x > 1.0 - legend.0
-                    } else {
-                        *x < legend.0
-                    };
-                    let inside_y = if upper {
-                        *y > 1.0 - legend.1
-                    } else {
-                        *y < legend.1
-                    };
-                    inside_x && inside_y
-                })
-                .count()
-        };
-        LEGEND_CORNERS
-            .iter()
-            .min_by_key(|corner| covered(corner))
-            .cloned()
-            .unwrap_or(SeriesLabelPosition::UpperRight)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
-
-    use super::*;
-
-    #[test]
-    fn segments_break_at_points_log_axes_cannot_show() {
-        let curve = Curve {
-            label: "r".into(),
-            x: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-            y: vec![1.0, 0.5, 0.0, 0.25, f64::NAN, 0.1],
-        };
-        assert_eq!(
-            drawable_segments(&curve, Scale::Log, Scale::Log),
-            vec![
-                vec![(1.0, 1.0), (2.0, 0.5)],
-                vec![(4.0, 0.25)],
-                vec![(6.0, 0.1)]
-            ]
-        );
-    }
-
-    #[test]
-    fn linear_axes_keep_zero_and_negative_values() {
-        let curve = Curve {
-            label: "r".into(),
-            x: vec![0.0, 1.0, 2.0, 3.0],
-            y: vec![-1.0, 0.0, f64::INFINITY, 2.0],
-        };
-        assert_eq!(
-            drawable_segments(&curve, Scale::Linear, Scale::Linear),
-            vec![vec![(0.0, -1.0), (1.0, 0.0)], vec![(3.0, 2.0)]]
-        );
-        assert_eq!(
-            drawable_segments(&curve, Scale::Log, Scale::Linear),
-            vec![vec![(1.0, 0.0)], vec![(3.0, 2.0)]]
-        );
+        layout.legend_corner(LEGEND.size(longest, figure.curves.len()))
     }
 }

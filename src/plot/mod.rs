@@ -4,12 +4,14 @@
 
 pub mod axis;
 pub mod canvas;
+pub mod chart;
 pub mod cloud;
 pub mod colormap;
 pub mod figure;
 pub mod font;
 pub mod heatmap;
 pub mod report;
+pub mod scaling;
 pub mod sweep;
 
 pub use cloud::{CloudFigure, CloudFrame, render_cloud, render_cloud_gif, render_cloud_panels};

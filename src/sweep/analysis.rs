@@ -1,17 +1,907 @@
-//! The comparison of a sweep's widths with the limit (placeholder; being written).
+//! The comparison of a sweep's widths with the limit (MATH.md sections 5 to 7).
+//!
+//! For every point of the sweep (values of the varied keys), observable (risk, movement,
+//! alignment) and logged step: the seed mean, standard deviation and standard error of the
+//! observable at each width; its reference value (the coupled wide run of the same seed, the
+//! Richardson extrapolation a + b/m of the seed means, or the exact reduced equation); and the
+//! per-seed deviations from it, whose mean is the bias E R_m(t) - R_inf(t) and whose standard
+//! deviation is the fluctuation of one run. Written to `sweep_stats.csv`.
+//!
+//! At the fit times, power laws of the bias (|mean deviation|) and of the fluctuation
+//! (standard deviation of the deviations) against m are fitted on log-log axes, with
+//! percentile bootstrap intervals over seeds (`diagnostics::stats`); with a wide or linear
+//! reference, so is the coupled distance (MATH.md section 6) between the width-m particles and
+//! their partners at the last step: the first m particles of the reference run, or Phi(t)
+//! theta_j(0) for the linear limit. Written to `sweep_summary.json` and drawn in `plots/`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::error::Result;
-use crate::sweep::merge::RunSeries;
-use crate::sweep::plan::Plan;
+use nalgebra::DMatrix;
+use serde::Serialize;
 
-/// Writes the statistics, exponent fits and figures of a merged sweep into `out`.
+use crate::diagnostics::stats::{
+    BootstrapSettings, Statistic, Summary, bootstrap_power_law, richardson,
+};
+use crate::dynamics::reduced::{LinearLimit, initial_second_moment};
+use crate::error::{Error, Result};
+use crate::output::{format_float, quote_csv_field, read_npy, write_atomic, write_json};
+use crate::plot::Curve;
+use crate::plot::Scale;
+use crate::plot::sweep::{
+    BandCurve, PowerFit, ScalingFigure, ScalingSeries, WidthCurves, render_scaling,
+    render_width_curves,
+};
+use crate::scenario::{InitSource, Scenario};
+use crate::sweep::merge::RunSeries;
+use crate::sweep::plan::{Plan, Reference};
+
+/// Observables compared with the limit, when the runs logged them.
+const OBSERVABLES: [&str; 4] = ["risk", "movement_mean", "movement_relative", "cone_share_0"];
+
+/// One fitted exponent (or why it could not be fitted).
+#[derive(Clone, Debug, Serialize)]
+pub struct FitRecord {
+    /// The observable (`risk`, ..., or `coupled_distance`).
+    pub observable: String,
+    /// `bias` (|mean deviation|), `fluctuation` (standard deviation of the deviations, or of the
+    /// observable without a reference) or `mean` (coupled distance).
+    pub statistic: String,
+    /// The logged time of the fit.
+    pub time: f64,
+    /// Exponent p of statistic ~ C m^p.
+    pub slope: Option<f64>,
+    /// ln C.
+    pub intercept: Option<f64>,
+    /// Percentile bootstrap interval of p.
+    pub lo: Option<f64>,
+    /// Upper end.
+    pub hi: Option<f64>,
+    /// Confidence level.
+    pub level: f64,
+    /// Bootstrap resamples kept and dropped.
+    pub resamples: Option<(usize, usize)>,
+    /// Why there is no fit, if there is none.
+    pub note: Option<String>,
+}
+
+/// The Richardson extrapolation of one observable at one time.
+#[derive(Clone, Debug, Serialize)]
+pub struct LimitRecord {
+    /// The observable.
+    pub observable: String,
+    /// The logged time.
+    pub time: f64,
+    /// a of a + b/m.
+    pub limit: f64,
+    /// Its standard error.
+    pub limit_se: f64,
+    /// b.
+    pub b: f64,
+    /// chi^2 / dof of the fit (NaN without residual degrees of freedom).
+    pub reduced_chi_square: f64,
+}
+
+/// The coupled distance at one width.
+#[derive(Clone, Debug, Serialize)]
+pub struct CoupledRecord {
+    /// Width m.
+    pub m: usize,
+    /// Seed mean of the root-mean-square distance between paired particles.
+    pub mean: f64,
+    /// Its standard error.
+    pub se: f64,
+}
+
+/// The analysis of one point of the sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct PointRecord {
+    /// Values of the varied keys.
+    pub point: BTreeMap<String, String>,
+    /// Exponent fits.
+    pub fits: Vec<FitRecord>,
+    /// Richardson limits at the fit times (reference `richardson`).
+    pub limits: Vec<LimitRecord>,
+    /// Coupled distances at the last step (reference `wide` or `linear`).
+    pub coupled_distance: Vec<CoupledRecord>,
+    /// Figures written, relative to the sweep directory.
+    pub figures: Vec<String>,
+}
+
+/// sweep_summary.json.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepSummary {
+    /// Scenario name.
+    pub name: String,
+    /// The reference.
+    pub reference: Reference,
+    /// Ladder widths.
+    pub widths: Vec<usize>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Runs merged, and how many of them diverged.
+    pub runs: usize,
+    /// Runs whose series ends before the last step (diverged).
+    pub incomplete_runs: Vec<String>,
+    /// Per point of the sweep.
+    pub points: Vec<PointRecord>,
+    /// meanfield version.
+    pub version: String,
+}
+
+/// A run's observable by step.
+struct Track {
+    steps: Vec<u64>,
+    times: Vec<f64>,
+    values: BTreeMap<String, Vec<f64>>,
+}
+
+impl Track {
+    fn of(run: &RunSeries) -> Result<Self> {
+        let column = |name: &str| run.series.column(name);
+        let steps: Vec<u64> = column("step")
+            .ok_or_else(|| Error::format(run.dir.join("series.csv"), "no step column"))?
+            .iter()
+            .map(|s| *s as u64)
+            .collect();
+        let times = column("time")
+            .ok_or_else(|| Error::format(run.dir.join("series.csv"), "no time column"))?;
+        let values = OBSERVABLES
+            .iter()
+            .filter_map(|name| column(name).map(|v| (name.to_string(), v)))
+            .collect();
+        Ok(Self {
+            steps,
+            times,
+            values,
+        })
+    }
+
+    /// The value of `observable` at `step` (NaN if not logged: a diverged run).
+    fn at(&self, observable: &str, step: u64) -> f64 {
+        match (self.steps.binary_search(&step), self.values.get(observable)) {
+            (Ok(row), Some(values)) => values[row],
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// The runs of one point, by width and seed.
+struct PointRuns<'a> {
+    point: Vec<String>,
+    ladder: BTreeMap<(usize, u64), (&'a RunSeries, Track)>,
+    wide: BTreeMap<u64, (&'a RunSeries, Track)>,
+}
+
+/// Writes sweep_stats.csv, sweep_summary.json and the figures of a merged sweep into `out`;
+/// returns a short report.
 pub fn analyse(plan: &Plan, runs: &[RunSeries], out: &Path) -> Result<String> {
-    Ok(format!(
-        "{}: {} runs merged into {}",
-        plan.name,
-        runs.len(),
-        out.join("sweep.csv").display()
-    ))
+    let mut points: Vec<PointRuns<'_>> = Vec::new();
+    let mut incomplete = Vec::new();
+    let mut last_step = 0;
+    for run in runs {
+        let planned = &plan.runs[run.index];
+        let track = Track::of(run)?;
+        last_step = last_step.max(track.steps.last().copied().unwrap_or(0));
+        let position = match points.iter().position(|p| p.point == planned.point) {
+            Some(position) => position,
+            None => {
+                points.push(PointRuns {
+                    point: planned.point.clone(),
+                    ladder: BTreeMap::new(),
+                    wide: BTreeMap::new(),
+                });
+                points.len() - 1
+            }
+        };
+        let entry = &mut points[position];
+        if planned.reference {
+            entry.wide.insert(planned.seed, (run, track));
+        } else {
+            entry.ladder.insert((planned.m, planned.seed), (run, track));
+        }
+    }
+    for run in runs {
+        let track = Track::of(run)?;
+        if track.steps.last().copied().unwrap_or(0) < last_step {
+            incomplete.push(plan.runs[run.index].id.clone());
+        }
+    }
+    let plots = out.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
+    let mut csv = String::new();
+    let mut header: Vec<String> = plan.keys.iter().map(|k| quote_csv_field(k)).collect();
+    header.extend(
+        [
+            "observable",
+            "m",
+            "step",
+            "time",
+            "seeds",
+            "mean",
+            "sd",
+            "se",
+            "reference",
+            "deviation_mean",
+            "deviation_se",
+            "deviation_sd",
+        ]
+        .map(String::from),
+    );
+    csv.push_str(&header.join(","));
+    csv.push('\n');
+    let mut records = Vec::new();
+    for (index, point) in points.iter().enumerate() {
+        let suffix = if points.len() > 1 {
+            format!("_{index}")
+        } else {
+            String::new()
+        };
+        records.push(analyse_point(plan, point, &suffix, out, &mut csv)?);
+    }
+    write_atomic(&out.join("sweep_stats.csv"), csv.as_bytes())?;
+    let summary = SweepSummary {
+        name: plan.name.clone(),
+        reference: plan.reference.clone(),
+        widths: plan.widths.clone(),
+        seeds: plan.seeds.clone(),
+        runs: runs.len(),
+        incomplete_runs: incomplete.clone(),
+        points: records,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    write_json(&out.join("sweep_summary.json"), &summary)?;
+    Ok(report(&summary, out))
+}
+
+/// Lines for the terminal: the risk exponents of each point.
+fn report(summary: &SweepSummary, out: &Path) -> String {
+    let mut lines = vec![format!(
+        "{}: {} runs merged; sweep.csv, sweep_stats.csv, sweep_summary.json and plots/ in {}",
+        summary.name,
+        summary.runs,
+        out.display()
+    )];
+    if !summary.incomplete_runs.is_empty() {
+        lines.push(format!(
+            "diverged (rows end early): {}",
+            summary.incomplete_runs.join(", ")
+        ));
+    }
+    for point in &summary.points {
+        let label: Vec<String> = point
+            .point
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        for fit in point.fits.iter().filter(|f| {
+            f.observable == "risk"
+                || f.observable == "coupled_distance"
+                || (f.observable == "movement_mean" && f.statistic == "mean")
+        }) {
+            let text = match (fit.slope, fit.lo, fit.hi) {
+                (Some(slope), Some(lo), Some(hi)) => format!(
+                    "{slope:+.3} [{lo:+.3}, {hi:+.3}] ({:.0}% interval)",
+                    100.0 * fit.level
+                ),
+                _ => fit.note.clone().unwrap_or_else(|| "no fit".into()),
+            };
+            lines.push(format!(
+                "{}{} {} at t = {}: exponent {text}",
+                if label.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{}] ", label.join(", "))
+                },
+                fit.observable,
+                fit.statistic,
+                fit.time
+            ));
+        }
+    }
+    lines.join("\n")
+}
+
+/// The reference value of `observable` at each step of `steps`, per seed (None: no
+/// reference for this observable).
+type ReferenceValues = Option<BTreeMap<u64, Vec<f64>>>;
+
+fn analyse_point(
+    plan: &Plan,
+    point: &PointRuns<'_>,
+    suffix: &str,
+    out: &Path,
+    csv: &mut String,
+) -> Result<PointRecord> {
+    let widths = &plan.widths;
+    let seeds = &plan.seeds;
+    // Figure titles name the scenario and, in a sweep over other keys, the point.
+    let name = if point.point.is_empty() {
+        plan.name.clone()
+    } else {
+        let values: Vec<String> = plan
+            .keys
+            .iter()
+            .zip(&point.point)
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        format!("{} ({})", plan.name, values.join(", "))
+    };
+    let Some((first_run, first)) = point.ladder.values().next() else {
+        return Err(Error::invalid("sweep", "no run", "at least one ladder run"));
+    };
+    let steps = first.steps.clone();
+    let times = first.times.clone();
+    let time_of = |step: u64| {
+        steps
+            .binary_search(&step)
+            .map(|row| times[row])
+            .unwrap_or(f64::NAN)
+    };
+    let fit_steps = fit_steps(plan, &steps, &times);
+    let observables: Vec<&str> = OBSERVABLES
+        .iter()
+        .copied()
+        .filter(|o| first.values.contains_key(*o))
+        .collect();
+    let linear = match plan.reference {
+        Reference::Linear => Some(linear_reference(plan, first_run, &times)?),
+        _ => None,
+    };
+    let settings = BootstrapSettings {
+        resamples: plan.bootstrap,
+        level: plan.level,
+        seed: plan.seeds[0],
+        // Seeds are coupled across widths (the same seed shares its first particles).
+        paired: true,
+    };
+    let values = |observable: &str, m: usize, step: u64| -> Vec<f64> {
+        seeds
+            .iter()
+            .map(|s| {
+                point
+                    .ladder
+                    .get(&(m, *s))
+                    .map_or(f64::NAN, |(_, t)| t.at(observable, step))
+            })
+            .collect()
+    };
+    let mut fits = Vec::new();
+    let mut limits = Vec::new();
+    let mut figures = Vec::new();
+    for observable in &observables {
+        // Reference per seed at each step.
+        let reference: ReferenceValues = match &plan.reference {
+            Reference::Wide { .. } => Some(
+                steps
+                    .iter()
+                    .map(|&step| {
+                        let per_seed = seeds
+                            .iter()
+                            .map(|s| {
+                                point
+                                    .wide
+                                    .get(s)
+                                    .map_or(f64::NAN, |(_, t)| t.at(observable, step))
+                            })
+                            .collect();
+                        (step, per_seed)
+                    })
+                    .collect(),
+            ),
+            Reference::Richardson => {
+                let mut by_step = BTreeMap::new();
+                for (row, &step) in steps.iter().enumerate() {
+                    let (ms, means, ses) = seed_means(widths, |m| values(observable, m, step));
+                    let value = richardson(&ms, &means, &ses, 1).ok();
+                    if let (Some(fit), true) = (&value, fit_steps.contains(&step)) {
+                        limits.push(LimitRecord {
+                            observable: observable.to_string(),
+                            time: times[row],
+                            limit: fit.limit,
+                            limit_se: fit.limit_se,
+                            b: fit.coefficients.first().copied().unwrap_or(f64::NAN),
+                            reduced_chi_square: fit.reduced_chi_square(),
+                        });
+                    }
+                    let limit = value.map_or(f64::NAN, |f| f.limit);
+                    by_step.insert(step, vec![limit; seeds.len()]);
+                }
+                Some(by_step)
+            }
+            Reference::Linear => linear.as_ref().and_then(|l| {
+                l.get(*observable).map(|v| {
+                    steps
+                        .iter()
+                        .zip(v)
+                        .map(|(&step, value)| (step, vec![*value; seeds.len()]))
+                        .collect()
+                })
+            }),
+            Reference::None => None,
+        };
+        // Statistics rows.
+        for &m in widths {
+            for &step in &steps {
+                let sample = values(observable, m, step);
+                let summary = Summary::of(&sample);
+                let (reference_mean, deviation) = match &reference {
+                    Some(r) => {
+                        let refs = &r[&step];
+                        let deviation: Vec<f64> =
+                            sample.iter().zip(refs).map(|(x, r)| x - r).collect();
+                        (Summary::of(refs).mean, Some(Summary::of(&deviation)))
+                    }
+                    None => (f64::NAN, None),
+                };
+                let mut fields: Vec<String> =
+                    point.point.iter().map(|v| quote_csv_field(v)).collect();
+                fields.push((*observable).to_string());
+                fields.push(m.to_string());
+                fields.push(step.to_string());
+                fields.extend(
+                    [
+                        time_of(step),
+                        summary.n as f64,
+                        summary.mean,
+                        summary.sd,
+                        summary.se,
+                        reference_mean,
+                        deviation.map_or(f64::NAN, |d| d.mean),
+                        deviation.map_or(f64::NAN, |d| d.se),
+                        deviation.map_or(f64::NAN, |d| d.sd),
+                    ]
+                    .map(format_float),
+                );
+                csv.push_str(&fields.join(","));
+                csv.push('\n');
+            }
+        }
+        // Exponent fits at the fit times.
+        let ms: Vec<f64> = widths.iter().map(|m| *m as f64).collect();
+        let mut bias_series = Vec::new();
+        let mut movement_series = Vec::new();
+        let mut fluctuation_series = Vec::new();
+        for &step in &fit_steps {
+            let time = time_of(step);
+            let samples: Vec<Vec<f64>> = widths
+                .iter()
+                .map(|&m| {
+                    let sample = values(observable, m, step);
+                    match &reference {
+                        Some(r) => sample.iter().zip(&r[&step]).map(|(x, r)| x - r).collect(),
+                        None => sample,
+                    }
+                })
+                .collect();
+            // Nothing to fit where the observable is exactly 0 (movement at t = 0, a cone
+            // share no particle reaches).
+            if samples.iter().flatten().all(|v| *v == 0.0) {
+                continue;
+            }
+            let mut fit_one = |statistic: Statistic, name: &str| {
+                let record =
+                    fit_record(observable, name, time, &ms, &samples, statistic, &settings);
+                let series = scaling_series(&ms, &samples, statistic, &record, time);
+                fits.push(record);
+                series
+            };
+            if reference.is_some() {
+                bias_series.push(fit_one(Statistic::AbsMean, "bias"));
+            }
+            fluctuation_series.push(fit_one(Statistic::StdDev, "fluctuation"));
+            // How far particles move scales like m^(alpha - 1) (MATH.md section 2): fit the
+            // seed mean of the movement itself (the lazy-against-mean-field exponent).
+            if observable.starts_with("movement") && step > 0 {
+                let raw: Vec<Vec<f64>> = widths
+                    .iter()
+                    .map(|&m| values(observable, m, step))
+                    .collect();
+                let record = fit_record(
+                    observable,
+                    "mean",
+                    time,
+                    &ms,
+                    &raw,
+                    Statistic::Mean,
+                    &settings,
+                );
+                movement_series.push(scaling_series(&ms, &raw, Statistic::Mean, &record, time));
+                fits.push(record);
+            }
+        }
+        if *observable == "movement_mean" {
+            let stem = format!("plots/movement_scaling{suffix}");
+            if draw_scaling(
+                &name,
+                "mean movement of a particle",
+                "mean_j |theta_j(t) - theta_j(0)|",
+                std::mem::take(&mut movement_series),
+                &out.join(&stem),
+            ) {
+                figures.push(format!("{stem}.png"));
+            }
+        }
+        if *observable == "risk" {
+            let label = |what: &str| format!("{what} of the risk");
+            if reference.is_some() {
+                let stem = format!("plots/risk_bias{suffix}");
+                if draw_scaling(
+                    &name,
+                    &label("bias"),
+                    "|E R_m(t) - R_ref(t)|",
+                    bias_series,
+                    &out.join(&stem),
+                ) {
+                    figures.push(format!("{stem}.png"));
+                }
+            }
+            let stem = format!("plots/risk_fluctuation{suffix}");
+            if draw_scaling(
+                &name,
+                &label("seed-to-seed fluctuation"),
+                if reference.is_some() {
+                    "sd over seeds of R_m(t) - R_ref(t)"
+                } else {
+                    "sd over seeds of R_m(t)"
+                },
+                fluctuation_series,
+                &out.join(&stem),
+            ) {
+                figures.push(format!("{stem}.png"));
+            }
+            let stem = format!("plots/risk_by_width{suffix}");
+            let reference_curve = reference.as_ref().map(|r| Curve {
+                label: match &plan.reference {
+                    Reference::Wide { width } => format!("reference (m = {width})"),
+                    Reference::Richardson => "Richardson limit".into(),
+                    _ => "limit ODE".into(),
+                },
+                x: times.clone(),
+                y: steps.iter().map(|s| Summary::of(&r[s]).mean).collect(),
+            });
+            let curves = widths
+                .iter()
+                .map(|&m| {
+                    let (mean, half): (Vec<f64>, Vec<f64>) = steps
+                        .iter()
+                        .map(|&s| {
+                            let summary = Summary::of(&values(observable, m, s));
+                            (summary.mean, 2.0 * summary.se)
+                        })
+                        .unzip();
+                    BandCurve {
+                        label: format!("m = {m}"),
+                        x: times.clone(),
+                        mean,
+                        half_width: half,
+                        m: m as f64,
+                    }
+                })
+                .collect();
+            let figure = WidthCurves {
+                title: format!("{name}: risk at each width (mean +- 2 SE)"),
+                x_label: "time t".into(),
+                y_label: "risk R".into(),
+                x_scale: Scale::Log,
+                y_scale: Scale::Log,
+                curves,
+                reference: reference_curve,
+            };
+            if render_width_curves(&figure, &out.join(&stem)).is_ok() {
+                figures.push(format!("{stem}.png"));
+            }
+        }
+    }
+    let coupled = coupled_distances(plan, point, linear.as_ref())?;
+    if !coupled.is_empty() {
+        let ms: Vec<f64> = coupled.iter().map(|(m, _)| *m as f64).collect();
+        let samples: Vec<Vec<f64>> = coupled.iter().map(|(_, s)| s.clone()).collect();
+        let time = time_of(*steps.last().unwrap_or(&0));
+        let record = fit_record(
+            "coupled_distance",
+            "mean",
+            time,
+            &ms,
+            &samples,
+            Statistic::Mean,
+            &settings,
+        );
+        let series = scaling_series(&ms, &samples, Statistic::Mean, &record, time);
+        fits.push(record);
+        let stem = format!("plots/coupled_distance{suffix}");
+        if draw_scaling(
+            &name,
+            "coupled distance to the reference particles",
+            "RMS |theta_j^m - theta_j^ref|",
+            vec![series],
+            &out.join(&stem),
+        ) {
+            figures.push(format!("{stem}.png"));
+        }
+    }
+    Ok(PointRecord {
+        point: plan
+            .keys
+            .iter()
+            .cloned()
+            .zip(point.point.iter().cloned())
+            .collect(),
+        fits,
+        limits,
+        coupled_distance: coupled
+            .iter()
+            .map(|(m, sample)| {
+                let summary = Summary::of(sample);
+                CoupledRecord {
+                    m: *m,
+                    mean: summary.mean,
+                    se: summary.se,
+                }
+            })
+            .collect(),
+        figures,
+    })
+}
+
+/// Seed means and standard errors per width, leaving out widths with no finite value.
+fn seed_means(
+    widths: &[usize],
+    values: impl Fn(usize) -> Vec<f64>,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    for &m in widths {
+        let sample: Vec<f64> = values(m).into_iter().filter(|v| v.is_finite()).collect();
+        if sample.is_empty() {
+            continue;
+        }
+        let summary = Summary::of(&sample);
+        out.0.push(m as f64);
+        out.1.push(summary.mean);
+        out.2.push(summary.se);
+    }
+    out
+}
+
+/// The logged steps nearest to the fit times (default: 0, the middle and the last logged time).
+fn fit_steps(plan: &Plan, steps: &[u64], times: &[f64]) -> Vec<u64> {
+    let last = times.last().copied().unwrap_or(0.0);
+    let wanted = plan
+        .times
+        .clone()
+        .unwrap_or_else(|| vec![0.0, 0.5 * last, last]);
+    let mut chosen: Vec<u64> = wanted
+        .iter()
+        .filter_map(|t| {
+            times
+                .iter()
+                .enumerate()
+                .min_by(|a, b| (a.1 - t).abs().total_cmp(&(b.1 - t).abs()))
+                .map(|(row, _)| steps[row])
+        })
+        .collect();
+    chosen.sort_unstable();
+    chosen.dedup();
+    chosen
+}
+
+fn fit_record(
+    observable: &str,
+    statistic_name: &str,
+    time: f64,
+    ms: &[f64],
+    samples: &[Vec<f64>],
+    statistic: Statistic,
+    settings: &BootstrapSettings,
+) -> FitRecord {
+    let mut record = FitRecord {
+        observable: observable.to_string(),
+        statistic: statistic_name.to_string(),
+        time,
+        slope: None,
+        intercept: None,
+        lo: None,
+        hi: None,
+        level: settings.level,
+        resamples: None,
+        note: None,
+    };
+    // A seed enters only if it is finite at every width (a diverged run drops its seed
+    // everywhere), so that sample i is the same seed at every width, as pairing requires.
+    let seeds = samples.iter().map(Vec::len).min().unwrap_or(0);
+    let keep: Vec<usize> = (0..seeds)
+        .filter(|&i| samples.iter().all(|s| s[i].is_finite()))
+        .collect();
+    let finite: Vec<Vec<f64>> = samples
+        .iter()
+        .map(|s| keep.iter().map(|&i| s[i]).collect())
+        .collect();
+    match bootstrap_power_law(ms, &finite, |s| statistic.apply(s), settings) {
+        Ok(fit) => {
+            record.slope = Some(fit.slope);
+            record.intercept = Some(fit.intercept);
+            record.lo = fit.lo.is_finite().then_some(fit.lo);
+            record.hi = fit.hi.is_finite().then_some(fit.hi);
+            record.resamples = Some((fit.resamples, fit.dropped));
+        }
+        Err(error) => record.note = Some(error.to_string()),
+    }
+    record
+}
+
+/// A series of the scaling figure: the statistic at each width with bars of +-2 standard
+/// errors (of the mean for the bias and the mean; sd sqrt(2 / (n - 1)), the normal-theory
+/// standard error, for a standard deviation of n seeds).
+fn scaling_series(
+    ms: &[f64],
+    samples: &[Vec<f64>],
+    statistic: Statistic,
+    record: &FitRecord,
+    time: f64,
+) -> ScalingSeries {
+    let mut value = Vec::new();
+    let (mut lo, mut hi) = (Vec::new(), Vec::new());
+    for sample in samples {
+        let finite: Vec<f64> = sample.iter().copied().filter(|v| v.is_finite()).collect();
+        let v = statistic.apply(&finite);
+        let summary = Summary::of(&finite);
+        let half = match statistic {
+            Statistic::AbsMean | Statistic::Mean => 2.0 * summary.se,
+            // The sd of n normal values has a relative standard error ~ 1/sqrt(2(n - 1)).
+            _ => 2.0 * v / (2.0 * (finite.len().max(2) - 1) as f64).sqrt(),
+        };
+        value.push(v);
+        lo.push(v - half);
+        hi.push(v + half);
+    }
+    let fit = match (record.slope, record.intercept, record.lo, record.hi) {
+        (Some(slope), Some(intercept_log), Some(lo), Some(hi)) => Some(PowerFit {
+            slope,
+            intercept_log,
+            lo,
+            hi,
+        }),
+        _ => None,
+    };
+    ScalingSeries {
+        label: format!("t = {}", format_float(time)),
+        m: ms.to_vec(),
+        value,
+        lo,
+        hi,
+        fit,
+    }
+}
+
+/// Draws a scaling figure; false when nothing could be drawn (e.g. every value is 0 at t = 0).
+fn draw_scaling(
+    name: &str,
+    what: &str,
+    y_label: &str,
+    series: Vec<ScalingSeries>,
+    stem: &Path,
+) -> bool {
+    let series: Vec<ScalingSeries> = series
+        .into_iter()
+        .filter(|s| s.value.iter().any(|v| *v > 0.0 && v.is_finite()))
+        .collect();
+    if series.is_empty() {
+        return false;
+    }
+    let figure = ScalingFigure {
+        title: format!("{name}: {what}"),
+        x_label: "width m".into(),
+        y_label: y_label.into(),
+        series,
+    };
+    render_scaling(&figure, stem).is_ok()
+}
+
+/// The exact reduced limit at the logged times: risk and relative movement, from the
+/// initialisation law (docs/limit.md).
+fn linear_reference(
+    plan: &Plan,
+    run: &RunSeries,
+    times: &[f64],
+) -> Result<BTreeMap<String, Vec<f64>>> {
+    let scenario = Scenario::load(&run.dir.join("scenario.toml"), &[])?;
+    let InitSource::Law(law) = &scenario.init else {
+        return Err(Error::invalid(
+            "sweep.reference",
+            "\"linear\" with init.file",
+            "an initialisation law (the limit starts from its second moment)",
+        ));
+    };
+    let setup = scenario.setup()?;
+    let limit = LinearLimit::new(
+        &scenario.network,
+        &scenario.dynamics,
+        &setup.teacher,
+        plan.widths[plan.widths.len() - 1],
+    )?;
+    let sigma0 = initial_second_moment(law, scenario.d)?;
+    let solution = limit.solve(&sigma0, times)?;
+    let size = sigma0.trace().sqrt();
+    let mut out = BTreeMap::new();
+    out.insert(
+        "risk".to_string(),
+        solution.iter().map(|p| p.risk).collect(),
+    );
+    out.insert(
+        "movement_relative".to_string(),
+        solution.iter().map(|p| p.movement / size).collect(),
+    );
+    Ok(out)
+}
+
+/// Per width, the per-seed RMS distance at the last step between the width-m particles and
+/// their partners: the first m particles of the wide run of the same seed, or Phi(T) theta_j(0)
+/// for the linear limit. Empty for the other references.
+fn coupled_distances(
+    plan: &Plan,
+    point: &PointRuns<'_>,
+    linear: Option<&BTreeMap<String, Vec<f64>>>,
+) -> Result<Vec<(usize, Vec<f64>)>> {
+    let propagator = match (&plan.reference, linear) {
+        (Reference::Linear, Some(_)) => {
+            let Some((run, track)) = point.ladder.values().next() else {
+                return Ok(Vec::new());
+            };
+            let scenario = Scenario::load(&run.dir.join("scenario.toml"), &[])?;
+            let setup = scenario.setup()?;
+            let limit = LinearLimit::new(
+                &scenario.network,
+                &scenario.dynamics,
+                &setup.teacher,
+                plan.widths[plan.widths.len() - 1],
+            )?;
+            let InitSource::Law(law) = &scenario.init else {
+                return Ok(Vec::new());
+            };
+            let sigma0 = initial_second_moment(law, scenario.d)?;
+            let end = track.times.last().copied().unwrap_or(0.0);
+            limit.solve(&sigma0, &[end])?.pop().map(|p| p.propagator)
+        }
+        (Reference::Wide { .. }, _) => None,
+        _ => return Ok(Vec::new()),
+    };
+    let mut out = Vec::new();
+    for &m in &plan.widths {
+        let mut sample = Vec::new();
+        for &seed in &plan.seeds {
+            let Some((run, _)) = point.ladder.get(&(m, seed)) else {
+                continue;
+            };
+            let Ok(particles) = read_npy(&run.dir.join("particles_final.npy")) else {
+                continue;
+            };
+            let partners: DMatrix<f64> = match &propagator {
+                Some(phi) => {
+                    let initial = read_npy(&run.dir.join("particles_init.npy"))?;
+                    &initial * phi.transpose()
+                }
+                None => {
+                    let Some((reference, _)) = point.wide.get(&seed) else {
+                        continue;
+                    };
+                    let Ok(wide) = read_npy(&reference.dir.join("particles_final.npy")) else {
+                        continue;
+                    };
+                    wide.rows(0, m.min(wide.nrows())).into_owned()
+                }
+            };
+            if partners.shape() != particles.shape() {
+                continue;
+            }
+            let squared: f64 = (&particles - &partners)
+                .row_iter()
+                .map(|r| r.norm_squared())
+                .sum();
+            sample.push((squared / m as f64).sqrt());
+        }
+        if !sample.is_empty() {
+            out.push((m, sample));
+        }
+    }
+    Ok(out)
 }

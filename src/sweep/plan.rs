@@ -276,9 +276,9 @@ impl Plan {
                 }
             }
         }
-        let scenario = Scenario::load(path, user_overrides)?;
+        let name = Scenario::load(path, &runs[0].overrides)?.name;
         Ok(Self {
-            name: scenario.name,
+            name,
             scenario_file: path.display().to_string(),
             user_overrides: user_overrides.to_vec(),
             keys: vary.into_iter().map(|(key, _)| key).collect(),

@@ -1,0 +1,536 @@
+//! The scaling figure of a finite-m sweep: a quantity (typically the deviation from the limit
+//! at a few times) against the width m on log-log axes, with error bars, fitted power laws
+//! C m^slope and the guides m^-1 and m^-1/2. Every statistic is computed by the caller; this
+//! module only draws, in the layout of [`render_lines`](crate::plot::render_lines) (1200 x 800
+//! px, PNG and SVG). Its public items are re-exported from [`sweep`](crate::plot::sweep).
+
+use std::ops::Range;
+use std::path::Path;
+
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::plot::canvas::{DrawResult, render_png_and_svg};
+use crate::plot::chart::{
+    Extent, Frame, LEGEND_SAMPLE, LINE_WIDTH, Layout, SAMPLE_LEGEND, ScaledChart, clamp_into,
+    drawable, drawable_in_words, legend_entry, legend_label, length_mismatch, spread_in_range,
+};
+use crate::plot::figure::{PALETTE, Scale};
+
+/// A power law C m^slope fitted to one series, with an interval for the slope.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PowerFit {
+    /// Fitted exponent of m.
+    pub slope: f64,
+    /// Natural logarithm of the prefactor C: the line is exp(intercept_log) * m^slope.
+    pub intercept_log: f64,
+    /// Lower end of the interval of the slope.
+    pub lo: f64,
+    /// Upper end of the interval of the slope.
+    pub hi: f64,
+}
+
+/// One series of a scaling figure: a quantity measured at several widths m (e.g. the deviation
+/// from the limit at time t = 1), with an interval at each m and optionally a fitted power law.
+#[derive(Clone, Debug)]
+pub struct ScalingSeries {
+    /// Legend text (e.g. `t = 1`); the slope of `fit` is appended to it.
+    pub label: String,
+    /// Widths.
+    pub m: Vec<f64>,
+    /// The quantity at each width.
+    pub value: Vec<f64>,
+    /// Lower end of the error bar at each width.
+    pub lo: Vec<f64>,
+    /// Upper end of the error bar at each width.
+    pub hi: Vec<f64>,
+    /// The power law fitted to this series, drawn over the series' range of m.
+    pub fit: Option<PowerFit>,
+}
+
+/// A quantity against the width m on log-log axes, one series per chosen time.
+#[derive(Clone, Debug)]
+pub struct ScalingFigure {
+    /// Title drawn above the chart.
+    pub title: String,
+    /// Label of the horizontal axis (e.g. `width m`).
+    pub x_label: String,
+    /// Label of the vertical axis (drawn rotated).
+    pub y_label: String,
+    /// Series, drawn in order with the colours of [`PALETTE`] and distinct marker shapes.
+    pub series: Vec<ScalingSeries>,
+}
+
+/// Renders `figure` to `<stem>.png` (1200 x 800 px) and `<stem>.svg`, each written atomically.
+///
+/// Both axes are logarithmic. Each series is drawn as markers (circle, square, triangle,
+/// diamond, ...) with vertical error bars from `lo` to `hi`, in the colours of [`PALETTE`];
+/// when several series are drawn, series k of n is shifted sideways by a factor
+/// 10^(0.012 (k - (n - 1) / 2)) (under 3% of m for up to 5 series) so that the bars of a width do
+/// not hide each other. A series' fit is the solid line exp(intercept_log) m^slope over the
+/// series' range of m, and its legend entry reads `t = 1: slope -0.98 [-1.05, -0.91]`. The guides
+/// m^-1 and m^-1/2 are dashed grey lines through the first point of the first series that has
+/// one, across the whole chart. Points with m <= 0 or value <= 0, or non-finite, are not drawn;
+/// an error bar end counts towards the axis range only within a factor 10 of its value, and is
+/// cut at the axis beyond (a lower end <= 0 included).
+///
+/// # Errors
+/// [`Error::Invalid`] if there is no series, if a series' `m`, `value`, `lo` and `hi` differ in
+/// length, or if no series has a point with m > 0 and value > 0; [`Error::Io`] naming the image
+/// that could not be drawn or written.
+///
+/// ```
+/// use meanfield::plot::sweep::{PowerFit, ScalingFigure, ScalingSeries, render_scaling};
+///
+/// # let directory = std::env::temp_dir().join(format!("meanfield-scaling-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&directory)?;
+/// let m = vec![64.0, 256.0, 1024.0, 4096.0];
+/// let value: Vec<f64> = m.iter().map(|m| 2.0 / m).collect();
+/// let series = ScalingSeries {
+///     label: "t = 1".into(),
+///     lo: value.iter().map(|v| 0.8 * v).collect(),
+///     hi: value.iter().map(|v| 1.2 * v).collect(),
+///     value,
+///     m,
+///     fit: Some(PowerFit { slope: -1.0, intercept_log: 2_f64.ln(), lo: -1.1, hi: -0.9 }),
+/// };
+/// let figure = ScalingFigure {
+///     title: "Deviation from the limit".into(),
+///     x_label: "width m".into(),
+///     y_label: "|R_m(t) - R(t)|".into(),
+///     series: vec![series],
+/// };
+/// render_scaling(&figure, &directory.join("scaling"))?; // scaling.png and scaling.svg
+/// assert!(directory.join("scaling.png").exists());
+/// # std::fs::remove_dir_all(&directory)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn render_scaling(figure: &ScalingFigure, stem: &Path) -> Result<()> {
+    render_png_and_svg(&ScalingChart::new(figure)?, stem)
+}
+
+/// Sideways shift between neighbouring series of a scaling figure, in decades of m.
+const DODGE_DECADES: f64 = 0.012;
+
+/// Colour of the reference slopes.
+const GUIDE_GREY: RGBColor = RGBColor(130, 130, 130);
+
+/// A scaling figure checked and cut into what its axes can show.
+struct ScalingChart<'a> {
+    figure: &'a ScalingFigure,
+    /// For each series, its drawable (m, value).
+    points: Vec<Vec<(f64, f64)>>,
+    /// For each series, the error bars at its drawable points.
+    bars: Vec<Vec<Bar>>,
+    /// For each series, its fitted line, when it has one that can be drawn.
+    fits: Vec<Option<Segment>>,
+    /// The reference slopes that cross the chart, with the part that does.
+    guides: Vec<(Guide, Segment)>,
+    x_range: Range<f64>,
+    y_range: Range<f64>,
+}
+
+/// An error bar clamped to the vertical axis: an end cut at the axis gets no cap, so that it
+/// does not read as the end of the interval.
+#[derive(Clone, Copy, Debug)]
+struct Bar {
+    m: f64,
+    low: f64,
+    high: f64,
+    low_capped: bool,
+    high_capped: bool,
+}
+
+impl Bar {
+    fn new(m: f64, low: f64, high: f64, y_range: &Range<f64>) -> Self {
+        let inside = |end: f64| (y_range.start..=y_range.end).contains(&end);
+        Self {
+            m,
+            low: clamp_into(y_range, low),
+            high: clamp_into(y_range, high),
+            low_capped: inside(low),
+            high_capped: inside(high),
+        }
+    }
+}
+
+/// The two ends of a line segment, in data coordinates.
+type Segment = [(f64, f64); 2];
+
+/// A reference slope of a scaling figure.
+#[derive(Clone, Copy, Debug)]
+struct Guide {
+    slope: f64,
+    label: &'static str,
+    /// Length of its dashes in pixels (long for m^-1, short for m^-1/2).
+    dash: i32,
+}
+
+const GUIDES: [Guide; 2] = [
+    Guide {
+        slope: -1.0,
+        label: "m^-1",
+        dash: 20,
+    },
+    Guide {
+        slope: -0.5,
+        label: "m^-1/2",
+        dash: 7,
+    },
+];
+
+/// Legend text of a series: its label, then the fitted slope and its interval.
+fn fit_label(label: &str, fit: Option<&PowerFit>) -> String {
+    match fit {
+        Some(fit) if fit.lo.is_finite() && fit.hi.is_finite() => format!(
+            "{label}: slope {:.2} [{:.2}, {:.2}]",
+            fit.slope, fit.lo, fit.hi
+        ),
+        Some(fit) => format!("{label}: slope {:.2}", fit.slope),
+        None => label.to_owned(),
+    }
+}
+
+/// The part of the line y = y0 (x / x0)^slope with x in `x_range` and y in `y_range` (a
+/// segment on log-log axes), `None` if the line misses the chart.
+fn power_line_in(
+    anchor: (f64, f64),
+    slope: f64,
+    x_range: &Range<f64>,
+    y_range: &Range<f64>,
+) -> Option<Segment> {
+    let (x0, y0) = (anchor.0.ln(), anchor.1.ln());
+    let (mut low, mut high) = (x_range.start.ln(), x_range.end.ln());
+    if slope.abs() > 0.0 {
+        let a = x0 + (y_range.start.ln() - y0) / slope;
+        let b = x0 + (y_range.end.ln() - y0) / slope;
+        low = low.max(a.min(b));
+        high = high.min(a.max(b));
+    } else if !(y_range.start..=y_range.end).contains(&anchor.1) {
+        return None;
+    }
+    let at = |x: f64| (x.exp(), (y0 + slope * (x - x0)).exp());
+    (low < high && low.is_finite() && high.is_finite()).then(|| [at(low), at(high)])
+}
+
+impl<'a> ScalingChart<'a> {
+    fn new(figure: &'a ScalingFigure) -> Result<Self> {
+        let title = &figure.title;
+        if figure.series.is_empty() {
+            return Err(Error::invalid(
+                format!("figure \"{title}\": series"),
+                "none",
+                "at least one series",
+            ));
+        }
+        let positive = |value: f64| drawable(value, Scale::Log);
+        let (mut x_extent, mut y_extent) = (Extent::default(), Extent::default());
+        let mut points = Vec::new();
+        let mut raw_bars = Vec::new();
+        let mut fit_spans = Vec::new();
+        for series in &figure.series {
+            let lengths = [
+                series.m.len(),
+                series.value.len(),
+                series.lo.len(),
+                series.hi.len(),
+            ];
+            if lengths.iter().any(|&length| length != lengths[0]) {
+                return Err(length_mismatch(
+                    title,
+                    &format!("series \"{}\"", series.label),
+                    "m, value, lo, hi",
+                    &lengths,
+                ));
+            }
+            let mut series_points = Vec::new();
+            let mut series_bars = Vec::new();
+            let mut m_extent = Extent::default();
+            for (((&m, &value), &lo), &hi) in series
+                .m
+                .iter()
+                .zip(&series.value)
+                .zip(&series.lo)
+                .zip(&series.hi)
+                .filter(|(((m, value), _), _)| positive(**m) && positive(**value))
+            {
+                series_points.push((m, value));
+                x_extent.include(m);
+                m_extent.include(m);
+                y_extent.include(value);
+                if lo.is_finite() && hi.is_finite() {
+                    series_bars.push((m, value, lo.min(hi), lo.max(hi)));
+                    let (low, high) = spread_in_range(Scale::Log, value, lo.min(hi), lo.max(hi));
+                    y_extent.include(low);
+                    y_extent.include(high);
+                }
+            }
+            let span = series
+                .fit
+                .as_ref()
+                .zip(m_extent.0)
+                .and_then(|(fit, (m_low, m_high))| {
+                    let line = |m: f64| (m, (fit.intercept_log + fit.slope * m.ln()).exp());
+                    let ends = [line(m_low), line(m_high)];
+                    ends.iter().all(|&(_, y)| positive(y)).then_some(ends)
+                });
+            for &(_, y) in span.iter().flatten() {
+                y_extent.include(y);
+            }
+            points.push(series_points);
+            raw_bars.push(series_bars);
+            fit_spans.push(span);
+        }
+        let (Some(x_range), Some(y_range)) = (
+            x_extent.axis_range(Scale::Log),
+            y_extent.axis_range(Scale::Log),
+        ) else {
+            let total: usize = figure.series.iter().map(|series| series.m.len()).sum();
+            return Err(Error::invalid(
+                format!("figure \"{title}\": drawable points of the series"),
+                format!("0 of {total}"),
+                drawable_in_words(Scale::Log, Scale::Log, "m", "value"),
+            ));
+        };
+        let bars = raw_bars
+            .iter()
+            .map(|series_bars| {
+                series_bars
+                    .iter()
+                    .map(|&(m, _, lo, hi)| Bar::new(m, lo, hi, &y_range))
+                    .collect()
+            })
+            .collect();
+        let anchor = points.iter().find_map(|series| series.first().copied());
+        let guides = anchor.map_or_else(Vec::new, |anchor| {
+            GUIDES
+                .iter()
+                .filter_map(|&guide| {
+                    power_line_in(anchor, guide.slope, &x_range, &y_range).map(|ends| (guide, ends))
+                })
+                .collect()
+        });
+        Ok(Self {
+            figure,
+            points,
+            bars,
+            fits: fit_spans,
+            guides,
+            x_range,
+            y_range,
+        })
+    }
+
+    fn legend_labels(&self) -> Vec<String> {
+        let series = self
+            .figure
+            .series
+            .iter()
+            .zip(&self.points)
+            .map(|(series, points)| {
+                legend_label(
+                    &fit_label(&series.label, series.fit.as_ref()),
+                    points.is_empty(),
+                )
+            });
+        series
+            .chain(self.guides.iter().map(|(guide, _)| guide.label.to_owned()))
+            .collect()
+    }
+
+    /// The factor by which series `index` is shifted sideways.
+    fn dodge(&self, index: usize) -> f64 {
+        let count = self.figure.series.len() as f64;
+        10_f64.powf(DODGE_DECADES * (index as f64 - 0.5 * (count - 1.0)))
+    }
+
+    fn legend_corner(&self) -> SeriesLabelPosition {
+        let mut layout = Layout::new(
+            Scale::Log,
+            Scale::Log,
+            self.x_range.clone(),
+            self.y_range.clone(),
+        );
+        for &point in self.points.iter().flatten() {
+            layout.add_line(&[point]);
+        }
+        for bar in self.bars.iter().flatten() {
+            layout.add_line(&[(bar.m, bar.low), (bar.m, bar.high)]);
+        }
+        for ends in self.fits.iter().flatten() {
+            layout.add_line(ends);
+        }
+        for (_, ends) in &self.guides {
+            layout.add_line(ends);
+        }
+        layout.legend_corner(SAMPLE_LEGEND.size_for(&self.legend_labels()))
+    }
+}
+
+/// Vertices of the marker of series `index` around (0, 0) in pixels: circle, square, triangle,
+/// diamond, inverted triangle, then again.
+fn marker(index: usize) -> Vec<(i32, i32)> {
+    let polygon = |corners: u32, radius: f64, turn: f64| -> Vec<(i32, i32)> {
+        (0..corners)
+            .map(|corner| {
+                let angle = turn + std::f64::consts::TAU * f64::from(corner) / f64::from(corners);
+                (
+                    (radius * angle.cos()).round() as i32,
+                    (-radius * angle.sin()).round() as i32,
+                )
+            })
+            .collect()
+    };
+    use std::f64::consts::FRAC_PI_2;
+    match index % 5 {
+        0 => polygon(24, 9.0, 0.0),
+        1 => polygon(4, 11.0, FRAC_PI_2 / 2.0),
+        2 => polygon(3, 12.0, FRAC_PI_2),
+        3 => polygon(4, 12.0, 0.0),
+        _ => polygon(3, 12.0, -FRAC_PI_2),
+    }
+}
+
+/// Half width of the caps of an error bar in pixels.
+const CAP: i32 = 9;
+
+impl ScaledChart for ScalingChart<'_> {
+    fn frame(&self) -> Frame<'_> {
+        let figure = self.figure;
+        Frame {
+            title: &figure.title,
+            x_label: &figure.x_label,
+            y_label: &figure.y_label,
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+        }
+    }
+
+    fn ranges(&self) -> (Range<f64>, Range<f64>) {
+        (self.x_range.clone(), self.y_range.clone())
+    }
+
+    fn draw_data<'a, Backend, X, Y>(
+        &self,
+        chart: &mut ChartContext<'a, Backend, Cartesian2d<X, Y>>,
+    ) -> DrawResult<Backend>
+    where
+        Backend: DrawingBackend + 'a,
+        X: Ranged<ValueType = f64>,
+        Y: Ranged<ValueType = f64>,
+    {
+        let figure = self.figure;
+
+        for (guide, ends) in &self.guides {
+            chart.draw_series(DashedLineSeries::new(
+                ends.iter().copied(),
+                guide.dash,
+                8,
+                GUIDE_GREY.stroke_width(3),
+            ))?;
+        }
+        for (index, ends) in self.fits.iter().enumerate() {
+            if let Some(ends) = ends {
+                let colour = PALETTE[index % PALETTE.len()];
+                chart.draw_series(LineSeries::new(
+                    ends.iter().copied(),
+                    colour.stroke_width(LINE_WIDTH - 1),
+                ))?;
+            }
+        }
+        for (index, (points, bars)) in self.points.iter().zip(&self.bars).enumerate() {
+            let colour = PALETTE[index % PALETTE.len()];
+            let dodge = self.dodge(index);
+            let stroke = colour.stroke_width(3);
+            chart.draw_series(bars.iter().map(|bar| {
+                let m = bar.m * dodge;
+                PathElement::new(vec![(m, bar.low), (m, bar.high)], stroke)
+            }))?;
+            let caps = bars.iter().flat_map(|bar| {
+                [(bar.low, bar.low_capped), (bar.high, bar.high_capped)]
+                    .into_iter()
+                    .filter(|&(_, capped)| capped)
+                    .map(move |(end, _)| (bar.m * dodge, end))
+            });
+            chart.draw_series(caps.map(|end| {
+                EmptyElement::at(end) + PathElement::new(vec![(-CAP, 0), (CAP, 0)], stroke)
+            }))?;
+            chart.draw_series(points.iter().map(|&(m, value)| {
+                EmptyElement::at((m * dodge, value)) + Polygon::new(marker(index), colour.filled())
+            }))?;
+        }
+
+        let labels = self.legend_labels();
+        for (index, (series, label)) in figure.series.iter().zip(&labels).enumerate() {
+            let colour = PALETTE[index % PALETTE.len()];
+            let with_line = series.fit.is_some();
+            let line = colour.stroke_width(LINE_WIDTH - 1);
+            legend_entry(chart, label.clone(), move |(x, y)| {
+                let centre = LEGEND_SAMPLE / 2;
+                let shape: Vec<(i32, i32)> = marker(index)
+                    .into_iter()
+                    .map(|(dx, dy)| (dx + centre, dy))
+                    .collect();
+                let reach = if with_line { LEGEND_SAMPLE } else { 0 };
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (reach, 0)], line)
+                    + Polygon::new(shape, colour.filled())
+            })?;
+        }
+        for (label, (guide, _)) in labels[figure.series.len()..].iter().zip(&self.guides) {
+            let dash = guide.dash.min(14);
+            legend_entry(chart, label.clone(), move |(x, y)| {
+                DashedPathElement::new(
+                    vec![(x, y), (x + LEGEND_SAMPLE, y)],
+                    dash,
+                    6,
+                    GUIDE_GREY.stroke_width(3),
+                )
+            })?;
+        }
+        SAMPLE_LEGEND.draw(chart, self.legend_corner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
+
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+    }
+
+    #[test]
+    fn fit_label_carries_slope_and_interval_to_two_decimals() {
+        let fit = PowerFit {
+            slope: -0.981,
+            intercept_log: 0.0,
+            lo: -1.049,
+            hi: -0.914,
+        };
+        assert_eq!(
+            fit_label("t = 1", Some(&fit)),
+            "t = 1: slope -0.98 [-1.05, -0.91]"
+        );
+        let open = PowerFit {
+            lo: f64::NAN,
+            ..fit
+        };
+        assert_eq!(fit_label("t = 1", Some(&open)), "t = 1: slope -0.98");
+        assert_eq!(fit_label("t = 1", None), "t = 1");
+    }
+
+    #[test]
+    fn power_line_is_cut_where_it_leaves_the_chart() {
+        // y = 1 / x through (1, 1) on [0.1, 100] x [0.1, 100]: leaves the chart at x = 10.
+        let [start, end] = power_line_in((1.0, 1.0), -1.0, &(0.1..100.0), &(0.1..100.0)).unwrap();
+        assert!(close(start.0, 0.1) && close(start.1, 10.0));
+        assert!(close(end.0, 10.0) && close(end.1, 0.1));
+        assert!(power_line_in((1.0, 1e6), -1.0, &(0.1..100.0), &(0.1..100.0)).is_none());
+        let flat = power_line_in((1.0, 1.0), 0.0, &(0.1..100.0), &(0.1..100.0)).unwrap();
+        assert!(close(flat[0].0, 0.1) && close(flat[1].0, 100.0));
+    }
+}
