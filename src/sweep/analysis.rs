@@ -17,23 +17,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use nalgebra::DMatrix;
 use serde::Serialize;
 
-use crate::diagnostics::stats::{
-    BootstrapSettings, Statistic, Summary, bootstrap_power_law, richardson,
-};
-use crate::dynamics::reduced::{LinearLimit, initial_second_moment};
+use crate::diagnostics::stats::{BootstrapSettings, Statistic, Summary, richardson};
 use crate::error::{Error, Result};
-use crate::output::{format_float, quote_csv_field, read_npy, write_atomic, write_json};
+use crate::output::{format_float, quote_csv_field, write_atomic, write_json};
 use crate::plot::Curve;
 use crate::plot::Scale;
-use crate::plot::sweep::{
-    BandCurve, PowerFit, ScalingFigure, ScalingSeries, WidthCurves, render_scaling,
-    render_width_curves,
-};
-use crate::scenario::{InitSource, Scenario};
+use crate::plot::sweep::{BandCurve, WidthCurves, render_width_curves};
+use crate::sweep::fits::{draw_scaling, fit_record, fit_steps, scaling_series, seed_means};
 use crate::sweep::merge::RunSeries;
+use crate::sweep::partners::{coupled_distances, linear_reference};
 use crate::sweep::plan::{Plan, Reference};
 
 /// Observables compared with the limit, when the runs logged them.
@@ -130,9 +124,9 @@ pub struct SweepSummary {
 }
 
 /// A run's observable by step.
-struct Track {
-    steps: Vec<u64>,
-    times: Vec<f64>,
+pub(crate) struct Track {
+    pub(crate) steps: Vec<u64>,
+    pub(crate) times: Vec<f64>,
     values: BTreeMap<String, Vec<f64>>,
 }
 
@@ -167,10 +161,10 @@ impl Track {
 }
 
 /// The runs of one point, by width and seed.
-struct PointRuns<'a> {
-    point: Vec<String>,
-    ladder: BTreeMap<(usize, u64), (&'a RunSeries, Track)>,
-    wide: BTreeMap<u64, (&'a RunSeries, Track)>,
+pub(crate) struct PointRuns<'a> {
+    pub(crate) point: Vec<String>,
+    pub(crate) ladder: BTreeMap<(usize, u64), (&'a RunSeries, Track)>,
+    pub(crate) wide: BTreeMap<u64, (&'a RunSeries, Track)>,
 }
 
 /// Writes sweep_stats.csv, sweep_summary.json and the figures of a merged sweep into `out`;
@@ -410,7 +404,7 @@ fn analyse_point(
                 Some(by_step)
             }
             Reference::Linear => linear.as_ref().and_then(|l| {
-                l.get(*observable).map(|v| {
+                l.values.get(*observable).map(|v| {
                     steps
                         .iter()
                         .zip(v)
@@ -642,266 +636,4 @@ fn analyse_point(
             .collect(),
         figures,
     })
-}
-
-/// Seed means and standard errors per width, leaving out widths with no finite value.
-fn seed_means(
-    widths: &[usize],
-    values: impl Fn(usize) -> Vec<f64>,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut out = (Vec::new(), Vec::new(), Vec::new());
-    for &m in widths {
-        let sample: Vec<f64> = values(m).into_iter().filter(|v| v.is_finite()).collect();
-        if sample.is_empty() {
-            continue;
-        }
-        let summary = Summary::of(&sample);
-        out.0.push(m as f64);
-        out.1.push(summary.mean);
-        out.2.push(summary.se);
-    }
-    out
-}
-
-/// The logged steps nearest to the fit times (default: 0, the middle and the last logged time).
-fn fit_steps(plan: &Plan, steps: &[u64], times: &[f64]) -> Vec<u64> {
-    let last = times.last().copied().unwrap_or(0.0);
-    let wanted = plan
-        .times
-        .clone()
-        .unwrap_or_else(|| vec![0.0, 0.5 * last, last]);
-    let mut chosen: Vec<u64> = wanted
-        .iter()
-        .filter_map(|t| {
-            times
-                .iter()
-                .enumerate()
-                .min_by(|a, b| (a.1 - t).abs().total_cmp(&(b.1 - t).abs()))
-                .map(|(row, _)| steps[row])
-        })
-        .collect();
-    chosen.sort_unstable();
-    chosen.dedup();
-    chosen
-}
-
-fn fit_record(
-    observable: &str,
-    statistic_name: &str,
-    time: f64,
-    ms: &[f64],
-    samples: &[Vec<f64>],
-    statistic: Statistic,
-    settings: &BootstrapSettings,
-) -> FitRecord {
-    let mut record = FitRecord {
-        observable: observable.to_string(),
-        statistic: statistic_name.to_string(),
-        time,
-        slope: None,
-        intercept: None,
-        lo: None,
-        hi: None,
-        level: settings.level,
-        resamples: None,
-        note: None,
-    };
-    // A seed enters only if it is finite at every width (a diverged run drops its seed
-    // everywhere), so that sample i is the same seed at every width, as pairing requires.
-    let seeds = samples.iter().map(Vec::len).min().unwrap_or(0);
-    let keep: Vec<usize> = (0..seeds)
-        .filter(|&i| samples.iter().all(|s| s[i].is_finite()))
-        .collect();
-    let finite: Vec<Vec<f64>> = samples
-        .iter()
-        .map(|s| keep.iter().map(|&i| s[i]).collect())
-        .collect();
-    match bootstrap_power_law(ms, &finite, |s| statistic.apply(s), settings) {
-        Ok(fit) => {
-            record.slope = Some(fit.slope);
-            record.intercept = Some(fit.intercept);
-            record.lo = fit.lo.is_finite().then_some(fit.lo);
-            record.hi = fit.hi.is_finite().then_some(fit.hi);
-            record.resamples = Some((fit.resamples, fit.dropped));
-        }
-        Err(error) => record.note = Some(error.to_string()),
-    }
-    record
-}
-
-/// A series of the scaling figure: the statistic at each width with bars of +-2 standard
-/// errors (of the mean for the bias and the mean; sd sqrt(2 / (n - 1)), the normal-theory
-/// standard error, for a standard deviation of n seeds).
-fn scaling_series(
-    ms: &[f64],
-    samples: &[Vec<f64>],
-    statistic: Statistic,
-    record: &FitRecord,
-    time: f64,
-) -> ScalingSeries {
-    let mut value = Vec::new();
-    let (mut lo, mut hi) = (Vec::new(), Vec::new());
-    for sample in samples {
-        let finite: Vec<f64> = sample.iter().copied().filter(|v| v.is_finite()).collect();
-        let v = statistic.apply(&finite);
-        let summary = Summary::of(&finite);
-        let half = match statistic {
-            Statistic::AbsMean | Statistic::Mean => 2.0 * summary.se,
-            // The sd of n normal values has a relative standard error ~ 1/sqrt(2(n - 1)).
-            _ => 2.0 * v / (2.0 * (finite.len().max(2) - 1) as f64).sqrt(),
-        };
-        value.push(v);
-        lo.push(v - half);
-        hi.push(v + half);
-    }
-    let fit = match (record.slope, record.intercept, record.lo, record.hi) {
-        (Some(slope), Some(intercept_log), Some(lo), Some(hi)) => Some(PowerFit {
-            slope,
-            intercept_log,
-            lo,
-            hi,
-        }),
-        _ => None,
-    };
-    ScalingSeries {
-        label: format!("t = {}", format_float(time)),
-        m: ms.to_vec(),
-        value,
-        lo,
-        hi,
-        fit,
-    }
-}
-
-/// Draws a scaling figure; false when nothing could be drawn (e.g. every value is 0 at t = 0).
-fn draw_scaling(
-    name: &str,
-    what: &str,
-    y_label: &str,
-    series: Vec<ScalingSeries>,
-    stem: &Path,
-) -> bool {
-    let series: Vec<ScalingSeries> = series
-        .into_iter()
-        .filter(|s| s.value.iter().any(|v| *v > 0.0 && v.is_finite()))
-        .collect();
-    if series.is_empty() {
-        return false;
-    }
-    let figure = ScalingFigure {
-        title: format!("{name}: {what}"),
-        x_label: "width m".into(),
-        y_label: y_label.into(),
-        series,
-    };
-    render_scaling(&figure, stem).is_ok()
-}
-
-/// The exact reduced limit at the logged times: risk and relative movement, from the
-/// initialisation law (docs/limit.md).
-fn linear_reference(
-    plan: &Plan,
-    run: &RunSeries,
-    times: &[f64],
-) -> Result<BTreeMap<String, Vec<f64>>> {
-    let scenario = Scenario::load(&run.dir.join("scenario.toml"), &[])?;
-    let InitSource::Law(law) = &scenario.init else {
-        return Err(Error::invalid(
-            "sweep.reference",
-            "\"linear\" with init.file",
-            "an initialisation law (the limit starts from its second moment)",
-        ));
-    };
-    let setup = scenario.setup()?;
-    let limit = LinearLimit::new(
-        &scenario.network,
-        &scenario.dynamics,
-        &setup.teacher,
-        plan.widths[plan.widths.len() - 1],
-    )?;
-    let sigma0 = initial_second_moment(law, scenario.d)?;
-    let solution = limit.solve(&sigma0, times)?;
-    let size = sigma0.trace().sqrt();
-    let mut out = BTreeMap::new();
-    out.insert(
-        "risk".to_string(),
-        solution.iter().map(|p| p.risk).collect(),
-    );
-    out.insert(
-        "movement_relative".to_string(),
-        solution.iter().map(|p| p.movement / size).collect(),
-    );
-    Ok(out)
-}
-
-/// Per width, the per-seed RMS distance at the last step between the width-m particles and
-/// their partners: the first m particles of the wide run of the same seed, or Phi(T) theta_j(0)
-/// for the linear limit. Empty for the other references.
-fn coupled_distances(
-    plan: &Plan,
-    point: &PointRuns<'_>,
-    linear: Option<&BTreeMap<String, Vec<f64>>>,
-) -> Result<Vec<(usize, Vec<f64>)>> {
-    let propagator = match (&plan.reference, linear) {
-        (Reference::Linear, Some(_)) => {
-            let Some((run, track)) = point.ladder.values().next() else {
-                return Ok(Vec::new());
-            };
-            let scenario = Scenario::load(&run.dir.join("scenario.toml"), &[])?;
-            let setup = scenario.setup()?;
-            let limit = LinearLimit::new(
-                &scenario.network,
-                &scenario.dynamics,
-                &setup.teacher,
-                plan.widths[plan.widths.len() - 1],
-            )?;
-            let InitSource::Law(law) = &scenario.init else {
-                return Ok(Vec::new());
-            };
-            let sigma0 = initial_second_moment(law, scenario.d)?;
-            let end = track.times.last().copied().unwrap_or(0.0);
-            limit.solve(&sigma0, &[end])?.pop().map(|p| p.propagator)
-        }
-        (Reference::Wide { .. }, _) => None,
-        _ => return Ok(Vec::new()),
-    };
-    let mut out = Vec::new();
-    for &m in &plan.widths {
-        let mut sample = Vec::new();
-        for &seed in &plan.seeds {
-            let Some((run, _)) = point.ladder.get(&(m, seed)) else {
-                continue;
-            };
-            let Ok(particles) = read_npy(&run.dir.join("particles_final.npy")) else {
-                continue;
-            };
-            let partners: DMatrix<f64> = match &propagator {
-                Some(phi) => {
-                    let initial = read_npy(&run.dir.join("particles_init.npy"))?;
-                    &initial * phi.transpose()
-                }
-                None => {
-                    let Some((reference, _)) = point.wide.get(&seed) else {
-                        continue;
-                    };
-                    let Ok(wide) = read_npy(&reference.dir.join("particles_final.npy")) else {
-                        continue;
-                    };
-                    wide.rows(0, m.min(wide.nrows())).into_owned()
-                }
-            };
-            if partners.shape() != particles.shape() {
-                continue;
-            }
-            let squared: f64 = (&particles - &partners)
-                .row_iter()
-                .map(|r| r.norm_squared())
-                .sum();
-            sample.push((squared / m as f64).sqrt());
-        }
-        if !sample.is_empty() {
-            out.push((m, sample));
-        }
-    }
-    Ok(out)
 }

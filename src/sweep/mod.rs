@@ -5,7 +5,9 @@
 
 pub mod analysis;
 pub mod execute;
+pub mod fits;
 pub mod merge;
+pub mod partners;
 pub mod plan;
 
 pub use execute::{ExecutionReport, SweepProgress, execute};
