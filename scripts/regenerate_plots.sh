@@ -9,5 +9,11 @@ mkdir -p plots
 cp "$out/quickstart/plots/risk.png" plots/quickstart_risk.png
 cp "$out/quickstart/plots/risk.svg" plots/quickstart_risk.svg
 cp "$out/quickstart/plots/cloud_panels.png" plots/quickstart_cloud_panels.png
+# Finite m against the limit (about 90 s on 2 cores) and lazy against mean-field (5 s).
+target/release/meanfield sweep scenarios/finite_m_relu_teacher.toml --out "$out/finite_m" --quiet
+cp "$out/finite_m/plots/risk_bias.png" plots/finite_m_risk_bias.png
+cp "$out/finite_m/plots/risk_by_width.png" plots/finite_m_risk_by_width.png
+target/release/meanfield sweep scenarios/lazy_vs_meanfield.toml --out "$out/lazy" --quiet
+cp "$out/lazy/plots/movement_scaling_0.png" plots/lazy_movement_scaling.png
 rm -rf "$out"
-echo "plots/quickstart_risk.{png,svg} and plots/quickstart_cloud_panels.png regenerated"
+echo "plots/quickstart_*, plots/finite_m_* and plots/lazy_movement_scaling.png regenerated"
