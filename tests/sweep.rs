@@ -133,6 +133,20 @@ fn shards_partition_the_runs_and_merge_to_the_unsharded_sweep_csv() {
         read(&whole, "sweep_stats.csv"),
         read(&merged, "sweep_stats.csv")
     );
+    // The coupled distance to the wide run's first m particles, at every snapshot step (0 and
+    // 6): 0 at step 0 (the same draws), positive after.
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&whole, "sweep_summary.json")).unwrap();
+    let coupled = summary["points"][0]["coupled_distance"].as_array().unwrap();
+    assert_eq!(coupled.len(), 2 * plan.widths.len());
+    for record in coupled {
+        let mean = record["mean"].as_f64().unwrap();
+        match record["step"].as_u64().unwrap() {
+            0 => assert_eq!(mean, 0.0),
+            6 => assert!(mean > 0.0),
+            other => panic!("unexpected step {other}"),
+        }
+    }
     // sweep.csv has one row per run and logged step (steps 0, 3, 6).
     let (plan_read, runs) = gather(std::slice::from_ref(&whole)).unwrap();
     assert_eq!(plan_read, plan);

@@ -36,6 +36,9 @@ pub struct RecordOptions {
     pub snapshots: usize,
     /// Particles kept per snapshot: a deterministic subsample beyond this (default 2000).
     pub snapshot_particles: usize,
+    /// Keep the first `snapshot_particles` particles rather than a spread subsample (default
+    /// false; a sweep sets it, so that snapshots of different widths hold paired particles).
+    pub snapshot_first: bool,
     /// Half-angle of the cone around a teacher direction, in degrees (default 15).
     pub cone_degrees: f64,
     /// Probe inputs of the tangent-kernel indicator (default 16; 0: off).
@@ -60,6 +63,7 @@ impl Default for RecordOptions {
         Self {
             snapshots: 12,
             snapshot_particles: 2000,
+            snapshot_first: false,
             cone_degrees: 15.0,
             probes: 16,
             exact_w2_max: 256,
@@ -185,7 +189,11 @@ impl Recorder {
             columns.push(format!("cone_share_{i}"));
             columns.push(format!("best_cosine_{i}"));
         }
-        let subsample = subsample(m, options.snapshot_particles, facts.seed);
+        let subsample = if options.snapshot_first {
+            (0..m.min(options.snapshot_particles)).collect()
+        } else {
+            subsample(m, options.snapshot_particles, facts.seed)
+        };
         let initial_subsample = rows_of(facts.initial, &subsample);
         let probes = (options.probes > 0).then(|| {
             let x = probe_inputs(facts.d, facts.bias, options.probes, facts.seed);

@@ -194,6 +194,9 @@ pub struct RecordConfig {
     pub snapshots: Option<usize>,
     /// Particles per snapshot; a deterministic subsample beyond it (default 2000).
     pub snapshot_particles: Option<usize>,
+    /// Which particles a subsampled snapshot keeps: `spread` (default; chosen by a hash of the
+    /// index) or `first` (particles 0..snapshot_particles, paired across widths in a sweep).
+    pub snapshot_sample: Option<String>,
     /// Half-angle in degrees of the cone around each teacher direction (default 15).
     pub cone_degrees: Option<f64>,
     /// Probe inputs of the tangent-kernel indicator (default 16; 0: off).

@@ -600,6 +600,17 @@ impl Scenario {
             snapshot_particles: rec
                 .snapshot_particles
                 .unwrap_or(defaults.snapshot_particles),
+            snapshot_first: match rec.snapshot_sample.as_deref() {
+                None | Some("spread") => false,
+                Some("first") => true,
+                Some(other) => {
+                    return Err(cx.fail(
+                        "record.snapshot_sample",
+                        quoted(other),
+                        "one of spread, first",
+                    ));
+                }
+            },
             cone_degrees: rec.cone_degrees.unwrap_or(defaults.cone_degrees),
             probes: rec.probes.unwrap_or(defaults.probes),
             exact_w2_max: rec.exact_w2_max.unwrap_or(defaults.exact_w2_max),
@@ -653,6 +664,14 @@ impl Scenario {
         };
         resolved.record.snapshots = Some(record.snapshots);
         resolved.record.snapshot_particles = Some(record.snapshot_particles);
+        resolved.record.snapshot_sample = Some(
+            if record.snapshot_first {
+                "first"
+            } else {
+                "spread"
+            }
+            .into(),
+        );
         resolved.record.cone_degrees = Some(record.cone_degrees);
         resolved.record.probes = Some(record.probes);
         resolved.record.exact_w2_max = Some(record.exact_w2_max);

@@ -25,9 +25,11 @@ use crate::output::{format_float, quote_csv_field, write_atomic, write_json};
 use crate::plot::Curve;
 use crate::plot::Scale;
 use crate::plot::sweep::{BandCurve, WidthCurves, render_width_curves};
-use crate::sweep::fits::{draw_scaling, fit_record, fit_steps, scaling_series, seed_means};
+use crate::sweep::fits::{
+    draw_scaling, fit_record, fit_steps, scaling_series, seed_means, short_time,
+};
 use crate::sweep::merge::RunSeries;
-use crate::sweep::partners::{coupled_distances, linear_reference};
+use crate::sweep::partners::{coupled_distances, linear_reference, snapshot_steps};
 use crate::sweep::plan::{Plan, Reference};
 
 /// Observables compared with the limit, when the runs logged them.
@@ -76,11 +78,15 @@ pub struct LimitRecord {
     pub reduced_chi_square: f64,
 }
 
-/// The coupled distance at one width.
+/// The coupled distance at one width and snapshot step.
 #[derive(Clone, Debug, Serialize)]
 pub struct CoupledRecord {
     /// Width m.
     pub m: usize,
+    /// The snapshot step.
+    pub step: u64,
+    /// Its time.
+    pub time: f64,
     /// Seed mean of the root-mean-square distance between paired particles.
     pub mean: f64,
     /// Its standard error.
@@ -96,7 +102,7 @@ pub struct PointRecord {
     pub fits: Vec<FitRecord>,
     /// Richardson limits at the fit times (reference `richardson`).
     pub limits: Vec<LimitRecord>,
-    /// Coupled distances at the last step (reference `wide` or `linear`).
+    /// Coupled distances at every snapshot step (reference `wide` or `linear`).
     pub coupled_distance: Vec<CoupledRecord>,
     /// Figures written, relative to the sweep directory.
     pub figures: Vec<String>,
@@ -289,7 +295,7 @@ fn report(summary: &SweepSummary, out: &Path) -> String {
                 },
                 fit.observable,
                 fit.statistic,
-                fit.time
+                short_time(fit.time)
             ));
         }
     }
@@ -338,8 +344,12 @@ fn analyse_point(
         .copied()
         .filter(|o| first.values.contains_key(*o))
         .collect();
+    let snapshot_steps = snapshot_steps(&first_run.dir);
+    // t_k = k dt, as the simulation computes it (snapshot steps need not be logged rows).
+    let dt = crate::scenario::Scenario::load(&first_run.dir.join("scenario.toml"), &[])
+        .map_or(f64::NAN, |s| s.dt);
     let linear = match plan.reference {
-        Reference::Linear => Some(linear_reference(plan, first_run, &times)?),
+        Reference::Linear => Some(linear_reference(plan, first_run, &times, &snapshot_steps)?),
         _ => None,
     };
     let settings = BootstrapSettings {
@@ -587,11 +597,27 @@ fn analyse_point(
             }
         }
     }
-    let coupled = coupled_distances(plan, point, linear.as_ref())?;
-    if !coupled.is_empty() {
-        let ms: Vec<f64> = coupled.iter().map(|(m, _)| *m as f64).collect();
-        let samples: Vec<Vec<f64>> = coupled.iter().map(|(_, s)| s.clone()).collect();
-        let time = time_of(*steps.last().unwrap_or(&0));
+    let coupled = coupled_distances(
+        plan,
+        point,
+        &snapshot_steps,
+        linear.as_ref().map(|l| l.propagators.as_slice()),
+    )?;
+    // Fits at the snapshot steps nearest to the fit times.
+    let mut coupled_series = Vec::new();
+    let mut fitted_steps: Vec<u64> = Vec::new();
+    for &wanted in &fit_steps {
+        let Some(at) = coupled
+            .iter()
+            .min_by_key(|c| c.step.abs_diff(wanted))
+            .filter(|c| !fitted_steps.contains(&c.step) && c.step > 0)
+        else {
+            continue;
+        };
+        fitted_steps.push(at.step);
+        let ms: Vec<f64> = at.by_width.iter().map(|(m, _)| *m as f64).collect();
+        let samples: Vec<Vec<f64>> = at.by_width.iter().map(|(_, s)| s.clone()).collect();
+        let time = at.step as f64 * dt;
         let record = fit_record(
             "coupled_distance",
             "mean",
@@ -601,14 +627,22 @@ fn analyse_point(
             Statistic::Mean,
             &settings,
         );
-        let series = scaling_series(&ms, &samples, Statistic::Mean, &record, time);
+        coupled_series.push(scaling_series(
+            &ms,
+            &samples,
+            Statistic::Mean,
+            &record,
+            time,
+        ));
         fits.push(record);
+    }
+    if !coupled_series.is_empty() {
         let stem = format!("plots/coupled_distance{suffix}");
         if draw_scaling(
             &name,
             "coupled distance to the reference particles",
             "RMS |theta_j^m - theta_j^ref|",
-            vec![series],
+            coupled_series,
             &out.join(&stem),
         ) {
             figures.push(format!("{stem}.png"));
@@ -625,13 +659,17 @@ fn analyse_point(
         limits,
         coupled_distance: coupled
             .iter()
-            .map(|(m, sample)| {
-                let summary = Summary::of(sample);
-                CoupledRecord {
-                    m: *m,
-                    mean: summary.mean,
-                    se: summary.se,
-                }
+            .flat_map(|at| {
+                at.by_width.iter().map(|(m, sample)| {
+                    let summary = Summary::of(sample);
+                    CoupledRecord {
+                        m: *m,
+                        step: at.step,
+                        time: at.step as f64 * dt,
+                        mean: summary.mean,
+                        se: summary.se,
+                    }
+                })
             })
             .collect(),
         figures,

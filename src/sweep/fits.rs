@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use crate::diagnostics::stats::{BootstrapSettings, Statistic, Summary, bootstrap_power_law};
-use crate::output::format_float;
 use crate::plot::sweep::{PowerFit, ScalingFigure, ScalingSeries, render_scaling};
 use crate::sweep::analysis::FitRecord;
 use crate::sweep::plan::Plan;
@@ -130,7 +129,7 @@ pub(crate) fn scaling_series(
         _ => None,
     };
     ScalingSeries {
-        label: format!("t = {}", format_float(time)),
+        label: format!("t = {}", short_time(time)),
         m: ms.to_vec(),
         value,
         lo,
@@ -161,4 +160,16 @@ pub(crate) fn draw_scaling(
         series,
     };
     render_scaling(&figure, stem).is_ok()
+}
+
+/// A time for a legend or a report line: at most 4 decimals, trailing zeros dropped (0.7, not
+/// 0.7000000000000001).
+pub(crate) fn short_time(time: f64) -> String {
+    let text = format!("{time:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text.is_empty() || text == "-" {
+        "0".into()
+    } else {
+        text.into()
+    }
 }

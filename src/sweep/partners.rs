@@ -3,6 +3,7 @@
 //! run of the same seed, or Phi(t) theta_j(0) for the reduced linear equation.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use nalgebra::DMatrix;
 
@@ -18,8 +19,8 @@ use crate::sweep::plan::{Plan, Reference};
 pub(crate) struct LinearReference {
     /// Risk and relative movement at each logged time.
     pub(crate) values: BTreeMap<String, Vec<f64>>,
-    /// Phi at the last logged time: the limit partner of particle j is Phi theta_j(0).
-    pub(crate) propagator: DMatrix<f64>,
+    /// Phi at each requested snapshot step: the limit partner of particle j is Phi theta_j(0).
+    pub(crate) propagators: Vec<DMatrix<f64>>,
 }
 
 /// The [`LinearReference`] of the runs of `plan` (whose scenario `run` is one).
@@ -27,6 +28,7 @@ pub(crate) fn linear_reference(
     plan: &Plan,
     run: &RunSeries,
     times: &[f64],
+    snapshot_steps: &[u64],
 ) -> Result<LinearReference> {
     let scenario = Scenario::load(&run.dir.join("scenario.toml"), &[])?;
     let InitSource::Law(law) = &scenario.init else {
@@ -55,65 +57,116 @@ pub(crate) fn linear_reference(
         "movement_relative".to_string(),
         solution.iter().map(|p| p.movement / size).collect(),
     );
-    let propagator = solution.last().map_or_else(
-        || DMatrix::identity(1 + scenario.d, 1 + scenario.d),
-        |p| p.propagator.clone(),
-    );
+    let snapshot_times: Vec<f64> = snapshot_steps
+        .iter()
+        .map(|k| *k as f64 * scenario.dt)
+        .collect();
+    let propagators = limit
+        .solve(&sigma0, &snapshot_times)?
+        .into_iter()
+        .map(|p| p.propagator)
+        .collect();
     Ok(LinearReference {
         values: out,
-        propagator,
+        propagators,
     })
 }
 
-/// Per width, the per-seed RMS distance at the last step between the width-m particles and
-/// their partners: the first m particles of the wide run of the same seed, or Phi(T) theta_j(0)
-/// for the linear limit. Empty for the other references.
+/// The snapshot steps of a run directory, increasing.
+pub(crate) fn snapshot_steps(dir: &Path) -> Vec<u64> {
+    let mut steps: Vec<u64> = std::fs::read_dir(dir.join("snapshots"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_prefix("step_")?
+                        .strip_suffix(".npy")?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    steps.sort_unstable();
+    steps
+}
+
+/// The first `m` particles of a run at `step`, from its snapshot when the snapshot holds them
+/// (indices 0..m first: `record.snapshot_sample = "first"`), else None.
+fn first_particles(dir: &Path, step: u64, m: usize) -> Option<DMatrix<f64>> {
+    let indices = read_npy(&dir.join("snapshots").join("indices.npy")).ok()?;
+    let prefix = indices.len() >= m && (0..m).all(|j| indices[j] as usize == j);
+    if !prefix {
+        return None;
+    }
+    let snapshot = read_npy(&dir.join("snapshots").join(format!("step_{step}.npy"))).ok()?;
+    (snapshot.nrows() >= m).then(|| snapshot.rows(0, m).into_owned())
+}
+
+/// The coupled distance at one snapshot step: per width, the per-seed RMS distances.
+pub(crate) struct CoupledAt {
+    /// The step.
+    pub(crate) step: u64,
+    /// (m, per-seed RMS |theta_j^m - partner_j|) for the widths with a value.
+    pub(crate) by_width: Vec<(usize, Vec<f64>)>,
+}
+
+/// At every snapshot step, per width, the per-seed RMS distance between the width-m particles
+/// and their partners: the first m particles of the wide run of the same seed, or
+/// Phi(t) theta_j(0) for the linear limit (`propagators`: Phi at each of `steps`). Empty for the
+/// other references, and at steps where a snapshot does not hold the paired particles.
 pub(crate) fn coupled_distances(
     plan: &Plan,
     point: &PointRuns<'_>,
-    linear: Option<&LinearReference>,
-) -> Result<Vec<(usize, Vec<f64>)>> {
-    let propagator = match (&plan.reference, linear) {
-        (Reference::Linear, Some(linear)) => Some(&linear.propagator),
-        (Reference::Wide { .. }, _) => None,
-        _ => return Ok(Vec::new()),
-    };
+    steps: &[u64],
+    propagators: Option<&[DMatrix<f64>]>,
+) -> Result<Vec<CoupledAt>> {
+    if !matches!(plan.reference, Reference::Wide { .. } | Reference::Linear) {
+        return Ok(Vec::new());
+    }
     let mut out = Vec::new();
-    for &m in &plan.widths {
-        let mut sample = Vec::new();
-        for &seed in &plan.seeds {
-            let Some((run, _)) = point.ladder.get(&(m, seed)) else {
-                continue;
-            };
-            let Ok(particles) = read_npy(&run.dir.join("particles_final.npy")) else {
-                continue;
-            };
-            let partners: DMatrix<f64> = match propagator {
-                Some(phi) => {
-                    let initial = read_npy(&run.dir.join("particles_init.npy"))?;
-                    &initial * phi.transpose()
+    for (k, &step) in steps.iter().enumerate() {
+        let mut by_width = Vec::new();
+        for &m in &plan.widths {
+            let mut sample = Vec::new();
+            for &seed in &plan.seeds {
+                let Some((run, _)) = point.ladder.get(&(m, seed)) else {
+                    continue;
+                };
+                let Some(particles) = first_particles(&run.dir, step, m) else {
+                    continue;
+                };
+                let partners: DMatrix<f64> = match (&plan.reference, propagators) {
+                    (Reference::Linear, Some(phis)) => {
+                        let initial = read_npy(&run.dir.join("particles_init.npy"))?;
+                        &initial * phis[k].transpose()
+                    }
+                    _ => {
+                        let Some((reference, _)) = point.wide.get(&seed) else {
+                            continue;
+                        };
+                        let Some(wide) = first_particles(&reference.dir, step, m) else {
+                            continue;
+                        };
+                        wide
+                    }
+                };
+                if partners.shape() != particles.shape() {
+                    continue;
                 }
-                None => {
-                    let Some((reference, _)) = point.wide.get(&seed) else {
-                        continue;
-                    };
-                    let Ok(wide) = read_npy(&reference.dir.join("particles_final.npy")) else {
-                        continue;
-                    };
-                    wide.rows(0, m.min(wide.nrows())).into_owned()
-                }
-            };
-            if partners.shape() != particles.shape() {
-                continue;
+                let squared: f64 = (&particles - &partners)
+                    .row_iter()
+                    .map(|r| r.norm_squared())
+                    .sum();
+                sample.push((squared / m as f64).sqrt());
             }
-            let squared: f64 = (&particles - &partners)
-                .row_iter()
-                .map(|r| r.norm_squared())
-                .sum();
-            sample.push((squared / m as f64).sqrt());
+            if !sample.is_empty() {
+                by_width.push((m, sample));
+            }
         }
-        if !sample.is_empty() {
-            out.push((m, sample));
+        if !by_width.is_empty() {
+            out.push(CoupledAt { step, by_width });
         }
     }
     Ok(out)

@@ -238,6 +238,14 @@ impl Plan {
             for ((key, _), value) in vary.iter().zip(point) {
                 overrides.push(format!("{key}={value}"));
             }
+            // Snapshots keep the first particles, up to the largest ladder width, so that every
+            // width's snapshot and its wide reference's hold paired particles (coupled distance
+            // over time).
+            if config.record.snapshot_sample.is_none() && config.record.snapshot_particles.is_none()
+            {
+                overrides.push("record.snapshot_sample=\"first\"".into());
+                overrides.push(format!("record.snapshot_particles={largest}"));
+            }
             // Runs of a sweep draw no figures unless the scenario asks (`meanfield plot` can).
             if config.record.figures.is_none() {
                 overrides.push("record.figures=false".into());
