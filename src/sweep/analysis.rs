@@ -11,7 +11,7 @@
 //! (standard deviation of the deviations) against m are fitted on log-log axes, with
 //! percentile bootstrap intervals over seeds (`diagnostics::stats`); with a wide or linear
 //! reference, so is the coupled distance (MATH.md section 6) between the width-m particles and
-//! their partners at the last step: the first m particles of the reference run, or Phi(t)
+//! their partners at the snapshot steps: the first m particles of the reference run, or Phi(t)
 //! theta_j(0) for the linear limit. Written to `sweep_summary.json` and drawn in `plots/`.
 
 use std::collections::BTreeMap;
