@@ -7,6 +7,7 @@ use meanfield::Error;
 use meanfield::diagnostics::distance::{
     MAX_EXACT, coupled_distance, sinkhorn_wasserstein2, sliced_wasserstein2, wasserstein2_exact,
 };
+use meanfield::diagnostics::stats::normal_quantile;
 use meanfield::random::{Purpose, stream};
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -22,57 +23,6 @@ fn normal_cloud(n: usize, dimension: usize, scale: f64, seed: u64) -> DMatrix<f6
     })
 }
 
-/// Phi^-1(p): Acklam's rational approximation (relative error 1.15e-9) refined by one Halley
-/// step on Phi(x) - p with Phi(x) = erfc(-x / sqrt 2) / 2, which brings it to about 1e-15.
-fn inverse_normal_cdf(p: f64) -> f64 {
-    const A: [f64; 6] = [
-        -3.969_683_028_665_376e1,
-        2.209_460_984_245_205e2,
-        -2.759_285_104_469_687e2,
-        1.383_577_518_672_69e2,
-        -3.066_479_806_614_716e1,
-        2.506_628_277_459_239,
-    ];
-    const B: [f64; 5] = [
-        -5.447_609_879_822_406e1,
-        1.615_858_368_580_409e2,
-        -1.556_989_798_598_866e2,
-        6.680_131_188_771_972e1,
-        -1.328_068_155_288_572e1,
-    ];
-    const C: [f64; 6] = [
-        -7.784_894_002_430_293e-3,
-        -3.223_964_580_411_365e-1,
-        -2.400_758_277_161_838,
-        -2.549_732_539_343_734,
-        4.374_664_141_464_968,
-        2.938_163_982_698_783,
-    ];
-    const D: [f64; 4] = [
-        7.784_695_709_041_462e-3,
-        3.224_671_290_700_398e-1,
-        2.445_134_137_142_996,
-        3.754_408_661_907_416,
-    ];
-    let tail = |q: f64| {
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    let x = if p < 0.02425 {
-        tail((-2.0 * p.ln()).sqrt())
-    } else if p > 1.0 - 0.02425 {
-        -tail((-2.0 * (1.0 - p).ln()).sqrt())
-    } else {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    };
-    let error = 0.5 * libm::erfc(-x / std::f64::consts::SQRT_2) - p;
-    let u = error * (2.0 * std::f64::consts::PI).sqrt() * (0.5 * x * x).exp();
-    x - u / (1.0 + 0.5 * x * u)
-}
-
 fn normal_density(x: f64) -> f64 {
     (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
@@ -80,7 +30,7 @@ fn normal_density(x: f64) -> f64 {
 /// The standard normal quantiles z_i = Phi^-1((i + 0.5) / n).
 fn normal_quantiles(n: usize) -> Vec<f64> {
     (0..n)
-        .map(|i| inverse_normal_cdf((i as f64 + 0.5) / n as f64))
+        .map(|i| normal_quantile((i as f64 + 0.5) / n as f64))
         .collect()
 }
 
@@ -93,10 +43,10 @@ fn normal_quantiles(n: usize) -> Vec<f64> {
 /// t = Phi^-1(1 - 1/n), minus the midpoint sum.
 fn quantile_discretisation_bound(n: usize) -> f64 {
     let nodes: Vec<f64> = (1..n)
-        .map(|i| inverse_normal_cdf(i as f64 / n as f64).powi(2))
+        .map(|i| normal_quantile(i as f64 / n as f64).powi(2))
         .collect();
     let trapezoid: f64 = nodes.windows(2).map(|w| 0.5 * (w[0] + w[1])).sum::<f64>() / n as f64;
-    let t = inverse_normal_cdf(1.0 - 1.0 / n as f64);
+    let t = normal_quantile(1.0 - 1.0 / n as f64);
     let tails = 2.0 * (t * normal_density(t) + 1.0 / n as f64);
     let midpoint = normal_quantiles(n).iter().map(|z| z * z).sum::<f64>() / n as f64;
     trapezoid + tails - midpoint
