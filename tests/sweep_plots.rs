@@ -14,38 +14,13 @@ use meanfield::plot::sweep::{
 };
 use meanfield::plot::{Curve, Scale};
 
-/// A fresh, empty directory under the target's temporary folder, unique to `name`.
+mod common;
+
+use common::{file_names, png_size};
+
+/// A fresh, empty directory for test `name`.
 fn scratch_directory(name: &str) -> PathBuf {
-    let directory = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("sweep-plots-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&directory);
-    std::fs::create_dir_all(&directory).unwrap();
-    directory
-}
-
-/// Names of the files in `directory`, sorted.
-fn file_names(directory: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(directory)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// Width and height of a PNG file, read from its IHDR chunk after checking the signature.
-fn png_size(path: &Path) -> (u32, u32) {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(
-        bytes[..8],
-        [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'],
-        "{}",
-        path.display()
-    );
-    assert_eq!(&bytes[12..16], b"IHDR");
-    let word = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    (word(16), word(20))
+    common::scratch_directory("sweep-plots-tests", name)
 }
 
 /// The texts of an SVG written by plotters (each between its tags on a line of its own), after

@@ -27,3 +27,37 @@ pub fn advance(setup: &mut Setup, steps: u64) -> nalgebra::DMatrix<f64> {
     }
     theta
 }
+
+/// A fresh, empty directory `group/name` under the target's temporary folder.
+pub fn scratch_directory(group: &str, name: &str) -> std::path::PathBuf {
+    let directory = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(group)
+        .join(name);
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).unwrap();
+    directory
+}
+
+/// Names of the files in `directory`, sorted.
+pub fn file_names(directory: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Width and height of a PNG file, read from its IHDR chunk after checking the signature.
+pub fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        bytes[..8],
+        [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'],
+        "{}",
+        path.display()
+    );
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let word = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (word(16), word(20))
+}
