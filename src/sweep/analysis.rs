@@ -177,12 +177,12 @@ pub(crate) struct PointRuns<'a> {
 /// returns a short report.
 pub fn analyse(plan: &Plan, runs: &[RunSeries], out: &Path) -> Result<String> {
     let mut points: Vec<PointRuns<'_>> = Vec::new();
-    let mut incomplete = Vec::new();
-    let mut last_step = 0;
+    // (id, last logged step) of every run: a run that ends before the others diverged.
+    let mut ends: Vec<(String, u64)> = Vec::with_capacity(runs.len());
     for run in runs {
         let planned = &plan.runs[run.index];
         let track = Track::of(run)?;
-        last_step = last_step.max(track.steps.last().copied().unwrap_or(0));
+        ends.push((planned.id.clone(), track.steps.last().copied().unwrap_or(0)));
         let position = match points.iter().position(|p| p.point == planned.point) {
             Some(position) => position,
             None => {
@@ -201,12 +201,12 @@ pub fn analyse(plan: &Plan, runs: &[RunSeries], out: &Path) -> Result<String> {
             entry.ladder.insert((planned.m, planned.seed), (run, track));
         }
     }
-    for run in runs {
-        let track = Track::of(run)?;
-        if track.steps.last().copied().unwrap_or(0) < last_step {
-            incomplete.push(plan.runs[run.index].id.clone());
-        }
-    }
+    let last_step = ends.iter().map(|(_, end)| *end).max().unwrap_or(0);
+    let incomplete: Vec<String> = ends
+        .into_iter()
+        .filter(|(_, end)| *end < last_step)
+        .map(|(id, _)| id)
+        .collect();
     let plots = out.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
     let mut csv = String::new();
@@ -246,7 +246,7 @@ pub fn analyse(plan: &Plan, runs: &[RunSeries], out: &Path) -> Result<String> {
         widths: plan.widths.clone(),
         seeds: plan.seeds.clone(),
         runs: runs.len(),
-        incomplete_runs: incomplete.clone(),
+        incomplete_runs: incomplete,
         points: records,
         version: env!("CARGO_PKG_VERSION").to_string(),
     };

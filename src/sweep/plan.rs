@@ -228,6 +228,7 @@ impl Plan {
         let pin_teacher = config.target.file.is_none() && config.target.seed.is_none();
 
         let mut runs = Vec::new();
+        let mut name = String::new();
         let mut plan_one = |point: &[String], m: usize, seed: u64, reference: bool| {
             let mut overrides = user_overrides.to_vec();
             overrides.push(format!("model.m={m}"));
@@ -251,6 +252,9 @@ impl Plan {
                 overrides.push("record.figures=false".into());
             }
             let scenario = Scenario::load(path, &overrides)?;
+            if name.is_empty() {
+                name.clone_from(&scenario.name);
+            }
             let resolved = scenario.resolved_toml()?;
             let per_step = match scenario.risk {
                 RiskSpec::Population => (m as f64) * (m as f64),
@@ -284,7 +288,6 @@ impl Plan {
                 }
             }
         }
-        let name = Scenario::load(path, &runs[0].overrides)?.name;
         Ok(Self {
             name,
             scenario_file: path.display().to_string(),
