@@ -1,9 +1,11 @@
 //! What is learned: targets, data sets and the three risk modes (MATH.md sections 2-4).
 
 pub mod data;
+pub mod population;
 pub mod risk;
 pub mod target;
 
 pub use data::{DataSet, InputLaw};
-pub use risk::{EmpiricalRisk, OnlineRisk, PopulationRisk, RiskMode};
+pub use population::PopulationRisk;
+pub use risk::{EmpiricalRisk, OnlineRisk, RiskMode};
 pub use target::{Directions, OutputWeights, Target, Teacher, TeacherSpec};
