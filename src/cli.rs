@@ -12,7 +12,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use meanfield::Error;
-use meanfield::bench::{BenchCase, CASES, bench_case};
+use meanfield::bench::scaling::POINT_BUDGET;
+use meanfield::bench::{
+    BenchCase, BenchRecord, CASES, Repetitions, ScalingMode, bench_case, bench_size, write_scaling,
+};
 use meanfield::run::{RunOptions, Status, render_plots, run};
 use meanfield::scenario::Scenario;
 use meanfield::sweep::{self, Plan, SweepOverrides};
@@ -128,26 +131,58 @@ enum Command {
         /// The run directory.
         run_dir: PathBuf,
     },
-    /// Time one step of the standard cases (see shared/bench/README.md).
+    /// Time one step of the standard cases (see shared/bench/README.md), or its scaling.
     ///
-    /// With --json, prints one JSON line per case (case, s_per_step_median, s_per_step_min,
-    /// gflops, threads, ...) for shared/bench/compare.sh.
+    /// Before timing, the gradient of each case is checked against a plain reference
+    /// implementation on 64 rows spread over m: every entry must agree to 1e-12 of the largest
+    /// reference value of its column, or the command fails naming the row and column. With
+    /// --json, prints one JSON line per case (case, s_per_step_median, s_per_step_min, gflops,
+    /// threads, check_max_rel_error, ...) for shared/bench/compare.sh.
+    ///
+    /// With --scaling population, times one step against the width m (d = 32, k = 4; m from
+    /// 1,000 to 100,000); with --scaling data, against the number of samples n (m = 4096,
+    /// d = 32; n from 256 to 65,536). Each point runs in a child process, self-checked, with up
+    /// to --reps timed steps (fewer once they add up to 20 s), and its peak resident memory is
+    /// recorded. Writes scaling_<mode>.csv, scaling_<mode>.png/.svg (seconds per step, log-log,
+    /// with the power law fitted on m >= 4000 or n >= 2048 and its 95% interval) and
+    /// scaling_<mode>_memory.png/.svg into --out (default plots/performance). A full ladder
+    /// takes a few minutes on 2 cores; --quick stops at m = 4000 or n = 4096.
     Bench {
-        /// data1 | data2 | pop1 | pop2 | all.
+        /// data1 | data2 | pop1 | pop2 | all (comma-separated list allowed).
         #[arg(long, default_value = "all")]
         case: String,
-        /// Timed steps per case (after one warm-up step).
+        /// Timed steps per case (after one warm-up step); with --scaling, at most this many per
+        /// point.
         #[arg(long, default_value_t = 5)]
         reps: usize,
         /// One JSON line per case on stdout.
         #[arg(long)]
         json: bool,
-        /// Divide m and n by 4 (a smoke run, not a comparison).
+        /// Divide m and n by 4 (a smoke run, not a comparison); with --scaling, only the
+        /// smallest sizes.
         #[arg(long)]
         quick: bool,
         /// Number of threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// population | data: time one step against m (population) or n (data).
+        #[arg(long, value_name = "MODE", conflicts_with_all = ["json", "size"])]
+        scaling: Option<String>,
+        /// Output directory of --scaling (default plots/performance).
+        #[arg(long, requires = "scaling")]
+        out: Option<PathBuf>,
+        /// With --scaling population: leave out widths above M.
+        #[arg(long, value_name = "M", requires = "scaling")]
+        max_m: Option<usize>,
+        /// With --scaling data: leave out sample counts above N.
+        #[arg(long, value_name = "N", requires = "scaling")]
+        max_n: Option<usize>,
+        /// No progress and no summary on stderr.
+        #[arg(long)]
+        quiet: bool,
+        /// One point of --scaling, run in a child process: m=M[,n=N][,d=D].
+        #[arg(long, hide = true, value_name = "m=M,n=N,d=D")]
+        size: Option<String>,
     },
 }
 
@@ -469,8 +504,33 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             quick,
             threads,
+            scaling,
+            out,
+            max_m,
+            max_n,
+            quiet,
+            size,
         } => {
             set_threads(threads)?;
+            if let Some(mode) = scaling {
+                let mode = ScalingMode::parse(&mode)?;
+                let max_size = match mode {
+                    ScalingMode::Population => max_m,
+                    ScalingMode::Data => max_n,
+                };
+                let out = out.unwrap_or_else(|| PathBuf::from("plots/performance"));
+                return bench_scaling(mode, &out, quick, max_size, reps, threads, quiet);
+            }
+            if let Some(size) = size {
+                let case = BenchCase::parse_size(&size)?;
+                let record = bench_size(case, Repetitions::adaptive(reps, POINT_BUDGET))?;
+                if json {
+                    println!("{}", serde_json::to_string(&record)?);
+                } else {
+                    print_bench_line(&record);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let cases: Vec<BenchCase> = if case == "all" {
                 CASES.to_vec()
             } else {
@@ -483,20 +543,149 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 if json {
                     println!("{}", serde_json::to_string(&record)?);
                 } else {
-                    println!(
-                        "{:6} m = {:6} d = {:3} n = {:>6}: {:.4e} s/step (min {:.4e}), {:.1} GFLOP/s, {} threads",
-                        record.case,
-                        record.m,
-                        record.d,
-                        record.n.map_or("-".to_string(), |n| n.to_string()),
-                        record.s_per_step_median,
-                        record.s_per_step_min,
-                        record.gflops,
-                        record.threads
-                    );
+                    print_bench_line(&record);
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// One line of `bench` without --json.
+fn print_bench_line(record: &BenchRecord) {
+    println!(
+        "{:6} m = {:6} d = {:3} n = {:>6}: {:.4e} s/step (min {:.4e}), {:.1} GFLOP/s, {} threads; \
+         gradient within {:.1e} of the reference",
+        record.case,
+        record.m,
+        record.d,
+        record.n.map_or("-".to_string(), |n| n.to_string()),
+        record.s_per_step_median,
+        record.s_per_step_min,
+        record.gflops,
+        record.threads,
+        record.check_max_rel_error
+    );
+}
+
+/// Mebibytes of a byte count, for messages.
+fn mebibytes(bytes: Option<u64>) -> String {
+    bytes.map_or_else(
+        || "unknown".into(),
+        |b| format!("{:.0} MiB", b as f64 / 1_048_576.0),
+    )
+}
+
+/// `bench --scaling`: every size of the ladder timed in a child process of this binary
+/// (`bench --size ... --json`), so that each point's peak resident memory is its own; then the
+/// CSV table and the figures.
+fn bench_scaling(
+    mode: ScalingMode,
+    out: &Path,
+    quick: bool,
+    max_size: Option<usize>,
+    reps: usize,
+    threads: Option<usize>,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let ladder = mode.ladder(quick, max_size)?;
+    let program = std::env::current_exe()
+        .context("cannot locate the meanfield binary to run each point in a child process")?;
+    let symbol = mode.size_symbol();
+    let bar = show_progress(quiet).then(|| {
+        let bar = ProgressBar::new(ladder.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} points  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut records = Vec::with_capacity(ladder.len());
+    for case in &ladder {
+        let size = match mode {
+            ScalingMode::Population => case.m,
+            ScalingMode::Data => case.n.unwrap_or(0),
+        };
+        if let Some(bar) = &bar {
+            bar.set_message(format!("timing {symbol} = {size}"));
+        }
+        let record = time_in_child(&program, case, reps, threads)?;
+        if let Some(bar) = &bar {
+            bar.println(format!(
+                "{symbol} = {size:6}: {:.4e} s/step (min {:.4e}, {} reps), peak {}, \
+                 gradient within {:.1e} of the reference",
+                record.s_per_step_median,
+                record.s_per_step_min,
+                record.reps,
+                mebibytes(record.peak_rss_bytes),
+                record.check_max_rel_error
+            ));
+            bar.inc(1);
+        }
+        records.push(record);
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = write_scaling(mode, &records, out)?;
+    if !quiet {
+        let fit = match &report.fit {
+            Some(fit) => format!(
+                "time per step ~ {symbol}^{:.2} (95% interval [{:.2}, {:.2}], fitted on {symbol} = {}; expected {})",
+                fit.slope,
+                fit.interval.0,
+                fit.interval.1,
+                fit.fitted
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                mode.expected_slope()
+            ),
+            None => "too few points for a fit".into(),
+        };
+        eprintln!(
+            "{} points of {} mode: {fit}; written to {}",
+            records.len(),
+            mode.name(),
+            out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `program bench --size ... --json --reps N` and reads its JSON line.
+fn time_in_child(
+    program: &Path,
+    case: &BenchCase,
+    reps: usize,
+    threads: Option<usize>,
+) -> anyhow::Result<BenchRecord> {
+    let spec = case.size_spec();
+    let mut command = std::process::Command::new(program);
+    command.args(["bench", "--size", &spec, "--json", "--quiet", "--reps"]);
+    command.arg(reps.to_string());
+    if let Some(threads) = threads {
+        command.args(["--threads", &threads.to_string()]);
+    }
+    let output = command
+        .output()
+        .with_context(|| format!("could not start {} for the point {spec}", program.display()))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        anyhow::bail!(
+            "the point {spec} failed ({}): {}",
+            output.status,
+            stderr.trim()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|line| line.trim_start().starts_with('{'))
+        .with_context(|| format!("the point {spec} printed no JSON line: {}", stdout.trim()))?;
+    serde_json::from_str(line)
+        .with_context(|| format!("the point {spec} printed an unreadable record: {line}"))
 }

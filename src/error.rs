@@ -69,6 +69,41 @@ pub enum Error {
         /// What was non-finite.
         what: String,
     },
+    /// The self-check of `meanfield bench` failed: the optimised gradient differs from the
+    /// plain reference of `bench::reference` by more than the tolerance at this entry.
+    #[error(
+        "{case}: self-check failed: particle row {row}, column {column} ({}): optimised gradient \
+         {found:e}, reference {expected:e}: |difference| = {relative:.3e} x {scale:e} (the largest \
+         |reference| of the checked rows in that column), allowed {tolerance:e}",
+        column_name(.column)
+    )]
+    SelfCheck {
+        /// The benchmark case.
+        case: String,
+        /// The particle (row of the particle matrix, counting from 0).
+        row: usize,
+        /// The column: 0 for a, c for w_c.
+        column: usize,
+        /// dR/dtheta from the optimised evaluation.
+        found: f64,
+        /// dR/dtheta from the reference.
+        expected: f64,
+        /// |found - expected| / scale.
+        relative: f64,
+        /// The largest |reference| over the checked rows of the column.
+        scale: f64,
+        /// The largest relative deviation allowed.
+        tolerance: f64,
+    },
+}
+
+/// `a` for column 0 of a particle matrix, `w_c` for column c.
+fn column_name(column: &usize) -> String {
+    if *column == 0 {
+        "a".into()
+    } else {
+        format!("w_{column}")
+    }
 }
 
 impl Error {

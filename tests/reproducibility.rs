@@ -36,7 +36,8 @@ fn assert_thread_independent(text: &str, steps: u64) {
     }
 }
 
-/// m = 300 spans three population tiles; tau > 0 adds per-particle noise.
+/// m = 300 spans five population tiles (an odd count: a round-robin with a bye); tau > 0 adds
+/// per-particle noise.
 #[test]
 fn population_runs_are_bit_identical_on_one_two_and_three_threads() {
     assert_thread_independent(

@@ -53,7 +53,6 @@
 use crate::error::Error;
 use crate::math::activation::Activation;
 use crate::math::fastmath;
-use crate::math::simd::{dispatch, simd_variants};
 use std::f64::consts::PI;
 
 /// K(u, v) and the two coefficients of grad_1 K(u, v) = coef_v * v + coef_u * u.
@@ -166,30 +165,9 @@ impl PairKernel {
         }
     }
 
-    /// One row of the population interaction (MATH.md section 3): for u = w_j (|u|^2 = `uu`)
-    /// and every l, with `column[l]` = w_j . w_l on entry (the self pair set to `uu` exactly),
-    /// returns (sum_l a_l K(w_j, w_l), sum_l a_l coef_u(w_j, w_l)) and overwrites `column[l]`
-    /// with a_l coef_v(w_j, w_l). `vv[l]` = |w_l|^2.
-    ///
-    /// Closed forms run branch-free over lanes of 8 pairs (vectorised with the best SIMD
-    /// instructions of the CPU, chosen at run time; every lane computes exactly what
-    /// [`Self::terms`] computes); the sums are accumulated per lane and the lanes combined in a
-    /// fixed order, so the result depends neither on the CPU's vector width nor on threads.
-    pub fn accumulate_row(&self, uu: f64, vv: &[f64], a: &[f64], column: &mut [f64]) -> (f64, f64) {
-        match (&self.method, self.activation) {
-            (Method::Closed, Activation::Relu) => {
-                let inv_uu = if uu > 0.0 { 1.0 / uu } else { 0.0 };
-                row_sums_simd(vv, a, column, |vl, c| relu_lane(uu, inv_uu, vl, c))
-            }
-            (Method::Closed, Activation::Erf) => {
-                let inv = 1.0 / (1.0 + uu);
-                row_sums_simd(vv, a, column, |vl, c| erf_lane(uu, inv, vl, c))
-            }
-            _ => row_sums(vv, a, column, |vl, c| {
-                let terms = self.terms(uu, vl, c);
-                (terms.value, terms.coef_v, terms.coef_u)
-            }),
-        }
+    /// Whether K has a closed form (linear, quadratic, relu, erf) rather than a quadrature.
+    pub fn is_closed_form(&self) -> bool {
+        matches!(self.method, Method::Closed)
     }
 
     /// K(u, v) for vectors u and v of equal length.
@@ -228,88 +206,28 @@ fn cross_squared(uu: f64, vv: f64, uv: f64) -> f64 {
     (uu * vv - uv * uv).max(0.0)
 }
 
-/// Pairs per lane group of [`PairKernel::accumulate_row`].
-const LANES: usize = 8;
-
-/// sum_l a_l value_l and sum_l a_l coef_u_l over lanes of 8 pairs, with column[l] replaced by
-/// a_l coef_v_l; `pair(vv_l, uv_l)` gives (value, coef_v, coef_u). Lane i sums the pairs
-/// l = i mod 8 in order, then the lanes are added in order: a fixed summation order.
-#[inline(always)]
-fn row_sums(
-    vv: &[f64],
-    a: &[f64],
-    column: &mut [f64],
-    pair: impl Fn(f64, f64) -> (f64, f64, f64),
-) -> (f64, f64) {
-    let mut sum_value = [0.0; LANES];
-    let mut sum_u = [0.0; LANES];
-    let (column_main, column_tail) = column.as_chunks_mut::<LANES>();
-    let (vv_main, vv_tail) = vv.as_chunks::<LANES>();
-    let (a_main, a_tail) = a.as_chunks::<LANES>();
-    for ((c, q), w) in column_main.iter_mut().zip(vv_main).zip(a_main) {
-        for i in 0..LANES {
-            let (value, coef_v, coef_u) = pair(q[i], c[i]);
-            sum_value[i] += w[i] * value;
-            sum_u[i] += w[i] * coef_u;
-            c[i] = w[i] * coef_v;
-        }
-    }
-    for (i, ((c, q), w)) in column_tail.iter_mut().zip(vv_tail).zip(a_tail).enumerate() {
-        let (value, coef_v, coef_u) = pair(*q, *c);
-        sum_value[i] += w * value;
-        sum_u[i] += w * coef_u;
-        *c = w * coef_v;
-    }
-    (sum_value.iter().sum(), sum_u.iter().sum())
-}
-
-/// [`row_sums`] compiled for the widest vector unit of the CPU, detected at run time
-/// (`math::simd`): bit-identical results on every path.
-#[inline(always)]
-fn row_sums_simd(
-    vv: &[f64],
-    a: &[f64],
-    column: &mut [f64],
-    pair: impl Fn(f64, f64) -> (f64, f64, f64),
-) -> (f64, f64) {
-    dispatch!(
-        row_sums,
-        row_sums_avx512,
-        row_sums_avx2,
-        (vv, a, column, pair)
-    )
-}
-simd_variants!(row_sums, row_sums_avx512, row_sums_avx2, (vv: &[f64], a: &[f64], column: &mut [f64], pair: impl Fn(f64, f64) -> (f64, f64, f64)) -> (f64, f64));
-
 const INV_TWO_PI: f64 = 1.0 / (2.0 * PI);
 
-/// relu (value, coef_v, coef_u) without branches; `inv_uu` = 1/|u|^2 (0 for u = 0, where
-/// phi := 0 and coef_u := 0: grad_1 K(0, v) = v / 2).
+/// relu (value, coef_v, cross) without branches, cross = |u||v| sin(phi) / (2 pi), so that
+/// coef_u = cross / |u|^2 (0 for u = 0, where phi := 0: grad_1 K(0, v) = v / 2).
 #[inline(always)]
-fn relu_lane(uu: f64, inv_uu: f64, vv: f64, uv: f64) -> (f64, f64, f64) {
+pub(crate) fn relu_lane(uu: f64, vv: f64, uv: f64) -> (f64, f64, f64) {
     let cross = cross_squared(uu, vv, uv).sqrt();
     let phi = fastmath::atan2(cross, uv);
-    let phi = if uu > 0.0 && vv > 0.0 { phi } else { 0.0 };
+    let phi = if (uu > 0.0) & (vv > 0.0) { phi } else { 0.0 };
     let coef_v = 0.5 - phi * INV_TWO_PI;
-    (
-        cross * INV_TWO_PI + coef_v * uv,
-        coef_v,
-        cross * INV_TWO_PI * inv_uu,
-    )
+    let cross = cross * INV_TWO_PI;
+    (cross + coef_v * uv, coef_v, cross)
 }
 
-/// erf (value, coef_v, coef_u) without branches; `inv` = 1/(1 + |u|^2). The determinant
+/// erf (value, coef_v) without branches, coef_u = -coef_v u.v / (1 + |u|^2). The determinant
 /// (1 + uu)(1 + vv) - uv^2 is written without cancellation.
 #[inline(always)]
-fn erf_lane(uu: f64, inv: f64, vv: f64, uv: f64) -> (f64, f64, f64) {
+pub(crate) fn erf_lane(uu: f64, vv: f64, uv: f64) -> (f64, f64) {
     let det = 1.0 + uu + vv + cross_squared(uu, vv, uv);
     let root = det.sqrt();
     let coef_v = (2.0 / PI) / root;
-    (
-        (2.0 / PI) * fastmath::atan2(uv, root),
-        coef_v,
-        -coef_v * uv * inv,
-    )
+    ((2.0 / PI) * fastmath::atan2(uv, root), coef_v)
 }
 
 #[inline]
@@ -324,20 +242,20 @@ fn closed_form_terms(activation: Activation, uu: f64, vv: f64, uv: f64) -> PairT
             // K = |u||v| (sin phi + (pi - phi) cos phi) / (2 pi), with |u||v| sin phi = cross
             // and |u||v| cos phi = uv; (1/2 - phi/(2 pi)) is exactly 1/2 at phi = 0.
             let inv_uu = if uu > 0.0 { 1.0 / uu } else { 0.0 };
-            let (value, coef_v, coef_u) = relu_lane(uu, inv_uu, vv, uv);
+            let (value, coef_v, cross) = relu_lane(uu, vv, uv);
             PairTerms {
                 value,
                 coef_v,
-                coef_u,
+                coef_u: cross * inv_uu,
             }
         }
         Activation::Erf => {
             // asin(uv / sqrt((1+uu)(1+vv))) = atan2(uv, sqrt(det)), accurate near +-1.
-            let (value, coef_v, coef_u) = erf_lane(uu, 1.0 / (1.0 + uu), vv, uv);
+            let (value, coef_v) = erf_lane(uu, vv, uv);
             PairTerms {
                 value,
                 coef_v,
-                coef_u,
+                coef_u: -coef_v * uv * (1.0 / (1.0 + uu)),
             }
         }
         // Linear, and the quadrature activations if ever routed here (they are not).
@@ -789,53 +707,6 @@ mod tests {
                     quadrature.discretisation_error(level.spacing, level.max_rate)
                         <= quadrature.tolerance / 3.0 * (1.0 + 1e-9)
                 );
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod row_tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
-    use super::*;
-    use crate::math::{InitLaw, Particles};
-
-    /// The vectorised row equals the per-pair closed forms: coefficients bit for bit, sums to
-    /// rounding of a reordered sum (m eps relative to sum |a_l K|).
-    #[test]
-    fn accumulate_row_matches_pair_by_pair_terms() {
-        let (m, d) = (203, 5);
-        let p = Particles::draw(m, d, &InitLaw::standard(d), 3).unwrap();
-        let t = p.matrix();
-        let q: Vec<f64> = (0..m)
-            .map(|j| t.row(j).columns(1, d).norm_squared())
-            .collect();
-        let a: Vec<f64> = t.column(0).iter().copied().collect();
-        for activation in Activation::ALL {
-            let kernel = PairKernel::new(activation);
-            for j in [0, 7, 202] {
-                let mut column: Vec<f64> = (0..m)
-                    .map(|l| {
-                        if l == j {
-                            q[j]
-                        } else {
-                            t.row(j).columns(1, d).dot(&t.row(l).columns(1, d))
-                        }
-                    })
-                    .collect();
-                let dots = column.clone();
-                let (sum_value, sum_u) = kernel.accumulate_row(q[j], &q, &a, &mut column);
-                let (mut value, mut u, mut scale) = (0.0, 0.0, 0.0);
-                for l in 0..m {
-                    let terms = kernel.terms(q[j], q[l], dots[l]);
-                    assert_eq!(column[l].to_bits(), (a[l] * terms.coef_v).to_bits());
-                    value += a[l] * terms.value;
-                    u += a[l] * terms.coef_u;
-                    scale += (a[l] * terms.value).abs() + (a[l] * terms.coef_u).abs();
-                }
-                let tolerance = 4.0 * m as f64 * f64::EPSILON * scale;
-                assert!((sum_value - value).abs() <= tolerance, "{activation}");
-                assert!((sum_u - u).abs() <= tolerance, "{activation}");
             }
         }
     }

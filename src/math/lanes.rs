@@ -97,6 +97,26 @@ fn backward_relu(r: f64, values: &[f64], slope: &mut [f64], grad: &mut [f64]) {
 }
 simd_variants!(backward_relu, backward_relu_avx512, backward_relu_avx2, (r: f64, values: &[f64], slope: &mut [f64], grad: &mut [f64]) -> ());
 
+/// relu, pre-activations kept: slope <- r where z > 0, 0 elsewhere.
+#[inline(always)]
+fn relu_slope(r: f64, z: &[f64], slope: &mut [f64]) {
+    for (s, v) in slope.iter_mut().zip(z) {
+        *s = if *v > 0.0 { r } else { 0.0 };
+    }
+}
+simd_variants!(relu_slope, relu_slope_avx512, relu_slope_avx2, (r: f64, z: &[f64], slope: &mut [f64]) -> ());
+
+/// For one sample of residual r, relu, from the pre-activations `z`: slope_j <- r if z_j > 0,
+/// else 0.
+pub fn relu_residual_slope(r: f64, z: &[f64], slope: &mut [f64]) {
+    dispatch!(
+        relu_slope,
+        relu_slope_avx512,
+        relu_slope_avx2,
+        (r, z, slope)
+    )
+}
+
 #[inline(always)]
 fn value_relu(z: &[f64], a: &[f64]) -> f64 {
     value_lanes(z, a, |x| x.max(0.0))

@@ -5,6 +5,7 @@ pub mod fastmath;
 pub mod kernel;
 pub mod lanes;
 pub mod model;
+pub mod pair_block;
 pub mod reduce;
 pub(crate) mod simd;
 

@@ -1,8 +1,10 @@
 //! The scaling figure of a finite-m sweep: a quantity (typically the deviation from the limit
 //! at a few times) against the width m on log-log axes, with error bars, fitted power laws
-//! C m^slope and the guides m^-1 and m^-1/2. Every statistic is computed by the caller; this
-//! module only draws, in the layout of [`render_lines`](crate::plot::render_lines) (1200 x 800
-//! px, PNG and SVG). Its public items are re-exported from [`sweep`](crate::plot::sweep).
+//! C m^slope and the guides m^-1 and m^-1/2 (other guides with [`render_scaling_with_slopes`],
+//! e.g. for the time of a step against m in `meanfield bench --scaling`). Every statistic is
+//! computed by the caller; this module only draws, in the layout of
+//! [`render_lines`](crate::plot::render_lines) (1200 x 800 px, PNG and SVG). Its public items
+//! are re-exported from [`sweep`](crate::plot::sweep).
 
 use std::ops::Range;
 use std::path::Path;
@@ -107,7 +109,41 @@ pub struct ScalingFigure {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn render_scaling(figure: &ScalingFigure, stem: &Path) -> Result<()> {
-    render_png_and_svg(&ScalingChart::new(figure)?, stem)
+    let slopes = [
+        ReferenceSlope {
+            slope: -1.0,
+            label: "m^-1".into(),
+        },
+        ReferenceSlope {
+            slope: -0.5,
+            label: "m^-1/2".into(),
+        },
+    ];
+    render_scaling_with_slopes(figure, &slopes, stem)
+}
+
+/// A dashed grey reference line C m^slope of a scaling figure, drawn through the first point of
+/// the first series that has one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferenceSlope {
+    /// The exponent.
+    pub slope: f64,
+    /// Legend text (e.g. `m^2`).
+    pub label: String,
+}
+
+/// [`render_scaling`] with other reference lines than m^-1 and m^-1/2 (none when `slopes` is
+/// empty), e.g. m^2 and m for the time of a step against the width. Dashes are long for the
+/// first reference, short for the second, medium for further ones.
+///
+/// # Errors
+/// As [`render_scaling`].
+pub fn render_scaling_with_slopes(
+    figure: &ScalingFigure,
+    slopes: &[ReferenceSlope],
+    stem: &Path,
+) -> Result<()> {
+    render_png_and_svg(&ScalingChart::new(figure, slopes)?, stem)
 }
 
 /// Sideways shift between neighbouring series of a scaling figure, in decades of m.
@@ -159,26 +195,16 @@ impl Bar {
 type Segment = [(f64, f64); 2];
 
 /// A reference slope of a scaling figure.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Guide {
     slope: f64,
-    label: &'static str,
-    /// Length of its dashes in pixels (long for m^-1, short for m^-1/2).
+    label: String,
+    /// Length of its dashes in pixels (long for the first, e.g. m^-1, short for the second).
     dash: i32,
 }
 
-const GUIDES: [Guide; 2] = [
-    Guide {
-        slope: -1.0,
-        label: "m^-1",
-        dash: 20,
-    },
-    Guide {
-        slope: -0.5,
-        label: "m^-1/2",
-        dash: 7,
-    },
-];
+/// Dash lengths of the reference slopes, in order (the last for any further one).
+const GUIDE_DASHES: [i32; 3] = [20, 7, 12];
 
 /// Legend text of a series: its label, then the fitted slope and its interval.
 fn fit_label(label: &str, fit: Option<&PowerFit>) -> String {
@@ -215,7 +241,7 @@ fn power_line_in(
 }
 
 impl<'a> ScalingChart<'a> {
-    fn new(figure: &'a ScalingFigure) -> Result<Self> {
+    fn new(figure: &'a ScalingFigure, slopes: &[ReferenceSlope]) -> Result<Self> {
         let title = &figure.title;
         if figure.series.is_empty() {
             return Err(Error::invalid(
@@ -304,9 +330,15 @@ impl<'a> ScalingChart<'a> {
             .collect();
         let anchor = points.iter().find_map(|series| series.first().copied());
         let guides = anchor.map_or_else(Vec::new, |anchor| {
-            GUIDES
+            slopes
                 .iter()
-                .filter_map(|&guide| {
+                .enumerate()
+                .filter_map(|(index, reference)| {
+                    let guide = Guide {
+                        slope: reference.slope,
+                        label: reference.label.clone(),
+                        dash: GUIDE_DASHES[index.min(GUIDE_DASHES.len() - 1)],
+                    };
                     power_line_in(anchor, guide.slope, &x_range, &y_range).map(|ends| (guide, ends))
                 })
                 .collect()
@@ -335,7 +367,7 @@ impl<'a> ScalingChart<'a> {
                 )
             });
         series
-            .chain(self.guides.iter().map(|(guide, _)| guide.label.to_owned()))
+            .chain(self.guides.iter().map(|(guide, _)| guide.label.clone()))
             .collect()
     }
 

@@ -20,7 +20,10 @@ use crate::plot::chart::{
 use crate::plot::colormap::ColourMap;
 use crate::plot::figure::{Curve, Scale};
 
-pub use super::scaling::{PowerFit, ScalingFigure, ScalingSeries, render_scaling};
+pub use super::scaling::{
+    PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, render_scaling,
+    render_scaling_with_slopes,
+};
 
 /// One width's curve: the mean over seeds of an observable at each time, and the half width of
 /// the band drawn around it (typically 2 standard errors).

@@ -2,12 +2,21 @@
 //! R = 1/2 (E f*^2 + s^2) - m^-alpha sum_j a_j V(w_j) + 1/2 m^-2alpha sum_{j,l} a_j a_l K(w_j, w_l),
 //! with the pair kernel K of `math::kernel` and V the teacher field.
 //!
-//! The Gram matrix W W^T and the gradient sums are computed over row tiles: tile t of h rows
-//! holds one m x h block, so memory is O(m h), never m x m. Products run per tile with
-//! `Par::Seq` and tiles are spread over rayon; every sum has a fixed order, so results do not
-//! depend on the number of threads.
+//! # The pair interaction
+//!
+//! The particles are cut into T tiles of h rows (h a function of m only). The pair terms are
+//! symmetric (`math::pair_block`), so each unordered pair of tiles (J, L) is visited once: the
+//! Gram block G = W_J W_L^T (h x h, in L2), one elementwise pass that adds to the sums of both
+//! tiles and leaves coef_v in G, then direction_J += G (a w)_L and direction_L += G^T (a w)_J.
+//! That is 3 m^2 d flops of products instead of 4 and half the kernel evaluations; nothing of
+//! size m x m is ever held (memory O(m d + threads h^2)).
+//!
+//! Determinism: the diagonal tiles (J, J) come first, all in parallel; then the T(T-1)/2
+//! off-diagonal pairs in the T - 1 rounds of a round-robin tournament (the circle method), so
+//! that within a round every tile belongs to exactly one pair. Each tile's sums therefore
+//! receive their contributions in the fixed order of the rounds, on any number of threads.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -15,15 +24,54 @@ use nalgebra::DMatrix;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::math::pair_block::{RowSums, Side};
 use crate::math::reduce::ordered_sum;
 use crate::math::{Activation, Network, PairKernel};
-use crate::task::{Target, Teacher};
 use crate::task::risk::w_view;
+use crate::task::{Target, Teacher};
 
-/// Rows per population tile: the m x h Gram block is about 2 MiB (an L2 cache), at least 8 and
-/// at most 128 rows. A function of m only, so results never depend on the thread count.
+/// Rows per tile: m / 16 rounded up to a multiple of 8, between 64 and 256 (a 256 x 256
+/// block is 512 KiB, within a core's L2; larger tiles make larger, more efficient products,
+/// and at least 16 tiles keep 8 pairs per round). A function of m only, so results never
+/// depend on the thread count.
 fn tile_height(m: usize) -> usize {
-    ((1usize << 18) / m.max(1)).clamp(8, 128)
+    (m.div_ceil(16).div_ceil(8) * 8).clamp(64, 256)
+}
+
+/// The rounds of a round-robin tournament between `tiles` players (circle method): every
+/// unordered pair (J, L), J < L, exactly once, and no tile twice in a round.
+fn tournament(tiles: usize) -> Vec<Vec<(usize, usize)>> {
+    let players = tiles + tiles % 2; // an odd count gets a bye, player `tiles`
+    if players < 2 {
+        return Vec::new();
+    }
+    let fixed = players - 1;
+    (0..fixed)
+        .map(|round| {
+            let mut pairs = vec![(round, fixed)];
+            for k in 1..players / 2 {
+                pairs.push(((round + k) % fixed, (round + fixed - k) % fixed));
+            }
+            pairs
+                .into_iter()
+                .filter(|&(j, l)| j < tiles && l < tiles)
+                .map(|(j, l)| (j.min(l), j.max(l)))
+                .collect()
+        })
+        .collect()
+}
+
+/// Sums of one tile: its rows of the pair interaction.
+#[derive(Debug, Default)]
+struct Tile {
+    first: usize,
+    len: usize,
+    /// sum_l a_l K(w_j, w_l).
+    value: Vec<f64>,
+    /// sum_l a_l cross(j, l) (`PairKernel::cross_scale` turns it into the coef_u sum).
+    cross: Vec<f64>,
+    /// sum_l a_l coef_v(w_j, w_l) w_l, len x d column-major.
+    direction: Vec<f64>,
 }
 
 /// A pool of scratch buffers reused across steps: a tile takes one and gives it back, so after
@@ -48,6 +96,12 @@ impl BufferPool {
     }
 }
 
+/// Locks a tile. A lock poisoned by a panic in an earlier evaluation is taken as it is: every
+/// evaluation overwrites the tile's sums before adding to them.
+fn lock(tile: &Mutex<Tile>) -> MutexGuard<'_, Tile> {
+    tile.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Exact population risk for x ~ N(0, I_d) and a teacher target (MATH.md section 3).
 #[derive(Debug)]
 pub struct PopulationRisk {
@@ -57,6 +111,12 @@ pub struct PopulationRisk {
     target_energy: f64,
     pool: BufferPool,
     sq_norms: Vec<f64>,
+    /// a_l w_l, m x d column-major.
+    scaled_w: Vec<f64>,
+    /// The tiles, each behind a lock that only its pair of the round takes.
+    tiles: Vec<Mutex<Tile>>,
+    /// The off-diagonal pairs of tiles, round by round.
+    rounds: Vec<Vec<(usize, usize)>>,
     /// sum_l a_l K(w_j, w_l).
     pair_sum: Vec<f64>,
     /// sum_l a_l coef_u(w_j, w_l).
@@ -89,6 +149,9 @@ impl PopulationRisk {
             target_energy,
             pool: BufferPool::default(),
             sq_norms: Vec::new(),
+            scaled_w: Vec::new(),
+            tiles: Vec::new(),
+            rounds: Vec::new(),
             pair_sum: Vec::new(),
             coef_u_sum: Vec::new(),
             direction_sum: Vec::new(),
@@ -108,12 +171,247 @@ impl PopulationRisk {
     }
 
     fn resize(&mut self, m: usize, d: usize) {
+        let h = tile_height(m);
+        let count = m.div_ceil(h);
+        let sized = self.tiles.len() == count
+            && self.tiles.iter().enumerate().all(|(t, tile)| {
+                tile.lock()
+                    .is_ok_and(|tile| tile.first == t * h && tile.direction.len() == tile.len * d)
+            })
+            && self
+                .tiles
+                .last()
+                .is_none_or(|last| last.lock().is_ok_and(|last| last.first + last.len == m));
+        if !sized {
+            self.tiles = (0..count)
+                .map(|t| {
+                    let len = h.min(m - t * h);
+                    Mutex::new(Tile {
+                        first: t * h,
+                        len,
+                        value: vec![0.0; len],
+                        cross: vec![0.0; len],
+                        direction: vec![0.0; len * d],
+                    })
+                })
+                .collect();
+            self.rounds = tournament(count);
+        }
+        self.scaled_w.resize(m * d, 0.0);
         self.sq_norms.resize(m, 0.0);
         self.pair_sum.resize(m, 0.0);
         self.coef_u_sum.resize(m, 0.0);
         self.direction_sum.resize(m * d, 0.0);
         self.teacher_value.resize(m, 0.0);
         self.teacher_grad.resize(m * d, 0.0);
+    }
+
+    /// sum_l a_l K(w_j, w_l), sum_l a_l coef_u(w_j, w_l) and sum_l a_l coef_v(w_j, w_l) w_l for
+    /// every j, tile by tile (module documentation).
+    fn tiled_interaction(&mut self, theta: &DMatrix<f64>, want_grad: bool) {
+        let m = theta.nrows();
+        let d = theta.ncols() - 1;
+        let a = &theta.as_slice()[..m];
+        let w = w_view(theta);
+        let kernel = &self.kernel;
+        let q = &self.sq_norms;
+        // a_l w_l, column by column.
+        self.scaled_w
+            .par_chunks_mut(m)
+            .enumerate()
+            .for_each(|(c, column)| {
+                for (l, v) in column.iter_mut().enumerate() {
+                    *v = a[l] * w[(l, c)];
+                }
+            });
+        let aw = MatRef::from_column_major_slice(&self.scaled_w, m, d);
+
+        // Particle-particle interaction: diagonal tiles, then the rounds of off-diagonal pairs.
+        let pool = &self.pool;
+        let tiles = &self.tiles;
+        let side = |first: usize, len: usize| Side {
+            sq_norms: &q[first..first + len],
+            a: &a[first..first + len],
+        };
+        tiles.par_iter().for_each(|tile| {
+            let mut tile = lock(tile);
+            let Tile {
+                first,
+                len,
+                value,
+                cross,
+                direction,
+            } = &mut *tile;
+            let (first, len) = (*first, *len);
+            let mut block = pool.take(len * len);
+            let rows = w.subrows(first, len);
+            matmul(
+                MatMut::from_column_major_slice_mut(&mut block, len, len),
+                Accum::Replace,
+                rows,
+                rows.transpose(),
+                1.0,
+                Par::Seq,
+            );
+            for jj in 0..len {
+                // Self pair: w_j . w_j := |w_j|^2 exactly, so phi = 0.
+                block[jj * len + jj] = q[first + jj];
+            }
+            value.iter_mut().for_each(|v| *v = 0.0);
+            cross.iter_mut().for_each(|v| *v = 0.0);
+            kernel.diagonal_block(side(first, len), &mut block, RowSums { value, cross });
+            if want_grad {
+                matmul(
+                    MatMut::from_column_major_slice_mut(direction, len, d),
+                    Accum::Replace,
+                    MatRef::from_column_major_slice(&block, len, len),
+                    aw.subrows(first, len),
+                    1.0,
+                    Par::Seq,
+                );
+            }
+            pool.give(block);
+        });
+        for round in &self.rounds {
+            round.par_iter().for_each(|&(j, l)| {
+                let (mut rows_tile, mut columns_tile) = (lock(&tiles[j]), lock(&tiles[l]));
+                let (rows_first, rows_len) = (rows_tile.first, rows_tile.len);
+                let (columns_first, columns_len) = (columns_tile.first, columns_tile.len);
+                let mut block = pool.take(rows_len * columns_len);
+                matmul(
+                    MatMut::from_column_major_slice_mut(&mut block, rows_len, columns_len),
+                    Accum::Replace,
+                    w.subrows(rows_first, rows_len),
+                    w.subrows(columns_first, columns_len).transpose(),
+                    1.0,
+                    Par::Seq,
+                );
+                let Tile {
+                    value: rows_value,
+                    cross: rows_cross,
+                    direction: rows_direction,
+                    ..
+                } = &mut *rows_tile;
+                let Tile {
+                    value: columns_value,
+                    cross: columns_cross,
+                    direction: columns_direction,
+                    ..
+                } = &mut *columns_tile;
+                kernel.symmetric_block(
+                    side(rows_first, rows_len),
+                    side(columns_first, columns_len),
+                    &mut block,
+                    RowSums {
+                        value: rows_value,
+                        cross: rows_cross,
+                    },
+                    RowSums {
+                        value: columns_value,
+                        cross: columns_cross,
+                    },
+                );
+                if want_grad {
+                    let coef = MatRef::from_column_major_slice(&block, rows_len, columns_len);
+                    matmul(
+                        MatMut::from_column_major_slice_mut(rows_direction, rows_len, d),
+                        Accum::Add,
+                        coef,
+                        aw.subrows(columns_first, columns_len),
+                        1.0,
+                        Par::Seq,
+                    );
+                    matmul(
+                        MatMut::from_column_major_slice_mut(columns_direction, columns_len, d),
+                        Accum::Add,
+                        coef.transpose(),
+                        aw.subrows(rows_first, rows_len),
+                        1.0,
+                        Par::Seq,
+                    );
+                }
+                pool.give(block);
+            });
+        }
+        // Gather the tiles into per-particle sums (direction row-major).
+        let h = tile_height(m);
+        self.pair_sum
+            .par_chunks_mut(h)
+            .zip(self.coef_u_sum.par_chunks_mut(h))
+            .zip(self.direction_sum.par_chunks_mut(h * d))
+            .zip(tiles.par_iter())
+            .for_each(|(((pair, coef_u), direction), tile)| {
+                let tile = lock(tile);
+                for jj in 0..tile.len {
+                    let j = tile.first + jj;
+                    pair[jj] = tile.value[jj];
+                    coef_u[jj] = tile.cross[jj] * kernel.cross_scale(q[j]);
+                    for c in 0..d {
+                        direction[jj * d + c] = tile.direction[c * tile.len + jj];
+                    }
+                }
+            });
+    }
+
+    /// The same sums for the linear and quadratic activations, whose kernels are polynomials in
+    /// u.v: they depend on the particles only through s = sum_l a_l w_l, A = sum_l a_l |w_l|^2
+    /// and M = sum_l a_l w_l w_l^T, so O(m d^2) work replaces the O(m^2 d) pair loop (exactly:
+    /// the same sums, in another order).
+    ///
+    /// ```text
+    /// linear:    sum_l a_l K = w_j . s,                   coef_u sum = 0,     direction = s
+    /// quadratic: sum_l a_l K = |w_j|^2 A + 2 w_j.M w_j,   coef_u sum = 2 A,   direction = 4 M w_j
+    /// ```
+    fn low_rank_interaction(&mut self, theta: &DMatrix<f64>) {
+        let m = theta.nrows();
+        let d = theta.ncols() - 1;
+        let a = &theta.as_slice()[..m];
+        let w = w_view(theta);
+        let q = &self.sq_norms;
+        let linear = self.kernel.activation() == Activation::Linear;
+        // Moments in a fixed order (one thread each: they are O(m d^2) against the O(m d) rest).
+        let s: Vec<f64> = (0..d)
+            .map(|c| ordered_sum(m, |l| a[l] * w[(l, c)]))
+            .collect();
+        let big_a = ordered_sum(m, |l| a[l] * q[l]);
+        let mut moment = vec![0.0; d * d];
+        if !linear {
+            for c in 0..d {
+                self.scaled_w[c * m..(c + 1) * m]
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(l, v)| *v = a[l] * w[(l, c)]);
+            }
+            matmul(
+                MatMut::from_column_major_slice_mut(&mut moment, d, d),
+                Accum::Replace,
+                MatRef::from_column_major_slice(&self.scaled_w, m, d).transpose(),
+                w,
+                1.0,
+                Par::Seq,
+            );
+        }
+        self.pair_sum
+            .par_iter_mut()
+            .zip(self.coef_u_sum.par_iter_mut())
+            .zip(self.direction_sum.par_chunks_mut(d))
+            .enumerate()
+            .for_each(|(j, ((pair, coef_u), direction))| {
+                if linear {
+                    *pair = (0..d).map(|c| w[(j, c)] * s[c]).sum();
+                    *coef_u = 0.0;
+                    direction.copy_from_slice(&s);
+                } else {
+                    // M w_j, and w_j . M w_j.
+                    for (c, out) in direction.iter_mut().enumerate() {
+                        *out = (0..d).map(|e| moment[e * d + c] * w[(j, e)]).sum();
+                    }
+                    let quadratic: f64 = (0..d).map(|c| w[(j, c)] * direction[c]).sum();
+                    *pair = q[j] * big_a + 2.0 * quadratic;
+                    *coef_u = 2.0 * big_a;
+                    direction.iter_mut().for_each(|v| *v *= 4.0);
+                }
+            });
     }
 
     /// Risk, and dR/dtheta into `grad` (m x (1 + d)) when given.
@@ -143,52 +441,17 @@ impl PopulationRisk {
         self.sq_norms.par_iter_mut().enumerate().for_each(|(j, q)| {
             *q = (0..d).map(|c| w[(j, c)] * w[(j, c)]).sum();
         });
-        let q = &self.sq_norms;
 
-        // Particle-particle interaction, tile by tile.
-        let h = tile_height(m);
-        let pool = &self.pool;
-        self.pair_sum
-            .par_chunks_mut(h)
-            .zip(self.coef_u_sum.par_chunks_mut(h))
-            .zip(self.direction_sum.par_chunks_mut(h * d))
-            .enumerate()
-            .for_each(|(t, ((pair, coef_u), direction))| {
-                let j0 = t * h;
-                let rows = pair.len();
-                let mut block = pool.take(m * rows);
-                // block = W W_t^T: column jj holds w_l . w_{j0+jj} for every l.
-                matmul(
-                    MatMut::from_column_major_slice_mut(&mut block, m, rows),
-                    Accum::Replace,
-                    w,
-                    w.subrows(j0, rows).transpose(),
-                    1.0,
-                    Par::Seq,
-                );
-                for jj in 0..rows {
-                    let j = j0 + jj;
-                    let qj = q[j];
-                    let column = &mut block[jj * m..(jj + 1) * m];
-                    column[j] = qj; // self pair: w_j . w_j := |w_j|^2 exactly, so phi = 0.
-                    // The coefficients a_l coef_v overwrite the Gram column (used below).
-                    let (sum_k, sum_u) = kernel.accumulate_row(qj, q, a, column);
-                    pair[jj] = sum_k;
-                    coef_u[jj] = sum_u;
-                }
-                if want_grad {
-                    // direction rows = C_t W with C_t = block^T (rows x m).
-                    matmul(
-                        MatMut::from_column_major_slice_mut(direction, d, rows).transpose_mut(),
-                        Accum::Replace,
-                        MatRef::from_column_major_slice(&block, m, rows).transpose(),
-                        w,
-                        1.0,
-                        Par::Seq,
-                    );
-                }
-                pool.give(block);
-            });
+        if matches!(
+            kernel.activation(),
+            Activation::Linear | Activation::Quadratic
+        ) {
+            self.low_rank_interaction(theta);
+        } else {
+            self.tiled_interaction(theta, want_grad);
+        }
+        let kernel = &self.kernel;
+        let q = &self.sq_norms;
 
         // Teacher terms V(w_j) = (1/k) sum_i a*_i K(w_j, w*_i) and its gradient.
         let star = self.teacher.matrix();
@@ -250,4 +513,3 @@ impl PopulationRisk {
         Ok(risk)
     }
 }
-

@@ -17,7 +17,7 @@ use nalgebra::DMatrix;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::math::{Network, lanes};
+use crate::math::{Activation, Network, lanes};
 use crate::random::Purpose;
 use crate::task::data::check_dims;
 use crate::task::{DataSet, InputLaw, PopulationRisk, Target};
@@ -112,6 +112,9 @@ pub fn data_risk(
     let a = &theta.as_slice()[..m];
     let w = w_view(theta);
     let activation = network.activation;
+    // relu is positively homogeneous: sum_i r_i relu(w_j . x_i) = w_j . sum_i r_i 1[w_j . x_i > 0]
+    // x_i, so dR/da_j comes from the w-gradient sums after the last block (no elementwise pass).
+    let relu = activation == Activation::Relu;
     let scale = network.output_scale(m);
     let inputs = data.inputs().as_slice();
     let labels = data.labels();
@@ -139,7 +142,8 @@ pub fn data_risk(
             for i in 0..block {
                 let zs = &mut chunk.activation[i * len..(i + 1) * len];
                 let slopes = &mut chunk.slope[i * len..(i + 1) * len];
-                chunk.partial_output[i] = if want_grad {
+                // relu keeps the pre-activations: the backward pass needs only their signs.
+                chunk.partial_output[i] = if want_grad && !relu {
                     lanes::forward(activation, zs, slopes, a_chunk)
                 } else {
                     lanes::forward_value(activation, zs, a_chunk)
@@ -159,13 +163,22 @@ pub fn data_risk(
         scratch.chunks.par_iter_mut().for_each(|chunk| {
             let len = chunk.len;
             for (i, r) in residual.iter().enumerate() {
-                lanes::accumulate_residual(
-                    activation,
-                    *r,
-                    &chunk.activation[i * len..(i + 1) * len],
-                    &mut chunk.slope[i * len..(i + 1) * len],
-                    &mut chunk.grad_a,
-                );
+                let column = i * len..(i + 1) * len;
+                if relu {
+                    lanes::relu_residual_slope(
+                        *r,
+                        &chunk.activation[column.clone()],
+                        &mut chunk.slope[column],
+                    );
+                } else {
+                    lanes::accumulate_residual(
+                        activation,
+                        *r,
+                        &chunk.activation[column.clone()],
+                        &mut chunk.slope[column],
+                        &mut chunk.grad_a,
+                    );
+                }
             }
             matmul(
                 MatMut::from_column_major_slice_mut(&mut chunk.grad_w, len, d),
@@ -186,7 +199,15 @@ pub fn data_risk(
             .for_each(|(col, out)| {
                 for chunk in chunks {
                     let rows = &mut out[chunk.first..chunk.first + chunk.len];
-                    if col == 0 {
+                    if col == 0 && relu {
+                        for (jj, g) in rows.iter_mut().enumerate() {
+                            let j = chunk.first + jj;
+                            let sum: f64 = (0..d)
+                                .map(|c| w[(j, c)] * chunk.grad_w[c * chunk.len + jj])
+                                .sum();
+                            *g = factor * sum;
+                        }
+                    } else if col == 0 {
                         for (g, s) in rows.iter_mut().zip(&chunk.grad_a) {
                             *g = factor * s;
                         }

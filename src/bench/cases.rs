@@ -1,0 +1,389 @@
+//! `meanfield bench`: one step (drift evaluation + Euler update) of the four standard cases of
+//! `shared/bench/README.md`, timed like the NumPy / JAX / PyTorch peers of `peer_step.py`:
+//! relu, alpha = 1, dt = 0.01, a teacher of k = 4 orthonormal neurons with a*_i = 1,
+//! particles a ~ N(0, 1), w ~ N(0, I/d), seed 0; every timed step starts from the same state.
+//!
+//! Before timing, the optimised gradient of the case is compared with the plain reference of
+//! [`super::reference`] on [`check_rows`] rows ([`self_check`]); a deviation beyond
+//! [`CHECK_TOLERANCE`] stops the benchmark with [`Error::SelfCheck`].
+
+use std::time::{Duration, Instant};
+
+use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
+
+use super::reference::{
+    CHECK_TOLERANCE, check_rows, compare_rows, data_gradient_rows, population_gradient_rows,
+};
+use super::scaling::peak_resident_bytes;
+
+use crate::dynamics::{Dynamics, Integrator, Simulation};
+use crate::error::{Error, Result};
+use crate::math::{Activation, InitLaw, Network, Particles};
+use crate::random::Purpose;
+use crate::task::{
+    DataSet, Directions, EmpiricalRisk, InputLaw, OutputWeights, PopulationRisk, RiskMode, Teacher,
+    TeacherSpec,
+};
+
+/// One of the standard cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BenchCase {
+    /// `data1`, `data2`, `pop1` or `pop2`.
+    pub name: &'static str,
+    /// Samples n (data modes), or None (population).
+    pub n: Option<usize>,
+    /// Input dimension.
+    pub d: usize,
+    /// Width.
+    pub m: usize,
+}
+
+/// The four standard cases.
+pub const CASES: [BenchCase; 4] = [
+    BenchCase {
+        name: "data1",
+        n: Some(4096),
+        d: 32,
+        m: 4096,
+    },
+    BenchCase {
+        name: "data2",
+        n: Some(1024),
+        d: 100,
+        m: 16384,
+    },
+    BenchCase {
+        name: "pop1",
+        n: None,
+        d: 32,
+        m: 4096,
+    },
+    BenchCase {
+        name: "pop2",
+        n: None,
+        d: 32,
+        m: 16384,
+    },
+];
+
+/// Teacher neurons in every case.
+pub const TEACHER_K: usize = 4;
+
+impl BenchCase {
+    /// Looks a case up by name.
+    pub fn named(name: &str) -> Result<Self> {
+        CASES
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::invalid("--case", name, "one of data1, data2, pop1, pop2, all"))
+    }
+
+    /// A case of other sizes, named `custom`: data mode with `n` samples, population mode
+    /// without.
+    pub fn custom(n: Option<usize>, d: usize, m: usize) -> Self {
+        Self {
+            name: "custom",
+            n,
+            d,
+            m,
+        }
+    }
+
+    /// Parses `m=M[,n=N][,d=D]` (any order; d defaults to 32; with n, data mode) into a
+    /// [`BenchCase::custom`].
+    ///
+    /// ```
+    /// # use meanfield::bench::BenchCase;
+    /// let case = BenchCase::parse_size("m=4096,n=1024")?;
+    /// assert_eq!((case.m, case.n, case.d), (4096, Some(1024), 32));
+    /// assert_eq!(case.size_spec(), "m=4096,n=1024,d=32");
+    /// assert!(BenchCase::parse_size("n=10").is_err());
+    /// # Ok::<(), meanfield::Error>(())
+    /// ```
+    pub fn parse_size(text: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(
+                "--size",
+                text,
+                "m=M[,n=N][,d=D] with positive integers (n: data mode; d defaults to 32)",
+            )
+        };
+        let (mut m, mut n, mut d) = (None, None, 32);
+        for part in text.split(',') {
+            let (key, value) = part.split_once('=').ok_or_else(bad)?;
+            let value: usize = value.trim().parse().map_err(|_| bad())?;
+            if value == 0 {
+                return Err(bad());
+            }
+            match key.trim() {
+                "m" => m = Some(value),
+                "n" => n = Some(value),
+                "d" => d = value,
+                _ => return Err(bad()),
+            }
+        }
+        Ok(Self::custom(n, d, m.ok_or_else(bad)?))
+    }
+
+    /// The sizes as [`BenchCase::parse_size`] reads them: `m=M[,n=N],d=D`.
+    pub fn size_spec(&self) -> String {
+        match self.n {
+            Some(n) => format!("m={},n={n},d={}", self.m, self.d),
+            None => format!("m={},d={}", self.m, self.d),
+        }
+    }
+
+    /// The case with m and n divided by 4 (`--quick`: a smoke run, not a comparison).
+    pub fn quick(self) -> Self {
+        Self {
+            n: self.n.map(|n| n / 4),
+            m: self.m / 4,
+            ..self
+        }
+    }
+
+    /// Nominal flops of one step: 4 n m d (data) or 4 m^2 d (population).
+    pub fn nominal_flops(&self) -> f64 {
+        let (m, d) = (self.m as f64, self.d as f64);
+        match self.n {
+            Some(n) => 4.0 * n as f64 * m * d,
+            None => 4.0 * m * m * d,
+        }
+    }
+}
+
+/// How many steps are timed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Repetitions {
+    /// Timed steps, at most (at least 1 is always timed).
+    pub max: usize,
+    /// No further step is started once the timed steps add up to this much (None: no limit).
+    pub budget: Option<Duration>,
+}
+
+impl Repetitions {
+    /// Exactly `count` timed steps (at least 1).
+    pub fn fixed(count: usize) -> Self {
+        Self {
+            max: count.max(1),
+            budget: None,
+        }
+    }
+
+    /// Up to `max` timed steps, fewer once they add up to `budget`.
+    pub fn adaptive(max: usize, budget: Duration) -> Self {
+        Self {
+            max: max.max(1),
+            budget: Some(budget),
+        }
+    }
+}
+
+/// One JSON line of `bench --json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchRecord {
+    /// Case name (for `--size`, the sizes `m=..,n=..,d=..`).
+    pub case: String,
+    /// `data` or `population`.
+    pub mode: String,
+    /// Samples (null in population mode).
+    pub n: Option<usize>,
+    /// Input dimension.
+    pub d: usize,
+    /// Width.
+    pub m: usize,
+    /// Teacher neurons.
+    pub k: usize,
+    /// Median seconds per step.
+    pub s_per_step_median: f64,
+    /// Minimum seconds per step.
+    pub s_per_step_min: f64,
+    /// Maximum seconds per step.
+    pub s_per_step_max: f64,
+    /// Timed steps.
+    pub reps: usize,
+    /// Nominal flops / median time, in GFLOP/s.
+    pub gflops: f64,
+    /// Rayon threads.
+    pub threads: usize,
+    /// Whether sizes were divided by 4.
+    pub quick: bool,
+    /// Largest |g - g_ref| / (max |g_ref| of the column over the checked rows) of the self-check
+    /// (at most [`CHECK_TOLERANCE`], or the benchmark fails).
+    pub check_max_rel_error: f64,
+    /// Peak resident memory of the process (VmHWM) after the case, in bytes; only with
+    /// `--size`, where one process times one case, and only on Linux.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// A benchmark problem: the simulation, the teacher and the initial particles.
+struct Problem {
+    simulation: Simulation,
+    teacher: Teacher,
+    theta: DMatrix<f64>,
+}
+
+/// The problem of `sized` (sizes as they will be timed).
+fn problem(sized: &BenchCase) -> Result<Problem> {
+    let (m, d) = (sized.m, sized.d);
+    let activation = Activation::Relu;
+    let network = Network::new(activation, 1.0)?;
+    let particles = Particles::draw(m, d, &InitLaw::standard(d), 0)?;
+    let spec = TeacherSpec {
+        k: TEACHER_K,
+        directions: Directions::Orthonormal,
+        norm: 1.0,
+        a: OutputWeights::Constant(1.0),
+    };
+    let teacher = Teacher::generate(&spec, d, d, activation, 0.0, 0)?;
+    let risk = match sized.n {
+        Some(n) => {
+            let law = InputLaw { d, bias: false };
+            let data = DataSet::generate(n, law, &teacher, 0, Purpose::Data, 0)?;
+            RiskMode::Empirical(Box::new(EmpiricalRisk::new(data, None)))
+        }
+        None => RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?)),
+    };
+    let simulation = Simulation::new(
+        network,
+        Dynamics::default(),
+        risk,
+        Integrator::Euler,
+        0.01,
+        0,
+    )?;
+    Ok(Problem {
+        simulation,
+        teacher,
+        theta: particles.into_matrix(),
+    })
+}
+
+/// The self-check of a benchmark: dR/dtheta from `simulation.risk` ([`RiskMode::evaluate`],
+/// the path every step takes) against the plain reference on [`check_rows`] rows, with
+/// [`compare_rows`] and [`CHECK_TOLERANCE`]. Returns the largest relative deviation.
+///
+/// The reference rows are computed first (their working copies of W freed) and the optimised
+/// gradient afterwards, before the timing loop clones the particles, so that the check holds
+/// no more memory than a step does.
+///
+/// # Errors
+/// [`Error::SelfCheck`] naming `case`, the row, the column and both values when the tolerance
+/// is exceeded; [`Error::Invalid`] for the online mode (its batch changes with the step) or
+/// mismatched dimensions.
+pub fn self_check(
+    case: &str,
+    simulation: &mut Simulation,
+    teacher: &Teacher,
+    theta: &DMatrix<f64>,
+) -> Result<f64> {
+    let rows = check_rows(theta.nrows());
+    let network = simulation.network;
+    let reference = match &simulation.risk {
+        RiskMode::Population(_) => population_gradient_rows(&network, teacher, theta, &rows)?,
+        RiskMode::Empirical(empirical) => {
+            data_gradient_rows(&network, empirical.train(), theta, &rows)?
+        }
+        RiskMode::Online(_) => {
+            return Err(Error::invalid(
+                "self-check risk mode",
+                "online",
+                "population or empirical",
+            ));
+        }
+    };
+    let mut gradient = DMatrix::zeros(theta.nrows(), theta.ncols());
+    simulation
+        .risk
+        .evaluate(&network, theta, Some(&mut gradient))?;
+    compare_rows(case, &gradient, &reference, &rows, CHECK_TOLERANCE)
+}
+
+/// A warm-up step is skipped when the self-check's gradient evaluation, which fills the same
+/// buffers of the risk, took at least this long: the first step's remaining allocations are
+/// then negligible against it (population mode at m >= 30,000 or so).
+const WARM_UP_SKIP: Duration = Duration::from_secs(2);
+
+/// Checks, then times `repetitions` steps of `sized` (see the module documentation).
+fn measure(
+    label: &str,
+    sized: BenchCase,
+    repetitions: Repetitions,
+    quick: bool,
+) -> Result<BenchRecord> {
+    let Problem {
+        mut simulation,
+        teacher,
+        theta: initial,
+    } = problem(&sized)?;
+    let check_start = Instant::now();
+    let check_max_rel_error = self_check(label, &mut simulation, &teacher, &initial)?;
+    let check_seconds = check_start.elapsed();
+    let mut theta = initial.clone();
+    if check_seconds < WARM_UP_SKIP {
+        simulation.step(&mut theta, 0)?;
+    }
+    let mut times = Vec::with_capacity(repetitions.max);
+    let mut total = Duration::ZERO;
+    while times.len() < repetitions.max && repetitions.budget.is_none_or(|b| total < b) {
+        theta.copy_from(&initial);
+        let start = Instant::now();
+        simulation.step(&mut theta, 0)?;
+        let elapsed = start.elapsed();
+        total += elapsed;
+        times.push(elapsed.as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = if times.len() % 2 == 1 {
+        times[times.len() / 2]
+    } else {
+        0.5 * (times[times.len() / 2 - 1] + times[times.len() / 2])
+    };
+    Ok(BenchRecord {
+        case: label.into(),
+        mode: if sized.n.is_some() {
+            "data"
+        } else {
+            "population"
+        }
+        .into(),
+        n: sized.n,
+        d: sized.d,
+        m: sized.m,
+        k: TEACHER_K,
+        s_per_step_median: median,
+        s_per_step_min: times[0],
+        s_per_step_max: times[times.len() - 1],
+        reps: times.len(),
+        gflops: sized.nominal_flops() / median / 1e9,
+        threads: rayon::current_num_threads(),
+        quick,
+        check_max_rel_error,
+        peak_rss_bytes: None,
+    })
+}
+
+/// Self-checks `case`, then times `reps` steps (after one warm-up step, skipped when the
+/// self-check took 2 s or more: it already ran the risk's first evaluation).
+///
+/// # Errors
+/// [`Error::SelfCheck`] if the optimised gradient differs from the reference (nothing is
+/// timed then); errors of the setup or of a step.
+pub fn bench_case(case: BenchCase, reps: usize, quick: bool) -> Result<BenchRecord> {
+    let sized = if quick { case.quick() } else { case };
+    measure(case.name, sized, Repetitions::fixed(reps), quick)
+}
+
+/// Self-checks and times one case of any sizes (`bench --size`, one process per point of
+/// `bench --scaling`), and records the process's peak resident memory afterwards. The record's
+/// `case` is [`BenchCase::size_spec`].
+///
+/// # Errors
+/// As [`bench_case`].
+pub fn bench_size(case: BenchCase, repetitions: Repetitions) -> Result<BenchRecord> {
+    let mut record = measure(&case.size_spec(), case, repetitions, false)?;
+    record.peak_rss_bytes = peak_resident_bytes();
+    Ok(record)
+}

@@ -1,0 +1,19 @@
+//! `meanfield bench`: one step of the standard cases of `shared/bench/README.md`, checked
+//! against a plain reference gradient before it is timed, and the scaling of a step with the
+//! width (population mode) or the number of samples (data mode).
+//!
+//! - [`cases`]: the four cases, the self-check and the timing loop.
+//! - [`mod@reference`]: the risk and its gradient written straight from MATH.md sections 3-4.
+//! - [`scaling`]: the ladder of sizes of `bench --scaling`, the power-law fit and its files.
+
+pub mod cases;
+pub mod reference;
+pub mod scaling;
+
+pub use cases::{
+    BenchCase, BenchRecord, CASES, Repetitions, TEACHER_K, bench_case, bench_size, self_check,
+};
+pub use reference::{CHECK_TOLERANCE, CHECKED_ROWS, check_rows, compare_rows};
+pub use scaling::{
+    ScalingFit, ScalingMode, ScalingReport, fit_scaling, peak_resident_bytes, write_scaling,
+};
