@@ -16,6 +16,7 @@ use meanfield::bench::scaling::POINT_BUDGET;
 use meanfield::bench::{
     BenchCase, BenchRecord, CASES, Repetitions, ScalingMode, bench_case, bench_size, write_scaling,
 };
+use meanfield::gallery::{GalleryOptions, GalleryProgress, run_gallery};
 use meanfield::run::{RunOptions, Status, render_plots, run};
 use meanfield::scenario::Scenario;
 use meanfield::sweep::{self, Plan, SweepOverrides};
@@ -115,6 +116,40 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
         /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Reproduce the classic mean-field results (docs/gallery.md): every entry's runs or
+    /// sweeps, its figure (PNG and SVG) in plots/gallery/, its measured numbers and checked
+    /// facts in plots/gallery/gallery.json and summary.md.
+    ///
+    /// Entries: convergence (global convergence, Chizat-Bach), overparameterised (success
+    /// against width), lazy (lazy against mean-field scaling), features (random features
+    /// against a trained first layer), limit (finite-m convergence to the limit), langevin
+    /// (mean-field Langevin dynamics), separation (scale separation of the two layers).
+    /// Finished runs are reused when rerun with the same sizes. Exit codes: 0 done (a failed
+    /// check is reported, not an error), 2 bad input, 3 a run diverged, 130 interrupted.
+    Gallery {
+        /// Reduced sizes: every entry in a few minutes in total on 2 cores (what CI runs).
+        #[arg(long)]
+        quick: bool,
+        /// Run only this entry.
+        #[arg(long, value_name = "NAME")]
+        only: Option<String>,
+        /// Figures and results (default plots/gallery).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Runs and sweeps of the entries (default gallery_runs, or gallery_runs/quick).
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// Folder of the entries' scenarios (default scenarios/gallery; a file missing there
+        /// is taken from the copy compiled into the binary).
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+        /// Number of threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress output.
         #[arg(long)]
         quiet: bool,
     },
@@ -267,6 +302,82 @@ fn show_progress(quiet: bool) -> bool {
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Gallery {
+            quick,
+            only,
+            out,
+            work,
+            scenarios,
+            threads,
+            quiet,
+        } => {
+            set_threads(threads)?;
+            let interrupt = Arc::new(AtomicBool::new(false));
+            {
+                let flag = interrupt.clone();
+                let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+            }
+            let options = GalleryOptions {
+                quick,
+                out: out.unwrap_or_else(|| PathBuf::from("plots/gallery")),
+                work: work.unwrap_or_else(|| {
+                    if quick {
+                        PathBuf::from("gallery_runs/quick")
+                    } else {
+                        PathBuf::from("gallery_runs")
+                    }
+                }),
+                scenarios: scenarios.unwrap_or_else(|| PathBuf::from("scenarios/gallery")),
+                interrupt: &interrupt,
+            };
+            let progress = |p: GalleryProgress| {
+                if quiet {
+                    return;
+                }
+                if p.done {
+                    eprintln!("gallery: [{}/{}] {} done", p.index + 1, p.count, p.name);
+                } else {
+                    eprintln!("gallery: [{}/{}] {} ...", p.index + 1, p.count, p.name);
+                }
+            };
+            let results = match run_gallery(&options, only.as_deref(), &progress) {
+                Err(_) if interrupt.load(Ordering::SeqCst) => {
+                    eprintln!(
+                        "gallery interrupted: rerun the same command (finished runs are reused)"
+                    );
+                    return Ok(ExitCode::from(EXIT_INTERRUPTED));
+                }
+                other => other?,
+            };
+            let mut failed = 0;
+            for result in &results {
+                println!(
+                    "{} ({:.0} s): {}",
+                    result.name, result.seconds, result.title
+                );
+                for check in &result.checks {
+                    if !check.passed {
+                        failed += 1;
+                    }
+                    println!(
+                        "  [{}] {}: {}",
+                        if check.passed { "ok" } else { "FAILED" },
+                        check.fact,
+                        check.detail
+                    );
+                }
+            }
+            println!(
+                "figures and numbers in {} (gallery.json, summary.md){}",
+                options.out.display(),
+                if failed > 0 {
+                    format!("; {failed} check(s) failed")
+                } else {
+                    String::new()
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run {
             scenario,
             out,

@@ -18,6 +18,7 @@ pub mod bench;
 pub mod diagnostics;
 pub mod dynamics;
 pub mod error;
+pub mod gallery;
 pub mod math;
 pub mod output;
 pub mod plot;

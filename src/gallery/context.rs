@@ -1,0 +1,230 @@
+//! What a gallery entry needs: its scenario files (from `scenarios/gallery/` or the copies
+//! compiled into the binary), single runs and sweeps in its work folder (finished ones are
+//! reused when their resolved scenario is unchanged), and their outputs read back.
+
+use std::path::{Path, PathBuf};
+
+use nalgebra::DMatrix;
+
+use crate::error::{Error, Result};
+use crate::gallery::GalleryOptions;
+use crate::output::{Table, read_npy};
+use crate::run::{RunOptions, Status, Summary, run};
+use crate::scenario::Scenario;
+use crate::sweep::execute::run_state;
+use crate::sweep::{Plan, SweepOverrides, execute, finish};
+
+/// The scenario files of the gallery, compiled in (used when `scenarios/gallery/` lacks one).
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "convergence.toml",
+        include_str!("../../scenarios/gallery/convergence.toml"),
+    ),
+    (
+        "overparameterised.toml",
+        include_str!("../../scenarios/gallery/overparameterised.toml"),
+    ),
+    (
+        "lazy.toml",
+        include_str!("../../scenarios/gallery/lazy.toml"),
+    ),
+    (
+        "features.toml",
+        include_str!("../../scenarios/gallery/features.toml"),
+    ),
+    (
+        "limit.toml",
+        include_str!("../../scenarios/gallery/limit.toml"),
+    ),
+    (
+        "langevin.toml",
+        include_str!("../../scenarios/gallery/langevin.toml"),
+    ),
+    (
+        "separation.toml",
+        include_str!("../../scenarios/gallery/separation.toml"),
+    ),
+];
+
+/// The outputs of one run, read back from its folder.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// summary.json.
+    pub summary: Summary,
+    /// series.csv (step, time, risk, movement, ... one row per logged step).
+    pub series: Table,
+    /// measures.csv (snapshot steps: distances, kernel change, free energy).
+    pub measures: Table,
+    /// The particles at step 0 (m x (1 + d): a, then w).
+    pub initial: DMatrix<f64>,
+    /// The particles at the end (the last checkpoint).
+    pub last: DMatrix<f64>,
+    /// teacher.npy (k x (1 + d)), where the target is a teacher.
+    pub teacher: Option<DMatrix<f64>>,
+}
+
+impl RunOutput {
+    /// A column of series.csv by name.
+    pub fn series_column(&self, name: &str) -> Result<Vec<f64>> {
+        column(&self.series, name, &self.dir.join("series.csv"))
+    }
+
+    /// A column of measures.csv by name.
+    pub fn measures_column(&self, name: &str) -> Result<Vec<f64>> {
+        column(&self.measures, name, &self.dir.join("measures.csv"))
+    }
+}
+
+/// Column `name` of `table` (read from `path`, for the error).
+pub fn column(table: &Table, name: &str, path: &Path) -> Result<Vec<f64>> {
+    let index = table
+        .columns
+        .iter()
+        .position(|c| c == name)
+        .ok_or_else(|| Error::format(path, format!("no column {name}")))?;
+    Ok(table.rows.iter().map(|row| row[index]).collect())
+}
+
+/// The gallery's environment, shared by its entries.
+#[derive(Debug)]
+pub struct Context<'a> {
+    options: &'a GalleryOptions<'a>,
+}
+
+impl<'a> Context<'a> {
+    /// The context of one gallery invocation.
+    pub fn new(options: &'a GalleryOptions<'a>) -> Self {
+        Self { options }
+    }
+
+    /// Whether the sizes are reduced (`--quick`).
+    pub fn quick(&self) -> bool {
+        self.options.quick
+    }
+
+    /// The folder of figures.
+    pub fn out(&self) -> &Path {
+        &self.options.out
+    }
+
+    /// The work folder of an entry (its runs and sweeps).
+    pub fn work_dir(&self, entry: &str) -> PathBuf {
+        self.options.work.join(entry)
+    }
+
+    /// The path of a gallery scenario file: in the scenarios folder when it is there,
+    /// otherwise the compiled-in copy written into the work folder.
+    pub fn scenario_path(&self, file: &str) -> Result<PathBuf> {
+        let path = self.options.scenarios.join(file);
+        if path.exists() {
+            return Ok(path);
+        }
+        let text = EMBEDDED
+            .iter()
+            .find(|(name, _)| *name == file)
+            .map(|(_, text)| *text)
+            .ok_or_else(|| Error::io(&path, std::io::ErrorKind::NotFound.into()))?;
+        let copy = self.options.work.join("scenarios").join(file);
+        if let Some(parent) = copy.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        crate::output::write_atomic(&copy, text.as_bytes())?;
+        Ok(copy)
+    }
+
+    /// Loads gallery scenario `file` with `--set`-style overrides (`key=value`).
+    pub fn scenario(&self, file: &str, overrides: &[String]) -> Result<Scenario> {
+        Scenario::load(&self.scenario_path(file)?, overrides)
+    }
+
+    /// Runs `scenario` into `dir` (all threads), unless a finished run of the same resolved
+    /// scenario is there already; returns its outputs. A diverged run is an error.
+    pub fn run(&self, scenario: &Scenario, dir: &Path) -> Result<RunOutput> {
+        let resolved = scenario.resolved_toml()?;
+        let state = run_state(dir, &resolved);
+        if !matches!(
+            state,
+            crate::sweep::execute::RunState::Done(Status::Finished)
+        ) {
+            let options = RunOptions {
+                out: dir.to_path_buf(),
+                resume: matches!(state, crate::sweep::execute::RunState::Resumable),
+                checkpoint_every: std::time::Duration::from_secs(300),
+                interrupt: self.options.interrupt,
+                stop_at_step: None,
+                threads: rayon::current_num_threads(),
+            };
+            run(scenario, &options, &mut |_| {})?;
+            if self
+                .options
+                .interrupt
+                .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                return Err(Error::Diverged {
+                    step: 0,
+                    time: 0.0,
+                    what: "interrupted".into(),
+                });
+            }
+        }
+        read_run(dir)
+    }
+
+    /// Runs the sweep of gallery scenario `file` (with overrides) into `dir`: plan, runs
+    /// (finished ones skipped), merge and analysis (`sweep.csv`, `sweep_stats.csv`,
+    /// `sweep_summary.json`, plots). Returns the plan.
+    pub fn sweep(
+        &self,
+        file: &str,
+        overrides: &[String],
+        sweep: &SweepOverrides,
+        dir: &Path,
+    ) -> Result<Plan> {
+        let path = self.scenario_path(file)?;
+        let plan = Plan::build(&path, overrides, sweep)?;
+        let selection: Vec<usize> = (0..plan.runs.len()).collect();
+        let report = execute(
+            &plan,
+            &selection,
+            dir,
+            rayon::current_num_threads(),
+            self.options.interrupt,
+            &|_| {},
+        )?;
+        if report.interrupted > 0 {
+            return Err(Error::Diverged {
+                step: 0,
+                time: 0.0,
+                what: "interrupted".into(),
+            });
+        }
+        finish(&[dir.to_path_buf()], dir)?;
+        Ok(plan)
+    }
+}
+
+/// The outputs of the run folder `dir`.
+pub fn read_run(dir: &Path) -> Result<RunOutput> {
+    let summary_path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
+    let summary: Summary = serde_json::from_str(&text)
+        .map_err(|e| Error::format(&summary_path, format!("not a summary: {e}")))?;
+    if summary.status == Status::Diverged {
+        return Err(Error::Diverged {
+            step: summary.step,
+            time: summary.time,
+            what: summary.message.clone().unwrap_or_default(),
+        });
+    }
+    Ok(RunOutput {
+        series: Table::read_csv(&dir.join("series.csv"))?,
+        measures: Table::read_csv(&dir.join("measures.csv"))?,
+        initial: read_npy(&dir.join("particles_init.npy"))?,
+        last: read_npy(&dir.join("particles_final.npy"))?,
+        teacher: read_npy(&dir.join("teacher.npy")).ok(),
+        dir: dir.to_path_buf(),
+        summary,
+    })
+}
