@@ -1,10 +1,84 @@
-//! Gallery entry `langevin`: Mean-field Langevin dynamics (placeholder).
+//! Gallery entry `langevin`: mean-field Langevin dynamics (MATH.md sections 2 and 5). With
+//! temperature tau > 0 and weight decay lambda > 0 the particles follow
+//! d theta_j = [ -grad_{theta_j} R - lambda theta_j ] dt + sqrt(2 tau) dB_j (alpha = 1), which
+//! decreases the free energy F = E + tau int rho log rho, E = R + (lambda/2) mean_j |theta_j|^2,
+//! towards a stationary measure. Two runs of `scenarios/gallery/langevin.toml`:
+//!
+//! - a teacher (two relu neurons): F, as recorded in measures.csv (E exact, the entropy a
+//!   Kozachenko-Leonenko estimate on the snapshot particles), must not increase by more than
+//!   its noise, and must settle;
+//! - a zero target (teacher output weights 0): the stationary measure is then the Gibbs measure
+//!   of the confinement alone, every coordinate N(0, tau / lambda). Indeed, with f* = 0,
+//!   R = 1/2 E[f^2] >= 0 vanishes at that Gaussian (a centred and independent of w gives f = 0),
+//!   which also minimises (lambda/2) int |theta|^2 + tau int rho log rho, hence F. The
+//!   Ornstein-Uhlenbeck process d theta = -lambda theta dt + sqrt(2 tau) dB has variance
+//!   tau / lambda with MATH.md's conventions (drift -lambda theta, noise sqrt(2 tau) dB, time
+//!   unit with the factor m^(2 alpha - 1) = 1 for the confinement); its Euler-Maruyama chain
+//!   with step dt has tau / (lambda (1 - lambda dt / 2)), which the entry reports beside it.
+//!
+//! Noise of the free energy, which sets the tolerance of the check. F at a snapshot carries two
+//! independent errors. (1) The entropy estimate on the n snapshot points: its standard deviation
+//! is measured on the run by splitting every snapshot into two halves (`split_half_entropy_sd`:
+//! an overestimate at small n; at n = 500 the fluctuation of F seen at stationarity is half of
+//! the sigma_F below). For a Gaussian law in D = 1 + d dimensions it would be
+//! about sqrt((D/2 + pi^2/6) / n) (Var log rho = D/2, and pi^2/6 the variance of the log of the
+//! exponential nearest-neighbour volume); the measured value is 1.3 times that at n = 2000, as
+//! pairs of mutual nearest neighbours share their distance. (2) E of the m-particle system, a
+//! Langevin dynamics at temperature tau for the potential m E on R^(m D), fluctuates with
+//! Var E = tau^2 D / (2 m) (equipartition). So sigma_F^2 = tau^2 sd(H)^2 + tau^2 D / (2 m); the
+//! difference of two snapshots has at most sqrt(2) sigma_F, and the check allows a rise of
+//! 4 sqrt(2) sigma_F over the lowest earlier value (with about 40 snapshots, a false alarm
+//! has probability about 1e-3).
 
-use crate::error::Result;
-use crate::gallery::{Context, Entry, EntryResult};
+use std::path::Path;
+
+use nalgebra::DMatrix;
+use serde_json::{Map, Value, json};
+
+use crate::diagnostics::measure::{entropy_kozachenko_leonenko, histogram};
+use crate::error::{Error, Result};
+use crate::gallery::context::RunOutput;
+use crate::gallery::{Check, Context, Entry, EntryResult};
+use crate::output::read_npy;
+use crate::plot::{Curve, LineFigure, Scale, render_lines};
+use crate::scenario::Scenario;
 
 /// Mean-field Langevin dynamics.
 pub struct Langevin;
+
+/// The scenario file of the entry.
+const FILE: &str = "langevin.toml";
+
+/// The sizes of one gallery invocation.
+struct Sizes {
+    /// Width of the teacher run.
+    teacher_m: usize,
+    /// Width of the zero-target run: m (1 + d) pooled coordinates estimate the variance.
+    zero_m: usize,
+    /// Final time (the same for both runs).
+    t_end: f64,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                teacher_m: 500,
+                zero_m: 1000,
+                t_end: 60.0,
+            }
+        } else {
+            Self {
+                teacher_m: 2000,
+                zero_m: 2000,
+                t_end: 100.0,
+            }
+        }
+    }
+}
+
+/// How many noise standard deviations the checks allow.
+const Z: f64 = 4.0;
 
 impl Entry for Langevin {
     fn name(&self) -> &'static str {
@@ -15,14 +89,408 @@ impl Entry for Langevin {
         "Mean-field Langevin dynamics"
     }
 
-    fn run(&self, _ctx: &Context<'_>) -> Result<EntryResult> {
+    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
+        let sizes = Sizes::new(ctx.quick());
+        let work = ctx.work_dir(self.name());
+        let common = |m: usize| {
+            vec![
+                format!("model.m={m}"),
+                format!("dynamics.t_end={:?}", sizes.t_end),
+            ]
+        };
+        let teacher_scenario = ctx.scenario(FILE, &common(sizes.teacher_m))?;
+        let teacher = ctx.run(&teacher_scenario, &work.join("teacher"))?;
+        let mut zero_overrides = common(sizes.zero_m);
+        zero_overrides.push("target.a=0.0".into());
+        let zero_scenario = ctx.scenario(FILE, &zero_overrides)?;
+        let zero = ctx.run(&zero_scenario, &work.join("zero_target"))?;
+
+        let mut numbers = Map::new();
+        let mut checks = Vec::new();
+        let free = free_energy(&teacher_scenario, &teacher)?;
+        free.report(&mut numbers, &mut checks);
+        let gibbs = GibbsFit::of(&zero_scenario, &zero);
+        gibbs.report(&mut numbers, &mut checks);
+
+        let figures = draw(ctx.out(), &teacher, &free, &gibbs)?;
         Ok(EntryResult {
             name: self.name().into(),
             title: self.title().into(),
-            figures: Vec::new(),
-            numbers: Default::default(),
-            checks: Vec::new(),
+            figures,
+            numbers,
+            checks,
             seconds: 0.0,
         })
     }
+}
+
+/// The free energy of the teacher run and its noise.
+struct FreeEnergy {
+    tau: f64,
+    lambda: f64,
+    m: usize,
+    /// Snapshot times and the free energy there.
+    time: Vec<f64>,
+    value: Vec<f64>,
+    /// The standard deviation of the entropy estimate, measured by split halves, and as
+    /// predicted for a Gaussian law (module documentation).
+    entropy_sd: f64,
+    entropy_sd_gaussian: f64,
+    /// The standard deviation of E predicted by equipartition, tau sqrt(D / (2 m)).
+    energy_sd: f64,
+    /// The standard deviation sigma_F of one value of F.
+    sigma: f64,
+    /// The largest rise of F above the lowest earlier value, and its time.
+    largest_rise: f64,
+    rise_time: f64,
+    /// F at the first snapshot at or after t_end / 2, and at the end.
+    half: f64,
+    last: f64,
+    /// Standard deviation of F over the snapshots of the last half.
+    late_sd: f64,
+}
+
+fn free_energy(scenario: &Scenario, output: &RunOutput) -> Result<FreeEnergy> {
+    let time = output.measures_column("time")?;
+    let value = output.measures_column("free_energy")?;
+    let path = output.dir.join("measures.csv");
+    if value.len() < 4 || value.iter().any(|v| !v.is_finite()) {
+        return Err(Error::format(
+            path,
+            "the langevin entry needs at least 4 finite free-energy values",
+        ));
+    }
+    let tau = scenario.dynamics.tau;
+    let m = scenario.m;
+    let n = m.min(scenario.record.snapshot_particles) as f64;
+    let dimension = (scenario.d + 1) as f64;
+    let entropy_sd_gaussian = ((0.5 * dimension + std::f64::consts::PI.powi(2) / 6.0) / n).sqrt();
+    let entropy_sd = split_half_entropy_sd(output)?;
+    let energy_sd = tau * (dimension / (2.0 * m as f64)).sqrt();
+    let sigma = (tau * tau * entropy_sd * entropy_sd + energy_sd * energy_sd).sqrt();
+    let (mut lowest, mut largest_rise, mut rise_time) = (value[0], f64::NEG_INFINITY, 0.0);
+    for (&t, &f) in time.iter().zip(&value).skip(1) {
+        if f - lowest > largest_rise {
+            largest_rise = f - lowest;
+            rise_time = t;
+        }
+        lowest = lowest.min(f);
+    }
+    let t_end = time.last().copied().unwrap_or(0.0);
+    let half_index = time.iter().position(|&t| t >= 0.5 * t_end).unwrap_or(0);
+    let late = &value[half_index..];
+    let late_mean = late.iter().sum::<f64>() / late.len() as f64;
+    let late_sd = (late.iter().map(|v| (v - late_mean).powi(2)).sum::<f64>()
+        / (late.len().max(2) - 1) as f64)
+        .sqrt();
+    Ok(FreeEnergy {
+        tau,
+        lambda: scenario.dynamics.lambda,
+        m,
+        entropy_sd,
+        entropy_sd_gaussian,
+        energy_sd,
+        half: value[half_index],
+        last: value[value.len() - 1],
+        time,
+        value,
+        sigma,
+        largest_rise,
+        rise_time,
+        late_sd,
+    })
+}
+
+impl FreeEnergy {
+    fn tolerance(&self) -> f64 {
+        Z * std::f64::consts::SQRT_2 * self.sigma
+    }
+
+    fn report(&self, numbers: &mut Map<String, Value>, checks: &mut Vec<Check>) {
+        let tolerance = self.tolerance();
+        let first = self.value[0];
+        numbers.insert("teacher_m".into(), json!(self.m));
+        numbers.insert("tau".into(), json!(self.tau));
+        numbers.insert("lambda".into(), json!(self.lambda));
+        numbers.insert("free_energy_initial".into(), rounded(first));
+        numbers.insert("free_energy_final".into(), rounded(self.last));
+        numbers.insert(
+            "free_energy_largest_rise".into(),
+            rounded(self.largest_rise),
+        );
+        numbers.insert("free_energy_noise_sigma".into(), rounded(self.sigma));
+        numbers.insert("entropy_sd_split_halves".into(), rounded(self.entropy_sd));
+        numbers.insert(
+            "entropy_sd_gaussian_prediction".into(),
+            rounded(self.entropy_sd_gaussian),
+        );
+        numbers.insert("energy_sd_equipartition".into(), rounded(self.energy_sd));
+        numbers.insert("free_energy_tolerance".into(), rounded(tolerance));
+        numbers.insert(
+            "free_energy_change_last_half".into(),
+            rounded(self.last - self.half),
+        );
+        numbers.insert("free_energy_sd_last_half".into(), rounded(self.late_sd));
+        checks.push(Check::new(
+            format!(
+                "the free energy is non-increasing up to noise: no snapshot exceeds the lowest \
+                 earlier value by more than {Z} sqrt(2) sigma_F"
+            ),
+            self.largest_rise <= tolerance,
+            format!(
+                "F from {first:.5} to {:.5}; largest rise {:.2e} (t = {:.3}) against \
+                 tolerance {tolerance:.2e} (sigma_F = {:.2e})",
+                self.last, self.largest_rise, self.rise_time, self.sigma
+            ),
+        ));
+        checks.push(Check::new(
+            "the free energy settles: over the last half of the run it changes by less than \
+             the noise tolerance",
+            (self.last - self.half).abs() <= tolerance,
+            format!(
+                "F(t_end / 2) = {:.5}, F(t_end) = {:.5}, change {:.2e}; total decrease {:.2e}; \
+                 tolerance {tolerance:.2e}",
+                self.half,
+                self.last,
+                self.last - self.half,
+                first - self.last
+            ),
+        ));
+    }
+}
+
+/// The standard deviation of the entropy estimate of the run's snapshots, measured by splitting
+/// each snapshot into its even and odd rows: the two half-sample estimates are independent with
+/// equal bias and each has twice the variance of the full estimate (the variance goes as 1/n),
+/// so Var(H_n) = E[(H_even - H_odd)^2] / 4, averaged over the snapshots.
+fn split_half_entropy_sd(output: &RunOutput) -> Result<f64> {
+    let steps = output.measures_column("step")?;
+    let mut sum = 0.0;
+    for &step in &steps {
+        let path = output
+            .dir
+            .join("snapshots")
+            .join(format!("step_{}.npy", step as u64));
+        let particles = read_npy(&path)?;
+        let half = |parity: usize| {
+            let rows: Vec<usize> = (parity..particles.nrows()).step_by(2).collect();
+            let matrix = DMatrix::from_fn(rows.len(), particles.ncols(), |r, c| {
+                particles[(rows[r], c)]
+            });
+            entropy_kozachenko_leonenko(&matrix).map(|e| e.entropy)
+        };
+        let difference = half(0)? - half(1)?;
+        sum += difference * difference / 4.0;
+    }
+    Ok((sum / steps.len().max(1) as f64).sqrt())
+}
+
+/// The stationary law of the zero-target run against N(0, tau / lambda).
+struct GibbsFit {
+    tau: f64,
+    lambda: f64,
+    dt: f64,
+    m: usize,
+    /// The time of the last particles.
+    time: f64,
+    /// Pooled coordinates (a and w) of the last and the initial particles.
+    last: Vec<f64>,
+    initial: Vec<f64>,
+    /// Mean square of the pooled last coordinates, of a alone and of w alone.
+    variance: f64,
+    variance_a: f64,
+    variance_w: f64,
+}
+
+impl GibbsFit {
+    fn of(scenario: &Scenario, output: &RunOutput) -> Self {
+        let pooled = |theta: &DMatrix<f64>| theta.iter().copied().collect::<Vec<f64>>();
+        let mean_square =
+            |values: &[f64]| values.iter().map(|v| v * v).sum::<f64>() / values.len().max(1) as f64;
+        let last = pooled(&output.last);
+        let a: Vec<f64> = output.last.column(0).iter().copied().collect();
+        let d = output.last.ncols() - 1;
+        let w: Vec<f64> = output.last.columns(1, d).iter().copied().collect();
+        Self {
+            tau: scenario.dynamics.tau,
+            lambda: scenario.dynamics.lambda,
+            dt: scenario.dt,
+            m: scenario.m,
+            time: output.summary.time,
+            variance: mean_square(&last),
+            variance_a: mean_square(&a),
+            variance_w: mean_square(&w),
+            initial: pooled(&output.initial),
+            last,
+        }
+    }
+
+    /// tau / lambda.
+    fn expected(&self) -> f64 {
+        self.tau / self.lambda
+    }
+
+    /// The stationary variance of the Euler-Maruyama chain: tau / (lambda (1 - lambda dt / 2)).
+    fn expected_discrete(&self) -> f64 {
+        self.expected() / (1.0 - 0.5 * self.lambda * self.dt)
+    }
+
+    fn report(&self, numbers: &mut Map<String, Value>, checks: &mut Vec<Check>) {
+        let expected = self.expected();
+        let count = self.last.len() as f64;
+        // The mean square of N independent N(0, s^2) values has relative standard deviation
+        // sqrt(2 / N).
+        let relative_error = (2.0 / count).sqrt();
+        let deviation = self.variance / expected - 1.0;
+        numbers.insert("zero_target_m".into(), json!(self.m));
+        numbers.insert("gibbs_variance_expected".into(), rounded(expected));
+        numbers.insert(
+            "gibbs_variance_expected_euler_maruyama".into(),
+            rounded(self.expected_discrete()),
+        );
+        numbers.insert("stationary_variance".into(), rounded(self.variance));
+        numbers.insert("stationary_variance_a".into(), rounded(self.variance_a));
+        numbers.insert("stationary_variance_w".into(), rounded(self.variance_w));
+        numbers.insert(
+            "stationary_variance_relative_error".into(),
+            rounded(deviation),
+        );
+        numbers.insert(
+            "stationary_variance_sampling_error".into(),
+            rounded(relative_error),
+        );
+        checks.push(Check::new(
+            "with a zero target the stationary variance of every coordinate is within 10% of \
+             tau / lambda (the Gibbs measure of the confinement)",
+            deviation.abs() <= 0.10,
+            format!(
+                "mean square of the {count} coordinates of the final particles {:.5} (a {:.5}, \
+                 w {:.5}) against tau / lambda = {expected:.5} (Euler-Maruyama: {:.5}): \
+                 {:+.2}%, sampling error {:.2}%",
+                self.variance,
+                self.variance_a,
+                self.variance_w,
+                self.expected_discrete(),
+                100.0 * deviation,
+                100.0 * relative_error
+            ),
+        ));
+    }
+}
+
+/// The figures: the free energy (with the energy and the risk) of the teacher run against
+/// time, and the zero-target marginal against the Gaussian density.
+fn draw(
+    out: &Path,
+    teacher: &RunOutput,
+    free: &FreeEnergy,
+    gibbs: &GibbsFit,
+) -> Result<Vec<String>> {
+    let time = teacher.series_column("time")?;
+    let series = |name: &str| teacher.series_column(name);
+    render_lines(
+        &LineFigure {
+            title: format!(
+                "Teacher: tau = {}, lambda = {}, m = {}",
+                free.tau, free.lambda, free.m
+            ),
+            x_label: "time t".into(),
+            y_label: "free energy, energy, risk".into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Linear,
+            curves: vec![
+                Curve {
+                    label: "free energy F = E - tau H".into(),
+                    x: free.time.clone(),
+                    y: free.value.clone(),
+                },
+                Curve {
+                    label: "E = R + (lambda/2) mean |theta|^2".into(),
+                    x: time.clone(),
+                    y: series("objective")?,
+                },
+                Curve {
+                    label: "risk R".into(),
+                    x: time,
+                    y: series("risk")?,
+                },
+            ],
+        },
+        &out.join("langevin_free_energy"),
+    )?;
+
+    // Ten standard deviations of the Gibbs law each side: the initial a ~ N(0, 1) fits, and the
+    // legend finds a corner above the tails.
+    let reach = 10.0 * gibbs.expected().sqrt();
+    let bins = 80;
+    let step_curve = |values: &[f64]| -> (Vec<f64>, Vec<f64>) {
+        let h = histogram(values, -reach, reach, bins);
+        let width = h.width();
+        let mut x = Vec::with_capacity(2 * bins + 2);
+        let mut y = Vec::with_capacity(2 * bins + 2);
+        x.push(-reach);
+        y.push(0.0);
+        for (b, &density) in h.density.iter().enumerate() {
+            let left = -reach + b as f64 * width;
+            x.extend([left, left + width]);
+            y.extend([density, density]);
+        }
+        x.push(reach);
+        y.push(0.0);
+        (x, y)
+    };
+    let (last_x, last_y) = step_curve(&gibbs.last);
+    let (initial_x, initial_y) = step_curve(&gibbs.initial);
+    let grid: Vec<f64> = (0..=400)
+        .map(|i| -reach + 2.0 * reach * f64::from(i) / 400.0)
+        .collect();
+    let variance = gibbs.expected();
+    let density = grid
+        .iter()
+        .map(|x| (-x * x / (2.0 * variance)).exp() / (std::f64::consts::TAU * variance).sqrt())
+        .collect();
+    render_lines(
+        &LineFigure {
+            title: format!("Zero target, m = {}: law of a coordinate", gibbs.m),
+            x_label: "coordinate of theta (a and w pooled)".into(),
+            y_label: "density".into(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            curves: vec![
+                Curve {
+                    label: format!("t = {}", short(gibbs.time)),
+                    x: last_x,
+                    y: last_y,
+                },
+                Curve {
+                    label: format!("Gibbs N(0, {})", short(variance)),
+                    x: grid,
+                    y: density,
+                },
+                Curve {
+                    label: "t = 0".into(),
+                    x: initial_x,
+                    y: initial_y,
+                },
+            ],
+        },
+        &out.join("langevin_gibbs"),
+    )?;
+    Ok(["langevin_free_energy", "langevin_gibbs"]
+        .iter()
+        .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
+        .collect())
+}
+
+/// A value with 4 significant digits, for gallery.json.
+fn rounded(value: f64) -> Value {
+    format!("{value:.3e}")
+        .parse::<f64>()
+        .map_or(Value::Null, Value::from)
+}
+
+/// A number with at most 4 decimals and no trailing zeros (0.1 for 0.09999999999999999).
+fn short(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }

@@ -1,10 +1,81 @@
-//! Gallery entry `separation`: Scale separation of the two layers (placeholder).
+//! Gallery entry `separation`: scale separation of the two layers (E, Ma and Wu 2019). In the
+//! conventional scaling alpha = 1/2 (MATH.md section 1) with the second layer started small,
+//! a_j(0) ~ N(0, 1/m), the output weights move by O(1) relative to their initial size while
+//! the first layer moves by O(1/m) relative to its own, so that as m grows the network follows
+//! the random-features model (`a_only`, MATH.md section 2) uniformly in time.
+//!
+//! Per layer, the relative movement is |A(T) - A(0)| / |A(0)| for the output weights (the
+//! column a of particles_init.npy and particles_final.npy, Euclidean norms over the m
+//! particles) and |W(T) - W(0)|_F / |W(0)|_F for the first layer (the columns w, Frobenius
+//! norms). The distance to random features is sup_t |R(t) - R_RF(t)| over the logged times,
+//! R_RF the risk of the `a_only` run from the same initial particles.
 
+use std::path::Path;
+
+use nalgebra::DMatrix;
+use serde_json::{Map, Value, json};
+
+use crate::diagnostics::stats::{Summary, fit_power_law};
 use crate::error::Result;
-use crate::gallery::{Context, Entry, EntryResult};
+use crate::gallery::features::render_points;
+use crate::gallery::{Check, Context, Entry, EntryResult};
+use crate::plot::Curve;
+use crate::plot::Scale;
+use crate::plot::sweep::{
+    BandCurve, PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves,
+    render_width_curves,
+};
 
 /// Scale separation of the two layers.
 pub struct ScaleSeparation;
+
+/// The scenario file of the entry.
+const FILE: &str = "separation.toml";
+
+/// The sizes of one gallery invocation.
+struct Sizes {
+    /// Widths m.
+    widths: &'static [usize],
+    /// Seeds per width (the student's draws; one teacher).
+    seeds: u64,
+    /// Final time.
+    t_end: f64,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                widths: &[32, 128, 512],
+                seeds: 2,
+                t_end: 30.0,
+            }
+        } else {
+            Self {
+                widths: &[64, 256, 1024, 4096],
+                seeds: 3,
+                t_end: 50.0,
+            }
+        }
+    }
+}
+
+/// What the entry measures at one width, one value per seed.
+struct Width {
+    m: usize,
+    /// |W(T) - W(0)|_F / |W(0)|_F.
+    first_layer: Vec<f64>,
+    /// |A(T) - A(0)| / |A(0)|.
+    second_layer: Vec<f64>,
+    /// sup_t |R(t) - R_RF(t)|.
+    gap: Vec<f64>,
+    /// Logged times.
+    time: Vec<f64>,
+    /// Risk of the network (both layers trained) at each logged time, one curve per seed.
+    risk: Vec<Vec<f64>>,
+    /// Risk of the random-features model (a_only), one curve per seed.
+    random_features: Vec<Vec<f64>>,
+}
 
 impl Entry for ScaleSeparation {
     fn name(&self) -> &'static str {
@@ -15,14 +86,335 @@ impl Entry for ScaleSeparation {
         "Scale separation of the two layers"
     }
 
-    fn run(&self, _ctx: &Context<'_>) -> Result<EntryResult> {
+    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
+        let sizes = Sizes::new(ctx.quick());
+        let work = ctx.work_dir(self.name());
+        let widths: Vec<Width> = sizes
+            .widths
+            .iter()
+            .map(|&m| measure(ctx, &sizes, m, &work))
+            .collect::<Result<_>>()?;
+
+        let ms: Vec<f64> = widths.iter().map(|w| w.m as f64).collect();
+        let mean = |pick: &dyn Fn(&Width) -> &Vec<f64>| -> Vec<f64> {
+            widths.iter().map(|w| Summary::of(pick(w)).mean).collect()
+        };
+        let first = mean(&|w| &w.first_layer);
+        let second = mean(&|w| &w.second_layer);
+        let gap = mean(&|w| &w.gap);
+        let slope = |values: &[f64]| fit_power_law(&ms, values).map(|fit| fit.slope).ok();
+        let (first_slope, second_slope, gap_slope) = (slope(&first), slope(&second), slope(&gap));
+
+        let figures = draw(ctx.out(), &sizes, &widths)?;
+
+        // Each width's worst seed against the next smaller width's best seed: no luck of a draw.
+        let falls = |pick: &dyn Fn(&Width) -> &Vec<f64>| {
+            widths
+                .windows(2)
+                .all(|pair| max(pick(&pair[1])) < min(pick(&pair[0])))
+        };
+        let listing = |values: &[f64]| -> String {
+            values
+                .iter()
+                .map(|v| format!("{v:.3e}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let second_ratio = second.last().copied().unwrap_or(f64::NAN)
+            / second.first().copied().unwrap_or(f64::NAN);
+        let checks = vec![
+            Check::new(
+                "the first layer's relative movement |W(T) - W(0)| / |W(0)| decreases with m \
+                 (at each width, every seed below every seed of the next smaller width)",
+                falls(&|w| &w.first_layer),
+                format!(
+                    "m = {:?}: {} (seed means); fitted exponent {}",
+                    sizes.widths,
+                    listing(&first),
+                    show(first_slope)
+                ),
+            ),
+            Check::new(
+                "the second layer's relative movement |A(T) - A(0)| / |A(0)| does not shrink: \
+                 at the largest m it is at least half of that at the smallest",
+                second_ratio >= 0.5,
+                format!(
+                    "m = {:?}: {} (seed means); ratio {second_ratio:.3}; fitted exponent {}",
+                    sizes.widths,
+                    listing(&second),
+                    show(second_slope)
+                ),
+            ),
+            Check::new(
+                "the risk curve approaches random features: sup_t |R(t) - R_RF(t)| decreases \
+                 with m (every seed below every seed of the next smaller width)",
+                falls(&|w| &w.gap),
+                format!(
+                    "m = {:?}: {} (seed means); fitted exponent {}",
+                    sizes.widths,
+                    listing(&gap),
+                    show(gap_slope)
+                ),
+            ),
+        ];
+
+        let mut numbers = Map::new();
+        numbers.insert("m".into(), json!(sizes.widths));
+        numbers.insert("seeds".into(), json!(sizes.seeds));
+        numbers.insert("t_end".into(), json!(sizes.t_end));
+        numbers.insert("first_layer_relative_movement".into(), rounded(&first));
+        numbers.insert("second_layer_relative_movement".into(), rounded(&second));
+        numbers.insert(
+            "first_layer_exponent".into(),
+            rounded(&[first_slope.unwrap_or(f64::NAN)]),
+        );
+        numbers.insert(
+            "second_layer_exponent".into(),
+            rounded(&[second_slope.unwrap_or(f64::NAN)]),
+        );
+        numbers.insert("risk_gap_to_random_features".into(), rounded(&gap));
+        numbers.insert(
+            "risk_gap_exponent".into(),
+            rounded(&[gap_slope.unwrap_or(f64::NAN)]),
+        );
+        let final_risk = |curves: &dyn Fn(&Width) -> &Vec<Vec<f64>>| -> Vec<f64> {
+            widths
+                .iter()
+                .map(|w| {
+                    let last: Vec<f64> =
+                        curves(w).iter().filter_map(|c| c.last().copied()).collect();
+                    Summary::of(&last).mean
+                })
+                .collect()
+        };
+        numbers.insert("final_risk".into(), rounded(&final_risk(&|w| &w.risk)));
+        numbers.insert(
+            "final_risk_random_features".into(),
+            rounded(&final_risk(&|w| &w.random_features)),
+        );
         Ok(EntryResult {
             name: self.name().into(),
             title: self.title().into(),
-            figures: Vec::new(),
-            numbers: Default::default(),
-            checks: Vec::new(),
+            figures,
+            numbers,
+            checks,
             seconds: 0.0,
         })
+    }
+}
+
+/// Runs (or reuses) both trainings of every seed at width m and measures them.
+fn measure(ctx: &Context<'_>, sizes: &Sizes, m: usize, work: &Path) -> Result<Width> {
+    let mut width = Width {
+        m,
+        first_layer: Vec::new(),
+        second_layer: Vec::new(),
+        gap: Vec::new(),
+        time: Vec::new(),
+        risk: Vec::new(),
+        random_features: Vec::new(),
+    };
+    for seed in 1..=sizes.seeds {
+        let run = |train: &str| {
+            let overrides = vec![
+                format!("seed={seed}"),
+                format!("model.m={m}"),
+                format!("init.a.std={:?}", 1.0 / (m as f64).sqrt()),
+                format!("dynamics.train=\"{train}\""),
+                format!("dynamics.t_end={:?}", sizes.t_end),
+            ];
+            let scenario = ctx.scenario(FILE, &overrides)?;
+            ctx.run(&scenario, &work.join(format!("m{m}_{train}_seed{seed}")))
+        };
+        let both = run("both")?;
+        let random = run("a_only")?;
+        let (first, second) = relative_movements(&both.initial, &both.last);
+        width.first_layer.push(first);
+        width.second_layer.push(second);
+        let risk = both.series_column("risk")?;
+        let random_risk = random.series_column("risk")?;
+        let gap = risk
+            .iter()
+            .zip(&random_risk)
+            .map(|(r, f)| (r - f).abs())
+            .fold(0.0, f64::max);
+        width.gap.push(gap);
+        width.time = both.series_column("time")?;
+        width.risk.push(risk);
+        width.random_features.push(random_risk);
+    }
+    Ok(width)
+}
+
+/// (|W(T) - W(0)|_F / |W(0)|_F, |A(T) - A(0)| / |A(0)|) between the particle matrices
+/// `initial` and `last` (columns a, w_1..w_d).
+fn relative_movements(initial: &DMatrix<f64>, last: &DMatrix<f64>) -> (f64, f64) {
+    let d = initial.ncols() - 1;
+    let change = last - initial;
+    let first = change.columns(1, d).norm() / initial.columns(1, d).norm();
+    let second = change.column(0).norm() / initial.column(0).norm();
+    (first, second)
+}
+
+/// The figures: relative movement of each layer against m, and the risk curves per width next
+/// to the random-features model.
+fn draw(out: &Path, sizes: &Sizes, widths: &[Width]) -> Result<Vec<String>> {
+    let ms: Vec<f64> = widths.iter().map(|w| w.m as f64).collect();
+    let series = |label: &str, pick: &dyn Fn(&Width) -> &Vec<f64>| {
+        let value: Vec<f64> = widths.iter().map(|w| Summary::of(pick(w)).mean).collect();
+        let fit = fit_power_law(&ms, &value).ok().map(|fit| PowerFit {
+            slope: fit.slope,
+            intercept_log: fit.intercept,
+            lo: f64::NAN,
+            hi: f64::NAN,
+        });
+        ScalingSeries {
+            label: label.into(),
+            m: ms.clone(),
+            value,
+            lo: widths.iter().map(|w| min(pick(w))).collect(),
+            hi: widths.iter().map(|w| max(pick(w))).collect(),
+            fit,
+        }
+    };
+    let movement = ScalingFigure {
+        title: format!(
+            "Movement by t = {} against the width (alpha = 1/2)",
+            sizes.t_end
+        ),
+        x_label: "width m".into(),
+        y_label: "relative movement".into(),
+        series: vec![
+            series("first layer |dW| / |W(0)|", &|w| &w.first_layer),
+            series("second layer |dA| / |A(0)|", &|w| &w.second_layer),
+        ],
+    };
+    let slopes = [ReferenceSlope {
+        slope: -1.0,
+        label: "m^-1".into(),
+    }];
+    render_points(&movement, &slopes, &out.join("separation_movement"))?;
+
+    let band = |curves: &[Vec<f64>], time: &[f64]| -> (Vec<f64>, Vec<f64>) {
+        (0..time.len())
+            .map(|row| {
+                let values: Vec<f64> = curves.iter().map(|c| c[row]).collect();
+                let summary = Summary::of(&values);
+                (summary.mean, 2.0 * summary.se)
+            })
+            .unzip()
+    };
+    let curves = widths
+        .iter()
+        .map(|w| {
+            let (mean, half_width) = band(&w.risk, &w.time);
+            BandCurve {
+                label: format!("m = {}", w.m),
+                x: w.time.clone(),
+                mean,
+                half_width,
+                m: w.m as f64,
+            }
+        })
+        .collect();
+    let reference = widths.last().map(|w| Curve {
+        label: format!("random features, m = {}", w.m),
+        x: w.time.clone(),
+        y: band(&w.random_features, &w.time).0,
+    });
+    render_width_curves(
+        &WidthCurves {
+            title: format!(
+                "Risk against time (alpha = 1/2, mean of {} seeds)",
+                sizes.seeds
+            ),
+            x_label: "time t".into(),
+            y_label: "population risk".into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+            curves,
+            reference,
+        },
+        &out.join("separation_risk"),
+    )?;
+    let gaps = widths
+        .iter()
+        .map(|w| {
+            let differences: Vec<Vec<f64>> = w
+                .risk
+                .iter()
+                .zip(&w.random_features)
+                .map(|(risk, random)| {
+                    risk.iter()
+                        .zip(random)
+                        .map(|(r, f)| (r - f).abs())
+                        .collect()
+                })
+                .collect();
+            let (mean, half_width) = band(&differences, &w.time);
+            BandCurve {
+                label: format!("m = {}", w.m),
+                x: w.time.clone(),
+                mean,
+                half_width,
+                m: w.m as f64,
+            }
+        })
+        .collect();
+    render_width_curves(
+        &WidthCurves {
+            title: "Distance to random features (alpha = 1/2)".into(),
+            x_label: "time t".into(),
+            y_label: "|R(t) - R_RF(t)|".into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+            curves: gaps,
+            reference: None,
+        },
+        &out.join("separation_gap"),
+    )?;
+    Ok(["separation_movement", "separation_risk", "separation_gap"]
+        .iter()
+        .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
+        .collect())
+}
+
+fn min(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+fn show(value: Option<f64>) -> String {
+    value.map_or_else(|| "none".into(), |v| format!("{v:.3}"))
+}
+
+/// Values with 4 significant digits (one value alone, or a list), for gallery.json.
+fn rounded(values: &[f64]) -> Value {
+    let round = |v: &f64| {
+        format!("{v:.3e}")
+            .parse::<f64>()
+            .map_or(Value::Null, Value::from)
+    };
+    match values {
+        [one] => round(one),
+        _ => Value::Array(values.iter().map(round).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_movements_are_per_layer_norm_ratios() {
+        // A(0) = (3, 4), W(0) = ((1, 0), (0, 1)); a moves by (0, 5), w by (1, 1) in row one.
+        let initial = DMatrix::from_row_slice(2, 3, &[3.0, 1.0, 0.0, 4.0, 0.0, 1.0]);
+        let last = DMatrix::from_row_slice(2, 3, &[3.0, 2.0, 1.0, 9.0, 0.0, 1.0]);
+        let (first, second) = relative_movements(&initial, &last);
+        assert!((first - 1.0).abs() < 1e-15, "{first}"); // sqrt(2) / sqrt(2)
+        assert!((second - 1.0).abs() < 1e-15, "{second}"); // 5 / 5
     }
 }

@@ -1,0 +1,101 @@
+//! The gallery at `--quick` sizes (what CI runs): every entry's checked fact holds and its
+//! figures are written (PNG and SVG). One test per entry, each into its own folders, so an entry
+//! can be run alone: `cargo test --release --test gallery -- convergence`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use meanfield::gallery::{GalleryOptions, run_gallery};
+
+fn quick_entry(name: &str) {
+    let root = common::scratch_directory("gallery", name);
+    let interrupt = AtomicBool::new(false);
+    let options = GalleryOptions {
+        quick: true,
+        out: root.join("plots"),
+        work: root.join("work"),
+        scenarios: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/gallery"),
+        interrupt: &interrupt,
+    };
+    let results = run_gallery(&options, Some(name), &|_| {}).unwrap();
+    assert_eq!(results.len(), 1);
+    let result = &results[0];
+    assert!(!result.checks.is_empty(), "{name}: no checked fact");
+    for check in &result.checks {
+        assert!(check.passed, "{name}: {} ({})", check.fact, check.detail);
+    }
+    assert!(!result.figures.is_empty(), "{name}: no figure");
+    for figure in &result.figures {
+        let path = options.out.join(figure);
+        let size = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .len();
+        assert!(size > 1000, "{}: {size} bytes", path.display());
+    }
+    for extension in ["png", "svg"] {
+        assert!(
+            result.figures.iter().any(|f| f.ends_with(extension)),
+            "{name}: no {extension} figure"
+        );
+    }
+    assert!(options.out.join("gallery.json").exists());
+    assert!(options.out.join("summary.md").exists());
+}
+
+#[test]
+fn convergence() {
+    quick_entry("convergence");
+}
+
+#[test]
+fn overparameterised() {
+    quick_entry("overparameterised");
+}
+
+#[test]
+fn lazy() {
+    quick_entry("lazy");
+}
+
+#[test]
+fn features() {
+    quick_entry("features");
+}
+
+#[test]
+fn limit() {
+    quick_entry("limit");
+}
+
+#[test]
+fn langevin() {
+    quick_entry("langevin");
+}
+
+#[test]
+fn separation() {
+    quick_entry("separation");
+}
+
+#[test]
+fn an_unknown_entry_is_refused_with_the_list() {
+    let root = common::scratch_directory("gallery", "unknown");
+    let interrupt = AtomicBool::new(false);
+    let options = GalleryOptions {
+        quick: true,
+        out: root.join("plots"),
+        work: root.join("work"),
+        scenarios: root.join("scenarios"),
+        interrupt: &interrupt,
+    };
+    let error = run_gallery(&options, Some("nonsense"), &|_| {}).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("--only") && message.contains("langevin"),
+        "{message}"
+    );
+}
