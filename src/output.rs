@@ -629,6 +629,16 @@ fn parse_csv_header(line: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// Reads the JSON file `path` into a `T` (the counterpart of [`write_json`]).
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be read; [`Error::Format`] if it is not JSON of type `T`.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::format(path, format!("not the JSON expected: {e}")))
+}
+
 /// Writes `value` as pretty-printed JSON (with a final newline) to `path`, atomically.
 ///
 /// # Errors

@@ -31,7 +31,9 @@ use crate::diagnostics::recorder::RunFacts;
 use crate::diagnostics::{Recorder, Series};
 use crate::dynamics::{Control, Observation, Observer, Outcome};
 use crate::error::{Error, Result};
-use crate::output::{Table, read_npy, write_atomic, write_json, write_npy, write_npy_vector};
+use crate::output::{
+    Table, read_json, read_npy, write_atomic, write_json, write_npy, write_npy_vector,
+};
 use crate::plot::{
     CloudFigure, CloudFrame, Curve, HeatMap, LineFigure, Scale, render_cloud, render_cloud_gif,
     render_cloud_panels, render_heatmap, render_lines, write_report,
@@ -175,10 +177,7 @@ fn read_checkpoint(out: &Path) -> Result<Checkpoint> {
                 "no checkpoint to resume from (the run finished, or never started)",
             )
         })?;
-    let state_path = dir.join("state.json");
-    let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
-    let state: CheckpointState =
-        serde_json::from_str(&text).map_err(|e| Error::format(&state_path, e.to_string()))?;
+    let state: CheckpointState = read_json(&dir.join("state.json"))?;
     let theta = read_npy(&dir.join("particles.npy"))?;
     let rows = Table::read_csv(&dir.join("series.csv"))?.rows;
     let measure_rows = Table::read_csv(&dir.join("measures.csv"))?.rows;

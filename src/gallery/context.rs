@@ -8,7 +8,7 @@ use nalgebra::DMatrix;
 
 use crate::error::{Error, Result};
 use crate::gallery::GalleryOptions;
-use crate::output::{Table, read_npy};
+use crate::output::{Table, read_json, read_npy};
 use crate::run::{RunOptions, Status, Summary, run};
 use crate::scenario::Scenario;
 use crate::sweep::execute::run_state;
@@ -207,10 +207,7 @@ impl<'a> Context<'a> {
 
 /// The outputs of the run folder `dir`.
 pub fn read_run(dir: &Path) -> Result<RunOutput> {
-    let summary_path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
-    let summary: Summary = serde_json::from_str(&text)
-        .map_err(|e| Error::format(&summary_path, format!("not a summary: {e}")))?;
+    let summary: Summary = read_json(&dir.join("summary.json"))?;
     if summary.status == Status::Diverged {
         return Err(Error::Diverged {
             step: summary.step,

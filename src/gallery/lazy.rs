@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::diagnostics::stats::{BootstrapSettings, Statistic, Summary, bootstrap_power_law};
 use crate::error::{Error, Result};
 use crate::gallery::{Check, Context, Entry, EntryResult};
-use crate::output::Table;
+use crate::output::{Table, read_json};
 use crate::plot::sweep::{
     PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, render_scaling_with_slopes,
 };
@@ -94,12 +94,6 @@ pub(super) fn rounded(value: f64, digits: i32) -> f64 {
     }
     let scale = 10_f64.powi(digits - 1 - value.abs().log10().floor() as i32);
     (value * scale).round() / scale
-}
-
-/// A JSON file read back.
-pub(super) fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::format(path, format!("not JSON: {e}")))
 }
 
 /// The fit of `observable` and `statistic` at the time nearest to `time` among the fits of
@@ -404,7 +398,7 @@ impl Entry for LazyAgainstMeanField {
             SweepOverrides::default()
         };
         let plan = ctx.sweep(SCENARIO, &[], &sizes, &dir)?;
-        let summary = read_json(&dir.join("sweep_summary.json"))?;
+        let summary: Value = read_json(&dir.join("sweep_summary.json"))?;
         let point_count = summary["points"].as_array().map_or(0, Vec::len);
         let mut regimes = (0..point_count)
             .map(|index| regime(&plan, &dir, &summary, index))

@@ -10,9 +10,10 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::lazy::{Fit, read_json, rounded, sweep_fit};
+use super::lazy::{Fit, rounded, sweep_fit};
 use crate::error::{Error, Result};
 use crate::gallery::{Check, Context, Entry, EntryResult};
+use crate::output::read_json;
 use crate::plot::sweep::{
     BandCurve, PowerFit, ScalingFigure, ScalingSeries, WidthCurves, render_scaling,
     render_width_curves,
@@ -146,7 +147,7 @@ impl Entry for FiniteWidth {
         };
         let plan = ctx.sweep(SCENARIO, &[], &sizes, &dir)?;
         let summary_path = dir.join("sweep_summary.json");
-        let summary = read_json(&summary_path)?;
+        let summary: Value = read_json(&summary_path)?;
         let rows = risk_rows(&dir.join("sweep_stats.csv"))?;
 
         // The fit times of the risk bias, and the fits at each.

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 pub use context::Context;
 
 use crate::error::{Error, Result};
-use crate::output::write_atomic;
+use crate::output::{read_json, write_atomic, write_json};
 
 /// How to run the gallery.
 #[derive(Debug)]
@@ -176,19 +176,15 @@ pub fn run_gallery(
 /// `summary.md`.
 fn write_results(options: &GalleryOptions<'_>, results: &[EntryResult]) -> Result<()> {
     let path = options.out.join("gallery.json");
-    let mut all: Map<String, Value> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default();
+    // A missing or unreadable earlier file starts afresh.
+    let mut all: Map<String, Value> = read_json(&path).unwrap_or_default();
     for result in results {
         let value = serde_json::to_value(result)
             .map_err(|e| Error::format(&path, format!("cannot serialise: {e}")))?;
         all.insert(result.name.clone(), value);
     }
     all.insert("quick".into(), Value::Bool(options.quick));
-    let text = serde_json::to_string_pretty(&all)
-        .map_err(|e| Error::format(&path, format!("cannot serialise: {e}")))?;
-    write_atomic(&path, text.as_bytes())?;
+    write_json(&path, &all)?;
     let mut summary = format!(
         "# Gallery results{}\n\nWritten by `meanfield gallery{}`; docs/gallery.md explains each \
          entry.\n",

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::output::{Table, format_float, quote_csv_field, write_atomic};
+use crate::output::{Table, format_float, quote_csv_field, read_json, write_atomic};
 use crate::sweep::execute::run_dir;
 use crate::sweep::plan::{Plan, PlannedRun};
 
@@ -23,9 +23,7 @@ pub struct RunSeries {
 
 /// Reads the plan written by a sweep into `dir`.
 pub fn read_plan(dir: &Path) -> Result<Plan> {
-    let path = dir.join("sweep_plan.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::format(&path, e.to_string()))
+    read_json(&dir.join("sweep_plan.json"))
 }
 
 /// The plan shared by `dirs` (an error if two differ) and every run's series, each found in the
