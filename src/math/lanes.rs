@@ -66,37 +66,6 @@ fn backward_lanes(r: f64, values: &[f64], slope: &mut [f64], grad: &mut [f64]) {
     }
 }
 
-#[inline(always)]
-fn forward_relu(z: &mut [f64], a: &[f64]) -> f64 {
-    let mut sums = [0.0; LANES];
-    let (z_main, z_tail) = z.as_chunks_mut::<LANES>();
-    let (a_main, a_tail) = a.as_chunks::<LANES>();
-    for (zs, aa) in z_main.iter_mut().zip(a_main) {
-        for i in 0..LANES {
-            let value = zs[i].max(0.0);
-            zs[i] = value;
-            sums[i] += aa[i] * value;
-        }
-    }
-    for (i, (zv, aj)) in z_tail.iter_mut().zip(a_tail).enumerate() {
-        let value = zv.max(0.0);
-        *zv = value;
-        sums[i] += aj * value;
-    }
-    sums.iter().sum()
-}
-simd_variants!(forward_relu, forward_relu_avx512, forward_relu_avx2, (z: &mut [f64], a: &[f64]) -> f64);
-
-/// relu: grad += r * values; slope <- r 1[value > 0].
-#[inline(always)]
-fn backward_relu(r: f64, values: &[f64], slope: &mut [f64], grad: &mut [f64]) {
-    for ((g, v), s) in grad.iter_mut().zip(values).zip(slope.iter_mut()) {
-        *g += r * v;
-        *s = if *v > 0.0 { r } else { 0.0 };
-    }
-}
-simd_variants!(backward_relu, backward_relu_avx512, backward_relu_avx2, (r: f64, values: &[f64], slope: &mut [f64], grad: &mut [f64]) -> ());
-
 /// relu, pre-activations kept: slope <- r where z > 0, 0 elsewhere.
 #[inline(always)]
 fn relu_slope(r: f64, z: &[f64], slope: &mut [f64]) {
@@ -129,14 +98,11 @@ fn backward(r: f64, values: &[f64], slope: &mut [f64], grad: &mut [f64]) {
 }
 simd_variants!(backward, backward_avx512, backward_avx2, (r: f64, values: &[f64], slope: &mut [f64], grad: &mut [f64]) -> ());
 
-/// For one sample: z_j <- sigma(z_j), slope_j <- sigma'(z_j) (for relu the slope is left to
-/// [`accumulate_residual`]), returning sum_j a_j sigma(z_j).
+/// For one sample: z_j <- sigma(z_j), slope_j <- sigma'(z_j), returning sum_j a_j sigma(z_j).
+/// (The data modes call it for activations other than relu, whose backward pass works from the
+/// pre-activations: [`relu_residual_slope`].)
 pub fn forward(activation: Activation, z: &mut [f64], slope: &mut [f64], a: &[f64]) -> f64 {
-    if activation == Activation::Relu {
-        dispatch!(forward_relu, forward_relu_avx512, forward_relu_avx2, (z, a))
-    } else {
-        forward_lanes(z, slope, a, |x| activation.value_and_derivative(x))
-    }
+    forward_lanes(z, slope, a, |x| activation.value_and_derivative(x))
 }
 
 /// sum_j a_j sigma(z_j) in the order of [`forward`].
@@ -149,28 +115,13 @@ pub fn forward_value(activation: Activation, z: &[f64], a: &[f64]) -> f64 {
 }
 
 /// grad_j += r sigma(z_j) (from `values`) and slope_j *= r, for one sample of residual r.
-pub fn accumulate_residual(
-    activation: Activation,
-    r: f64,
-    values: &[f64],
-    slope: &mut [f64],
-    grad: &mut [f64],
-) {
-    if activation == Activation::Relu {
-        dispatch!(
-            backward_relu,
-            backward_relu_avx512,
-            backward_relu_avx2,
-            (r, values, slope, grad)
-        )
-    } else {
-        dispatch!(
-            backward,
-            backward_avx512,
-            backward_avx2,
-            (r, values, slope, grad)
-        )
-    }
+pub fn accumulate_residual(r: f64, values: &[f64], slope: &mut [f64], grad: &mut [f64]) {
+    dispatch!(
+        backward,
+        backward_avx512,
+        backward_avx2,
+        (r, values, slope, grad)
+    )
 }
 
 #[cfg(test)]
@@ -178,8 +129,8 @@ mod tests {
     #![allow(clippy::float_cmp, reason = "bit-identity is the property tested")]
     use super::*;
 
-    /// The dispatched relu pass equals the generic lanes bit for bit, and both equal the
-    /// plain sum up to reordering.
+    /// The forward pass equals the generic lanes bit for bit (and the dispatched relu value pass
+    /// equals it too), and both equal the plain sum up to reordering.
     #[test]
     fn forward_matches_the_scalar_definition() {
         let n = 203;
@@ -200,11 +151,17 @@ mod tests {
             let r = 0.37;
             let mut grad = vec![0.0; n];
             let mut grad_generic = vec![0.0; n];
-            accumulate_residual(activation, r, &z, &mut slope, &mut grad);
+            accumulate_residual(r, &z, &mut slope, &mut grad);
             backward_lanes(r, &z_generic, &mut slope_generic, &mut grad_generic);
             assert_eq!(grad, grad_generic);
             for (s, x) in slope.iter().zip(&z0) {
                 assert_eq!(*s, r * activation.derivative(*x), "{activation} at {x}");
+            }
+            if activation == Activation::Relu {
+                // relu's data-mode backward pass, from the pre-activations: the same slopes.
+                let mut from_z = vec![0.0; n];
+                relu_residual_slope(r, &z0, &mut from_z);
+                assert_eq!(from_z, slope);
             }
             assert_eq!(forward_value(activation, &z0, &a).to_bits(), sum.to_bits());
             let plain: f64 = z0

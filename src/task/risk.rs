@@ -172,7 +172,6 @@ pub fn data_risk(
                     );
                 } else {
                     lanes::accumulate_residual(
-                        activation,
                         *r,
                         &chunk.activation[column.clone()],
                         &mut chunk.slope[column],
