@@ -665,7 +665,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// One line of `bench` without --json.
 fn print_bench_line(record: &BenchRecord) {
     println!(
-        "{:6} m = {:6} d = {:3} n = {:>6}: {:.4e} s/step (min {:.4e}), {:.1} GFLOP/s, {} threads; \
+        "{:6} m = {:6} d = {:3} n = {:>6}: {:.4e} s/step (min {:.4e}), {:.1} GFLOP/s{}, {} threads; \
          gradient within {:.1e} of the reference",
         record.case,
         record.m,
@@ -674,6 +674,13 @@ fn print_bench_line(record: &BenchRecord) {
         record.s_per_step_median,
         record.s_per_step_min,
         record.gflops,
+        match (record.bound_fraction, record.bound_gflops) {
+            (Some(fraction), Some(bound)) => format!(
+                " ({:.0} % of the GEMM rate, {bound:.1} GFLOP/s)",
+                100.0 * fraction
+            ),
+            _ => String::new(),
+        },
         record.threads,
         record.check_max_rel_error
     );

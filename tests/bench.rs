@@ -223,6 +223,8 @@ fn record(m: usize, seconds: f64) -> BenchRecord {
         quick: false,
         check_max_rel_error: 0.0,
         peak_rss_bytes: None,
+        bound_gflops: None,
+        bound_fraction: None,
     }
 }
 

@@ -1101,6 +1101,14 @@ fn bench_json(case: &str, extra: &[&str]) -> serde_json::Value {
     let min = record["s_per_step_min"].as_f64().unwrap();
     assert!(min > 0.0 && min <= median && median.is_finite(), "{record}");
     assert!(record["gflops"].as_f64().unwrap() > 0.0, "{record}");
+    // The GEMM bound is measured in the same run and the fraction is the ratio of the two.
+    let bound = record["bound_gflops"].as_f64().unwrap();
+    let fraction = record["bound_fraction"].as_f64().unwrap();
+    let ratio = record["gflops"].as_f64().unwrap() / bound;
+    assert!(
+        bound > 0.0 && (fraction - ratio).abs() <= 1e-12 * ratio,
+        "{record}"
+    );
     record
 }
 

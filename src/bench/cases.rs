@@ -216,6 +216,14 @@ pub struct BenchRecord {
     /// `--size`, where one process times one case, and only on Linux.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_bytes: Option<u64>,
+    /// The float64 GEMM rate of this machine on the same threads, in GFLOP/s, measured just
+    /// before the case ([`super::bound::gemm_gflops`]); only for the named cases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_gflops: Option<f64>,
+    /// `gflops / bound_gflops`: the fraction of the matrix-product bound the step reaches
+    /// (4 n m d or 4 m^2 d flops at the GEMM rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_fraction: Option<f64>,
 }
 
 /// A benchmark problem: the simulation, the teacher and the initial particles.
@@ -362,10 +370,13 @@ fn measure(
         quick,
         check_max_rel_error,
         peak_rss_bytes: None,
+        bound_gflops: None,
+        bound_fraction: None,
     })
 }
 
-/// Self-checks `case`, then times `reps` steps (after one warm-up step, skipped when the
+/// Measures the GEMM bound ([`super::bound::gemm_gflops`] on the current rayon threads),
+/// self-checks `case`, then times `reps` steps (after one warm-up step, skipped when the
 /// self-check took 2 s or more: it already ran the risk's first evaluation).
 ///
 /// # Errors
@@ -373,7 +384,11 @@ fn measure(
 /// timed then); errors of the setup or of a step.
 pub fn bench_case(case: BenchCase, reps: usize, quick: bool) -> Result<BenchRecord> {
     let sized = if quick { case.quick() } else { case };
-    measure(case.name, sized, Repetitions::fixed(reps), quick)
+    let bound = super::bound::gemm_gflops(rayon::current_num_threads());
+    let mut record = measure(case.name, sized, Repetitions::fixed(reps), quick)?;
+    record.bound_gflops = Some(bound);
+    record.bound_fraction = Some(record.gflops / bound);
+    Ok(record)
 }
 
 /// Self-checks and times one case of any sizes (`bench --size`, one process per point of

@@ -2,10 +2,12 @@
 //! against a plain reference gradient before it is timed, and the scaling of a step with the
 //! width (population mode) or the number of samples (data mode).
 //!
+//! - [`bound`]: the GEMM rate of this machine, the bound each case is measured against.
 //! - [`cases`]: the four cases, the self-check and the timing loop.
 //! - [`mod@reference`]: the risk and its gradient written straight from MATH.md sections 3-4.
 //! - [`scaling`]: the ladder of sizes of `bench --scaling`, the power-law fit and its files.
 
+pub mod bound;
 pub mod cases;
 pub mod reference;
 pub mod scaling;
