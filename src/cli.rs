@@ -14,8 +14,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use meanfield::Error;
 use meanfield::bench::scaling::POINT_BUDGET;
 use meanfield::bench::{
-    BenchCase, BenchRecord, CASES, Repetitions, ScalingMode, bench_case, bench_size, write_scaling,
+    Backend, BenchCase, BenchRecord, CASES, Repetitions, ScalingMode, bench_case_on, bench_size_on,
+    write_scaling,
 };
+use meanfield::device::{Device, Precision};
 use meanfield::gallery::{GalleryOptions, GalleryProgress, run_gallery};
 use meanfield::run::{RunOptions, Status, render_plots, run};
 use meanfield::scenario::Scenario;
@@ -70,6 +72,10 @@ enum Command {
         /// Testing aid: stop as if interrupted once this step is completed.
         #[arg(long, hide = true)]
         stop_at_step: Option<u64>,
+        /// Where the population interaction runs: cpu, or cuda (a binary built with
+        /// --features cuda, an NVIDIA GPU and its driver); the same as --set device=...
+        #[arg(long, value_parser = ["cpu", "cuda"])]
+        device: Option<String>,
     },
     /// Run a scenario over a ladder of widths and seeds, and compare them with the limit.
     ///
@@ -200,6 +206,14 @@ enum Command {
         /// Number of threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Where the population interaction runs: cpu, or cuda (a binary built with
+        /// --features cuda and an NVIDIA GPU; population cases only).
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+        device: String,
+        /// Precision of the GPU kernel: f64, or f32 (with --device cuda; the self-check then
+        /// allows 1e-3 instead of 1e-12).
+        #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
+        precision: String,
         /// population | data: time one step against m (population) or n (data).
         #[arg(long, value_name = "MODE", conflicts_with_all = ["json", "size"])]
         scaling: Option<String>,
@@ -387,8 +401,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             resume,
             checkpoint_every,
             stop_at_step,
+            device,
         } => {
             set_threads(threads)?;
+            let mut overrides = overrides;
+            overrides.extend(device.map(|d| format!("device={d}")));
             let scenario = load(&scenario, &overrides)?;
             let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&scenario.name));
             if !(checkpoint_every.is_finite() && checkpoint_every > 0.0) {
@@ -621,8 +638,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             max_n,
             quiet,
             size,
+            device,
+            precision,
         } => {
             set_threads(threads)?;
+            let backend = Backend {
+                device: Device::parse(&device)?,
+                precision: Precision::parse(&precision)?,
+            };
+            if backend.device == Device::Cpu && backend.precision == Precision::F32 {
+                return Err(anyhow::Error::new(Error::invalid(
+                    "--precision",
+                    "f32",
+                    "f64 on --device cpu (float32 is an option of the GPU kernel)",
+                )));
+            }
             if let Some(mode) = scaling {
                 let mode = ScalingMode::parse(&mode)?;
                 let max_size = match mode {
@@ -634,7 +664,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if let Some(size) = size {
                 let case = BenchCase::parse_size(&size)?;
-                let record = bench_size(case, Repetitions::adaptive(reps, POINT_BUDGET))?;
+                let record =
+                    bench_size_on(case, Repetitions::adaptive(reps, POINT_BUDGET), backend)?;
                 if json {
                     println!("{}", serde_json::to_string(&record)?);
                 } else {
@@ -650,7 +681,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     .collect::<Result<_, _>>()?
             };
             for c in cases {
-                let record = bench_case(c, reps, quick)?;
+                let record = bench_case_on(c, reps, quick, backend)?;
                 if json {
                     println!("{}", serde_json::to_string(&record)?);
                 } else {

@@ -69,6 +69,13 @@ pub enum Error {
         /// What was non-finite.
         what: String,
     },
+    /// The GPU backend is not available or failed (`device = "cuda"`): what is missing or
+    /// what the CUDA driver reported.
+    #[error("device cuda: {message}")]
+    Device {
+        /// What went wrong, and what to do about it.
+        message: String,
+    },
     /// The self-check of `meanfield bench` failed: the optimised gradient differs from the
     /// plain reference of `bench::reference` by more than the tolerance at this entry.
     #[error(

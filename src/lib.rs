@@ -5,9 +5,11 @@
 //! theta_j = (a_j, w_j) (see `MATH.md` in the shared folder for every convention).
 //!
 //! Layers, each using only those to its left:
-//! `error -> random -> math -> task -> dynamics -> diagnostics -> {plot, output} -> scenario`.
+//! `error -> random -> math -> {device, gpu} -> task -> dynamics -> diagnostics -> {plot, output} -> scenario`.
 //!
 //! - [`math`]: activations, pair kernels K and grad_1 K, particles, deterministic reductions.
+//! - [`device`]: where the population interaction runs (`cpu`, `cuda`) and in which precision.
+//! - `gpu` (cargo feature `cuda`): the fused CUDA kernel of the population interaction.
 //! - [`task`]: targets (teachers), data sets and the three risk modes.
 //! - [`dynamics`]: drift, noise, integrators and the simulation loop.
 //! - [`diagnostics`]: scalars observed along a run.
@@ -15,10 +17,13 @@
 //! - [`scenario`]: experiments as TOML data, validated into typed configuration.
 
 pub mod bench;
+pub mod device;
 pub mod diagnostics;
 pub mod dynamics;
 pub mod error;
 pub mod gallery;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 pub mod math;
 pub mod output;
 pub mod plot;

@@ -225,6 +225,7 @@ fn record(m: usize, seconds: f64) -> BenchRecord {
         peak_rss_bytes: None,
         bound_gflops: None,
         bound_fraction: None,
+        device: None,
     }
 }
 

@@ -1329,3 +1329,34 @@ fn record_switches_turn_observers_off_and_plot_renders_later() {
     assert_exit(&plot, 0);
     assert!(out.join("report.html").exists() && out.join("plots").join("cloud.png").exists());
 }
+
+#[test]
+fn run_with_device_cuda_gets_the_gpu_or_says_what_is_missing() {
+    let scratch = Scratch::new("device_cuda");
+    let output = meanfield(Path::new(MANIFEST_DIR))
+        .args([
+            "run",
+            "scenarios/quickstart.toml",
+            "--quiet",
+            "--device",
+            "cuda",
+        ])
+        .args(["--set", "dynamics.steps=2", "--out"])
+        .arg(scratch.join("run"))
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    if cfg!(feature = "cuda") {
+        // Built with the backend: a GPU machine runs; elsewhere the driver is named.
+        assert!(
+            output.status.success() || text.contains("device cuda: "),
+            "{text}"
+        );
+    } else {
+        assert_exit(&output, EXIT_BAD_INPUT);
+        assert!(
+            text.contains("device") && text.contains("--features cuda"),
+            "{text}"
+        );
+    }
+}

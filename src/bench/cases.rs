@@ -17,6 +17,7 @@ use super::reference::{
 };
 use super::scaling::peak_resident_bytes;
 
+use crate::device::{Device, Precision};
 use crate::dynamics::{Dynamics, Integrator, Simulation};
 use crate::error::{Error, Result};
 use crate::math::{Activation, InitLaw, Network, Particles};
@@ -153,6 +154,40 @@ impl BenchCase {
     }
 }
 
+/// Where a case runs: the CPU (default) or the GPU backend (`bench --device cuda`,
+/// population cases only), in float64 or float32.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backend {
+    /// The device of the population interaction.
+    pub device: Device,
+    /// The precision of the GPU kernel.
+    pub precision: Precision,
+}
+
+/// The self-check's tolerance for the float32 GPU kernel: its sums of m terms carry a
+/// relative rounding error of about sqrt(m) eps_32 (3e-5 at m = 2^18) and at worst m eps_32;
+/// 1e-3 admits the first at every width the benchmark runs and still catches a wrong term.
+pub const CHECK_TOLERANCE_F32: f64 = 1e-3;
+
+impl Backend {
+    /// The self-check tolerance: [`CHECK_TOLERANCE`] in float64, [`CHECK_TOLERANCE_F32`].
+    pub fn check_tolerance(&self) -> f64 {
+        match self.precision {
+            Precision::F64 => CHECK_TOLERANCE,
+            Precision::F32 => CHECK_TOLERANCE_F32,
+        }
+    }
+
+    /// `cpu`, `cuda` or `cuda-f32`, as in the JSON line.
+    pub fn label(&self) -> String {
+        match (self.device, self.precision) {
+            (Device::Cpu, _) => "cpu".into(),
+            (Device::Cuda, Precision::F64) => "cuda".into(),
+            (Device::Cuda, Precision::F32) => "cuda-f32".into(),
+        }
+    }
+}
+
 /// How many steps are timed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Repetitions {
@@ -224,6 +259,9 @@ pub struct BenchRecord {
     /// (4 n m d or 4 m^2 d flops at the GEMM rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_fraction: Option<f64>,
+    /// `cuda` or `cuda-f32` when the population interaction ran on the GPU (absent: CPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// A benchmark problem: the simulation, the teacher and the initial particles.
@@ -233,8 +271,15 @@ struct Problem {
     theta: DMatrix<f64>,
 }
 
-/// The problem of `sized` (sizes as they will be timed).
-fn problem(sized: &BenchCase) -> Result<Problem> {
+/// The problem of `sized` (sizes as they will be timed) on `backend`.
+fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
+    if sized.n.is_some() && backend != Backend::default() {
+        return Err(Error::invalid(
+            "--device",
+            backend.label(),
+            "cpu for the data cases (the GPU backend runs population mode so far)",
+        ));
+    }
     let (m, d) = (sized.m, sized.d);
     let activation = Activation::Relu;
     let network = Network::new(activation, 1.0)?;
@@ -252,8 +297,13 @@ fn problem(sized: &BenchCase) -> Result<Problem> {
             let data = DataSet::generate(n, law, &teacher, 0, Purpose::Data, 0)?;
             RiskMode::Empirical(Box::new(EmpiricalRisk::new(data, None)))
         }
-        None => RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?)),
+        None => {
+            let mut population = PopulationRisk::new(activation, teacher.clone())?;
+            population.use_device(backend.device, backend.precision, d)?;
+            RiskMode::Population(Box::new(population))
+        }
     };
+
     let simulation = Simulation::new(
         network,
         Dynamics::default(),
@@ -287,6 +337,20 @@ pub fn self_check(
     teacher: &Teacher,
     theta: &DMatrix<f64>,
 ) -> Result<f64> {
+    self_check_within(case, simulation, teacher, theta, CHECK_TOLERANCE)
+}
+
+/// [`self_check`] with another tolerance (the float32 GPU kernel: [`CHECK_TOLERANCE_F32`]).
+///
+/// # Errors
+/// As [`self_check`].
+pub fn self_check_within(
+    case: &str,
+    simulation: &mut Simulation,
+    teacher: &Teacher,
+    theta: &DMatrix<f64>,
+    tolerance: f64,
+) -> Result<f64> {
     let rows = check_rows(theta.nrows());
     let network = simulation.network;
     let reference = match &simulation.risk {
@@ -306,7 +370,7 @@ pub fn self_check(
     simulation
         .risk
         .evaluate(&network, theta, Some(&mut gradient))?;
-    compare_rows(case, &gradient, &reference, &rows, CHECK_TOLERANCE)
+    compare_rows(case, &gradient, &reference, &rows, tolerance)
 }
 
 /// A warm-up step is skipped when the self-check's gradient evaluation, which fills the same
@@ -320,14 +384,21 @@ fn measure(
     sized: BenchCase,
     repetitions: Repetitions,
     quick: bool,
+    backend: Backend,
 ) -> Result<BenchRecord> {
     let Problem {
         mut simulation,
         teacher,
         theta: initial,
-    } = problem(&sized)?;
+    } = problem(&sized, backend)?;
     let check_start = Instant::now();
-    let check_max_rel_error = self_check(label, &mut simulation, &teacher, &initial)?;
+    let check_max_rel_error = self_check_within(
+        label,
+        &mut simulation,
+        &teacher,
+        &initial,
+        backend.check_tolerance(),
+    )?;
     let check_seconds = check_start.elapsed();
     let mut theta = initial.clone();
     if check_seconds < WARM_UP_SKIP {
@@ -372,6 +443,7 @@ fn measure(
         peak_rss_bytes: None,
         bound_gflops: None,
         bound_fraction: None,
+        device: (backend != Backend::default()).then(|| backend.label()),
     })
 }
 
@@ -383,11 +455,27 @@ fn measure(
 /// [`Error::SelfCheck`] if the optimised gradient differs from the reference (nothing is
 /// timed then); errors of the setup or of a step.
 pub fn bench_case(case: BenchCase, reps: usize, quick: bool) -> Result<BenchRecord> {
+    bench_case_on(case, reps, quick, Backend::default())
+}
+
+/// [`bench_case`] on `backend`. On the GPU the CPU's GEMM bound is not measured (it is not
+/// the GPU's bound), and the self-check tolerance is [`Backend::check_tolerance`].
+///
+/// # Errors
+/// As [`bench_case`]; [`Error::Device`] when the GPU is not available; [`Error::Invalid`]
+/// for a data case on the GPU.
+pub fn bench_case_on(
+    case: BenchCase,
+    reps: usize,
+    quick: bool,
+    backend: Backend,
+) -> Result<BenchRecord> {
     let sized = if quick { case.quick() } else { case };
-    let bound = super::bound::gemm_gflops(rayon::current_num_threads());
-    let mut record = measure(case.name, sized, Repetitions::fixed(reps), quick)?;
-    record.bound_gflops = Some(bound);
-    record.bound_fraction = Some(record.gflops / bound);
+    let bound = (backend == Backend::default())
+        .then(|| super::bound::gemm_gflops(rayon::current_num_threads()));
+    let mut record = measure(case.name, sized, Repetitions::fixed(reps), quick, backend)?;
+    record.bound_gflops = bound;
+    record.bound_fraction = bound.map(|b| record.gflops / b);
     Ok(record)
 }
 
@@ -398,7 +486,19 @@ pub fn bench_case(case: BenchCase, reps: usize, quick: bool) -> Result<BenchReco
 /// # Errors
 /// As [`bench_case`].
 pub fn bench_size(case: BenchCase, repetitions: Repetitions) -> Result<BenchRecord> {
-    let mut record = measure(&case.size_spec(), case, repetitions, false)?;
+    bench_size_on(case, repetitions, Backend::default())
+}
+
+/// [`bench_size`] on `backend` (`bench --size m=262144 --device cuda`).
+///
+/// # Errors
+/// As [`bench_case_on`].
+pub fn bench_size_on(
+    case: BenchCase,
+    repetitions: Repetitions,
+    backend: Backend,
+) -> Result<BenchRecord> {
+    let mut record = measure(&case.size_spec(), case, repetitions, false, backend)?;
     record.peak_rss_bytes = peak_resident_bytes();
     Ok(record)
 }

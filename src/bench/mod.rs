@@ -13,7 +13,8 @@ pub mod reference;
 pub mod scaling;
 
 pub use cases::{
-    BenchCase, BenchRecord, CASES, Repetitions, TEACHER_K, bench_case, bench_size, self_check,
+    Backend, BenchCase, BenchRecord, CASES, CHECK_TOLERANCE_F32, Repetitions, TEACHER_K,
+    bench_case, bench_case_on, bench_size, bench_size_on, self_check, self_check_within,
 };
 pub use reference::{CHECK_TOLERANCE, CHECKED_ROWS, check_rows, compare_rows};
 pub use scaling::{

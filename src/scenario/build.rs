@@ -123,7 +123,9 @@ impl Scenario {
         };
         let risk = match &self.risk {
             RiskSpec::Population => {
-                RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?))
+                let mut population = PopulationRisk::new(activation, teacher.clone())?;
+                population.use_device(self.device, self.precision, self.d)?;
+                RiskMode::Population(Box::new(population))
             }
             RiskSpec::Online { batch, test_n } => RiskMode::Online(Box::new(OnlineRisk::new(
                 *batch,

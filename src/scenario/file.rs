@@ -17,6 +17,11 @@ pub struct ScenarioConfig {
     pub name: Option<String>,
     /// Seed of every random stream (default 0).
     pub seed: Option<u64>,
+    /// Where the population interaction runs: "cpu" (default) or "cuda" (a binary built with
+    /// `--features cuda` and an NVIDIA GPU).
+    pub device: Option<String>,
+    /// Precision of the GPU kernel: "f64" (default) or "f32" (only with device = "cuda").
+    pub precision: Option<String>,
     /// The network.
     #[serde(default)]
     pub model: ModelConfig,

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::device::{CUDA_BUILT, Device, Precision};
 use crate::diagnostics::recorder::RecordOptions;
 use crate::dynamics::{Dynamics, Integrator, Schedule, Train};
 use crate::error::{Error, Result};
@@ -88,6 +89,10 @@ pub struct Scenario {
     pub noise_std: f64,
     /// Risk mode.
     pub risk: RiskSpec,
+    /// Where the population interaction runs.
+    pub device: Device,
+    /// Precision of the GPU kernel.
+    pub precision: Precision,
     /// Flow parameters.
     pub dynamics: Dynamics,
     /// Integrator.
@@ -458,6 +463,57 @@ impl Scenario {
                 }
             },
         };
+        // device, precision
+        let device_name = config.device.clone().unwrap_or_else(|| "cpu".into());
+        let device = Device::parse(&device_name)
+            .map_err(|_| cx.fail("device", quoted(&device_name), "\"cpu\" or \"cuda\""))?;
+        let precision_name = config.precision.clone().unwrap_or_else(|| "f64".into());
+        let precision = Precision::parse(&precision_name)
+            .map_err(|_| cx.fail("precision", quoted(&precision_name), "\"f64\" or \"f32\""))?;
+        if device == Device::Cuda {
+            if !CUDA_BUILT {
+                return Err(cx.fail(
+                    "device",
+                    "\"cuda\"",
+                    "\"cpu\": this meanfield was built without the cuda feature (rebuild with \
+                     `cargo build --release --features cuda`; it needs an NVIDIA driver only at \
+                     run time)",
+                ));
+            }
+            if mode != "population" {
+                return Err(cx.fail(
+                    "device",
+                    "\"cuda\"",
+                    format!(
+                        "\"cpu\" with risk.mode = \"{mode}\" (the GPU backend runs population mode \
+                         so far)"
+                    ),
+                ));
+            }
+            if !matches!(
+                activation,
+                Activation::Relu | Activation::Erf | Activation::Linear | Activation::Quadratic
+            ) {
+                return Err(cx.fail(
+                    "device",
+                    "\"cuda\"",
+                    format!(
+                        "\"cpu\" with model.activation = \"{activation}\" (the GPU kernel has the \
+                         closed-form kernels of relu and erf; linear and quadratic take their exact \
+                         low-rank path on the CPU)"
+                    ),
+                ));
+            }
+        } else if precision == Precision::F32 {
+            return Err(cx.fail(
+                "precision",
+                "\"f32\"",
+                "\"f64\" with device = \"cpu\" (float32 is an option of the GPU kernel)",
+            ));
+        }
+        resolved.device = Some(device.to_string());
+        resolved.precision = Some(precision.to_string());
+
         resolved.risk = crate::scenario::file::RiskConfig {
             mode: Some(mode),
             ..Default::default()
@@ -694,6 +750,8 @@ impl Scenario {
             teacher_seed,
             noise_std,
             risk,
+            device,
+            precision,
             dynamics: Dynamics {
                 lambda,
                 tau,

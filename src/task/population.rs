@@ -23,6 +23,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
+use crate::device::{Device, Precision};
 use crate::error::{Error, Result};
 use crate::math::pair_block::{RowSums, Side};
 use crate::math::reduce::ordered_sum;
@@ -127,6 +128,15 @@ pub struct PopulationRisk {
     teacher_value: Vec<f64>,
     /// grad V(w_j), row-major m x d.
     teacher_grad: Vec<f64>,
+    /// The fused GPU kernel (`device = "cuda"`), when the interaction runs there.
+    #[cfg(feature = "cuda")]
+    gpu: Option<Box<crate::gpu::CudaInteraction>>,
+    /// The GPU's cross sums and directions (column-major m x d), before they are scaled and
+    /// transposed into `coef_u_sum` and `direction_sum`.
+    #[cfg(feature = "cuda")]
+    gpu_cross: Vec<f64>,
+    #[cfg(feature = "cuda")]
+    gpu_direction: Vec<f64>,
 }
 
 impl PopulationRisk {
@@ -157,7 +167,113 @@ impl PopulationRisk {
             direction_sum: Vec::new(),
             teacher_value: Vec::new(),
             teacher_grad: Vec::new(),
+            #[cfg(feature = "cuda")]
+            gpu: None,
+            #[cfg(feature = "cuda")]
+            gpu_cross: Vec::new(),
+            #[cfg(feature = "cuda")]
+            gpu_direction: Vec::new(),
         })
+    }
+
+    /// Runs the pair interaction on `device` (`crate::device`) in `precision`, for particles
+    /// of input dimension `d`. On `Device::Cuda` the fused kernel of `crate::gpu` is compiled
+    /// for relu and erf; linear and quadratic keep their exact low-rank path on the CPU (O(m
+    /// d^2), nothing to gain on a GPU). The teacher terms and the gradient assembly (O(m d k))
+    /// stay on the CPU.
+    ///
+    /// # Errors
+    /// [`Error::Device`] when the binary lacks the `cuda` feature, or no GPU or CUDA library
+    /// is found; [`Error::Invalid`] for float32 on the CPU or an activation without a
+    /// closed-form kernel on the GPU.
+    pub fn use_device(&mut self, device: Device, precision: Precision, d: usize) -> Result<()> {
+        match device {
+            Device::Cpu => {
+                if precision != Precision::F64 {
+                    return Err(Error::invalid(
+                        "precision",
+                        precision,
+                        "f64 on the CPU (float32 is an option of the GPU kernel)",
+                    ));
+                }
+                #[cfg(feature = "cuda")]
+                {
+                    self.gpu = None;
+                }
+                Ok(())
+            }
+            Device::Cuda => self.open_cuda(precision, d),
+        }
+    }
+
+    #[cfg(feature = "cuda")]
+    fn open_cuda(&mut self, precision: Precision, d: usize) -> Result<()> {
+        let activation = self.kernel.activation();
+        self.gpu = if matches!(activation, Activation::Linear | Activation::Quadratic) {
+            None
+        } else {
+            Some(Box::new(crate::gpu::CudaInteraction::new(
+                d, activation, precision,
+            )?))
+        };
+        Ok(())
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn open_cuda(&mut self, _precision: Precision, _d: usize) -> Result<()> {
+        Err(Error::Device {
+            message: "this meanfield was built without the cuda feature: rebuild with \
+                      `cargo build --release --features cuda`"
+                .into(),
+        })
+    }
+
+    /// Whether the pair interaction runs on a GPU.
+    pub fn on_gpu(&self) -> bool {
+        #[cfg(feature = "cuda")]
+        {
+            self.gpu.is_some()
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            false
+        }
+    }
+
+    /// The pair interaction on the GPU: the kernel's three sums, then the cross sums scaled
+    /// into coef_u sums and the directions transposed to row-major, as `tiled_interaction`
+    /// leaves them.
+    #[cfg(feature = "cuda")]
+    fn gpu_interaction(&mut self, theta: &DMatrix<f64>) -> Result<()> {
+        let m = theta.nrows();
+        let d = theta.ncols() - 1;
+        self.gpu_cross.resize(m, 0.0);
+        self.gpu_direction.resize(m * d, 0.0);
+        let Some(gpu) = self.gpu.as_mut() else {
+            return Ok(());
+        };
+        let (a, w) = theta.as_slice().split_at(m);
+        gpu.interaction(
+            a,
+            w,
+            &self.sq_norms,
+            &mut self.pair_sum,
+            &mut self.gpu_cross,
+            &mut self.gpu_direction,
+        )?;
+        let kernel = &self.kernel;
+        let (q, cross, columns) = (&self.sq_norms, &self.gpu_cross, &self.gpu_direction);
+        self.coef_u_sum
+            .par_iter_mut()
+            .zip(self.direction_sum.par_chunks_mut(d))
+            .enumerate()
+            .for_each(|(j, (coef_u, direction))| {
+                *coef_u = cross[j] * kernel.cross_scale(q[j]);
+                for (c, out) in direction.iter_mut().enumerate() {
+                    *out = columns[c * m + j];
+                }
+            });
+        Ok(())
     }
 
     /// The risk at the optimum of an infinitely wide network: s^2 / 2 (for reference).
@@ -447,6 +563,9 @@ impl PopulationRisk {
             Activation::Linear | Activation::Quadratic
         ) {
             self.low_rank_interaction(theta);
+        } else if self.on_gpu() {
+            #[cfg(feature = "cuda")]
+            self.gpu_interaction(theta)?;
         } else {
             self.tiled_interaction(theta, want_grad);
         }

@@ -1,0 +1,101 @@
+//! Where the pair interaction of population mode runs (`device`, `--device`) and in which
+//! floating-point precision (`precision`): the scenario keys of the GPU backend (`crate::gpu`,
+//! cargo feature `cuda`). The CPU path is float64 throughout (MATH.md conventions as written);
+//! `precision = "f32"` runs the GPU kernel in float32 and returns its sums as float64.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// The device of the population interaction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Device {
+    /// The CPU (rayon), the default.
+    #[default]
+    Cpu,
+    /// GPU 0 through CUDA (needs a binary built with `--features cuda`).
+    Cuda,
+}
+
+/// The floating-point type of the GPU kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// float64, the default: the CPU's results to rounding.
+    #[default]
+    F64,
+    /// float32: faster on GPUs with few float64 units; its error is reported by the GPU tests.
+    F32,
+}
+
+/// Whether this binary was built with the `cuda` feature.
+pub const CUDA_BUILT: bool = cfg!(feature = "cuda");
+
+impl Device {
+    /// Parses `cpu` or `cuda`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the values allowed.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda),
+            other => Err(Error::invalid("device", other, "\"cpu\" or \"cuda\"")),
+        }
+    }
+}
+
+impl Precision {
+    /// Parses `f64` or `f32`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the values allowed.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "f64" => Ok(Self::F64),
+            "f32" => Ok(Self::F32),
+            other => Err(Error::invalid("precision", other, "\"f64\" or \"f32\"")),
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        })
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::F64 => "f64",
+            Self::F32 => "f32",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_display_round_trip_and_other_names_are_rejected() {
+        for device in [Device::Cpu, Device::Cuda] {
+            assert_eq!(Device::parse(&device.to_string()).ok(), Some(device));
+        }
+        for precision in [Precision::F64, Precision::F32] {
+            assert_eq!(
+                Precision::parse(&precision.to_string()).ok(),
+                Some(precision)
+            );
+        }
+        let error = Device::parse("gpu").err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("device = gpu: expected \"cpu\" or \"cuda\"")
+        );
+        assert!(Precision::parse("f16").is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! The CUDA backend (cargo feature `cuda`, `src/gpu`).
+//!
+//! Without a GPU (CI): the kernel source compiles with NVRTC when libnvrtc is present, and
+//! asking for the GPU where there is none fails with an error that names what is missing.
+//! On the GPU machine (`cargo test --release --features cuda --test gpu -- --ignored`): the
+//! fused kernel against the CPU's tiled interaction, population relu and erf, float64 and
+//! float32, one gradient and the quickstart's 100-step trajectory.
+#![cfg(feature = "cuda")]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use meanfield::device::{Device, Precision};
+use meanfield::gpu::{CudaInteraction, compile_population, driver_present, nvrtc_present};
+use meanfield::math::{Activation, InitLaw, Network, Particles};
+use meanfield::scenario::Scenario;
+use meanfield::task::{Directions, OutputWeights, PopulationRisk, Teacher, TeacherSpec};
+use nalgebra::DMatrix;
+
+const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The repository root: `MEANFIELD_ROOT` when set (the test binary carried to the GPU machine
+/// runs in another checkout), else the crate's own folder.
+fn root() -> std::path::PathBuf {
+    std::env::var_os("MEANFIELD_ROOT").map_or_else(|| MANIFEST_DIR.into(), Into::into)
+}
+
+#[test]
+fn asking_for_the_gpu_without_one_names_what_is_missing() {
+    let result = CudaInteraction::new(4, Activation::Relu, Precision::F64);
+    match (driver_present(), result) {
+        (false, Err(e)) => {
+            let text = e.to_string();
+            assert!(
+                text.starts_with("device cuda: no CUDA driver found") && text.contains("cpu"),
+                "{text}"
+            );
+        }
+        (false, Ok(gpu)) => panic!("no driver, yet {gpu:?} opened"),
+        (true, Err(e)) if !nvrtc_present() => {
+            assert!(e.to_string().contains("libnvrtc"), "{e}");
+        }
+        (true, Err(e)) => panic!("a CUDA driver and libnvrtc are present, yet: {e}"),
+        (true, Ok(gpu)) => assert!(!gpu.device_name().is_empty()),
+    }
+}
+
+#[test]
+fn an_activation_without_a_closed_form_kernel_is_refused_before_any_library_is_loaded() {
+    let e = CudaInteraction::new(4, Activation::Tanh, Precision::F64)
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        e.as_deref().is_some_and(|e| e.contains("relu or erf")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_scenario_asking_for_cuda_gets_the_gpu_or_a_clear_error() {
+    let path = root().join("scenarios/quickstart.toml");
+    let overrides = ["device=cuda".to_string(), "dynamics.steps=3".to_string()];
+    let scenario = Scenario::load(&path, &overrides).unwrap();
+    assert_eq!(scenario.device, Device::Cuda);
+    match scenario.setup() {
+        Ok(setup) => assert!(
+            driver_present(),
+            "{:?}",
+            setup.simulation.risk.is_population()
+        ),
+        Err(e) => {
+            assert!(!driver_present() || !nvrtc_present(), "{e}");
+            assert!(e.to_string().starts_with("device cuda: "), "{e}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs libnvrtc (CUDA toolkit or the nvidia-cuda-nvrtc-cu12 wheel) on LD_LIBRARY_PATH"]
+fn the_kernel_compiles_for_every_activation_precision_and_a_range_of_d() {
+    for activation in [Activation::Relu, Activation::Erf] {
+        for precision in [Precision::F64, Precision::F32] {
+            for d in [1, 4, 32, 100] {
+                for arch in [None, Some("compute_90")] {
+                    let ptx = compile_population(d, activation, precision, arch)
+                        .unwrap_or_else(|e| panic!("{activation} {precision} d = {d}: {e}"));
+                    let text = ptx.to_src();
+                    assert!(
+                        text.contains("population_interaction"),
+                        "{activation} {precision} d = {d}: no entry point in the PTX"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A population risk of `activation` for particles of dimension `d`, on `device`.
+fn risk(activation: Activation, d: usize, device: Device, precision: Precision) -> PopulationRisk {
+    let spec = TeacherSpec {
+        k: 3,
+        directions: Directions::Orthonormal,
+        norm: 1.0,
+        a: OutputWeights::Constant(1.0),
+    };
+    let teacher = Teacher::generate(&spec, d, d, activation, 0.0, 7).unwrap();
+    let mut risk = PopulationRisk::new(activation, teacher).unwrap();
+    risk.use_device(device, precision, d).unwrap();
+    risk
+}
+
+/// The largest |g_gpu - g_cpu| over the entries of each column, relative to the column's
+/// largest |g_cpu|, and the relative risk difference.
+fn gradient_deviation(
+    activation: Activation,
+    m: usize,
+    d: usize,
+    precision: Precision,
+) -> (f64, f64) {
+    let network = Network::new(activation, 1.0).unwrap();
+    let mut theta = Particles::draw(m, d, &InitLaw::standard(d), 11)
+        .unwrap()
+        .into_matrix();
+    // One particle at w = 0 (relu's phi := 0) and one pair of equal particles.
+    theta.row_mut(3).columns_mut(1, d).fill(0.0);
+    let copy = theta.row(5).into_owned();
+    theta.row_mut(6).copy_from(&copy);
+    let mut cpu = risk(activation, d, Device::Cpu, Precision::F64);
+    let mut gpu = risk(activation, d, Device::Cuda, precision);
+    assert!(gpu.on_gpu() && !cpu.on_gpu());
+    let mut g_cpu = DMatrix::zeros(m, d + 1);
+    let mut g_gpu = DMatrix::zeros(m, d + 1);
+    let r_cpu = cpu.evaluate(&network, &theta, Some(&mut g_cpu)).unwrap();
+    let r_gpu = gpu.evaluate(&network, &theta, Some(&mut g_gpu)).unwrap();
+    let mut worst: f64 = 0.0;
+    for c in 0..=d {
+        let scale = g_cpu.column(c).amax();
+        let diff = (g_gpu.column(c) - g_cpu.column(c)).amax();
+        worst = worst.max(diff / scale);
+    }
+    (worst, (r_gpu - r_cpu).abs() / r_cpu.abs())
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn the_float64_kernel_gives_the_cpu_gradient_to_rounding() {
+    // Both sides sum m terms of size O(1) in different orders: 1e-12 leaves three orders of
+    // magnitude above m eps for m = 1000.
+    for activation in [Activation::Relu, Activation::Erf] {
+        for (m, d) in [(1000, 8), (300, 32), (129, 3)] {
+            let (grad, risk) = gradient_deviation(activation, m, d, Precision::F64);
+            eprintln!("{activation} m = {m} d = {d} f64: gradient {grad:.2e}, risk {risk:.2e}");
+            assert!(
+                grad <= 1e-12 && risk <= 1e-12,
+                "{activation} m = {m} d = {d}"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn the_float32_kernel_is_within_float32_rounding_of_the_cpu() {
+    // float32 sums of m = 1000 terms: about sqrt(m) eps_32 ~ 4e-6 typical, m eps_32 ~ 1e-4 at
+    // worst; the deviation is printed for the record.
+    for activation in [Activation::Relu, Activation::Erf] {
+        let (grad, risk) = gradient_deviation(activation, 1000, 8, Precision::F32);
+        eprintln!("{activation} m = 1000 d = 8 f32: gradient {grad:.2e}, risk {risk:.2e}");
+        assert!(grad <= 1e-4 && risk <= 1e-4, "{activation}");
+    }
+}
+
+/// The quickstart's particles after `steps` steps on `device`.
+fn quickstart_after(steps: u64, device: &str, precision: &str) -> DMatrix<f64> {
+    let path = root().join("scenarios/quickstart.toml");
+    let overrides = [format!("device={device}"), format!("precision={precision}")];
+    let scenario = Scenario::load(&path, &overrides).unwrap();
+    let mut setup = scenario.setup().unwrap();
+    let mut theta = setup.particles.into_matrix();
+    for step in 0..steps {
+        setup.simulation.step(&mut theta, step).unwrap();
+    }
+    theta
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn the_quickstart_trajectory_on_the_gpu_is_the_cpu_trajectory() {
+    let cpu = quickstart_after(100, "cpu", "f64");
+    let gpu = quickstart_after(100, "cuda", "f64");
+    let relative = (&gpu - &cpu).amax() / cpu.amax();
+    eprintln!(
+        "quickstart, 100 steps, f64: max |theta_gpu - theta_cpu| / max |theta| = {relative:.2e}"
+    );
+    assert!(relative <= 1e-10, "{relative:e}");
+    let gpu32 = quickstart_after(100, "cuda", "f32");
+    let relative32 = (&gpu32 - &cpu).amax() / cpu.amax();
+    eprintln!("quickstart, 100 steps, f32: {relative32:.2e}");
+    assert!(relative32 <= 1e-3, "{relative32:e}");
+}
