@@ -8,9 +8,15 @@
 #![cfg(feature = "cuda")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
 use meanfield::device::{Device, Precision};
-use meanfield::gpu::{CudaInteraction, compile_population, driver_present, nvrtc_present};
-use meanfield::math::{Activation, InitLaw, Network, Particles};
+use meanfield::gpu::{
+    CudaInteraction, compile_options, compile_population, driver_present, nvrtc_present,
+};
+use meanfield::math::{Activation, InitLaw, Network, PairKernel, Particles};
 use meanfield::scenario::Scenario;
 use meanfield::task::{Directions, OutputWeights, PopulationRisk, Teacher, TeacherSpec};
 use nalgebra::DMatrix;
@@ -195,4 +201,163 @@ fn the_quickstart_trajectory_on_the_gpu_is_the_cpu_trajectory() {
     let relative32 = (&gpu32 - &cpu).amax() / cpu.amax();
     eprintln!("quickstart, 100 steps, f32: {relative32:.2e}");
     assert!(relative32 <= 1e-3, "{relative32:e}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The kernel on the CPU (tests/gpu_emulation/harness.cpp): its logic without a GPU.
+// ---------------------------------------------------------------------------------------
+
+/// Compiles the emulation harness for (d, activation, precision) with the kernel's own NVRTC
+/// defines; None (and a note on stderr) where no C++ compiler is installed.
+fn emulated_kernel(d: usize, activation: Activation, precision: Precision) -> Option<PathBuf> {
+    let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    if Command::new(&compiler).arg("--version").output().is_err() {
+        eprintln!("no C++ compiler ({compiler}): the emulated kernel is not checked here");
+        return None;
+    }
+    let options = compile_options(d, activation, precision, None)
+        .unwrap()
+        .options;
+    let dir = std::env::temp_dir().join(format!("meanfield-gpu-emulation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join(format!("harness-{activation}-{precision}-{d}"));
+    let root = Path::new(MANIFEST_DIR);
+    let output = Command::new(&compiler)
+        .args([
+            "-std=c++20",
+            "-O2",
+            "-pthread",
+            "-ffp-contract=off",
+            "-Wno-unknown-pragmas",
+        ])
+        .arg("-I")
+        .arg(root.join("src/gpu"))
+        .args(&options)
+        .arg(root.join("tests/gpu_emulation/harness.cpp"))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{compiler} {options:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(exe)
+}
+
+/// The kernel's three sums (value, cross, direction column-major) for `theta`, run by `exe`.
+fn run_emulated(exe: &Path, theta: &DMatrix<f64>, q: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (m, d) = (theta.nrows(), theta.ncols() - 1);
+    let mut input: Vec<u8> = Vec::new();
+    for x in [m as i64, d as i64] {
+        input.extend(x.to_le_bytes());
+    }
+    for x in theta.as_slice().iter().chain(q) {
+        input.extend(x.to_le_bytes());
+    }
+    let mut child = Command::new(exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{exe:?} failed: {:?}",
+        output.status
+    );
+    let values: Vec<f64> = output
+        .stdout
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(values.len(), m * (d + 2));
+    let (value, rest) = values.split_at(m);
+    let (cross, direction) = rest.split_at(m);
+    (value.to_vec(), cross.to_vec(), direction.to_vec())
+}
+
+/// Particles of width m with one at w = 0 and one pair of equal particles.
+fn test_particles(m: usize, d: usize) -> DMatrix<f64> {
+    let mut theta = Particles::draw(m, d, &InitLaw::standard(d), 5)
+        .unwrap()
+        .into_matrix();
+    theta.row_mut(1).columns_mut(1, d).fill(0.0);
+    let copy = theta.row(2).into_owned();
+    theta.row_mut(m - 1).copy_from(&copy);
+    theta
+}
+
+/// The largest deviation of the emulated kernel from the pair-by-pair sums of MATH.md section 3
+/// (`PairKernel::terms`, self pairs with w_j . w_j := |w_j|^2), each sum relative to the
+/// largest |reference| of its kind.
+fn emulated_deviation(exe: &Path, activation: Activation, m: usize, d: usize) -> f64 {
+    let theta = test_particles(m, d);
+    let kernel = PairKernel::new(activation);
+    let w = |j: usize, c: usize| theta[(j, 1 + c)];
+    let q: Vec<f64> = (0..m)
+        .map(|j| (0..d).map(|c| w(j, c) * w(j, c)).sum())
+        .collect();
+    let (value, cross, direction) = run_emulated(exe, &theta, &q);
+    let (mut ref_value, mut ref_coef_u) = (vec![0.0; m], vec![0.0; m]);
+    let mut ref_direction = vec![0.0; m * d];
+    for j in 0..m {
+        for l in 0..m {
+            let uv = if l == j {
+                q[j]
+            } else {
+                (0..d).map(|c| w(j, c) * w(l, c)).sum()
+            };
+            let terms = kernel.terms(q[j], q[l], uv);
+            let a_l = theta[(l, 0)];
+            ref_value[j] += a_l * terms.value;
+            ref_coef_u[j] += a_l * terms.coef_u;
+            for c in 0..d {
+                ref_direction[c * m + j] += a_l * terms.coef_v * w(l, c);
+            }
+        }
+    }
+    let coef_u: Vec<f64> = (0..m)
+        .map(|j| cross[j] * kernel.cross_scale(q[j]))
+        .collect();
+    let relative = |found: &[f64], expected: &[f64]| {
+        let scale = expected.iter().fold(0.0_f64, |s, x| s.max(x.abs()));
+        let diff = found
+            .iter()
+            .zip(expected)
+            .fold(0.0_f64, |s, (f, e)| s.max((f - e).abs()));
+        diff / scale
+    };
+    relative(&value, &ref_value)
+        .max(relative(&coef_u, &ref_coef_u))
+        .max(relative(&direction, &ref_direction))
+}
+
+#[test]
+fn the_kernel_run_on_the_cpu_gives_the_pair_by_pair_sums() {
+    // m = 300: three blocks of 128 threads, the last one partial; d = 32 in float64 has tiles
+    // of 124 rows of w_l (a partial last tile, tile boundaries inside a block), d = 100 tiles of
+    // 40 rows, d = 3 one tile per block. Sums of m terms in another order: 1e-12 of the largest
+    // sum is three orders of magnitude above m eps for these sizes; float32 gets 1e-4 (its sums
+    // of O(1) terms carry about sqrt(m) eps_32 = 2e-6, m eps_32 = 4e-5 at worst).
+    for activation in [Activation::Relu, Activation::Erf] {
+        for (d, precision, tolerance) in [
+            (3, Precision::F64, 1e-12),
+            (32, Precision::F64, 1e-12),
+            (100, Precision::F64, 1e-12),
+            (32, Precision::F32, 1e-4),
+        ] {
+            let Some(exe) = emulated_kernel(d, activation, precision) else {
+                return;
+            };
+            let deviation = emulated_deviation(&exe, activation, 300, d);
+            eprintln!("{activation} {precision} d = {d}: emulated kernel within {deviation:.2e}");
+            assert!(
+                deviation <= tolerance,
+                "{activation} {precision} d = {d}: {deviation:e} > {tolerance:e}"
+            );
+        }
+    }
 }
