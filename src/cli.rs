@@ -17,7 +17,7 @@ use meanfield::bench::{
     Backend, BenchCase, BenchRecord, CASES, Repetitions, ScalingMode, bench_case_on, bench_size_on,
     write_scaling,
 };
-use meanfield::device::{Device, Precision};
+use meanfield::device::{Device, Precision, check_precision};
 use meanfield::gallery::{GalleryOptions, GalleryProgress, run_gallery};
 use meanfield::run::{RunOptions, Status, render_plots, run};
 use meanfield::scenario::Scenario;
@@ -646,13 +646,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 device: Device::parse(&device)?,
                 precision: Precision::parse(&precision)?,
             };
-            if backend.device == Device::Cpu && backend.precision == Precision::F32 {
-                return Err(anyhow::Error::new(Error::invalid(
-                    "--precision",
-                    "f32",
-                    "f64 on --device cpu (float32 is an option of the GPU kernel)",
-                )));
-            }
+            check_precision(backend.device, backend.precision)?;
             if let Some(mode) = scaling {
                 let mode = ScalingMode::parse(&mode)?;
                 let max_size = match mode {

@@ -30,6 +30,22 @@ pub enum Precision {
 /// Whether this binary was built with the `cuda` feature.
 pub const CUDA_BUILT: bool = cfg!(feature = "cuda");
 
+/// The one rule between the two keys: float32 is an option of the GPU kernel, so the CPU runs
+/// float64 only.
+///
+/// # Errors
+/// [`Error::Invalid`] for `precision = f32` on the CPU.
+pub fn check_precision(device: Device, precision: Precision) -> Result<()> {
+    if device == Device::Cpu && precision == Precision::F32 {
+        return Err(Error::invalid(
+            "precision",
+            precision,
+            "f64 on the CPU (float32 is an option of the GPU kernel)",
+        ));
+    }
+    Ok(())
+}
+
 impl Device {
     /// Parses `cpu` or `cuda`.
     ///
@@ -97,5 +113,21 @@ mod tests {
             Some("device = gpu: expected \"cpu\" or \"cuda\"")
         );
         assert!(Precision::parse("f16").is_err());
+    }
+
+    #[test]
+    fn float32_is_refused_on_the_cpu_only() {
+        assert!(check_precision(Device::Cpu, Precision::F64).is_ok());
+        assert!(check_precision(Device::Cuda, Precision::F64).is_ok());
+        assert!(check_precision(Device::Cuda, Precision::F32).is_ok());
+        let error = check_precision(Device::Cpu, Precision::F32)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "precision = f32: expected f64 on the CPU (float32 is an option of the GPU kernel)"
+            )
+        );
     }
 }

@@ -303,7 +303,6 @@ fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
             RiskMode::Population(Box::new(population))
         }
     };
-
     let simulation = Simulation::new(
         network,
         Dynamics::default(),

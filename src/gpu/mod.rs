@@ -168,7 +168,7 @@ struct Buffers<T> {
     value: CudaSlice<T>,
     cross: CudaSlice<T>,
     direction: CudaSlice<T>,
-    /// Host staging in the kernel's type (inputs m (1 + d) + m, outputs 2 m + m d).
+    /// Host staging in the kernel's type, one input or output at a time (at most m d values).
     host: Vec<T>,
 }
 

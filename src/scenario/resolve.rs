@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::device::{CUDA_BUILT, Device, Precision};
+use crate::device::{CUDA_BUILT, Device, Precision, check_precision};
 use crate::diagnostics::recorder::RecordOptions;
 use crate::dynamics::{Dynamics, Integrator, Schedule, Train};
 use crate::error::{Error, Result};
@@ -504,13 +504,14 @@ impl Scenario {
                     ),
                 ));
             }
-        } else if precision == Precision::F32 {
-            return Err(cx.fail(
-                "precision",
-                "\"f32\"",
-                "\"f64\" with device = \"cpu\" (float32 is an option of the GPU kernel)",
-            ));
         }
+        check_precision(device, precision).map_err(|_| {
+            cx.fail(
+                "precision",
+                quoted(&precision_name),
+                "\"f64\" with device = \"cpu\" (float32 is an option of the GPU kernel)",
+            )
+        })?;
         resolved.device = Some(device.to_string());
         resolved.precision = Some(precision.to_string());
 

@@ -23,7 +23,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-use crate::device::{Device, Precision};
+use crate::device::{Device, Precision, check_precision};
 use crate::error::{Error, Result};
 use crate::math::pair_block::{RowSums, Side};
 use crate::math::reduce::ordered_sum;
@@ -187,15 +187,9 @@ impl PopulationRisk {
     /// is found; [`Error::Invalid`] for float32 on the CPU or an activation without a
     /// closed-form kernel on the GPU.
     pub fn use_device(&mut self, device: Device, precision: Precision, d: usize) -> Result<()> {
+        check_precision(device, precision)?;
         match device {
             Device::Cpu => {
-                if precision != Precision::F64 {
-                    return Err(Error::invalid(
-                        "precision",
-                        precision,
-                        "f64 on the CPU (float32 is an option of the GPU kernel)",
-                    ));
-                }
                 #[cfg(feature = "cuda")]
                 {
                     self.gpu = None;
@@ -240,18 +234,18 @@ impl PopulationRisk {
         }
     }
 
-    /// The pair interaction on the GPU: the kernel's three sums, then the cross sums scaled
-    /// into coef_u sums and the directions transposed to row-major, as `tiled_interaction`
-    /// leaves them.
+    /// The pair interaction on the GPU, when it runs there (returns whether it did): the
+    /// kernel's three sums, then the cross sums scaled into coef_u sums and the directions
+    /// transposed to row-major, as `tiled_interaction` leaves them.
     #[cfg(feature = "cuda")]
-    fn gpu_interaction(&mut self, theta: &DMatrix<f64>) -> Result<()> {
+    fn gpu_interaction(&mut self, theta: &DMatrix<f64>) -> Result<bool> {
+        let Some(gpu) = self.gpu.as_mut() else {
+            return Ok(false);
+        };
         let m = theta.nrows();
         let d = theta.ncols() - 1;
         self.gpu_cross.resize(m, 0.0);
         self.gpu_direction.resize(m * d, 0.0);
-        let Some(gpu) = self.gpu.as_mut() else {
-            return Ok(());
-        };
         let (a, w) = theta.as_slice().split_at(m);
         gpu.interaction(
             a,
@@ -273,7 +267,12 @@ impl PopulationRisk {
                     *out = columns[c * m + j];
                 }
             });
-        Ok(())
+        Ok(true)
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn gpu_interaction(&mut self, _theta: &DMatrix<f64>) -> Result<bool> {
+        Ok(false)
     }
 
     /// The risk at the optimum of an infinitely wide network: s^2 / 2 (for reference).
@@ -563,10 +562,7 @@ impl PopulationRisk {
             Activation::Linear | Activation::Quadratic
         ) {
             self.low_rank_interaction(theta);
-        } else if self.on_gpu() {
-            #[cfg(feature = "cuda")]
-            self.gpu_interaction(theta)?;
-        } else {
+        } else if !self.gpu_interaction(theta)? {
             self.tiled_interaction(theta, want_grad);
         }
         let kernel = &self.kernel;
