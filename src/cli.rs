@@ -72,8 +72,8 @@ enum Command {
         /// Testing aid: stop as if interrupted once this step is completed.
         #[arg(long, hide = true)]
         stop_at_step: Option<u64>,
-        /// Where the population interaction runs: cpu, or cuda (a binary built with
-        /// --features cuda, an NVIDIA GPU and its driver); the same as --set device=...
+        /// Where the risk and gradient run: cpu, or cuda (a binary built with --features cuda,
+        /// an NVIDIA GPU and its driver; every risk mode); the same as --set device=...
         #[arg(long, value_parser = ["cpu", "cuda"])]
         device: Option<String>,
     },
@@ -206,11 +206,11 @@ enum Command {
         /// Number of threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
-        /// Where the population interaction runs: cpu, or cuda (a binary built with
-        /// --features cuda and an NVIDIA GPU; population cases only).
+        /// Where the risk and gradient run: cpu, or cuda (a binary built with --features cuda
+        /// and an NVIDIA GPU: the fused population kernel, cuBLAS for the data cases).
         #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
         device: String,
-        /// Precision of the GPU kernel: f64, or f32 (with --device cuda; the self-check then
+        /// Precision of the GPU kernels: f64, or f32 (with --device cuda; the self-check then
         /// allows 1e-3 instead of 1e-12).
         #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
         precision: String,

@@ -46,6 +46,15 @@ pub fn check_precision(device: Device, precision: Precision) -> Result<()> {
     Ok(())
 }
 
+/// The error of `device = "cuda"` in a binary built without the `cuda` feature.
+pub fn not_built() -> Error {
+    Error::Device {
+        message: "this meanfield was built without the cuda feature: rebuild with \
+                  `cargo build --release --features cuda`"
+            .into(),
+    }
+}
+
 impl Device {
     /// Parses `cpu` or `cuda`.
     ///

@@ -8,6 +8,9 @@
 #![cfg(feature = "cuda")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#[path = "gpu_emulation/compile.rs"]
+mod compile;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -210,40 +213,14 @@ fn the_quickstart_trajectory_on_the_gpu_is_the_cpu_trajectory() {
 /// Compiles the emulation harness for (d, activation, precision) with the kernel's own NVRTC
 /// defines; None (and a note on stderr) where no C++ compiler is installed.
 fn emulated_kernel(d: usize, activation: Activation, precision: Precision) -> Option<PathBuf> {
-    let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
-    if Command::new(&compiler).arg("--version").output().is_err() {
-        eprintln!("no C++ compiler ({compiler}): the emulated kernel is not checked here");
-        return None;
-    }
     let options = compile_options(d, activation, precision, None)
         .unwrap()
         .options;
-    let dir = std::env::temp_dir().join(format!("meanfield-gpu-emulation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join(format!("harness-{activation}-{precision}-{d}"));
-    let root = Path::new(MANIFEST_DIR);
-    let output = Command::new(&compiler)
-        .args([
-            "-std=c++20",
-            "-O2",
-            "-pthread",
-            "-ffp-contract=off",
-            "-Wno-unknown-pragmas",
-        ])
-        .arg("-I")
-        .arg(root.join("src/gpu"))
-        .args(&options)
-        .arg(root.join("tests/gpu_emulation/harness.cpp"))
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{compiler} {options:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Some(exe)
+    compile::compile_harness(
+        "harness.cpp",
+        &options,
+        &format!("harness-{activation}-{precision}-{d}"),
+    )
 }
 
 /// The kernel's three sums (value, cross, direction column-major) for `theta`, run by `exe`.

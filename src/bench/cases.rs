@@ -154,13 +154,14 @@ impl BenchCase {
     }
 }
 
-/// Where a case runs: the CPU (default) or the GPU backend (`bench --device cuda`,
-/// population cases only), in float64 or float32.
+/// Where a case runs: the CPU (default) or the GPU backend (`bench --device cuda`: the fused
+/// population kernel, or cuBLAS and the kernels of `gpu::data` for the data cases), in
+/// float64 or float32.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Backend {
-    /// The device of the population interaction.
+    /// The device of the risk and gradient.
     pub device: Device,
-    /// The precision of the GPU kernel.
+    /// The precision of the GPU kernels.
     pub precision: Precision,
 }
 
@@ -259,7 +260,7 @@ pub struct BenchRecord {
     /// (4 n m d or 4 m^2 d flops at the GEMM rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_fraction: Option<f64>,
-    /// `cuda` or `cuda-f32` when the population interaction ran on the GPU (absent: CPU).
+    /// `cuda` or `cuda-f32` when the risk and gradient ran on the GPU (absent: CPU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
 }
@@ -273,13 +274,6 @@ struct Problem {
 
 /// The problem of `sized` (sizes as they will be timed) on `backend`.
 fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
-    if sized.n.is_some() && backend != Backend::default() {
-        return Err(Error::invalid(
-            "--device",
-            backend.label(),
-            "cpu for the data cases (the GPU backend runs population mode so far)",
-        ));
-    }
     let (m, d) = (sized.m, sized.d);
     let activation = Activation::Relu;
     let network = Network::new(activation, 1.0)?;
@@ -291,18 +285,15 @@ fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
         a: OutputWeights::Constant(1.0),
     };
     let teacher = Teacher::generate(&spec, d, d, activation, 0.0, 0)?;
-    let risk = match sized.n {
+    let mut risk = match sized.n {
         Some(n) => {
             let law = InputLaw { d, bias: false };
             let data = DataSet::generate(n, law, &teacher, 0, Purpose::Data, 0)?;
             RiskMode::Empirical(Box::new(EmpiricalRisk::new(data, None)))
         }
-        None => {
-            let mut population = PopulationRisk::new(activation, teacher.clone())?;
-            population.use_device(backend.device, backend.precision, d)?;
-            RiskMode::Population(Box::new(population))
-        }
+        None => RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?)),
     };
+    risk.use_device(backend.device, backend.precision, activation, d)?;
     let simulation = Simulation::new(
         network,
         Dynamics::default(),
@@ -461,8 +452,7 @@ pub fn bench_case(case: BenchCase, reps: usize, quick: bool) -> Result<BenchReco
 /// the GPU's bound), and the self-check tolerance is [`Backend::check_tolerance`].
 ///
 /// # Errors
-/// As [`bench_case`]; [`Error::Device`] when the GPU is not available; [`Error::Invalid`]
-/// for a data case on the GPU.
+/// As [`bench_case`]; [`Error::Device`] when the GPU is not available.
 pub fn bench_case_on(
     case: BenchCase,
     reps: usize,

@@ -1,6 +1,8 @@
-//! The CUDA backend (cargo feature `cuda`): the pair interaction of population mode (MATH.md
-//! section 3) as one fused kernel (`population.cu`), compiled at run time by NVRTC for the
-//! scenario's d, activation and precision, in the manner of fused attention: each block holds
+//! The CUDA backend (cargo feature `cuda`). The data modes (MATH.md section 4) run through
+//! cuBLAS and fused elementwise kernels (`data`, planned in `plan`); the pair interaction of
+//! population mode (MATH.md section 3) runs as one fused kernel (`population.cu`), compiled at
+//! run time by NVRTC for the scenario's d, activation and precision, in the manner of fused
+//! attention: each block holds
 //! 128 particles w_j in registers and streams the particles w_l through shared memory, so that
 //! the m x m Gram and kernel matrices are never written to memory.
 //!
@@ -11,8 +13,9 @@
 //! `dynamic-loading`), so the crate builds, and its CPU paths run, on machines without CUDA;
 //! [`CudaInteraction::new`] fails with [`Error::Device`] naming what is missing.
 //!
-//! In this first slice the particles are uploaded and the sums downloaded at every evaluation
-//! (O(m d) traffic against O(m^2 d) work); the data modes run on the CPU.
+//! So far the particles are uploaded and the sums downloaded at every evaluation
+//! (O(m d) traffic against O(m^2 d) work); the data modes upload a data set once (an online
+//! batch once per step) and the particles at every evaluation.
 
 // The kernel launch and the probes for the libraries are `unsafe` in cudarc: the launch takes
 // untyped arguments, which `launch` below passes in the order and types of `population.cu`.
@@ -20,6 +23,9 @@
     unsafe_code,
     reason = "cudarc's kernel launch and library probes are unsafe fns"
 )]
+
+pub mod data;
+pub mod plan;
 
 use std::sync::Arc;
 
@@ -106,7 +112,7 @@ pub fn compile_population(
         .map_err(|e| device_error(format!("NVRTC could not compile population.cu: {e:?}")))
 }
 
-fn device_error(message: impl Into<String>) -> Error {
+pub(crate) fn device_error(message: impl Into<String>) -> Error {
     Error::Device {
         message: message.into(),
     }
@@ -124,7 +130,7 @@ pub fn nvrtc_present() -> bool {
     unsafe { cudarc::nvrtc::sys::is_culib_present() }
 }
 
-fn require_nvrtc() -> Result<()> {
+pub(crate) fn require_nvrtc() -> Result<()> {
     if nvrtc_present() {
         Ok(())
     } else {
@@ -135,8 +141,51 @@ fn require_nvrtc() -> Result<()> {
     }
 }
 
-/// A floating-point type of the kernel.
-trait Real: DeviceRepr + ValidAsZeroBits + Copy + Default + Unpin + 'static {
+/// GPU 0, opened: its context, name and NVRTC target.
+pub(crate) struct Gpu {
+    pub(crate) context: Arc<CudaContext>,
+    pub(crate) name: String,
+    pub(crate) arch: Option<&'static str>,
+}
+
+impl Gpu {
+    /// Opens GPU 0.
+    ///
+    /// # Errors
+    /// [`Error::Device`] when the driver is missing or reports no GPU, or the GPU cannot be
+    /// opened.
+    pub(crate) fn open() -> Result<Self> {
+        if !driver_present() {
+            return Err(device_error(
+                "no CUDA driver found (libcuda.so could not be loaded): device = \"cuda\" needs \
+                 an NVIDIA GPU and its driver; use device = \"cpu\" (the default) here",
+            ));
+        }
+        let count = CudaContext::device_count()
+            .map_err(|e| device_error(format!("the CUDA driver reports no device: {e:?}")))?;
+        if count < 1 {
+            return Err(device_error(
+                "the CUDA driver is installed but reports no GPU",
+            ));
+        }
+        let context = CudaContext::new(0)
+            .map_err(|e| device_error(format!("GPU 0 could not be opened: {e:?}")))?;
+        let name = context.name().unwrap_or_else(|_| "GPU 0".into());
+        let (major, minor) = context
+            .compute_capability()
+            .map_err(|e| device_error(format!("{name}: compute capability: {e:?}")))?;
+        Ok(Self {
+            context,
+            name,
+            arch: arch(major, minor),
+        })
+    }
+}
+
+/// A floating-point type of the kernels.
+pub(crate) trait Real:
+    DeviceRepr + ValidAsZeroBits + Copy + Default + Unpin + 'static
+{
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
 }
@@ -206,26 +255,9 @@ impl CudaInteraction {
     /// and erf.
     pub fn new(d: usize, activation: Activation, precision: Precision) -> Result<Self> {
         compile_options(d, activation, precision, None)?;
-        if !driver_present() {
-            return Err(device_error(
-                "no CUDA driver found (libcuda.so could not be loaded): device = \"cuda\" needs \
-                 an NVIDIA GPU and its driver; use device = \"cpu\" (the default) here",
-            ));
-        }
-        let count = CudaContext::device_count()
-            .map_err(|e| device_error(format!("the CUDA driver reports no device: {e:?}")))?;
-        if count < 1 {
-            return Err(device_error(
-                "the CUDA driver is installed but reports no GPU",
-            ));
-        }
-        let context = CudaContext::new(0)
-            .map_err(|e| device_error(format!("GPU 0 could not be opened: {e:?}")))?;
-        let device_name = context.name().unwrap_or_else(|_| "GPU 0".into());
-        let (major, minor) = context
-            .compute_capability()
-            .map_err(|e| device_error(format!("{device_name}: compute capability: {e:?}")))?;
-        let ptx = compile_population(d, activation, precision, arch(major, minor))?;
+        let gpu = Gpu::open()?;
+        let (context, device_name) = (&gpu.context, gpu.name.clone());
+        let ptx = compile_population(d, activation, precision, gpu.arch)?;
         let module = context
             .load_module(ptx)
             .map_err(|e| device_error(format!("{device_name}: loading the kernel: {e:?}")))?;

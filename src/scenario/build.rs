@@ -121,11 +121,9 @@ impl Scenario {
             }
             DataSet::generate(test_n, law, shared.as_ref(), self.seed, Purpose::Test, 0).map(Some)
         };
-        let risk = match &self.risk {
+        let mut risk = match &self.risk {
             RiskSpec::Population => {
-                let mut population = PopulationRisk::new(activation, teacher.clone())?;
-                population.use_device(self.device, self.precision, self.d)?;
-                RiskMode::Population(Box::new(population))
+                RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?))
             }
             RiskSpec::Online { batch, test_n } => RiskMode::Online(Box::new(OnlineRisk::new(
                 *batch,
@@ -144,6 +142,7 @@ impl Scenario {
                 RiskMode::Empirical(Box::new(EmpiricalRisk::new(train, None)))
             }
         };
+        risk.use_device(self.device, self.precision, activation, self.d)?;
         let simulation = Simulation::new(
             self.network,
             self.dynamics,

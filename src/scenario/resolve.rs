@@ -480,27 +480,17 @@ impl Scenario {
                      run time)",
                 ));
             }
-            if mode != "population" {
+            // The data modes run every activation on the GPU (its elementwise form); population
+            // mode needs a closed-form kernel.
+            if mode == "population" && !activation.has_closed_form_kernel() {
                 return Err(cx.fail(
                     "device",
                     "\"cuda\"",
                     format!(
-                        "\"cpu\" with risk.mode = \"{mode}\" (the GPU backend runs population mode \
-                         so far)"
-                    ),
-                ));
-            }
-            if !matches!(
-                activation,
-                Activation::Relu | Activation::Erf | Activation::Linear | Activation::Quadratic
-            ) {
-                return Err(cx.fail(
-                    "device",
-                    "\"cuda\"",
-                    format!(
-                        "\"cpu\" with model.activation = \"{activation}\" (the GPU kernel has the \
-                         closed-form kernels of relu and erf; linear and quadratic take their exact \
-                         low-rank path on the CPU)"
+                        "\"cpu\" with model.activation = \"{activation}\" in population mode (the \
+                         GPU kernel has the closed-form kernels of relu and erf; linear and \
+                         quadratic take their exact low-rank path on the CPU; risk.mode = \"online\" \
+                         or \"empirical\" run every activation on the GPU)"
                     ),
                 ));
             }

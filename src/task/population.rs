@@ -215,11 +215,7 @@ impl PopulationRisk {
 
     #[cfg(not(feature = "cuda"))]
     fn open_cuda(&mut self, _precision: Precision, _d: usize) -> Result<()> {
-        Err(Error::Device {
-            message: "this meanfield was built without the cuda feature: rebuild with \
-                      `cargo build --release --features cuda`"
-                .into(),
-        })
+        Err(crate::device::not_built())
     }
 
     /// Whether the pair interaction runs on a GPU.

@@ -16,6 +16,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
+use crate::device::{Device, Precision, check_precision};
 use crate::error::{Error, Result};
 use crate::math::{Activation, Network, lanes};
 use crate::random::Purpose;
@@ -229,6 +230,7 @@ pub struct EmpiricalRisk {
     train: DataSet,
     test: Option<DataSet>,
     scratch: DataScratch,
+    gpu: DataGpu,
 }
 
 impl EmpiricalRisk {
@@ -238,6 +240,7 @@ impl EmpiricalRisk {
             train,
             test,
             scratch: DataScratch::default(),
+            gpu: DataGpu::default(),
         }
     }
 
@@ -257,6 +260,7 @@ pub struct OnlineRisk {
     batch_step: Option<u64>,
     test: Option<DataSet>,
     scratch: DataScratch,
+    gpu: DataGpu,
 }
 
 impl OnlineRisk {
@@ -282,8 +286,116 @@ impl OnlineRisk {
             batch_step: Some(0),
             test,
             scratch: DataScratch::default(),
+            gpu: DataGpu::default(),
         })
     }
+}
+
+/// The GPU side of a data mode (`device = "cuda"`, `crate::gpu::data`): the device, and which
+/// of the mode's data sets it holds.
+#[derive(Debug, Default)]
+struct DataGpu {
+    #[cfg(feature = "cuda")]
+    cuda: Option<Box<crate::gpu::data::CudaData>>,
+    /// Whether the device holds the current training set (or online batch), and the test set.
+    loaded: [bool; 2],
+}
+
+/// Which data set of a mode an evaluation uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    Train,
+    Test,
+}
+
+impl DataGpu {
+    #[cfg(feature = "cuda")]
+    fn open(&mut self, activation: Activation, precision: Precision) -> Result<()> {
+        self.cuda = Some(Box::new(crate::gpu::data::CudaData::new(
+            activation, precision,
+        )?));
+        self.loaded = [false; 2];
+        Ok(())
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn open(&mut self, _activation: Activation, _precision: Precision) -> Result<()> {
+        Err(crate::device::not_built())
+    }
+
+    fn close(&mut self) {
+        #[cfg(feature = "cuda")]
+        {
+            self.cuda = None;
+        }
+        self.loaded = [false; 2];
+    }
+
+    /// The risk (and gradient) on the device, when the mode runs there: None otherwise.
+    #[cfg(feature = "cuda")]
+    fn risk(
+        &mut self,
+        which: Which,
+        data: &DataSet,
+        network: &Network,
+        theta: &DMatrix<f64>,
+        grad: Option<&mut DMatrix<f64>>,
+    ) -> Result<Option<f64>> {
+        use crate::gpu::data::Slot;
+        let Some(cuda) = self.cuda.as_mut() else {
+            return Ok(None);
+        };
+        let (slot, index) = match which {
+            Which::Train => (Slot::Train, 0),
+            Which::Test => (Slot::Test, 1),
+        };
+        if !self.loaded[index] {
+            cuda.load(slot, data)?;
+            self.loaded[index] = true;
+        }
+        cuda.risk(slot, network.output_scale(theta.nrows()), theta, grad)
+            .map(Some)
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn risk(
+        &mut self,
+        _which: Which,
+        _data: &DataSet,
+        _network: &Network,
+        _theta: &DMatrix<f64>,
+        _grad: Option<&mut DMatrix<f64>>,
+    ) -> Result<Option<f64>> {
+        Ok(None)
+    }
+
+    fn on_gpu(&self) -> bool {
+        #[cfg(feature = "cuda")]
+        {
+            self.cuda.is_some()
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            false
+        }
+    }
+}
+
+/// The risk on `data` (training set, batch or test set) on the GPU when the mode runs there,
+/// on the CPU otherwise.
+fn mode_risk(
+    gpu: &mut DataGpu,
+    which: Which,
+    data: &DataSet,
+    scratch: &mut DataScratch,
+    network: &Network,
+    theta: &DMatrix<f64>,
+    mut grad: Option<&mut DMatrix<f64>>,
+) -> Result<f64> {
+    if let Some(risk) = gpu.risk(which, data, network, theta, grad.as_deref_mut())? {
+        return Ok(risk);
+    }
+    data_risk(network, theta, data, scratch, grad)
 }
 
 /// The three risk modes behind one interface.
@@ -313,6 +425,48 @@ impl RiskMode {
                 step,
             );
             online.batch_step = Some(step);
+            // The device's copy of the batch is stale.
+            online.gpu.loaded[0] = false;
+        }
+    }
+
+    /// Runs the mode's risk and gradient on `device` (`crate::device`) in `precision`:
+    /// population mode through the fused kernel of `crate::gpu` (see
+    /// [`PopulationRisk::use_device`]), the data modes through cuBLAS and the kernels of
+    /// `gpu::data` (every activation). `d` is the particles' input dimension.
+    ///
+    /// # Errors
+    /// [`Error::Device`] when the binary lacks the `cuda` feature, or no GPU or CUDA library
+    /// is found; [`Error::Invalid`] for float32 on the CPU, or (population mode) an activation
+    /// without a closed-form kernel on the GPU.
+    pub fn use_device(
+        &mut self,
+        device: Device,
+        precision: Precision,
+        activation: Activation,
+        d: usize,
+    ) -> Result<()> {
+        check_precision(device, precision)?;
+        let gpu = match self {
+            RiskMode::Population(p) => return p.use_device(device, precision, d),
+            RiskMode::Online(o) => &mut o.gpu,
+            RiskMode::Empirical(e) => &mut e.gpu,
+        };
+        match device {
+            Device::Cpu => {
+                gpu.close();
+                Ok(())
+            }
+            Device::Cuda => gpu.open(activation, precision),
+        }
+    }
+
+    /// Whether the mode's risk and gradient run on a GPU.
+    pub fn on_gpu(&self) -> bool {
+        match self {
+            RiskMode::Population(p) => p.on_gpu(),
+            RiskMode::Online(o) => o.gpu.on_gpu(),
+            RiskMode::Empirical(e) => e.gpu.on_gpu(),
         }
     }
 
@@ -326,8 +480,24 @@ impl RiskMode {
     ) -> Result<f64> {
         match self {
             RiskMode::Population(p) => p.evaluate(network, theta, grad),
-            RiskMode::Online(o) => data_risk(network, theta, &o.batch, &mut o.scratch, grad),
-            RiskMode::Empirical(e) => data_risk(network, theta, &e.train, &mut e.scratch, grad),
+            RiskMode::Online(o) => mode_risk(
+                &mut o.gpu,
+                Which::Train,
+                &o.batch,
+                &mut o.scratch,
+                network,
+                theta,
+                grad,
+            ),
+            RiskMode::Empirical(e) => mode_risk(
+                &mut e.gpu,
+                Which::Train,
+                &e.train,
+                &mut e.scratch,
+                network,
+                theta,
+                grad,
+            ),
         }
     }
 
@@ -336,11 +506,29 @@ impl RiskMode {
         match self {
             RiskMode::Population(_) => Ok(None),
             RiskMode::Online(o) => match &o.test {
-                Some(test) => data_risk(network, theta, test, &mut o.scratch, None).map(Some),
+                Some(test) => mode_risk(
+                    &mut o.gpu,
+                    Which::Test,
+                    test,
+                    &mut o.scratch,
+                    network,
+                    theta,
+                    None,
+                )
+                .map(Some),
                 None => Ok(None),
             },
             RiskMode::Empirical(e) => match &e.test {
-                Some(test) => data_risk(network, theta, test, &mut e.scratch, None).map(Some),
+                Some(test) => mode_risk(
+                    &mut e.gpu,
+                    Which::Test,
+                    test,
+                    &mut e.scratch,
+                    network,
+                    theta,
+                    None,
+                )
+                .map(Some),
                 None => Ok(None),
             },
         }
