@@ -643,7 +643,7 @@ pub fn run(
     let mut checkpoint_error: Option<Error> = None;
     let pending_checkpoint: std::cell::Cell<Option<u64>> = std::cell::Cell::new(None);
     let outcome = {
-        let mut after_step = |step: u64, _theta: &DMatrix<f64>, risk: f64| {
+        let mut after_step = |step: u64, risk: f64| {
             progress(Progress { step, total, risk });
             let stop =
                 options.interrupt.load(Ordering::SeqCst) || options.stop_at_step == Some(step);

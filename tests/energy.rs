@@ -43,7 +43,7 @@ fn identity_error(activation: &str, alpha: f64, lambda: f64, lr_ratio: f64, dt: 
             steps,
             Schedule::Every(1),
             &mut energy,
-            &mut |_, _, _| Control::Continue,
+            &mut |_, _| Control::Continue,
         )
         .unwrap();
     let rows = &energy.0;

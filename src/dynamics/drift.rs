@@ -92,6 +92,16 @@ impl Dynamics {
         Ok(())
     }
 
+    /// The coefficients of the drift for m particles of `network`.
+    pub fn coefficients(&self, network: &Network, m: usize) -> DriftCoefficients {
+        DriftCoefficients {
+            time_scale: network.time_scale(m),
+            lambda: self.lambda,
+            lr_ratio: self.lr_ratio,
+            train: self.train,
+        }
+    }
+
     /// Turns dR/dtheta (in `field`) into the drift in place.
     pub fn gradient_to_drift(
         &self,
@@ -100,10 +110,12 @@ impl Dynamics {
         field: &mut DMatrix<f64>,
     ) {
         let m = theta.nrows();
-        let time_scale = network.time_scale(m);
-        let lambda = self.lambda;
-        let train = self.train;
-        let lr_ratio = self.lr_ratio;
+        let DriftCoefficients {
+            time_scale,
+            lambda,
+            lr_ratio,
+            train,
+        } = self.coefficients(network, m);
         field
             .as_mut_slice()
             .par_chunks_mut(m)
@@ -120,6 +132,21 @@ impl Dynamics {
                 }
             });
     }
+}
+
+/// v = factor_c (-time_scale dR/dtheta - lambda theta) on the trained columns c (factor_0 =
+/// lr_ratio, factor_c = 1 for the w columns), 0 on the frozen ones: what a backend that holds
+/// the particles (a GPU) needs to form the drift of MATH.md section 2 itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DriftCoefficients {
+    /// m^(2 alpha - 1).
+    pub time_scale: f64,
+    /// Weight decay lambda.
+    pub lambda: f64,
+    /// Multiplier of the a-drift.
+    pub lr_ratio: f64,
+    /// Trained coordinates.
+    pub train: Train,
 }
 
 /// A velocity field: the risk mode with the network and the dynamics parameters.

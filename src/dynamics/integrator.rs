@@ -5,9 +5,11 @@
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-use crate::dynamics::Flow;
-use crate::dynamics::noise::add_noise;
+use crate::dynamics::drift::DriftCoefficients;
+use crate::dynamics::noise::{apply_noise, draw_noise};
+use crate::dynamics::{Flow, Train};
 use crate::error::{Error, Result};
+use crate::task::{Held, HeldBuffer};
 
 /// An integrator of the particle flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +83,65 @@ impl Integrator {
     }
 }
 
+/// Where a stage of a Runge-Kutta step is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum At {
+    /// The state theta(t_k).
+    State,
+    /// The probe theta(t_k) + dt sum_r a_sr k_r of a later stage.
+    Probe,
+}
+
+/// The operations of one explicit Runge-Kutta step on the particles, wherever they are held:
+/// in host matrices ([`Stepper::first_stage`], [`Stepper::finish`]) or on a device that keeps
+/// them between steps ([`Stepper::first_stage_held`], [`Stepper::finish_held`], through
+/// [`crate::task::RiskMode::held`]). The step itself ([`rk_finish`]) is written once over these.
+pub trait StageOps {
+    /// The drift at `at` into stage `stage`; returns the risk there.
+    fn drift(&mut self, at: At, stage: usize) -> Result<f64>;
+    /// probe = state.
+    fn probe_from_state(&mut self) -> Result<()>;
+    /// target += alpha k_stage.
+    fn axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()>;
+    /// state += amplitude draws on the trained columns (`noise::apply_noise`).
+    fn noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()>;
+}
+
+/// The stages after the first, the update and the noise of step `step`, over `ops` (the first
+/// stage is evaluated); `noise` is the reused buffer of the draws, of m (1 + d) = m `width`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the step's parameters, as the host and the device steppers share them"
+)]
+fn rk_finish(
+    tableau: &Tableau,
+    ops: &mut impl StageOps,
+    dt: f64,
+    tau: f64,
+    train: Train,
+    (m, width): (usize, usize),
+    (seed, step): (u64, u64),
+    noise: &mut Vec<f64>,
+) -> Result<()> {
+    for s in 1..tableau.b.len() {
+        ops.probe_from_state()?;
+        for (r, coefficient) in tableau.a[s].iter().enumerate() {
+            if *coefficient != 0.0 {
+                ops.axpy(At::Probe, dt * coefficient, r)?;
+            }
+        }
+        ops.drift(At::Probe, s)?;
+    }
+    for (s, weight) in tableau.b.iter().enumerate() {
+        ops.axpy(At::State, dt * weight, s)?;
+    }
+    if tau > 0.0 {
+        draw_noise(m, width, seed, step, noise);
+        ops.noise((2.0 * tau * dt).sqrt(), train, noise)?;
+    }
+    Ok(())
+}
+
 /// Buffers of one integrator for one (m, d); reused every step.
 #[derive(Debug)]
 pub struct Stepper {
@@ -88,6 +149,94 @@ pub struct Stepper {
     stages: Vec<DMatrix<f64>>,
     probe: DMatrix<f64>,
     noise: Vec<f64>,
+}
+
+/// The host's stage operations: the particles and stages are matrices here.
+struct HostOps<'s, 'f> {
+    flow: &'s mut Flow<'f>,
+    theta: &'s mut DMatrix<f64>,
+    stages: &'s mut [DMatrix<f64>],
+    probe: &'s mut DMatrix<f64>,
+}
+
+impl StageOps for HostOps<'_, '_> {
+    fn drift(&mut self, at: At, stage: usize) -> Result<f64> {
+        let point = match at {
+            At::State => &*self.theta,
+            At::Probe => &*self.probe,
+        };
+        self.flow.velocity(point, &mut self.stages[stage])
+    }
+
+    fn probe_from_state(&mut self) -> Result<()> {
+        self.probe.copy_from(self.theta);
+        Ok(())
+    }
+
+    fn axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()> {
+        let target = match target {
+            At::State => &mut *self.theta,
+            At::Probe => &mut *self.probe,
+        };
+        axpy(target, alpha, &self.stages[stage]);
+        Ok(())
+    }
+
+    fn noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()> {
+        apply_noise(self.theta, amplitude, train, draws);
+        Ok(())
+    }
+}
+
+/// The stage operations on particles held by the risk mode's device ([`crate::task::RiskMode::held`]).
+struct HeldOps<'s, 'f> {
+    flow: &'s mut Flow<'f>,
+    /// m^(-alpha).
+    output_scale: f64,
+    coefficients: DriftCoefficients,
+}
+
+impl<'s, 'f> HeldOps<'s, 'f> {
+    fn new(flow: &'s mut Flow<'f>, m: usize) -> Self {
+        let output_scale = flow.network.output_scale(m);
+        let coefficients = flow.dynamics.coefficients(flow.network, m);
+        Self {
+            flow,
+            output_scale,
+            coefficients,
+        }
+    }
+}
+
+impl HeldOps<'_, '_> {
+    fn held(&mut self) -> Result<Held<'_>> {
+        self.flow.risk.held().ok_or_else(|| {
+            Error::invalid(
+                "particles held on the device",
+                "none",
+                "a data mode on device = \"cuda\" that holds the particles",
+            )
+        })
+    }
+}
+
+impl StageOps for HeldOps<'_, '_> {
+    fn drift(&mut self, at: At, stage: usize) -> Result<f64> {
+        let (output_scale, coefficients) = (self.output_scale, self.coefficients);
+        self.held()?.drift(output_scale, &coefficients, at, stage)
+    }
+
+    fn probe_from_state(&mut self) -> Result<()> {
+        self.held()?.probe_from_state()
+    }
+
+    fn axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()> {
+        self.held()?.axpy(target, alpha, stage)
+    }
+
+    fn noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()> {
+        self.held()?.noise(amplitude, train, draws)
+    }
 }
 
 impl Stepper {
@@ -107,18 +256,28 @@ impl Stepper {
         self.integrator
     }
 
+    /// Number of stages of a step (the buffers a device holding the particles allocates).
+    pub fn stage_count(&self) -> usize {
+        self.stages.len()
+    }
+
+    fn size_stages(&mut self, rows: usize, cols: usize) {
+        for stage in &mut self.stages {
+            if stage.shape() != (rows, cols) {
+                *stage = DMatrix::zeros(rows, cols);
+            }
+        }
+    }
+
     /// Evaluates the first stage at `theta` (the drift at the current state) and returns the
     /// risk there. Call once per step, before [`Stepper::finish`].
     pub fn first_stage(&mut self, flow: &mut Flow<'_>, theta: &DMatrix<f64>) -> Result<f64> {
-        for stage in &mut self.stages {
-            if stage.shape() != theta.shape() {
-                *stage = DMatrix::zeros(theta.nrows(), theta.ncols());
-            }
-        }
+        self.size_stages(theta.nrows(), theta.ncols());
         flow.velocity(theta, &mut self.stages[0])
     }
 
-    /// The drift at the current state, valid after [`Stepper::first_stage`].
+    /// The drift at the current state, valid after [`Stepper::first_stage`] (after
+    /// [`Stepper::first_stage_held`], once [`Stepper::fetch_velocity`] has copied it back).
     pub fn velocity(&self) -> &DMatrix<f64> {
         &self.stages[0]
     }
@@ -137,30 +296,63 @@ impl Stepper {
         if self.probe.shape() != theta.shape() && tableau.b.len() > 1 {
             self.probe = DMatrix::zeros(theta.nrows(), theta.ncols());
         }
-        for s in 1..tableau.b.len() {
-            self.probe.copy_from(theta);
-            for (r, coefficient) in tableau.a[s].iter().enumerate() {
-                if *coefficient != 0.0 {
-                    axpy(&mut self.probe, dt * coefficient, &self.stages[r]);
-                }
-            }
-            flow.velocity(&self.probe, &mut self.stages[s])?;
-        }
-        for (s, weight) in tableau.b.iter().enumerate() {
-            axpy(theta, dt * weight, &self.stages[s]);
-        }
-        let tau = flow.dynamics.tau;
-        if tau > 0.0 {
-            add_noise(
-                theta,
-                (2.0 * tau * dt).sqrt(),
-                flow.dynamics.train,
-                seed,
-                step,
-                &mut self.noise,
-            );
-        }
-        Ok(())
+        let (tau, train) = (flow.dynamics.tau, flow.dynamics.train);
+        let shape = theta.shape();
+        let mut ops = HostOps {
+            flow,
+            theta,
+            stages: &mut self.stages,
+            probe: &mut self.probe,
+        };
+        rk_finish(
+            tableau,
+            &mut ops,
+            dt,
+            tau,
+            train,
+            shape,
+            (seed, step),
+            &mut self.noise,
+        )
+    }
+
+    /// [`Stepper::first_stage`] on the particles the risk mode holds on its device (m
+    /// particles of 1 + d = `width` coordinates).
+    pub fn first_stage_held(&mut self, flow: &mut Flow<'_>, m: usize, width: usize) -> Result<f64> {
+        self.size_stages(m, width);
+        HeldOps::new(flow, m).drift(At::State, 0)
+    }
+
+    /// [`Stepper::finish`] on the particles the risk mode holds on its device.
+    pub fn finish_held(
+        &mut self,
+        flow: &mut Flow<'_>,
+        (m, width): (usize, usize),
+        dt: f64,
+        seed: u64,
+        step: u64,
+    ) -> Result<()> {
+        let tableau = self.integrator.tableau();
+        let (tau, train) = (flow.dynamics.tau, flow.dynamics.train);
+        let mut ops = HeldOps::new(flow, m);
+        rk_finish(
+            tableau,
+            &mut ops,
+            dt,
+            tau,
+            train,
+            (m, width),
+            (seed, step),
+            &mut self.noise,
+        )
+    }
+
+    /// Copies the drift at the held state (the first stage) into [`Stepper::velocity`].
+    pub fn fetch_velocity(&mut self, flow: &mut Flow<'_>) -> Result<()> {
+        let Some(mut held) = flow.risk.held() else {
+            return Ok(());
+        };
+        held.download(HeldBuffer::Stage(0), &mut self.stages[0])
     }
 }
 

@@ -1,6 +1,7 @@
 //! Langevin noise sqrt(2 tau dt) xi_j (MATH.md section 2, Euler-Maruyama). Particle j's normals
 //! at step k come from the stream (seed, Noise, k, j): one draw per column of the particle, in
-//! column order, so the noise does not depend on threads.
+//! column order, so the noise does not depend on threads (nor on where the particles are held:
+//! a GPU run adds the same draws).
 
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -20,11 +21,16 @@ pub fn add_noise(
     step: u64,
     buffer: &mut Vec<f64>,
 ) {
-    let m = theta.nrows();
-    let width = theta.ncols();
+    draw_noise(theta.nrows(), theta.ncols(), seed, step, buffer);
+    apply_noise(theta, amplitude, train, buffer);
+}
+
+/// The standard normals of step `step` for m particles of `width` = 1 + d coordinates, into
+/// `buffer` (resized to m width), row-major: particle j's draws are `buffer[j width..]`.
+pub fn draw_noise(m: usize, width: usize, seed: u64, step: u64, buffer: &mut Vec<f64>) {
     buffer.resize(m * width, 0.0);
     buffer
-        .par_chunks_mut(width)
+        .par_chunks_mut(width.max(1))
         .enumerate()
         .for_each(|(j, row)| {
             let mut rng = stream(seed, Purpose::Noise, step, j as u64);
@@ -32,10 +38,16 @@ pub fn add_noise(
                 *x = rng.sample(StandardNormal);
             }
         });
-    let draws = &*buffer;
+}
+
+/// theta[j, c] += amplitude draws[j width + c] on the trained columns c (the draws of
+/// [`draw_noise`]).
+pub fn apply_noise(theta: &mut DMatrix<f64>, amplitude: f64, train: Train, draws: &[f64]) {
+    let m = theta.nrows();
+    let width = theta.ncols();
     theta
         .as_mut_slice()
-        .par_chunks_mut(m)
+        .par_chunks_mut(m.max(1))
         .enumerate()
         .filter(|(col, _)| train.trains_column(*col))
         .for_each(|(col, column)| {

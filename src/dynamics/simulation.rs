@@ -11,7 +11,7 @@ use nalgebra::DMatrix;
 use crate::dynamics::{Dynamics, Flow, Integrator, Stepper};
 use crate::error::{Error, Result};
 use crate::math::Network;
-use crate::task::RiskMode;
+use crate::task::{HeldBuffer, RiskMode};
 
 /// When observers are called: step 0, the last step, and these.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -183,7 +183,13 @@ impl Simulation {
     }
 
     /// Runs from step `from` (theta is theta(t_from)) to step `to`, observing on `schedule`;
-    /// `after_step(k, theta)` is called with the state at each completed step k.
+    /// `after_step(k, risk)` is called after each completed step k with the risk at its start
+    /// (to report progress and to stop: `theta` holds the state when `run` returns).
+    ///
+    /// Where the risk mode can hold the particles on its device (the data modes on
+    /// device = "cuda", [`RiskMode::hold`]), they stay there for the whole run: the state and
+    /// its drift come back only on observed steps, and `theta` is the final (or interrupted,
+    /// or diverged) state when the run returns.
     ///
     /// Errors with [`Error::Diverged`] at the first non-finite risk or logged state; observers
     /// have then seen every logged step before it.
@@ -194,11 +200,50 @@ impl Simulation {
         to: u64,
         schedule: Schedule,
         observer: &mut dyn Observer,
-        after_step: &mut dyn FnMut(u64, &DMatrix<f64>, f64) -> Control,
+        after_step: &mut dyn FnMut(u64, f64) -> Control,
     ) -> Result<Outcome> {
+        let held = self.risk.hold(theta, self.stepper.stage_count())?;
+        let outcome = self.steps(theta, from, to, schedule, observer, after_step, held);
+        if !held {
+            return outcome;
+        }
+        // The state comes back whatever the outcome; the run's own error comes first.
+        let fetched = match self.risk.held() {
+            Some(mut device) => device.download(HeldBuffer::State, theta),
+            None => Ok(()),
+        };
+        self.risk.release();
+        let outcome = outcome?;
+        fetched?;
+        Ok(outcome)
+    }
+
+    /// The loop of [`Simulation::run`], on host matrices or (`held`) on the particles the risk
+    /// mode holds.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "run's arguments and where the particles are"
+    )]
+    fn steps(
+        &mut self,
+        theta: &mut DMatrix<f64>,
+        from: u64,
+        to: u64,
+        schedule: Schedule,
+        observer: &mut dyn Observer,
+        after_step: &mut dyn FnMut(u64, f64) -> Control,
+        held: bool,
+    ) -> Result<Outcome> {
+        let shape = theta.shape();
         for step in from..=to {
             let time = step as f64 * self.dt;
-            let risk = self.first_stage(theta, step)?;
+            let risk = if held {
+                self.risk.begin_step(step);
+                let (mut flow, stepper) = self.parts();
+                stepper.first_stage_held(&mut flow, shape.0, shape.1)?
+            } else {
+                self.first_stage(theta, step)?
+            };
             if !risk.is_finite() {
                 return Err(Error::Diverged {
                     step,
@@ -208,6 +253,13 @@ impl Simulation {
             }
             let scheduled = schedule.observes(step, to);
             if scheduled || observer.wants(step) {
+                if held {
+                    let (mut flow, stepper) = self.parts();
+                    stepper.fetch_velocity(&mut flow)?;
+                    if let Some(mut device) = flow.risk.held() {
+                        device.download(HeldBuffer::State, theta)?;
+                    }
+                }
                 // 0 * v is NaN exactly when v is not finite; no early exit, so no branch per value.
                 if !theta.iter().fold(0.0, |sum, v| sum + 0.0 * v).is_finite() {
                     return Err(Error::Diverged {
@@ -237,8 +289,14 @@ impl Simulation {
             if step == to {
                 break;
             }
-            self.finish_step(theta, step)?;
-            if after_step(step + 1, theta, risk) == Control::Stop && step + 1 < to {
+            if held {
+                let (dt, seed) = (self.dt, self.seed);
+                let (mut flow, stepper) = self.parts();
+                stepper.finish_held(&mut flow, shape, dt, seed, step)?;
+            } else {
+                self.finish_step(theta, step)?;
+            }
+            if after_step(step + 1, risk) == Control::Stop && step + 1 < to {
                 return Ok(Outcome::Interrupted { step: step + 1 });
             }
         }

@@ -17,16 +17,19 @@ use std::sync::Arc;
 
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
-use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, CudaView, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
 use nalgebra::DMatrix;
 
 use super::plan::{Buffer, DataPlan, GemmOp, Op, sample_block};
 use super::{Gpu, Real, device_error, require_nvrtc};
 use crate::device::Precision;
+use crate::dynamics::Train;
+use crate::dynamics::drift::DriftCoefficients;
+use crate::dynamics::integrator::At;
 use crate::error::{Error, Result};
 use crate::math::Activation;
-use crate::task::DataSet;
+use crate::task::{DataSet, HeldBuffer};
 
 /// The kernel source (see its header for the compile-time parameters).
 pub const DATA_SOURCE: &str = include_str!("data.cu");
@@ -104,22 +107,36 @@ struct DeviceSet<T> {
     r: CudaSlice<T>,
 }
 
-/// The per-width buffers.
-struct Work<T> {
+/// The scratch buffers of an evaluation for one (m, d, block).
+struct Scratch<T> {
     m: usize,
     d: usize,
     block: usize,
-    a: CudaSlice<T>,
-    w: CudaSlice<T>,
     z: CudaSlice<T>,
     g: CudaSlice<T>,
     grad_a: CudaSlice<T>,
-    grad: CudaSlice<T>,
+}
+
+/// The particles held between steps ([`CudaData::hold`]): m x (1 + d) column-major each.
+struct HeldParticles<T> {
+    m: usize,
+    d: usize,
+    state: CudaSlice<T>,
+    /// theta + dt sum a_sr k_r, for integrators of more than one stage.
+    probe: Option<CudaSlice<T>>,
+    stages: Vec<CudaSlice<T>>,
+    /// The noise draws of a step, uploaded when tau > 0.
+    draws: Option<CudaSlice<T>>,
 }
 
 struct Typed<T> {
     sets: [Option<DeviceSet<T>>; 2],
-    work: Option<Work<T>>,
+    scratch: Option<Scratch<T>>,
+    /// theta of a host-side evaluation ([`CudaData::risk`]), m x (1 + d).
+    input: Option<CudaSlice<T>>,
+    /// The gradient of a host-side evaluation, m x (1 + d).
+    grad: Option<CudaSlice<T>>,
+    held: Option<HeldParticles<T>>,
     /// Host staging in the kernels' type.
     host: Vec<T>,
 }
@@ -128,7 +145,10 @@ impl<T> Default for Typed<T> {
     fn default() -> Self {
         Self {
             sets: [None, None],
-            work: None,
+            scratch: None,
+            input: None,
+            grad: None,
+            held: None,
             host: Vec::new(),
         }
     }
@@ -143,13 +163,21 @@ struct Kernels {
     forward: CudaFunction,
     backward: CudaFunction,
     gradient: CudaFunction,
+    drift: CudaFunction,
+    axpy: CudaFunction,
+    noise: CudaFunction,
 }
 
-/// The data-mode risk and gradient on GPU 0.
-pub struct CudaData {
+/// The stream, cuBLAS and the kernels: what every evaluation uses.
+struct Engine {
     stream: Arc<CudaStream>,
     blas: CudaBlas,
     kernels: Kernels,
+}
+
+/// The data-mode risk and gradient on GPU 0, and the particles of a run held there.
+pub struct CudaData {
+    engine: Engine,
     activation: Activation,
     precision: Precision,
     device_name: String,
@@ -172,6 +200,19 @@ impl std::fmt::Debug for CudaData {
 pub fn cublas_present() -> bool {
     // SAFETY: the probe only tries to open the candidate library names and closes them.
     unsafe { cudarc::cublas::sys::is_culib_present() }
+}
+
+/// Dispatches `$body` on the typed buffers of `$self` (binding `$t`), mapping failures to
+/// [`Error`]s named after the device.
+macro_rules! typed {
+    ($self:ident, $t:ident => $body:expr) => {{
+        let name = &$self.device_name;
+        let result = match &mut $self.typed {
+            AnyTyped::F64($t) => $body,
+            AnyTyped::F32($t) => $body,
+        };
+        result.map_err(|e| e.into_error(name))
+    }};
 }
 
 impl CudaData {
@@ -204,14 +245,19 @@ impl CudaData {
             forward: function("data_forward")?,
             backward: function("data_backward")?,
             gradient: function("data_gradient")?,
+            drift: function("particle_drift")?,
+            axpy: function("particle_axpy")?,
+            noise: function("particle_noise")?,
         };
         let stream = gpu.context.default_stream();
         let blas = CudaBlas::new(stream.clone())
             .map_err(|e| device_error(format!("{name}: cuBLAS: {e:?}")))?;
         Ok(Self {
-            stream,
-            blas,
-            kernels,
+            engine: Engine {
+                stream,
+                blas,
+                kernels,
+            },
             activation,
             precision,
             device_name: name,
@@ -239,16 +285,13 @@ impl CudaData {
     /// # Errors
     /// [`Error::Device`] on a failed allocation or copy.
     pub fn load(&mut self, slot: Slot, data: &DataSet) -> Result<()> {
-        let stream = &self.stream;
-        match &mut self.typed {
-            AnyTyped::F64(t) => load(stream, t, slot, data),
-            AnyTyped::F32(t) => load(stream, t, slot, data),
-        }
-        .map_err(|e| device_error(format!("{}: uploading a data set: {e:?}", self.device_name)))
+        let stream = &self.engine.stream;
+        typed!(self, t => load(stream, t, slot, data).map_err(Failure::from))
     }
 
     /// The risk 1/2 mean_i (y_i - f(x_i))^2 on the data set in `slot`, and dR/dtheta into
-    /// `grad` when given (MATH.md section 4); `scale` = m^(-alpha).
+    /// `grad` when given (MATH.md section 4); `scale` = m^(-alpha). The particles are
+    /// uploaded, the gradient downloaded.
     ///
     /// # Errors
     /// [`Error::Invalid`] when no data set is loaded in `slot` or its dimension is not the
@@ -260,18 +303,95 @@ impl CudaData {
         theta: &DMatrix<f64>,
         grad: Option<&mut DMatrix<f64>>,
     ) -> Result<f64> {
-        let (stream, blas, kernels) = (&self.stream, &self.blas, &self.kernels);
+        let engine = &self.engine;
         let limit = self.block_limit.unwrap_or(usize::MAX);
-        let name = self.device_name.clone();
-        let run = |e: Failure| match e {
-            Failure::Invalid(e) => e,
-            Failure::Driver(e) => device_error(format!("{name}: {e}")),
-        };
-        match &mut self.typed {
-            AnyTyped::F64(t) => evaluate(stream, blas, kernels, t, slot, scale, limit, theta, grad),
-            AnyTyped::F32(t) => evaluate(stream, blas, kernels, t, slot, scale, limit, theta, grad),
+        typed!(self, t => host_risk(engine, t, slot, scale, limit, theta, grad))
+    }
+
+    /// Uploads `theta` (m x (1 + d)) to be held on the device for a run, with `stages`
+    /// Runge-Kutta stage buffers (and a probe when there is more than one).
+    ///
+    /// # Errors
+    /// [`Error::Device`] on a failed allocation or copy.
+    pub fn hold(&mut self, theta: &DMatrix<f64>, stages: usize) -> Result<()> {
+        let stream = &self.engine.stream;
+        typed!(self, t => hold(stream, t, theta, stages))
+    }
+
+    /// Whether particles are held ([`CudaData::hold`], until [`CudaData::release`]).
+    pub fn holds(&self) -> bool {
+        match &self.typed {
+            AnyTyped::F64(t) => t.held.is_some(),
+            AnyTyped::F32(t) => t.held.is_some(),
         }
-        .map_err(run)
+    }
+
+    /// Frees the held particles.
+    pub fn release(&mut self) {
+        match &mut self.typed {
+            AnyTyped::F64(t) => t.held = None,
+            AnyTyped::F32(t) => t.held = None,
+        }
+    }
+
+    /// The drift (MATH.md section 2) of the held particles at `at` into stage `stage`, from
+    /// the gradient of the risk on the data set in `slot`; returns the risk. Nothing but the
+    /// n residuals comes back.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when nothing is held, `stage` is out of range or the data set does
+    /// not fit; [`Error::Device`] on a failed copy, product or launch.
+    pub fn held_drift(
+        &mut self,
+        slot: Slot,
+        scale: f64,
+        coefficients: &DriftCoefficients,
+        at: At,
+        stage: usize,
+    ) -> Result<f64> {
+        let engine = &self.engine;
+        let limit = self.block_limit.unwrap_or(usize::MAX);
+        typed!(self, t => held_drift(engine, t, slot, scale, limit, coefficients, at, stage))
+    }
+
+    /// probe = state, on the device.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when nothing is held; [`Error::Device`] on a failed copy.
+    pub fn held_probe_from_state(&mut self) -> Result<()> {
+        let stream = &self.engine.stream;
+        typed!(self, t => held_probe_from_state(stream, t))
+    }
+
+    /// target += alpha k_stage, on the device.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when nothing is held or `stage` is out of range; [`Error::Device`]
+    /// on a failed launch.
+    pub fn held_axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()> {
+        let engine = &self.engine;
+        typed!(self, t => held_axpy(engine, t, target, alpha, stage))
+    }
+
+    /// state += amplitude draws on the trained columns; `draws` is row-major m x (1 + d), as
+    /// `dynamics::noise::draw_noise` makes it (uploaded: O(m d) per noisy step).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when nothing is held or the draws do not fit; [`Error::Device`] on a
+    /// failed copy or launch.
+    pub fn held_noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()> {
+        let engine = &self.engine;
+        typed!(self, t => held_noise(engine, t, amplitude, train, draws))
+    }
+
+    /// Copies a held buffer back into `out` (m x (1 + d)).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when nothing is held, the buffer does not exist or `out` has another
+    /// shape; [`Error::Device`] on a failed copy.
+    pub fn held_download(&mut self, buffer: HeldBuffer, out: &mut DMatrix<f64>) -> Result<()> {
+        let stream = &self.engine.stream;
+        typed!(self, t => held_download(stream, t, buffer, out))
     }
 }
 
@@ -279,6 +399,15 @@ impl CudaData {
 enum Failure {
     Invalid(Error),
     Driver(String),
+}
+
+impl Failure {
+    fn into_error(self, device: &str) -> Error {
+        match self {
+            Failure::Invalid(e) => e,
+            Failure::Driver(e) => device_error(format!("{device}: {e}")),
+        }
+    }
 }
 
 impl From<cudarc::driver::DriverError> for Failure {
@@ -292,6 +421,8 @@ impl From<cudarc::cublas::result::CublasError> for Failure {
         Failure::Driver(format!("cuBLAS: {e:?}"))
     }
 }
+
+type Outcome<T> = std::result::Result<T, Failure>;
 
 fn load<T: Real>(
     stream: &Arc<CudaStream>,
@@ -312,7 +443,7 @@ fn load<T: Real>(
     Ok(())
 }
 
-fn to_i32(value: usize, what: &str) -> std::result::Result<i32, Failure> {
+fn to_i32(value: usize, what: &str) -> Outcome<i32> {
     i32::try_from(value).map_err(|_| {
         Failure::Invalid(Error::invalid(
             format!("{what} on device cuda"),
@@ -330,26 +461,60 @@ fn launch_config(threads: usize, blocks: usize) -> LaunchConfig {
     }
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the device, its kernels and the evaluation's inputs"
-)]
-fn evaluate<T: Real>(
+/// `buffer` resized (reallocated) to `len` values.
+fn sized<'b, T: Real>(
     stream: &Arc<CudaStream>,
-    blas: &CudaBlas,
-    kernels: &Kernels,
+    buffer: &'b mut Option<CudaSlice<T>>,
+    len: usize,
+) -> Outcome<&'b mut CudaSlice<T>> {
+    if buffer.as_ref().is_none_or(|b| b.len() != len) {
+        *buffer = Some(stream.alloc_zeros(len)?);
+    }
+    buffer
+        .as_mut()
+        .ok_or_else(|| Failure::Driver("a buffer was not allocated".into()))
+}
+
+/// `host` refilled with `src` in the kernels' type, copied into `dst`.
+fn upload<T: Real>(
+    stream: &Arc<CudaStream>,
+    host: &mut Vec<T>,
+    src: &[f64],
+    dst: &mut CudaSlice<T>,
+) -> Outcome<()> {
+    host.clear();
+    host.extend(src.iter().map(|&v| T::from_f64(v)));
+    stream.memcpy_htod(host.as_slice(), dst)?;
+    // The staging buffer is refilled for the next copy: wait for this one first.
+    stream.synchronize()?;
+    Ok(())
+}
+
+/// `src` copied back into `out` through `host`.
+fn download<T: Real>(
+    stream: &Arc<CudaStream>,
+    host: &mut Vec<T>,
+    src: &CudaSlice<T>,
+    out: &mut [f64],
+) -> Outcome<()> {
+    host.resize(src.len(), T::default());
+    stream.memcpy_dtoh(src, host.as_mut_slice())?;
+    stream.synchronize()?;
+    for (o, v) in out.iter_mut().zip(host.iter()) {
+        *o = v.to_f64();
+    }
+    Ok(())
+}
+
+/// The data set in `slot`, checked against d, and the scratch buffers for m particles: the
+/// plan's block size.
+fn prepare<T: Real>(
+    stream: &Arc<CudaStream>,
     typed: &mut Typed<T>,
     slot: Slot,
-    scale: f64,
+    (m, d): (usize, usize),
     block_limit: usize,
-    theta: &DMatrix<f64>,
-    grad: Option<&mut DMatrix<f64>>,
-) -> std::result::Result<f64, Failure>
-where
-    CudaBlas: Gemm<T>,
-{
-    let m = theta.nrows();
-    let d = theta.ncols() - 1;
+) -> Outcome<usize> {
     let Some(set) = &typed.sets[slot.index()] else {
         return Err(Failure::Invalid(Error::invalid(
             "GPU data set",
@@ -366,46 +531,56 @@ where
     }
     let n = set.n;
     let block = sample_block(m, n, std::mem::size_of::<T>()).min(block_limit);
+    to_i32(m * block.max(1 + d), "m x block")?;
     if typed
-        .work
+        .scratch
         .as_ref()
         .is_none_or(|w| w.m != m || w.d != d || w.block < block)
     {
-        typed.work = Some(Work {
+        typed.scratch = Some(Scratch {
             m,
             d,
             block,
-            a: stream.alloc_zeros(m)?,
-            w: stream.alloc_zeros(m * d)?,
             z: stream.alloc_zeros(m * block)?,
             g: stream.alloc_zeros(m * d)?,
             grad_a: stream.alloc_zeros(m)?,
-            grad: stream.alloc_zeros(m * (1 + d))?,
         });
     }
-    let (Some(work), Some(set)) = (typed.work.as_mut(), typed.sets[slot.index()].as_mut()) else {
-        return Ok(0.0);
-    };
-    let host = &mut typed.host;
-    let (a, w) = theta.as_slice().split_at(m);
-    host.clear();
-    host.extend(a.iter().map(|&v| T::from_f64(v)));
-    stream.memcpy_htod(host.as_slice(), &mut work.a)?;
-    stream.synchronize()?;
-    host.clear();
-    host.extend(w.iter().map(|&v| T::from_f64(v)));
-    stream.memcpy_htod(host.as_slice(), &mut work.w)?;
-    stream.synchronize()?;
+    Ok(block)
+}
 
+/// Runs the plan of (m, d, n, block) on the particles `theta` (m x (1 + d) on the device:
+/// a = its first m values, W the rest), the gradient into `grad` when given; returns the
+/// risk from the residuals (summed in order on the host).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the device, the buffers and the evaluation's inputs"
+)]
+fn evaluate<T: Real>(
+    engine: &Engine,
+    scratch: &mut Scratch<T>,
+    set: &mut DeviceSet<T>,
+    host: &mut Vec<T>,
+    theta: &CudaSlice<T>,
+    mut grad: Option<&mut CudaSlice<T>>,
+    scale: f64,
+    block: usize,
+) -> Outcome<f64>
+where
+    CudaBlas: Gemm<T>,
+{
+    let (stream, kernels) = (&engine.stream, &engine.kernels);
+    let (m, d, n) = (scratch.m, scratch.d, set.n);
+    let a = theta.slice(0..m);
+    let w = theta.slice(m..m * (1 + d));
     let plan = DataPlan::new(m, d, n, block, grad.is_some());
     let (m_i, d_i) = (to_i32(m, "m")?, to_i32(d, "d")?);
-    to_i32(m * block.max(1 + d), "m x block")?;
     let scale_t = T::from_f64(scale);
     let factor_t = T::from_f64(-scale / n as f64);
     let particle_blocks = m.div_ceil(THREADS);
     for op in &plan.ops {
         match *op {
-            Op::Gemm(gemm) => run_gemm(blas, &gemm, work, set)?,
+            Op::Gemm(gemm) => run_gemm(&engine.blas, &gemm, &w, scratch, set)?,
             Op::Forward { first, count } => {
                 let first_i = to_i32(first, "n")?;
                 let mut builder = stream.launch_builder(&kernels.forward);
@@ -413,8 +588,8 @@ where
                     .arg(&m_i)
                     .arg(&first_i)
                     .arg(&scale_t)
-                    .arg(&work.a)
-                    .arg(&work.z)
+                    .arg(&a)
+                    .arg(&scratch.z)
                     .arg(&set.y)
                     .arg(&mut set.r);
                 // SAFETY: the arguments of `data_forward` in data.cu, in its order: m, first as
@@ -436,26 +611,30 @@ where
                     .arg(&count_i)
                     .arg(&first_i)
                     .arg(&accumulate_i)
-                    .arg(&mut work.z)
+                    .arg(&mut scratch.z)
                     .arg(&set.r)
-                    .arg(&mut work.grad_a);
+                    .arg(&mut scratch.grad_a);
                 // SAFETY: the arguments of `data_backward`: m, count, first, accumulate as int,
                 // then z (m x count), r (n >= first + count), grad_a (m); the grid covers the m
                 // particles, the kernel returns for j >= m.
                 unsafe { builder.launch(launch_config(THREADS, particle_blocks)) }?;
             }
             Op::Gradient => {
+                let Some(out) = grad.as_deref_mut() else {
+                    continue;
+                };
                 let mut builder = stream.launch_builder(&kernels.gradient);
                 builder
                     .arg(&m_i)
                     .arg(&d_i)
                     .arg(&factor_t)
-                    .arg(&work.a)
-                    .arg(&work.grad_a)
-                    .arg(&work.g)
-                    .arg(&mut work.grad);
+                    .arg(&a)
+                    .arg(&scratch.grad_a)
+                    .arg(&scratch.g)
+                    .arg(out);
                 // SAFETY: the arguments of `data_gradient`: m, d as int, factor as REAL, then a,
-                // grad_a (m), g (m x d), grad (m x (1 + d)); the grid covers the m particles.
+                // grad_a (m), g (m x d), grad (m x (1 + d), checked by the callers); the grid
+                // covers the m particles.
                 unsafe { builder.launch(launch_config(THREADS, particle_blocks)) }?;
             }
         }
@@ -470,25 +649,330 @@ where
             r * r
         })
         .sum();
-    if let Some(grad) = grad {
-        let len = m * (1 + d);
-        host.resize(len, T::default());
-        stream.memcpy_dtoh(&work.grad, &mut host[..len])?;
-        stream.synchronize()?;
-        for (out, v) in grad.as_mut_slice().iter_mut().zip(&host[..len]) {
-            *out = v.to_f64();
-        }
-    }
     Ok(0.5 * sum_sq / n as f64)
 }
 
-/// One product of the plan through cuBLAS (`gemm_host` in `gpu::plan` is its host twin).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the device and the evaluation's inputs"
+)]
+fn host_risk<T: Real>(
+    engine: &Engine,
+    typed: &mut Typed<T>,
+    slot: Slot,
+    scale: f64,
+    block_limit: usize,
+    theta: &DMatrix<f64>,
+    grad: Option<&mut DMatrix<f64>>,
+) -> Outcome<f64>
+where
+    CudaBlas: Gemm<T>,
+{
+    let stream = &engine.stream;
+    let (m, d) = (theta.nrows(), theta.ncols() - 1);
+    let block = prepare(stream, typed, slot, (m, d), block_limit)?;
+    let len = m * (1 + d);
+    let Typed {
+        sets,
+        scratch,
+        input,
+        grad: grad_buffer,
+        host,
+        ..
+    } = typed;
+    let input = sized(stream, input, len)?;
+    upload(stream, host, theta.as_slice(), input)?;
+    let device_grad = match grad {
+        Some(_) => Some(sized(stream, grad_buffer, len)?),
+        None => None,
+    };
+    let (Some(scratch), Some(set)) = (scratch.as_mut(), sets[slot.index()].as_mut()) else {
+        return Err(Failure::Driver(
+            "the evaluation's buffers are missing".into(),
+        ));
+    };
+    let want = device_grad.is_some();
+    let risk = evaluate(engine, scratch, set, host, input, device_grad, scale, block)?;
+    if let (true, Some(out), Some(g)) = (want, grad, grad_buffer.as_ref()) {
+        download(stream, host, g, out.as_mut_slice())?;
+    }
+    Ok(risk)
+}
+
+fn hold<T: Real>(
+    stream: &Arc<CudaStream>,
+    typed: &mut Typed<T>,
+    theta: &DMatrix<f64>,
+    stages: usize,
+) -> Outcome<()> {
+    let (m, d) = (theta.nrows(), theta.ncols() - 1);
+    let len = m * (1 + d);
+    let mut state = stream.alloc_zeros(len)?;
+    upload(stream, &mut typed.host, theta.as_slice(), &mut state)?;
+    let stages = (0..stages.max(1))
+        .map(|_| stream.alloc_zeros(len))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    // A one-stage step (Euler) never evaluates at a probe.
+    let probe = if stages.len() > 1 {
+        Some(stream.alloc_zeros(len)?)
+    } else {
+        None
+    };
+    typed.held = Some(HeldParticles {
+        m,
+        d,
+        state,
+        probe,
+        stages,
+        draws: None,
+    });
+    Ok(())
+}
+
+fn held_mut<T>(typed: &mut Typed<T>) -> Outcome<&mut HeldParticles<T>> {
+    typed.held.as_mut().ok_or_else(|| {
+        Failure::Invalid(Error::invalid(
+            "particles on the GPU",
+            "none",
+            "particles held by CudaData::hold before a step",
+        ))
+    })
+}
+
+fn held_probe_from_state<T: Real>(stream: &Arc<CudaStream>, typed: &mut Typed<T>) -> Outcome<()> {
+    let held = held_mut(typed)?;
+    let probe = held.probe.as_mut().ok_or_else(no_probe)?;
+    stream.memcpy_dtod(&held.state, probe)?;
+    Ok(())
+}
+
+fn no_probe() -> Failure {
+    Failure::Invalid(Error::invalid(
+        "Runge-Kutta probe",
+        "absent",
+        "a probe, allocated for integrators of more than one stage",
+    ))
+}
+
+fn stage_out_of_range(stage: usize, count: usize) -> Failure {
+    Failure::Invalid(Error::invalid(
+        "Runge-Kutta stage",
+        stage,
+        format!("a stage below {count}"),
+    ))
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the device and the drift's inputs"
+)]
+fn held_drift<T: Real>(
+    engine: &Engine,
+    typed: &mut Typed<T>,
+    slot: Slot,
+    scale: f64,
+    block_limit: usize,
+    coefficients: &DriftCoefficients,
+    at: At,
+    stage: usize,
+) -> Outcome<f64>
+where
+    CudaBlas: Gemm<T>,
+{
+    let (m, d) = {
+        let held = held_mut(typed)?;
+        (held.m, held.d)
+    };
+    let block = prepare(&engine.stream, typed, slot, (m, d), block_limit)?;
+    let Typed {
+        sets,
+        scratch,
+        held,
+        host,
+        ..
+    } = typed;
+    let (Some(scratch), Some(set), Some(held)) =
+        (scratch.as_mut(), sets[slot.index()].as_mut(), held.as_mut())
+    else {
+        return Err(Failure::Driver(
+            "the evaluation's buffers are missing".into(),
+        ));
+    };
+    let count = held.stages.len();
+    let HeldParticles {
+        state,
+        probe,
+        stages,
+        ..
+    } = held;
+    let theta = match at {
+        At::State => &*state,
+        At::Probe => probe.as_ref().ok_or_else(no_probe)?,
+    };
+    let out = stages
+        .get_mut(stage)
+        .ok_or_else(|| stage_out_of_range(stage, count))?;
+    let risk = evaluate(
+        engine,
+        scratch,
+        set,
+        host,
+        theta,
+        Some(&mut *out),
+        scale,
+        block,
+    )?;
+    let DriftCoefficients {
+        time_scale,
+        lambda,
+        lr_ratio,
+        train,
+    } = *coefficients;
+    let (m_i, d_i) = (to_i32(m, "m")?, to_i32(d, "d")?);
+    let (train_a, train_w) = (
+        i32::from(train.trains_column(0)),
+        i32::from(train.trains_column(1)),
+    );
+    let (time_scale, lambda, lr_ratio) = (
+        T::from_f64(time_scale),
+        T::from_f64(lambda),
+        T::from_f64(lr_ratio),
+    );
+    let mut builder = engine.stream.launch_builder(&engine.kernels.drift);
+    builder
+        .arg(&m_i)
+        .arg(&d_i)
+        .arg(&time_scale)
+        .arg(&lambda)
+        .arg(&lr_ratio)
+        .arg(&train_a)
+        .arg(&train_w)
+        .arg(theta)
+        .arg(out);
+    // SAFETY: the arguments of `particle_drift`: m, d as int, time_scale, lambda, lr_ratio as
+    // REAL, train_a, train_w as int, theta and v (both m x (1 + d), allocated by `hold`); the
+    // grid covers the m (1 + d) entries, the kernel returns past them.
+    unsafe { builder.launch(launch_config(THREADS, (m * (1 + d)).div_ceil(THREADS))) }?;
+    Ok(risk)
+}
+
+fn held_axpy<T: Real>(
+    engine: &Engine,
+    typed: &mut Typed<T>,
+    target: At,
+    alpha: f64,
+    stage: usize,
+) -> Outcome<()> {
+    let held = held_mut(typed)?;
+    let count = held.stages.len();
+    let len = held.m * (1 + held.d);
+    let x = held
+        .stages
+        .get(stage)
+        .ok_or_else(|| stage_out_of_range(stage, count))?;
+    let y = match target {
+        At::State => &mut held.state,
+        At::Probe => held.probe.as_mut().ok_or_else(no_probe)?,
+    };
+    let len_i =
+        i64::try_from(len).map_err(|_| Failure::Driver(format!("{len} values: too many")))?;
+    let alpha = T::from_f64(alpha);
+    let mut builder = engine.stream.launch_builder(&engine.kernels.axpy);
+    builder.arg(&len_i).arg(&alpha).arg(x).arg(y);
+    // SAFETY: the arguments of `particle_axpy`: len as long long, alpha as REAL, x and y of
+    // len values each (checked above); the grid covers the len entries.
+    unsafe { builder.launch(launch_config(THREADS, len.div_ceil(THREADS))) }?;
+    Ok(())
+}
+
+fn held_noise<T: Real>(
+    engine: &Engine,
+    typed: &mut Typed<T>,
+    amplitude: f64,
+    train: Train,
+    draws: &[f64],
+) -> Outcome<()> {
+    let stream = &engine.stream;
+    let Typed { held, host, .. } = typed;
+    let Some(held) = held.as_mut() else {
+        return Err(Failure::Invalid(Error::invalid(
+            "particles on the GPU",
+            "none",
+            "particles held by CudaData::hold before a step",
+        )));
+    };
+    let (m, d) = (held.m, held.d);
+    let len = m * (1 + d);
+    if draws.len() != len {
+        return Err(Failure::Invalid(Error::invalid(
+            "noise draws",
+            draws.len(),
+            format!("m (1 + d) = {len} values"),
+        )));
+    }
+    let buffer = sized(stream, &mut held.draws, len)?;
+    upload(stream, host, draws, buffer)?;
+    let (m_i, d_i) = (to_i32(m, "m")?, to_i32(d, "d")?);
+    let (train_a, train_w) = (
+        i32::from(train.trains_column(0)),
+        i32::from(train.trains_column(1)),
+    );
+    let amplitude = T::from_f64(amplitude);
+    let mut builder = stream.launch_builder(&engine.kernels.noise);
+    builder
+        .arg(&m_i)
+        .arg(&d_i)
+        .arg(&amplitude)
+        .arg(&train_a)
+        .arg(&train_w)
+        .arg(&*buffer)
+        .arg(&mut held.state);
+    // SAFETY: the arguments of `particle_noise`: m, d as int, amplitude as REAL, train_a,
+    // train_w as int, draws and theta of m (1 + d) values each; the grid covers them.
+    unsafe { builder.launch(launch_config(THREADS, len.div_ceil(THREADS))) }?;
+    Ok(())
+}
+
+fn held_download<T: Real>(
+    stream: &Arc<CudaStream>,
+    typed: &mut Typed<T>,
+    buffer: HeldBuffer,
+    out: &mut DMatrix<f64>,
+) -> Outcome<()> {
+    let Typed { held, host, .. } = typed;
+    let Some(held) = held.as_ref() else {
+        return Err(Failure::Invalid(Error::invalid(
+            "particles on the GPU",
+            "none",
+            "particles held by CudaData::hold",
+        )));
+    };
+    if out.shape() != (held.m, 1 + held.d) {
+        return Err(Failure::Invalid(Error::invalid(
+            "download of the held particles",
+            format!("{} x {}", out.nrows(), out.ncols()),
+            format!("{} x {}", held.m, 1 + held.d),
+        )));
+    }
+    let src = match buffer {
+        HeldBuffer::State => &held.state,
+        HeldBuffer::Stage(s) => held
+            .stages
+            .get(s)
+            .ok_or_else(|| stage_out_of_range(s, held.stages.len()))?,
+    };
+    download(stream, host, src, out.as_mut_slice())
+}
+
+/// One product of the plan through cuBLAS (`gemm_host` in `gpu::plan` is its host twin); `w`
+/// is the m x d view of the particles.
 fn run_gemm<T: Real>(
     blas: &CudaBlas,
     op: &GemmOp,
-    work: &mut Work<T>,
+    w: &CudaView<'_, T>,
+    scratch: &mut Scratch<T>,
     set: &DeviceSet<T>,
-) -> std::result::Result<(), Failure>
+) -> Outcome<()>
 where
     CudaBlas: Gemm<T>,
 {
@@ -521,11 +1005,9 @@ where
     // m x block allocated, ldc m); Z (m x count) times X_b^T into G (m x d, ldc m). X_b is a
     // view of exactly count columns of X.
     match (op.a.0, op.b.0, op.c) {
-        (Buffer::W, Buffer::X, Buffer::Z) => {
-            unsafe { blas.gemm(config, &work.w, &x, &mut work.z) }?
-        }
+        (Buffer::W, Buffer::X, Buffer::Z) => unsafe { blas.gemm(config, w, &x, &mut scratch.z) }?,
         (Buffer::Z, Buffer::X, Buffer::G) => {
-            unsafe { blas.gemm(config, &work.z, &x, &mut work.g) }?
+            unsafe { blas.gemm(config, &scratch.z, &x, &mut scratch.g) }?
         }
         other => {
             return Err(Failure::Invalid(Error::invalid(

@@ -7,5 +7,5 @@ pub mod target;
 
 pub use data::{DataSet, InputLaw};
 pub use population::PopulationRisk;
-pub use risk::{EmpiricalRisk, OnlineRisk, RiskMode};
+pub use risk::{EmpiricalRisk, Held, HeldBuffer, OnlineRisk, RiskMode};
 pub use target::{Directions, OutputWeights, Target, Teacher, TeacherSpec};

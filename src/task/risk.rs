@@ -17,6 +17,9 @@ use nalgebra::DMatrix;
 use rayon::prelude::*;
 
 use crate::device::{Device, Precision, check_precision};
+use crate::dynamics::Train;
+use crate::dynamics::drift::DriftCoefficients;
+use crate::dynamics::integrator::At;
 use crate::error::{Error, Result};
 use crate::math::{Activation, Network, lanes};
 use crate::random::Purpose;
@@ -398,6 +401,138 @@ fn mode_risk(
     data_risk(network, theta, data, scratch, grad)
 }
 
+/// A buffer of the particles a device holds: the state, or a Runge-Kutta stage (stage 0 is
+/// the drift at the state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldBuffer {
+    /// theta, m x (1 + d).
+    State,
+    /// Stage s of the current step, m x (1 + d).
+    Stage(usize),
+}
+
+/// The particles a data mode holds on its GPU between steps ([`RiskMode::hold`]): the state,
+/// the probe of the later Runge-Kutta stages and the stages, with the operations of a step
+/// (`dynamics::integrator::StageOps`). Only logged observables and snapshots come back.
+pub struct Held<'a> {
+    #[cfg(feature = "cuda")]
+    cuda: &'a mut crate::gpu::data::CudaData,
+    #[cfg(feature = "cuda")]
+    loaded: &'a mut bool,
+    #[cfg(feature = "cuda")]
+    train: &'a DataSet,
+    #[cfg(not(feature = "cuda"))]
+    never: std::convert::Infallible,
+    #[cfg(not(feature = "cuda"))]
+    _held: std::marker::PhantomData<&'a mut ()>,
+}
+
+impl std::fmt::Debug for Held<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held").finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl Held<'_> {
+    /// The drift at `at` into stage `stage` (MATH.md sections 2 and 4), on the training set
+    /// or the current online batch; returns the risk there. `output_scale` = m^(-alpha).
+    ///
+    /// # Errors
+    /// [`Error::Device`] on a failed copy, product or launch.
+    pub fn drift(
+        &mut self,
+        output_scale: f64,
+        coefficients: &DriftCoefficients,
+        at: At,
+        stage: usize,
+    ) -> Result<f64> {
+        use crate::gpu::data::Slot;
+        if !*self.loaded {
+            self.cuda.load(Slot::Train, self.train)?;
+            *self.loaded = true;
+        }
+        self.cuda
+            .held_drift(Slot::Train, output_scale, coefficients, at, stage)
+    }
+
+    /// probe = state.
+    ///
+    /// # Errors
+    /// [`Error::Device`] on a failed copy.
+    pub fn probe_from_state(&mut self) -> Result<()> {
+        self.cuda.held_probe_from_state()
+    }
+
+    /// target += alpha k_stage.
+    ///
+    /// # Errors
+    /// [`Error::Device`] on a failed launch.
+    pub fn axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()> {
+        self.cuda.held_axpy(target, alpha, stage)
+    }
+
+    /// state += amplitude draws on the trained columns (draws row-major, m x (1 + d)).
+    ///
+    /// # Errors
+    /// [`Error::Device`] on a failed copy or launch.
+    pub fn noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()> {
+        self.cuda.held_noise(amplitude, train, draws)
+    }
+
+    /// Copies `buffer` back into `out` (m x (1 + d)).
+    ///
+    /// # Errors
+    /// [`Error::Device`] on a failed copy.
+    pub fn download(&mut self, buffer: HeldBuffer, out: &mut DMatrix<f64>) -> Result<()> {
+        self.cuda.held_download(buffer, out)
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+impl Held<'_> {
+    /// The drift at `at` into stage `stage` (never called: without the `cuda` feature nothing
+    /// is held).
+    ///
+    /// # Errors
+    /// None: no value of this type exists without the `cuda` feature.
+    pub fn drift(&mut self, _: f64, _: &DriftCoefficients, _: At, _: usize) -> Result<f64> {
+        match self.never {}
+    }
+
+    /// probe = state (never called).
+    ///
+    /// # Errors
+    /// None: no value of this type exists without the `cuda` feature.
+    pub fn probe_from_state(&mut self) -> Result<()> {
+        match self.never {}
+    }
+
+    /// target += alpha k_stage (never called).
+    ///
+    /// # Errors
+    /// None: no value of this type exists without the `cuda` feature.
+    pub fn axpy(&mut self, _: At, _: f64, _: usize) -> Result<()> {
+        match self.never {}
+    }
+
+    /// The noise (never called).
+    ///
+    /// # Errors
+    /// None: no value of this type exists without the `cuda` feature.
+    pub fn noise(&mut self, _: f64, _: Train, _: &[f64]) -> Result<()> {
+        match self.never {}
+    }
+
+    /// A download (never called).
+    ///
+    /// # Errors
+    /// None: no value of this type exists without the `cuda` feature.
+    pub fn download(&mut self, _: HeldBuffer, _: &mut DMatrix<f64>) -> Result<()> {
+        match self.never {}
+    }
+}
+
 /// The three risk modes behind one interface.
 #[derive(Debug)]
 pub enum RiskMode {
@@ -467,6 +602,72 @@ impl RiskMode {
             RiskMode::Population(p) => p.on_gpu(),
             RiskMode::Online(o) => o.gpu.on_gpu(),
             RiskMode::Empirical(e) => e.gpu.on_gpu(),
+        }
+    }
+
+    /// Moves `theta` onto the mode's device for a run, with `stages` Runge-Kutta stage
+    /// buffers, where the mode can hold particles there (the data modes on device = "cuda");
+    /// returns whether it does. From then on [`RiskMode::held`] gives the operations of a
+    /// step, until [`RiskMode::release`].
+    ///
+    /// # Errors
+    /// [`Error::Device`] on a failed allocation or copy.
+    pub fn hold(&mut self, theta: &DMatrix<f64>, stages: usize) -> Result<bool> {
+        #[cfg(feature = "cuda")]
+        {
+            let gpu = match self {
+                RiskMode::Population(_) => return Ok(false),
+                RiskMode::Online(o) => &mut o.gpu,
+                RiskMode::Empirical(e) => &mut e.gpu,
+            };
+            let Some(cuda) = gpu.cuda.as_mut() else {
+                return Ok(false);
+            };
+            cuda.hold(theta, stages)?;
+            Ok(true)
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            let _ = (theta, stages);
+            Ok(false)
+        }
+    }
+
+    /// The particles held on the device, after [`RiskMode::hold`] returned true.
+    pub fn held(&mut self) -> Option<Held<'_>> {
+        #[cfg(feature = "cuda")]
+        {
+            let (gpu, train) = match self {
+                RiskMode::Population(_) => return None,
+                RiskMode::Online(o) => (&mut o.gpu, &o.batch),
+                RiskMode::Empirical(e) => (&mut e.gpu, &e.train),
+            };
+            let [loaded, _] = &mut gpu.loaded;
+            let cuda = gpu.cuda.as_mut()?;
+            cuda.holds().then_some(Held {
+                cuda,
+                loaded,
+                train,
+            })
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            None
+        }
+    }
+
+    /// Frees the particles held on the device (after a run).
+    pub fn release(&mut self) {
+        #[cfg(feature = "cuda")]
+        {
+            let gpu = match self {
+                RiskMode::Population(_) => return,
+                RiskMode::Online(o) => &mut o.gpu,
+                RiskMode::Empirical(e) => &mut e.gpu,
+            };
+            if let Some(cuda) = gpu.cuda.as_mut() {
+                cuda.release();
+            }
         }
     }
 
