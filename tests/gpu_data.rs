@@ -18,13 +18,17 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use meanfield::device::{Device, Precision};
+use meanfield::dynamics::integrator::{At, StageOps};
+use meanfield::dynamics::{Dynamics, Flow, Integrator, Stepper, Train};
 use meanfield::gpu::data::{CudaData, Slot, THREADS, compile_data, data_compile_options};
 use meanfield::gpu::driver_present;
 use meanfield::gpu::plan::{DataPlan, HostKernels, Passes, run_on_host, run_with};
 use meanfield::math::{Activation, InitLaw, Network, Particles};
 use meanfield::scenario::Scenario;
 use meanfield::task::risk::{DataScratch, data_risk};
-use meanfield::task::{DataSet, Directions, InputLaw, OutputWeights, Teacher, TeacherSpec};
+use meanfield::task::{
+    DataSet, Directions, EmpiricalRisk, InputLaw, OutputWeights, RiskMode, Teacher, TeacherSpec,
+};
 use nalgebra::DMatrix;
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -305,6 +309,202 @@ fn the_data_kernels_run_on_the_cpu_give_the_host_passes() {
                      {tolerance:e}"
                 );
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Particles held on the device: the step over StageOps with the particle kernels.
+// ---------------------------------------------------------------------------------------
+
+/// A device that holds the particles, emulated: the buffers are host vectors, the drift is
+/// the host gradient turned into the drift by `particle_drift`, and the update and the noise
+/// are `particle_axpy` and `particle_noise`, all three run from data.cu on the CPU.
+struct EmulatedHeld<'a> {
+    kernels: Emulated,
+    network: &'a Network,
+    dynamics: &'a Dynamics,
+    data: &'a DataSet,
+    scratch: DataScratch,
+    shape: (usize, usize),
+    state: Vec<f64>,
+    probe: Vec<f64>,
+    stages: Vec<Vec<f64>>,
+}
+
+impl EmulatedHeld<'_> {
+    fn point(&self, at: At) -> &[f64] {
+        match at {
+            At::State => &self.state,
+            At::Probe => &self.probe,
+        }
+    }
+
+    fn trains(&self) -> (usize, usize) {
+        let train = self.dynamics.train;
+        (
+            usize::from(train.trains_column(0)),
+            usize::from(train.trains_column(1)),
+        )
+    }
+}
+
+impl StageOps for EmulatedHeld<'_> {
+    fn drift(&mut self, at: At, stage: usize) -> meanfield::error::Result<f64> {
+        let (m, width) = self.shape;
+        let theta = DMatrix::from_column_slice(m, width, self.point(at));
+        let mut grad = DMatrix::zeros(m, width);
+        let risk = data_risk(
+            self.network,
+            &theta,
+            self.data,
+            &mut self.scratch,
+            Some(&mut grad),
+        )?;
+        let c = self.dynamics.coefficients(self.network, m);
+        let (train_a, train_w) = self.trains();
+        self.stages[stage] = self.kernels.launch(
+            3,
+            m,
+            train_a,
+            train_w,
+            false,
+            width - 1,
+            0,
+            c.time_scale,
+            &[&[c.lambda, c.lr_ratio], theta.as_slice(), grad.as_slice()],
+        );
+        Ok(risk)
+    }
+
+    fn probe_from_state(&mut self) -> meanfield::error::Result<()> {
+        self.probe.clone_from(&self.state);
+        Ok(())
+    }
+
+    fn axpy(&mut self, target: At, alpha: f64, stage: usize) -> meanfield::error::Result<()> {
+        let (m, width) = self.shape;
+        let y = self.kernels.launch(
+            4,
+            m,
+            0,
+            0,
+            false,
+            width - 1,
+            0,
+            alpha,
+            &[&self.stages[stage], self.point(target)],
+        );
+        match target {
+            At::State => self.state = y,
+            At::Probe => self.probe = y,
+        }
+        Ok(())
+    }
+
+    fn noise(
+        &mut self,
+        amplitude: f64,
+        _train: Train,
+        draws: &[f64],
+    ) -> meanfield::error::Result<()> {
+        let (m, width) = self.shape;
+        let (train_a, train_w) = self.trains();
+        self.state = self.kernels.launch(
+            5,
+            m,
+            train_a,
+            train_w,
+            false,
+            width - 1,
+            0,
+            amplitude,
+            &[draws, &self.state],
+        );
+        Ok(())
+    }
+}
+
+#[test]
+fn steps_on_emulated_held_particles_are_the_host_steps_bit_for_bit() {
+    // Two steps of each integrator on particles held by the emulated device (the step of
+    // `Stepper::finish_with` over StageOps, with data.cu's particle kernels) against the
+    // host's `Stepper::finish`, in float64: the kernels compute the host's expressions in the
+    // host's order with no contraction, and the noise is the CPU's draws, so the states must
+    // agree bit for bit. Euler carries noise, weight decay and lr_ratio != 1 (every kernel
+    // argument matters); Heun and RK4 freeze w or a (the frozen columns get no drift).
+    // m = 300, d = 5: 1800 entries, 8 blocks of 256 threads, the last partial.
+    let Some(kernels) = emulated_kernels(Precision::F64) else {
+        return;
+    };
+    let exe = kernels
+        .into_iter()
+        .find(|(a, _)| *a == Activation::Tanh)
+        .unwrap()
+        .1;
+    let (m, d, n) = (300, 5, 23);
+    let network = Network::new(Activation::Tanh, 1.0).unwrap();
+    let data = data_set(Activation::Tanh, d, n);
+    let cases = [
+        (Integrator::Euler, 0.01, 0.1, 2.0, Train::Both),
+        (Integrator::Heun, 0.0, 0.05, 1.0, Train::AOnly),
+        (Integrator::Rk4, 0.0, 0.0, 0.5, Train::WOnly),
+    ];
+    for (integrator, tau, lambda, lr_ratio, train) in cases {
+        let dynamics = Dynamics {
+            lambda,
+            tau,
+            train,
+            lr_ratio,
+        };
+        let (dt, seed) = (0.05, 11);
+        let mut risk = RiskMode::Empirical(Box::new(EmpiricalRisk::new(data.clone(), None)));
+        let mut host = Stepper::new(integrator);
+        let mut held = Stepper::new(integrator);
+        let mut theta = particles(m, d);
+        let mut device = EmulatedHeld {
+            kernels: Emulated { exe: exe.clone() },
+            network: &network,
+            dynamics: &dynamics,
+            data: &data,
+            scratch: DataScratch::default(),
+            shape: (m, d + 1),
+            state: theta.as_slice().to_vec(),
+            probe: vec![0.0; m * (d + 1)],
+            stages: vec![Vec::new(); 4],
+        };
+        for step in 0..2 {
+            let mut flow = Flow {
+                network: &network,
+                dynamics: &dynamics,
+                risk: &mut risk,
+            };
+            let host_risk = host.first_stage(&mut flow, &theta).unwrap();
+            host.finish(&mut flow, &mut theta, dt, seed, step).unwrap();
+            let held_risk = device.drift(At::State, 0).unwrap();
+            held.finish_with(&mut device, &dynamics, (m, d + 1), dt, (seed, step))
+                .unwrap();
+            assert_eq!(host_risk.to_bits(), held_risk.to_bits(), "{integrator:?}");
+            let differing = theta
+                .as_slice()
+                .iter()
+                .zip(&device.state)
+                .filter(|(h, e)| h.to_bits() != e.to_bits())
+                .count();
+            assert_eq!(
+                differing, 0,
+                "{integrator:?} step {step}: {differing} entries differ from the host step"
+            );
+        }
+        // The step moved the trained columns and only those.
+        let start = particles(m, d);
+        for col in 0..=d {
+            let moved = theta.column(col) != start.column(col);
+            assert_eq!(
+                moved,
+                train.trains_column(col),
+                "{integrator:?} column {col}"
+            );
         }
     }
 }

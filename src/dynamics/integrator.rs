@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::dynamics::drift::DriftCoefficients;
 use crate::dynamics::noise::{apply_noise, draw_noise};
-use crate::dynamics::{Flow, Train};
+use crate::dynamics::{Dynamics, Flow, Train};
 use crate::error::{Error, Result};
 use crate::task::{Held, HeldBuffer};
 
@@ -327,21 +327,34 @@ impl Stepper {
     pub fn finish_held(
         &mut self,
         flow: &mut Flow<'_>,
-        (m, width): (usize, usize),
+        shape: (usize, usize),
         dt: f64,
         seed: u64,
         step: u64,
     ) -> Result<()> {
-        let tableau = self.integrator.tableau();
-        let (tau, train) = (flow.dynamics.tau, flow.dynamics.train);
-        let mut ops = HeldOps::new(flow, m);
+        let dynamics = *flow.dynamics;
+        let mut ops = HeldOps::new(flow, shape.0);
+        self.finish_with(&mut ops, &dynamics, shape, dt, (seed, step))
+    }
+
+    /// [`Stepper::finish`] over any [`StageOps`] holding m x `width` particles `shape` (whose
+    /// first stage, `ops.drift(At::State, 0)`, is evaluated): the stages after the first, the
+    /// update and, for `dynamics.tau` > 0, the noise of step `step` of the stream `seed`.
+    pub fn finish_with(
+        &mut self,
+        ops: &mut impl StageOps,
+        dynamics: &Dynamics,
+        shape: (usize, usize),
+        dt: f64,
+        (seed, step): (u64, u64),
+    ) -> Result<()> {
         rk_finish(
-            tableau,
-            &mut ops,
+            self.integrator.tableau(),
+            ops,
             dt,
-            tau,
-            train,
-            (m, width),
+            dynamics.tau,
+            dynamics.train,
+            shape,
             (seed, step),
             &mut self.noise,
         )

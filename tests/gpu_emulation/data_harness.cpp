@@ -10,6 +10,11 @@
 //           forward:  a[m], z[m count], y[n], r[n]          -> stdout r[n]
 //           backward: z[m count], r[n], grad_a[m]           -> stdout z[m count], grad_a[m]
 //           gradient: a[m], grad_a[m], g[m d]               -> stdout grad[m (1 + d)]
+//         and for the particle kernels (len = m (1 + d); count = train_a, first = train_w):
+//           3 drift (scalar time_scale): coefficients[2] = (lambda, lr_ratio), theta[len],
+//             v[len]                                        -> stdout v[len]
+//           4 axpy (scalar alpha): x[len], y[len]           -> stdout y[len]
+//           5 noise (scalar amplitude): draws[len], theta[len] -> stdout theta[len]
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -120,6 +125,34 @@ int main() {
             data_gradient(m, d, (REAL)scalar, a.data(), grad_a.data(), g.data(), grad.data());
         });
         return write_reals(grad) ? 0 : 3;
+    }
+    const size_t len = (size_t)m * (1 + d);
+    const int entry_blocks = (int)((len + THREADS - 1) / THREADS);
+    const int train_a = count, train_w = first;
+    if (kernel == 3) {
+        auto coefficients = read_reals(2, &ok), theta = read_reals(len, &ok),
+             v = read_reals(len, &ok);
+        if (!ok) return 2;
+        sequential_grid(entry_blocks, [&] {
+            particle_drift(m, d, (REAL)scalar, coefficients[0], coefficients[1], train_a,
+                           train_w, theta.data(), v.data());
+        });
+        return write_reals(v) ? 0 : 3;
+    }
+    if (kernel == 4) {
+        auto x = read_reals(len, &ok), y = read_reals(len, &ok);
+        if (!ok) return 2;
+        sequential_grid(entry_blocks,
+                        [&] { particle_axpy((long long)len, (REAL)scalar, x.data(), y.data()); });
+        return write_reals(y) ? 0 : 3;
+    }
+    if (kernel == 5) {
+        auto draws = read_reals(len, &ok), theta = read_reals(len, &ok);
+        if (!ok) return 2;
+        sequential_grid(entry_blocks, [&] {
+            particle_noise(m, d, (REAL)scalar, train_a, train_w, draws.data(), theta.data());
+        });
+        return write_reals(theta) ? 0 : 3;
     }
     return 2;
 }
