@@ -3,10 +3,14 @@
 //! elementwise kernels of `data.cu` (compiled by NVRTC for the activation and precision).
 //!
 //! The data sets live on the device: an empirical training set and a test set are uploaded
-//! once ([`CudaData::load`]), an online batch once per step. Each evaluation uploads the
-//! particles (O(m d)) and downloads the residuals and the gradient (O(n + m d)), against
-//! O(n m d) work on the device. Sums have a fixed order (cuBLAS's products are bitwise
-//! reproducible on one GPU model and toolkit, the kernels use no atomics).
+//! once ([`CudaData::load`]), an online batch once per step. An evaluation from the host
+//! ([`CudaData::risk`]) uploads the particles (O(m d)) and downloads the residuals and the
+//! gradient (O(n + m d)), against O(n m d) work on the device. In a run the particles are
+//! held on the device ([`CudaData::hold`]): each Runge-Kutta stage reads them there, writes
+//! its drift into a stage buffer (`particle_drift`), and the update (`particle_axpy`) and the
+//! noise (`particle_noise`, the CPU's draws uploaded) happen there too (MATH.md section 2);
+//! only the residuals come back per stage. Sums have a fixed order (cuBLAS's products are
+//! bitwise reproducible on one GPU model and toolkit, the kernels use no atomics).
 
 #![allow(
     unsafe_code,

@@ -13,9 +13,10 @@
 //! `dynamic-loading`), so the crate builds, and its CPU paths run, on machines without CUDA;
 //! [`CudaInteraction::new`] fails with [`Error::Device`] naming what is missing.
 //!
-//! So far the particles are uploaded and the sums downloaded at every evaluation
-//! (O(m d) traffic against O(m^2 d) work); the data modes upload a data set once (an online
-//! batch once per step) and the particles at every evaluation.
+//! In population mode the particles are uploaded and the sums downloaded at every evaluation
+//! (O(m d) traffic against O(m^2 d) work). The data modes upload a data set once (an online
+//! batch once per step) and, in a run, hold the particles on the device between steps
+//! (`data::CudaData::hold`, driven by `dynamics::integrator`).
 
 // The kernel launch and the probes for the libraries are `unsafe` in cudarc: the launch takes
 // untyped arguments, which `launch` below passes in the order and types of `population.cu`.
