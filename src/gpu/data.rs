@@ -21,10 +21,14 @@ use std::sync::Arc;
 
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
-use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, CudaView, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, CudaView, PushKernelArg};
 use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
 use nalgebra::DMatrix;
 
+use super::held::{
+    self, Failure, HeldParticles, Outcome, ParticleKernels, download, held_mut, launch_config,
+    sized, to_i32, upload,
+};
 use super::plan::{Buffer, DataPlan, GemmOp, Op, sample_block};
 use super::{Gpu, Real, device_error, require_nvrtc};
 use crate::device::Precision;
@@ -36,7 +40,7 @@ use crate::math::Activation;
 use crate::task::{DataSet, HeldBuffer};
 
 /// The kernel source (see its header for the compile-time parameters).
-pub const DATA_SOURCE: &str = include_str!("data.cu");
+pub const DATA_SOURCE: &str = concat!(include_str!("data.cu"), include_str!("particles.cu"));
 
 /// Threads per block of `data_forward` (a power of two).
 pub const REDUCE: usize = 256;
@@ -121,18 +125,6 @@ struct Scratch<T> {
     grad_a: CudaSlice<T>,
 }
 
-/// The particles held between steps ([`CudaData::hold`]): m x (1 + d) column-major each.
-struct HeldParticles<T> {
-    m: usize,
-    d: usize,
-    state: CudaSlice<T>,
-    /// theta + dt sum a_sr k_r, for integrators of more than one stage.
-    probe: Option<CudaSlice<T>>,
-    stages: Vec<CudaSlice<T>>,
-    /// The noise draws of a step, uploaded when tau > 0.
-    draws: Option<CudaSlice<T>>,
-}
-
 struct Typed<T> {
     sets: [Option<DeviceSet<T>>; 2],
     scratch: Option<Scratch<T>>,
@@ -167,9 +159,7 @@ struct Kernels {
     forward: CudaFunction,
     backward: CudaFunction,
     gradient: CudaFunction,
-    drift: CudaFunction,
-    axpy: CudaFunction,
-    noise: CudaFunction,
+    particles: ParticleKernels,
 }
 
 /// The stream, cuBLAS and the kernels: what every evaluation uses.
@@ -249,9 +239,7 @@ impl CudaData {
             forward: function("data_forward")?,
             backward: function("data_backward")?,
             gradient: function("data_gradient")?,
-            drift: function("particle_drift")?,
-            axpy: function("particle_axpy")?,
-            noise: function("particle_noise")?,
+            particles: ParticleKernels::load(&module, &name)?,
         };
         let stream = gpu.context.default_stream();
         let blas = CudaBlas::new(stream.clone())
@@ -319,7 +307,9 @@ impl CudaData {
     /// [`Error::Device`] on a failed allocation or copy.
     pub fn hold(&mut self, theta: &DMatrix<f64>, stages: usize) -> Result<()> {
         let stream = &self.engine.stream;
-        typed!(self, t => hold(stream, t, theta, stages))
+        typed!(self, t => {
+            held::hold(stream, &mut t.host, theta, stages).map(|held| t.held = Some(held))
+        })
     }
 
     /// Whether particles are held ([`CudaData::hold`], until [`CudaData::release`]).
@@ -364,7 +354,7 @@ impl CudaData {
     /// [`Error::Invalid`] when nothing is held; [`Error::Device`] on a failed copy.
     pub fn held_probe_from_state(&mut self) -> Result<()> {
         let stream = &self.engine.stream;
-        typed!(self, t => held_probe_from_state(stream, t))
+        typed!(self, t => held_mut(&mut t.held).and_then(|h| h.probe_from_state(stream)))
     }
 
     /// target += alpha k_stage, on the device.
@@ -373,8 +363,10 @@ impl CudaData {
     /// [`Error::Invalid`] when nothing is held or `stage` is out of range; [`Error::Device`]
     /// on a failed launch.
     pub fn held_axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()> {
-        let engine = &self.engine;
-        typed!(self, t => held_axpy(engine, t, target, alpha, stage))
+        let (stream, kernels) = (&self.engine.stream, &self.engine.kernels.particles);
+        typed!(self, t => {
+            held_mut(&mut t.held).and_then(|h| h.axpy(stream, kernels, target, alpha, stage))
+        })
     }
 
     /// state += amplitude draws on the trained columns; `draws` is row-major m x (1 + d), as
@@ -384,8 +376,11 @@ impl CudaData {
     /// [`Error::Invalid`] when nothing is held or the draws do not fit; [`Error::Device`] on a
     /// failed copy or launch.
     pub fn held_noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()> {
-        let engine = &self.engine;
-        typed!(self, t => held_noise(engine, t, amplitude, train, draws))
+        let (stream, kernels) = (&self.engine.stream, &self.engine.kernels.particles);
+        typed!(self, t => match t.held.as_mut() {
+            Some(h) => h.noise(stream, kernels, &mut t.host, amplitude, train, draws),
+            None => held_mut(&mut t.held).map(|_| ()),
+        })
     }
 
     /// Copies a held buffer back into `out` (m x (1 + d)).
@@ -395,38 +390,12 @@ impl CudaData {
     /// shape; [`Error::Device`] on a failed copy.
     pub fn held_download(&mut self, buffer: HeldBuffer, out: &mut DMatrix<f64>) -> Result<()> {
         let stream = &self.engine.stream;
-        typed!(self, t => held_download(stream, t, buffer, out))
+        typed!(self, t => match t.held.as_ref() {
+            Some(h) => h.download(stream, &mut t.host, buffer, out),
+            None => held_mut(&mut t.held).map(|_| ()),
+        })
     }
 }
-
-/// What went wrong in an evaluation.
-enum Failure {
-    Invalid(Error),
-    Driver(String),
-}
-
-impl Failure {
-    fn into_error(self, device: &str) -> Error {
-        match self {
-            Failure::Invalid(e) => e,
-            Failure::Driver(e) => device_error(format!("{device}: {e}")),
-        }
-    }
-}
-
-impl From<cudarc::driver::DriverError> for Failure {
-    fn from(e: cudarc::driver::DriverError) -> Self {
-        Failure::Driver(format!("{e:?}"))
-    }
-}
-
-impl From<cudarc::cublas::result::CublasError> for Failure {
-    fn from(e: cudarc::cublas::result::CublasError) -> Self {
-        Failure::Driver(format!("cuBLAS: {e:?}"))
-    }
-}
-
-type Outcome<T> = std::result::Result<T, Failure>;
 
 fn load<T: Real>(
     stream: &Arc<CudaStream>,
@@ -444,69 +413,6 @@ fn load<T: Real>(
     };
     stream.synchronize()?;
     typed.sets[slot.index()] = Some(set);
-    Ok(())
-}
-
-fn to_i32(value: usize, what: &str) -> Outcome<i32> {
-    i32::try_from(value).map_err(|_| {
-        Failure::Invalid(Error::invalid(
-            format!("{what} on device cuda"),
-            value,
-            "at most 2^31 - 1",
-        ))
-    })
-}
-
-fn launch_config(threads: usize, blocks: usize) -> LaunchConfig {
-    LaunchConfig {
-        grid_dim: (blocks as u32, 1, 1),
-        block_dim: (threads as u32, 1, 1),
-        shared_mem_bytes: 0,
-    }
-}
-
-/// `buffer` resized (reallocated) to `len` values.
-fn sized<'b, T: Real>(
-    stream: &Arc<CudaStream>,
-    buffer: &'b mut Option<CudaSlice<T>>,
-    len: usize,
-) -> Outcome<&'b mut CudaSlice<T>> {
-    if buffer.as_ref().is_none_or(|b| b.len() != len) {
-        *buffer = Some(stream.alloc_zeros(len)?);
-    }
-    buffer
-        .as_mut()
-        .ok_or_else(|| Failure::Driver("a buffer was not allocated".into()))
-}
-
-/// `host` refilled with `src` in the kernels' type, copied into `dst`.
-fn upload<T: Real>(
-    stream: &Arc<CudaStream>,
-    host: &mut Vec<T>,
-    src: &[f64],
-    dst: &mut CudaSlice<T>,
-) -> Outcome<()> {
-    host.clear();
-    host.extend(src.iter().map(|&v| T::from_f64(v)));
-    stream.memcpy_htod(host.as_slice(), dst)?;
-    // The staging buffer is refilled for the next copy: wait for this one first.
-    stream.synchronize()?;
-    Ok(())
-}
-
-/// `src` copied back into `out` through `host`.
-fn download<T: Real>(
-    stream: &Arc<CudaStream>,
-    host: &mut Vec<T>,
-    src: &CudaSlice<T>,
-    out: &mut [f64],
-) -> Outcome<()> {
-    host.resize(src.len(), T::default());
-    stream.memcpy_dtoh(src, host.as_mut_slice())?;
-    stream.synchronize()?;
-    for (o, v) in out.iter_mut().zip(host.iter()) {
-        *o = v.to_f64();
-    }
     Ok(())
 }
 
@@ -703,69 +609,6 @@ where
     Ok(risk)
 }
 
-fn hold<T: Real>(
-    stream: &Arc<CudaStream>,
-    typed: &mut Typed<T>,
-    theta: &DMatrix<f64>,
-    stages: usize,
-) -> Outcome<()> {
-    let (m, d) = (theta.nrows(), theta.ncols() - 1);
-    let len = m * (1 + d);
-    let mut state = stream.alloc_zeros(len)?;
-    upload(stream, &mut typed.host, theta.as_slice(), &mut state)?;
-    let stages = (0..stages.max(1))
-        .map(|_| stream.alloc_zeros(len))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    // A one-stage step (Euler) never evaluates at a probe.
-    let probe = if stages.len() > 1 {
-        Some(stream.alloc_zeros(len)?)
-    } else {
-        None
-    };
-    typed.held = Some(HeldParticles {
-        m,
-        d,
-        state,
-        probe,
-        stages,
-        draws: None,
-    });
-    Ok(())
-}
-
-fn held_mut<T>(typed: &mut Typed<T>) -> Outcome<&mut HeldParticles<T>> {
-    typed.held.as_mut().ok_or_else(|| {
-        Failure::Invalid(Error::invalid(
-            "particles on the GPU",
-            "none",
-            "particles held by CudaData::hold before a step",
-        ))
-    })
-}
-
-fn held_probe_from_state<T: Real>(stream: &Arc<CudaStream>, typed: &mut Typed<T>) -> Outcome<()> {
-    let held = held_mut(typed)?;
-    let probe = held.probe.as_mut().ok_or_else(no_probe)?;
-    stream.memcpy_dtod(&held.state, probe)?;
-    Ok(())
-}
-
-fn no_probe() -> Failure {
-    Failure::Invalid(Error::invalid(
-        "Runge-Kutta probe",
-        "absent",
-        "a probe, allocated for integrators of more than one stage",
-    ))
-}
-
-fn stage_out_of_range(stage: usize, count: usize) -> Failure {
-    Failure::Invalid(Error::invalid(
-        "Runge-Kutta stage",
-        stage,
-        format!("a stage below {count}"),
-    ))
-}
-
 #[allow(
     clippy::too_many_arguments,
     reason = "the device and the drift's inputs"
@@ -784,7 +627,7 @@ where
     CudaBlas: Gemm<T>,
 {
     let (m, d) = {
-        let held = held_mut(typed)?;
+        let held = held_mut(&mut typed.held)?;
         (held.m, held.d)
     };
     let block = prepare(&engine.stream, typed, slot, (m, d), block_limit)?;
@@ -795,177 +638,22 @@ where
         host,
         ..
     } = typed;
-    let (Some(scratch), Some(set), Some(held)) =
-        (scratch.as_mut(), sets[slot.index()].as_mut(), held.as_mut())
-    else {
+    let held = held_mut(held)?;
+    let (Some(scratch), Some(set)) = (scratch.as_mut(), sets[slot.index()].as_mut()) else {
         return Err(Failure::Driver(
             "the evaluation's buffers are missing".into(),
         ));
     };
-    let count = held.stages.len();
-    let HeldParticles {
-        state,
-        probe,
-        stages,
-        ..
-    } = held;
-    let theta = match at {
-        At::State => &*state,
-        At::Probe => probe.as_ref().ok_or_else(no_probe)?,
-    };
-    let out = stages
-        .get_mut(stage)
-        .ok_or_else(|| stage_out_of_range(stage, count))?;
-    let risk = evaluate(
-        engine,
-        scratch,
-        set,
-        host,
-        theta,
-        Some(&mut *out),
-        scale,
-        block,
+    let (theta, out) = held.point_and_stage(at, stage)?;
+    let risk = evaluate(engine, scratch, set, host, theta, Some(out), scale, block)?;
+    held.drift(
+        &engine.stream,
+        &engine.kernels.particles,
+        coefficients,
+        at,
+        stage,
     )?;
-    let DriftCoefficients {
-        time_scale,
-        lambda,
-        lr_ratio,
-        train,
-    } = *coefficients;
-    let (m_i, d_i) = (to_i32(m, "m")?, to_i32(d, "d")?);
-    let (train_a, train_w) = (
-        i32::from(train.trains_column(0)),
-        i32::from(train.trains_column(1)),
-    );
-    let (time_scale, lambda, lr_ratio) = (
-        T::from_f64(time_scale),
-        T::from_f64(lambda),
-        T::from_f64(lr_ratio),
-    );
-    let mut builder = engine.stream.launch_builder(&engine.kernels.drift);
-    builder
-        .arg(&m_i)
-        .arg(&d_i)
-        .arg(&time_scale)
-        .arg(&lambda)
-        .arg(&lr_ratio)
-        .arg(&train_a)
-        .arg(&train_w)
-        .arg(theta)
-        .arg(out);
-    // SAFETY: the arguments of `particle_drift`: m, d as int, time_scale, lambda, lr_ratio as
-    // REAL, train_a, train_w as int, theta and v (both m x (1 + d), allocated by `hold`); the
-    // grid covers the m (1 + d) entries, the kernel returns past them.
-    unsafe { builder.launch(launch_config(THREADS, (m * (1 + d)).div_ceil(THREADS))) }?;
     Ok(risk)
-}
-
-fn held_axpy<T: Real>(
-    engine: &Engine,
-    typed: &mut Typed<T>,
-    target: At,
-    alpha: f64,
-    stage: usize,
-) -> Outcome<()> {
-    let held = held_mut(typed)?;
-    let count = held.stages.len();
-    let len = held.m * (1 + held.d);
-    let x = held
-        .stages
-        .get(stage)
-        .ok_or_else(|| stage_out_of_range(stage, count))?;
-    let y = match target {
-        At::State => &mut held.state,
-        At::Probe => held.probe.as_mut().ok_or_else(no_probe)?,
-    };
-    let len_i =
-        i64::try_from(len).map_err(|_| Failure::Driver(format!("{len} values: too many")))?;
-    let alpha = T::from_f64(alpha);
-    let mut builder = engine.stream.launch_builder(&engine.kernels.axpy);
-    builder.arg(&len_i).arg(&alpha).arg(x).arg(y);
-    // SAFETY: the arguments of `particle_axpy`: len as long long, alpha as REAL, x and y of
-    // len values each (checked above); the grid covers the len entries.
-    unsafe { builder.launch(launch_config(THREADS, len.div_ceil(THREADS))) }?;
-    Ok(())
-}
-
-fn held_noise<T: Real>(
-    engine: &Engine,
-    typed: &mut Typed<T>,
-    amplitude: f64,
-    train: Train,
-    draws: &[f64],
-) -> Outcome<()> {
-    let stream = &engine.stream;
-    let Typed { held, host, .. } = typed;
-    let Some(held) = held.as_mut() else {
-        return Err(Failure::Invalid(Error::invalid(
-            "particles on the GPU",
-            "none",
-            "particles held by CudaData::hold before a step",
-        )));
-    };
-    let (m, d) = (held.m, held.d);
-    let len = m * (1 + d);
-    if draws.len() != len {
-        return Err(Failure::Invalid(Error::invalid(
-            "noise draws",
-            draws.len(),
-            format!("m (1 + d) = {len} values"),
-        )));
-    }
-    let buffer = sized(stream, &mut held.draws, len)?;
-    upload(stream, host, draws, buffer)?;
-    let (m_i, d_i) = (to_i32(m, "m")?, to_i32(d, "d")?);
-    let (train_a, train_w) = (
-        i32::from(train.trains_column(0)),
-        i32::from(train.trains_column(1)),
-    );
-    let amplitude = T::from_f64(amplitude);
-    let mut builder = stream.launch_builder(&engine.kernels.noise);
-    builder
-        .arg(&m_i)
-        .arg(&d_i)
-        .arg(&amplitude)
-        .arg(&train_a)
-        .arg(&train_w)
-        .arg(&*buffer)
-        .arg(&mut held.state);
-    // SAFETY: the arguments of `particle_noise`: m, d as int, amplitude as REAL, train_a,
-    // train_w as int, draws and theta of m (1 + d) values each; the grid covers them.
-    unsafe { builder.launch(launch_config(THREADS, len.div_ceil(THREADS))) }?;
-    Ok(())
-}
-
-fn held_download<T: Real>(
-    stream: &Arc<CudaStream>,
-    typed: &mut Typed<T>,
-    buffer: HeldBuffer,
-    out: &mut DMatrix<f64>,
-) -> Outcome<()> {
-    let Typed { held, host, .. } = typed;
-    let Some(held) = held.as_ref() else {
-        return Err(Failure::Invalid(Error::invalid(
-            "particles on the GPU",
-            "none",
-            "particles held by CudaData::hold",
-        )));
-    };
-    if out.shape() != (held.m, 1 + held.d) {
-        return Err(Failure::Invalid(Error::invalid(
-            "download of the held particles",
-            format!("{} x {}", out.nrows(), out.ncols()),
-            format!("{} x {}", held.m, 1 + held.d),
-        )));
-    }
-    let src = match buffer {
-        HeldBuffer::State => &held.state,
-        HeldBuffer::Stage(s) => held
-            .stages
-            .get(s)
-            .ok_or_else(|| stage_out_of_range(s, held.stages.len()))?,
-    };
-    download(stream, host, src, out.as_mut_slice())
 }
 
 /// One product of the plan through cuBLAS (`gemm_host` in `gpu::plan` is its host twin); `w`

@@ -26,6 +26,7 @@
 )]
 
 pub mod data;
+pub mod held;
 pub mod plan;
 
 use std::sync::Arc;

@@ -46,6 +46,7 @@ static std::barrier<>* block_barrier = nullptr;
 inline void __syncthreads() { block_barrier->arrive_and_wait(); }
 
 #include "data.cu"
+#include "particles.cu"
 
 // Threads per block of the per-particle kernels (-DTHREADS: src/gpu/data.rs THREADS).
 #ifndef THREADS
