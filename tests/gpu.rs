@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use meanfield::device::{Device, Precision};
 use meanfield::gpu::{
     CudaInteraction, compile_options, compile_population, driver_present, nvrtc_present,
+    population_risk,
 };
 use meanfield::math::{Activation, InitLaw, Network, PairKernel, Particles};
 use meanfield::scenario::Scenario;
@@ -223,14 +224,23 @@ fn emulated_kernel(d: usize, activation: Activation, precision: Precision) -> Op
     )
 }
 
-/// The kernel's three sums (value, cross, direction column-major) for `theta`, run by `exe`.
-fn run_emulated(exe: &Path, theta: &DMatrix<f64>, q: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let (m, d) = (theta.nrows(), theta.ncols() - 1);
+/// Runs kernel `kernel` of the harness `exe` with the header (m, d, n, same), `scale` and the
+/// arrays; returns its output.
+#[allow(clippy::too_many_arguments, reason = "the harness's protocol")]
+fn launch_emulated(
+    exe: &Path,
+    kernel: i64,
+    (m, d, n): (usize, usize, usize),
+    same: bool,
+    scale: f64,
+    arrays: &[&[f64]],
+) -> Vec<f64> {
     let mut input: Vec<u8> = Vec::new();
-    for x in [m as i64, d as i64] {
+    for x in [kernel, m as i64, d as i64, n as i64, i64::from(same)] {
         input.extend(x.to_le_bytes());
     }
-    for x in theta.as_slice().iter().chain(q) {
+    input.extend(scale.to_le_bytes());
+    for x in arrays.iter().flat_map(|a| a.iter()) {
         input.extend(x.to_le_bytes());
     }
     let mut child = Command::new(exe)
@@ -245,15 +255,42 @@ fn run_emulated(exe: &Path, theta: &DMatrix<f64>, q: &[f64]) -> (Vec<f64>, Vec<f
         "{exe:?} failed: {:?}",
         output.status
     );
-    let values: Vec<f64> = output
+    output
         .stdout
         .chunks_exact(8)
         .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect();
+        .collect()
+}
+
+/// The interaction's three sums (value, cross, direction column-major) of the rows `w` (m x d
+/// column-major, norms `q`) with the columns (a_l, w_l, q_l) of n particles.
+fn run_interaction(
+    exe: &Path,
+    (m, d): (usize, usize),
+    same: bool,
+    rows: (&[f64], &[f64]),
+    columns: (&[f64], &[f64], &[f64]),
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let n = columns.0.len();
+    let values = launch_emulated(
+        exe,
+        0,
+        (m, d, n),
+        same,
+        0.0,
+        &[rows.0, rows.1, columns.0, columns.1, columns.2],
+    );
     assert_eq!(values.len(), m * (d + 2));
     let (value, rest) = values.split_at(m);
     let (cross, direction) = rest.split_at(m);
     (value.to_vec(), cross.to_vec(), direction.to_vec())
+}
+
+/// The kernel's three sums for the particles `theta` with themselves.
+fn run_emulated(exe: &Path, theta: &DMatrix<f64>, q: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (m, d) = (theta.nrows(), theta.ncols() - 1);
+    let (a, w) = theta.as_slice().split_at(m);
+    run_interaction(exe, (m, d), true, (w, q), (a, w, q))
 }
 
 /// Particles of width m with one at w = 0 and one pair of equal particles.
@@ -334,6 +371,102 @@ fn the_kernel_run_on_the_cpu_gives_the_pair_by_pair_sums() {
             assert!(
                 deviation <= tolerance,
                 "{activation} {precision} d = {d}: {deviation:e} > {tolerance:e}"
+            );
+        }
+    }
+}
+
+/// The population gradient and risk as a held-particle run forms them on the device, every
+/// step on the emulated kernels: `population_norms`, `population_interaction` with the
+/// particles themselves and with the teacher (a*_i / k, w*_i; no self pairs), then
+/// `population_gradient`; the risk from its energy terms as `gpu::population_risk` sums them.
+fn emulated_population_gradient(
+    exe: &Path,
+    network: &Network,
+    risk: &PopulationRisk,
+    teacher: &DMatrix<f64>,
+    theta: &DMatrix<f64>,
+) -> (f64, DMatrix<f64>) {
+    let (m, d) = (theta.nrows(), theta.ncols() - 1);
+    let k = teacher.nrows();
+    let q = launch_emulated(exe, 1, (m, d, 0), false, 0.0, &[theta.as_slice()]);
+    let (a, w) = theta.as_slice().split_at(m);
+    let (value, cross, direction) = run_interaction(exe, (m, d), true, (w, &q), (a, w, &q));
+    let (star_a, star_w) = teacher.as_slice().split_at(k);
+    let weights: Vec<f64> = star_a.iter().map(|x| x / k as f64).collect();
+    let star_q: Vec<f64> = (0..k)
+        .map(|i| teacher.row(i).columns(1, d).norm_squared())
+        .collect();
+    let (t_value, t_cross, t_direction) =
+        run_interaction(exe, (m, d), false, (w, &q), (&weights, star_w, &star_q));
+    let scale = network.output_scale(m);
+    let out = launch_emulated(
+        exe,
+        2,
+        (m, d, 0),
+        false,
+        scale,
+        &[
+            theta.as_slice(),
+            &q,
+            &value,
+            &cross,
+            &direction,
+            &t_value,
+            &t_cross,
+            &t_direction,
+        ],
+    );
+    let (grad, energy) = out.split_at(m * (d + 1));
+    let risk_value = population_risk(
+        risk.zero_network_risk() * 2.0,
+        scale,
+        &energy[..m],
+        &energy[m..],
+    );
+    (risk_value, DMatrix::from_column_slice(m, d + 1, grad))
+}
+
+#[test]
+fn the_population_gradient_kernels_run_on_the_cpu_give_the_cpu_gradient() {
+    // The whole population drift of a held run (MATH.md section 3), from the emulated
+    // kernels, against PopulationRisk::evaluate on the CPU: relu and erf, m = 300 (a particle
+    // at w = 0, two equal particles), d = 32 (tiles of 124 rows), a teacher of k = 3. Float64
+    // within 1e-12 of each column's largest entry (sums of m terms in another order, as for
+    // the interaction alone), float32 within 1e-4.
+    let (m, d) = (300, 32);
+    for activation in [Activation::Relu, Activation::Erf] {
+        for (precision, tolerance) in [(Precision::F64, 1e-12), (Precision::F32, 1e-4)] {
+            let Some(exe) = emulated_kernel(d, activation, precision) else {
+                return;
+            };
+            let network = Network::new(activation, 1.0).unwrap();
+            let theta = test_particles(m, d);
+            let mut cpu = risk(activation, d, Device::Cpu, Precision::F64);
+            let spec = TeacherSpec {
+                k: 3,
+                directions: Directions::Orthonormal,
+                norm: 1.0,
+                a: OutputWeights::Constant(1.0),
+            };
+            let teacher = Teacher::generate(&spec, d, d, activation, 0.0, 7).unwrap();
+            let mut expected = DMatrix::zeros(m, d + 1);
+            let r_cpu = cpu.evaluate(&network, &theta, Some(&mut expected)).unwrap();
+            let (r_emulated, found) =
+                emulated_population_gradient(&exe, &network, &cpu, teacher.matrix(), &theta);
+            let mut worst: f64 = 0.0;
+            for c in 0..=d {
+                let scale = expected.column(c).amax();
+                worst = worst.max((found.column(c) - expected.column(c)).amax() / scale);
+            }
+            let risk_deviation = (r_emulated - r_cpu).abs() / r_cpu.abs();
+            eprintln!(
+                "{activation} {precision}: emulated population gradient within {worst:.2e}, \
+                 risk {risk_deviation:.2e}"
+            );
+            assert!(
+                worst <= tolerance && risk_deviation <= tolerance,
+                "{activation} {precision}: gradient {worst:e}, risk {risk_deviation:e}"
             );
         }
     }

@@ -40,6 +40,7 @@ use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
 use crate::device::Precision;
 use crate::error::{Error, Result};
 use crate::math::Activation;
+use crate::math::reduce::ordered_sum;
 
 /// The kernel source (see its header for the compile-time parameters).
 pub const POPULATION_SOURCE: &str = include_str!("population.cu");
@@ -141,6 +142,22 @@ pub(crate) fn require_nvrtc() -> Result<()> {
              the `nvidia-cuda-nvrtc-cu12` wheel and put its lib folder on LD_LIBRARY_PATH",
         ))
     }
+}
+
+/// The population risk (MATH.md section 3) from the terms `population_gradient` leaves on the
+/// device: R = (E f*^2 - 2 m^(-alpha) sum_j a_j V(w_j) + m^(-2 alpha) sum_j a_j P_j) / 2 with
+/// `pair_terms[j]` = a_j P_j (P_j = sum_l a_l K(w_j, w_l)) and `teacher_terms[j]` = a_j V(w_j),
+/// each summed by `ordered_sum` as on the CPU; `target_energy` = E f*^2 (+ s^2).
+pub fn population_risk(
+    target_energy: f64,
+    scale: f64,
+    pair_terms: &[f64],
+    teacher_terms: &[f64],
+) -> f64 {
+    let m = pair_terms.len();
+    let network_energy = scale * scale * ordered_sum(m, |j| pair_terms[j]);
+    let cross = scale * ordered_sum(m, |j| teacher_terms[j]);
+    0.5 * (target_energy - 2.0 * cross + network_energy)
 }
 
 /// GPU 0, opened: its context, name and NVRTC target.
@@ -417,8 +434,13 @@ fn launch<T: Real>(
         shared_mem_bytes: 0,
     };
     let mut builder = stream.launch_builder(function);
+    let same = 1i32;
     builder
         .arg(&m)
+        .arg(&m)
+        .arg(&same)
+        .arg(&b.w)
+        .arg(&b.q)
         .arg(&b.a)
         .arg(&b.w)
         .arg(&b.q)
@@ -426,9 +448,10 @@ fn launch<T: Real>(
         .arg(&mut b.cross)
         .arg(&mut b.direction);
     // SAFETY: the arguments are those of `population_interaction` in population.cu, in its
-    // order: m as int, then six device pointers of the compiled REAL type, a, w, q of lengths
-    // m, m d, m and the outputs value, cross, direction of lengths m, m, m d (allocated for
-    // this m); the grid covers the m rows with TILE threads per block, as the kernel expects.
+    // order: m and n = m, same = 1 as int, then the rows w (m d), q (m), the columns a (m),
+    // w (m d), q (m) (the particles with themselves) and the outputs value, cross, direction
+    // of lengths m, m, m d (allocated for this m), all of the compiled REAL type; the grid
+    // covers the m rows with TILE threads per block, as the kernel expects.
     unsafe { builder.launch(config) }?;
     let download = |host: &mut Vec<T>, src: &CudaSlice<T>, dst: &mut [f64]| {
         host.resize(src.len(), T::default());

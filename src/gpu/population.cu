@@ -6,14 +6,19 @@
 //   -DTILE=t              threads per block
 //   -DLTILE=r             rows of w_l per shared-memory tile (r (d + 1) sizeof(REAL) <= 32 KiB)
 //
-// One thread per particle j. The block streams the particles l through shared memory, LTILE at
-// a time; for each pair the thread forms u.v from registers, the kernel terms (value, coef_v and
-// the cross term of coef_u), and accumulates
+// population_interaction: one thread per particle j of the rows (m of them). The block streams
+// the n particles l of the columns (the network itself, or the teacher) through shared memory,
+// LTILE at a time; for each pair the thread forms u.v from registers, the kernel terms (value,
+// coef_v and the cross term of coef_u), and accumulates
 //   value[j]     = sum_l a_l K(w_j, w_l)
 //   cross[j]     = sum_l a_l cross(j, l)        (coef_u sum = cross * cross_scale(|w_j|^2))
 //   direction[j] = sum_l a_l coef_v(w_j, w_l) w_l
-// in registers, so that nothing of size m x m is ever written. The self pair uses
-// w_j . w_j := |w_j|^2 exactly, as on the CPU. Inputs and outputs are column-major m x d.
+// in registers, so that nothing of size m x n is ever written. When the columns are the rows
+// (same = 1), the self pair uses w_j . w_j := |w_j|^2 exactly, as on the CPU. Inputs and
+// outputs are column-major (m x d rows, n x d columns).
+//
+// population_norms and population_gradient complete the gradient of MATH.md section 3 on the
+// device, for particles held there (theta m x (1 + d) column-major: a, then w).
 
 #ifndef REAL
 #define REAL double
@@ -67,9 +72,11 @@ __device__ __forceinline__ void pair_terms(REAL uu, REAL vv, REAL uv, REAL* valu
 }
 
 extern "C" __global__ void __launch_bounds__(TILE)
-population_interaction(const int m, const REAL* __restrict__ a, const REAL* __restrict__ w,
-                       const REAL* __restrict__ q, REAL* __restrict__ value_out,
-                       REAL* __restrict__ cross_out, REAL* __restrict__ direction_out) {
+population_interaction(const int m, const int n, const int same, const REAL* __restrict__ w,
+                       const REAL* __restrict__ q, const REAL* __restrict__ a_l,
+                       const REAL* __restrict__ w_l, const REAL* __restrict__ q_l,
+                       REAL* __restrict__ value_out, REAL* __restrict__ cross_out,
+                       REAL* __restrict__ direction_out) {
     // Tile of w_l, row-major with a padded stride against bank conflicts.
     __shared__ REAL tile_w[LTILE * (DIM + 1)];
     __shared__ REAL tile_a[LTILE];
@@ -87,27 +94,27 @@ population_interaction(const int m, const REAL* __restrict__ a, const REAL* __re
     const REAL uu = active ? q[j] : (REAL)0;
     REAL value = (REAL)0;
     REAL cross = (REAL)0;
-    for (int start = 0; start < m; start += LTILE) {
+    for (int start = 0; start < n; start += LTILE) {
         // The block loads LTILE rows, column by column (consecutive threads, consecutive l).
         for (int index = t; index < LTILE * DIM; index += TILE) {
             const int r = index % LTILE;
             const int c = index / LTILE;
             const int l = start + r;
-            tile_w[r * (DIM + 1) + c] = l < m ? w[(size_t)c * m + l] : (REAL)0;
+            tile_w[r * (DIM + 1) + c] = l < n ? w_l[(size_t)c * n + l] : (REAL)0;
         }
         for (int r = t; r < LTILE; r += TILE) {
             const int l = start + r;
-            tile_a[r] = l < m ? a[l] : (REAL)0;
-            tile_q[r] = l < m ? q[l] : (REAL)0;
+            tile_a[r] = l < n ? a_l[l] : (REAL)0;
+            tile_q[r] = l < n ? q_l[l] : (REAL)0;
         }
         __syncthreads();
-        const int count = min(LTILE, m - start);
+        const int count = min(LTILE, n - start);
         for (int ll = 0; ll < count; ++ll) {
             const REAL* v = &tile_w[ll * (DIM + 1)];
             REAL uv = (REAL)0;
 #pragma unroll
             for (int c = 0; c < DIM; ++c) uv = fma(wj[c], v[c], uv);
-            if (start + ll == j) uv = uu;
+            if (same && start + ll == j) uv = uu;
             REAL k, coef_v, x;
             pair_terms(uu, tile_q[ll], uv, &k, &coef_v, &x);
             const REAL al = tile_a[ll];
@@ -125,4 +132,62 @@ population_interaction(const int m, const REAL* __restrict__ a, const REAL* __re
 #pragma unroll
         for (int c = 0; c < DIM; ++c) direction_out[(size_t)c * m + j] = dir[c];
     }
+}
+
+// The factor that turns a row's sum of cross terms into its sum of coef_u (PairKernel's
+// cross_scale): relu 1 / |u|^2 (0 at u = 0), erf 1 / (1 + |u|^2).
+__device__ __forceinline__ REAL cross_scale(REAL uu) {
+#if defined(ACT_RELU)
+    return uu > (REAL)0 ? (REAL)1 / uu : (REAL)0;
+#else
+    return (REAL)1 / ((REAL)1 + uu);
+#endif
+}
+
+// q[j] = |w_j|^2 of the particles theta (m x (1 + d)), summed over coordinates in order.
+extern "C" __global__ void population_norms(const int m, const REAL* __restrict__ theta,
+                                            REAL* __restrict__ q) {
+    const int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= m) return;
+    REAL sum = (REAL)0;
+#pragma unroll
+    for (int c = 0; c < DIM; ++c) {
+        const REAL x = theta[(size_t)(1 + c) * m + j];
+        sum = sum + mul_rn(x, x);
+    }
+    q[j] = sum;
+}
+
+// dR/dtheta_j (MATH.md section 3) from the network sums (value, cross, direction: the
+// interaction with the particles themselves) and the teacher sums (t_*: with the teacher's
+// a*_i / k, w*_i), scale = m^(-alpha), into grad (m x (1 + d)):
+//   grad[j]             = scale (scale value_j - t_value_j)
+//   grad[(1 + c) m + j] = scale a_j (scale (direction_jc + coef_u_j w_jc)
+//                                    - (t_direction_jc + t_coef_u_j w_jc))
+// with coef_u = cross cross_scale(|w_j|^2); and the terms of the risk's two sums,
+// energy[j] = a_j value_j and energy[m + j] = a_j t_value_j.
+extern "C" __global__ void population_gradient(
+    const int m, const REAL scale, const REAL* __restrict__ theta, const REAL* __restrict__ q,
+    const REAL* __restrict__ value, const REAL* __restrict__ cross,
+    const REAL* __restrict__ direction, const REAL* __restrict__ t_value,
+    const REAL* __restrict__ t_cross, const REAL* __restrict__ t_direction,
+    REAL* __restrict__ grad, REAL* __restrict__ energy) {
+    const int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= m) return;
+    const size_t m_s = (size_t)m;
+    const REAL a = theta[j];
+    const REAL s = cross_scale(q[j]);
+    const REAL coef_u = cross[j] * s;
+    const REAL t_coef_u = t_cross[j] * s;
+    grad[j] = scale * (scale * value[j] - t_value[j]);
+#pragma unroll
+    for (int c = 0; c < DIM; ++c) {
+        const size_t k = (size_t)c * m_s + j;
+        const REAL x = theta[(size_t)(1 + c) * m_s + j];
+        const REAL interaction = direction[k] + coef_u * x;
+        const REAL teacher = t_direction[k] + t_coef_u * x;
+        grad[(size_t)(1 + c) * m_s + j] = scale * a * (scale * interaction - teacher);
+    }
+    energy[j] = a * value[j];
+    energy[m_s + j] = a * t_value[j];
 }
