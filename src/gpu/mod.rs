@@ -28,6 +28,7 @@
 pub mod data;
 pub mod held;
 pub mod plan;
+mod population_held;
 
 use std::sync::Arc;
 
@@ -43,7 +44,8 @@ use crate::math::Activation;
 use crate::math::reduce::ordered_sum;
 
 /// The kernel source (see its header for the compile-time parameters).
-pub const POPULATION_SOURCE: &str = include_str!("population.cu");
+pub const POPULATION_SOURCE: &str =
+    concat!(include_str!("population.cu"), include_str!("particles.cu"));
 
 /// Threads per block (particles j per block).
 pub const TILE: usize = 128;
@@ -249,10 +251,15 @@ enum AnyBuffers {
 pub struct CudaInteraction {
     stream: Arc<CudaStream>,
     function: CudaFunction,
+    /// `population_norms` and `population_gradient`, for particles held on the device.
+    norms: CudaFunction,
+    gradient: CudaFunction,
+    particles: held::ParticleKernels,
     precision: Precision,
     d: usize,
     device_name: String,
     buffers: Option<AnyBuffers>,
+    held: Option<population_held::AnyHeld>,
 }
 
 impl std::fmt::Debug for CudaInteraction {
@@ -280,16 +287,22 @@ impl CudaInteraction {
         let module = context
             .load_module(ptx)
             .map_err(|e| device_error(format!("{device_name}: loading the kernel: {e:?}")))?;
-        let function = module
-            .load_function("population_interaction")
-            .map_err(|e| device_error(format!("{device_name}: kernel entry point: {e:?}")))?;
+        let entry = |name: &str| {
+            module
+                .load_function(name)
+                .map_err(|e| device_error(format!("{device_name}: kernel {name}: {e:?}")))
+        };
         Ok(Self {
             stream: context.default_stream(),
-            function,
+            function: entry("population_interaction")?,
+            norms: entry("population_norms")?,
+            gradient: entry("population_gradient")?,
+            particles: held::ParticleKernels::load(&module, &device_name)?,
             precision,
             d,
             device_name,
             buffers: None,
+            held: None,
         })
     }
 

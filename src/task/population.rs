@@ -271,6 +271,35 @@ impl PopulationRisk {
         Ok(false)
     }
 
+    /// Moves `theta` onto the GPU for a run (with `stages` Runge-Kutta stage buffers and the
+    /// teacher), where the fused kernel runs this mode; returns whether it does.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the teacher's d is not the particles'; [`Error::Device`] on a
+    /// failed allocation or copy.
+    #[cfg(feature = "cuda")]
+    pub fn hold(&mut self, theta: &DMatrix<f64>, stages: usize) -> Result<bool> {
+        let Some(gpu) = self.gpu.as_mut() else {
+            return Ok(false);
+        };
+        gpu.hold(theta, stages, self.teacher.matrix(), self.target_energy)?;
+        Ok(true)
+    }
+
+    /// The GPU that holds the particles, after [`PopulationRisk::hold`].
+    #[cfg(feature = "cuda")]
+    pub fn held_gpu(&mut self) -> Option<&mut crate::gpu::CudaInteraction> {
+        self.gpu.as_deref_mut().filter(|gpu| gpu.holds())
+    }
+
+    /// Frees the particles held on the GPU.
+    #[cfg(feature = "cuda")]
+    pub fn release(&mut self) {
+        if let Some(gpu) = self.gpu.as_mut() {
+            gpu.release();
+        }
+    }
+
     /// The risk at the optimum of an infinitely wide network: s^2 / 2 (for reference).
     pub fn noise_floor(&self) -> f64 {
         0.5 * self.teacher.noise_std().powi(2)

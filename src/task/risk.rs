@@ -411,20 +411,30 @@ pub enum HeldBuffer {
     Stage(usize),
 }
 
-/// The particles a data mode holds on its GPU between steps ([`RiskMode::hold`]): the state,
+/// The particles a risk mode holds on its GPU between steps ([`RiskMode::hold`]): the state,
 /// the probe of the later Runge-Kutta stages and the stages, with the operations of a step
 /// (`dynamics::integrator::StageOps`). Only logged observables and snapshots come back.
 pub struct Held<'a> {
     #[cfg(feature = "cuda")]
-    cuda: &'a mut crate::gpu::data::CudaData,
-    #[cfg(feature = "cuda")]
-    loaded: &'a mut bool,
-    #[cfg(feature = "cuda")]
-    train: &'a DataSet,
+    on: HeldOn<'a>,
     #[cfg(not(feature = "cuda"))]
     never: std::convert::Infallible,
     #[cfg(not(feature = "cuda"))]
     _held: std::marker::PhantomData<&'a mut ()>,
+}
+
+/// Which backend holds the particles.
+#[cfg(feature = "cuda")]
+enum HeldOn<'a> {
+    /// A data mode: its device, whether it holds the training set (or the step's batch), and
+    /// that set.
+    Data {
+        cuda: &'a mut crate::gpu::data::CudaData,
+        loaded: &'a mut bool,
+        train: &'a DataSet,
+    },
+    /// Population mode's fused kernel, with the teacher.
+    Population(&'a mut crate::gpu::CudaInteraction),
 }
 
 impl std::fmt::Debug for Held<'_> {
@@ -435,8 +445,9 @@ impl std::fmt::Debug for Held<'_> {
 
 #[cfg(feature = "cuda")]
 impl Held<'_> {
-    /// The drift at `at` into stage `stage` (MATH.md sections 2 and 4), on the training set
-    /// or the current online batch; returns the risk there. `output_scale` = m^(-alpha).
+    /// The drift at `at` into stage `stage` (MATH.md section 2) of the mode's risk: the
+    /// population risk (section 3), or the risk on the training set or the step's online batch
+    /// (section 4); returns the risk there. `output_scale` = m^(-alpha).
     ///
     /// # Errors
     /// [`Error::Device`] on a failed copy, product or launch.
@@ -448,12 +459,20 @@ impl Held<'_> {
         stage: usize,
     ) -> Result<f64> {
         use crate::gpu::data::Slot;
-        if !*self.loaded {
-            self.cuda.load(Slot::Train, self.train)?;
-            *self.loaded = true;
+        match &mut self.on {
+            HeldOn::Data {
+                cuda,
+                loaded,
+                train,
+            } => {
+                if !**loaded {
+                    cuda.load(Slot::Train, train)?;
+                    **loaded = true;
+                }
+                cuda.held_drift(Slot::Train, output_scale, coefficients, at, stage)
+            }
+            HeldOn::Population(gpu) => gpu.held_drift(output_scale, coefficients, at, stage),
         }
-        self.cuda
-            .held_drift(Slot::Train, output_scale, coefficients, at, stage)
     }
 
     /// probe = state.
@@ -461,7 +480,10 @@ impl Held<'_> {
     /// # Errors
     /// [`Error::Device`] on a failed copy.
     pub fn probe_from_state(&mut self) -> Result<()> {
-        self.cuda.held_probe_from_state()
+        match &mut self.on {
+            HeldOn::Data { cuda, .. } => cuda.held_probe_from_state(),
+            HeldOn::Population(gpu) => gpu.held_probe_from_state(),
+        }
     }
 
     /// target += alpha k_stage.
@@ -469,7 +491,10 @@ impl Held<'_> {
     /// # Errors
     /// [`Error::Device`] on a failed launch.
     pub fn axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()> {
-        self.cuda.held_axpy(target, alpha, stage)
+        match &mut self.on {
+            HeldOn::Data { cuda, .. } => cuda.held_axpy(target, alpha, stage),
+            HeldOn::Population(gpu) => gpu.held_axpy(target, alpha, stage),
+        }
     }
 
     /// state += amplitude draws on the trained columns (draws row-major, m x (1 + d)).
@@ -477,7 +502,10 @@ impl Held<'_> {
     /// # Errors
     /// [`Error::Device`] on a failed copy or launch.
     pub fn noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()> {
-        self.cuda.held_noise(amplitude, train, draws)
+        match &mut self.on {
+            HeldOn::Data { cuda, .. } => cuda.held_noise(amplitude, train, draws),
+            HeldOn::Population(gpu) => gpu.held_noise(amplitude, train, draws),
+        }
     }
 
     /// Copies `buffer` back into `out` (m x (1 + d)).
@@ -485,7 +513,10 @@ impl Held<'_> {
     /// # Errors
     /// [`Error::Device`] on a failed copy.
     pub fn download(&mut self, buffer: HeldBuffer, out: &mut DMatrix<f64>) -> Result<()> {
-        self.cuda.held_download(buffer, out)
+        match &mut self.on {
+            HeldOn::Data { cuda, .. } => cuda.held_download(buffer, out),
+            HeldOn::Population(gpu) => gpu.held_download(buffer, out),
+        }
     }
 }
 
@@ -606,7 +637,8 @@ impl RiskMode {
     }
 
     /// Moves `theta` onto the mode's device for a run, with `stages` Runge-Kutta stage
-    /// buffers, where the mode can hold particles there (the data modes on device = "cuda");
+    /// buffers, where the mode can hold particles there (device = "cuda": the data modes, and
+    /// population mode where its fused kernel runs, relu and erf);
     /// returns whether it does. From then on [`RiskMode::held`] gives the operations of a
     /// step, until [`RiskMode::release`].
     ///
@@ -616,7 +648,7 @@ impl RiskMode {
         #[cfg(feature = "cuda")]
         {
             let gpu = match self {
-                RiskMode::Population(_) => return Ok(false),
+                RiskMode::Population(p) => return p.hold(theta, stages),
                 RiskMode::Online(o) => &mut o.gpu,
                 RiskMode::Empirical(e) => &mut e.gpu,
             };
@@ -638,16 +670,22 @@ impl RiskMode {
         #[cfg(feature = "cuda")]
         {
             let (gpu, train) = match self {
-                RiskMode::Population(_) => return None,
+                RiskMode::Population(p) => {
+                    return p.held_gpu().map(|gpu| Held {
+                        on: HeldOn::Population(gpu),
+                    });
+                }
                 RiskMode::Online(o) => (&mut o.gpu, &o.batch),
                 RiskMode::Empirical(e) => (&mut e.gpu, &e.train),
             };
             let [loaded, _] = &mut gpu.loaded;
             let cuda = gpu.cuda.as_mut()?;
             cuda.holds().then_some(Held {
-                cuda,
-                loaded,
-                train,
+                on: HeldOn::Data {
+                    cuda,
+                    loaded,
+                    train,
+                },
             })
         }
         #[cfg(not(feature = "cuda"))]
@@ -661,7 +699,7 @@ impl RiskMode {
         #[cfg(feature = "cuda")]
         {
             let gpu = match self {
-                RiskMode::Population(_) => return,
+                RiskMode::Population(p) => return p.release(),
                 RiskMode::Online(o) => &mut o.gpu,
                 RiskMode::Empirical(e) => &mut e.gpu,
             };
