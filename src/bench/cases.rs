@@ -1,7 +1,9 @@
 //! `meanfield bench`: one step (drift evaluation + Euler update) of the four standard cases of
 //! `shared/bench/README.md`, timed like the NumPy / JAX / PyTorch peers of `peer_step.py`:
 //! relu, alpha = 1, dt = 0.01, a teacher of k = 4 orthonormal neurons with a*_i = 1,
-//! particles a ~ N(0, 1), w ~ N(0, I/d), seed 0; every timed step starts from the same state.
+//! particles a ~ N(0, 1), w ~ N(0, I/d), seed 0; every timed step starts from the same state
+//! (on a GPU, which holds the particles between steps as the peers' tensors stay there, a
+//! step is the difference of two runs from that state: [`HELD_STEPS`]).
 //!
 //! Before timing, the optimised gradient of the case is compared with the plain reference of
 //! [`super::reference`] on [`check_rows`] rows ([`self_check`]); a deviation beyond
@@ -18,7 +20,7 @@ use super::reference::{
 use super::scaling::peak_resident_bytes;
 
 use crate::device::{Device, Precision};
-use crate::dynamics::{Dynamics, Integrator, Simulation};
+use crate::dynamics::{Control, Dynamics, Integrator, Observation, Observer, Schedule, Simulation};
 use crate::error::{Error, Result};
 use crate::math::{Activation, InitLaw, Network, Particles};
 use crate::random::Purpose;
@@ -368,6 +370,46 @@ pub fn self_check_within(
 /// then negligible against it (population mode at m >= 30,000 or so).
 const WARM_UP_SKIP: Duration = Duration::from_secs(2);
 
+/// Steps of the longer of the two runs whose difference times one step on a device that
+/// holds the particles ([`held_step_seconds`]).
+pub const HELD_STEPS: u64 = 8;
+
+/// An observer that keeps nothing (the timed runs of a device backend).
+struct Quiet;
+
+impl Observer for Quiet {
+    fn observe(&mut self, _observation: &Observation<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// One step on a device that holds the particles between steps, as a peer that keeps its
+/// tensors on the GPU takes it: `Simulation::run` of 1 and of 1 + [`HELD_STEPS`] steps from
+/// `initial`, observed only at their ends; the difference over [`HELD_STEPS`] cancels the
+/// upload, the downloads and the final evaluation that both runs pay.
+fn held_step_seconds(
+    simulation: &mut Simulation,
+    initial: &DMatrix<f64>,
+    theta: &mut DMatrix<f64>,
+) -> Result<f64> {
+    let mut timed_run = |steps: u64| -> Result<f64> {
+        theta.copy_from(initial);
+        let start = Instant::now();
+        simulation.run(
+            theta,
+            0,
+            steps,
+            Schedule::Every(0),
+            &mut Quiet,
+            &mut |_, _| Control::Continue,
+        )?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let short = timed_run(1)?;
+    let long = timed_run(1 + HELD_STEPS)?;
+    Ok(((long - short) / HELD_STEPS as f64).max(0.0))
+}
+
 /// Checks, then times `repetitions` steps of `sized` (see the module documentation).
 fn measure(
     label: &str,
@@ -396,13 +438,18 @@ fn measure(
     }
     let mut times = Vec::with_capacity(repetitions.max);
     let mut total = Duration::ZERO;
+    let held = backend.device != Device::Cpu;
     while times.len() < repetitions.max && repetitions.budget.is_none_or(|b| total < b) {
-        theta.copy_from(&initial);
         let start = Instant::now();
-        simulation.step(&mut theta, 0)?;
-        let elapsed = start.elapsed();
-        total += elapsed;
-        times.push(elapsed.as_secs_f64());
+        let seconds = if held {
+            held_step_seconds(&mut simulation, &initial, &mut theta)?
+        } else {
+            theta.copy_from(&initial);
+            simulation.step(&mut theta, 0)?;
+            start.elapsed().as_secs_f64()
+        };
+        total += start.elapsed();
+        times.push(seconds);
     }
     times.sort_by(f64::total_cmp);
     let median = if times.len() % 2 == 1 {
