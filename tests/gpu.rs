@@ -10,13 +10,15 @@
 
 #[path = "gpu_emulation/compile.rs"]
 mod compile;
+#[path = "gpu_emulation/held_run.rs"]
+mod held_run;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use held_run::{assert_same_run, run_scenario};
 use meanfield::device::{Device, Precision};
-use meanfield::dynamics::{Control, Observation, Observer, Outcome, Schedule};
 use meanfield::gpu::{
     CudaInteraction, compile_options, compile_population, driver_present, nvrtc_present,
     population_risk,
@@ -104,16 +106,21 @@ fn the_kernel_compiles_for_every_activation_precision_and_a_range_of_d() {
     }
 }
 
-/// A population risk of `activation` for particles of dimension `d`, on `device`.
-fn risk(activation: Activation, d: usize, device: Device, precision: Precision) -> PopulationRisk {
+/// The teacher of the population tests: 3 orthonormal neurons of `activation` in dimension d.
+fn teacher(activation: Activation, d: usize) -> Teacher {
     let spec = TeacherSpec {
         k: 3,
         directions: Directions::Orthonormal,
         norm: 1.0,
         a: OutputWeights::Constant(1.0),
     };
-    let teacher = Teacher::generate(&spec, d, d, activation, 0.0, 7).unwrap();
-    let mut risk = PopulationRisk::new(activation, teacher).unwrap();
+    Teacher::generate(&spec, d, d, activation, 0.0, 7).unwrap()
+}
+
+/// A population risk of `activation` for particles of dimension `d`, on `device` (teacher:
+/// [`teacher`]).
+fn risk(activation: Activation, d: usize, device: Device, precision: Precision) -> PopulationRisk {
+    let mut risk = PopulationRisk::new(activation, teacher(activation, d)).unwrap();
     risk.use_device(device, precision, d).unwrap();
     risk
 }
@@ -444,13 +451,7 @@ fn the_population_gradient_kernels_run_on_the_cpu_give_the_cpu_gradient() {
             let network = Network::new(activation, 1.0).unwrap();
             let theta = test_particles(m, d);
             let mut cpu = risk(activation, d, Device::Cpu, Precision::F64);
-            let spec = TeacherSpec {
-                k: 3,
-                directions: Directions::Orthonormal,
-                norm: 1.0,
-                a: OutputWeights::Constant(1.0),
-            };
-            let teacher = Teacher::generate(&spec, d, d, activation, 0.0, 7).unwrap();
+            let teacher = teacher(activation, d);
             let mut expected = DMatrix::zeros(m, d + 1);
             let r_cpu = cpu.evaluate(&network, &theta, Some(&mut expected)).unwrap();
             let (r_emulated, found) =
@@ -473,47 +474,6 @@ fn the_population_gradient_kernels_run_on_the_cpu_give_the_cpu_gradient() {
     }
 }
 
-/// Records the state and the drift at every observed step.
-#[derive(Default)]
-struct Recorded {
-    states: Vec<(u64, DMatrix<f64>, DMatrix<f64>)>,
-}
-
-impl Observer for Recorded {
-    fn observe(&mut self, observation: &Observation<'_>) -> meanfield::error::Result<()> {
-        self.states.push((
-            observation.step,
-            observation.theta.clone(),
-            observation.velocity.clone(),
-        ));
-        Ok(())
-    }
-}
-
-/// `steps` steps of `Simulation::run` of the quickstart with `overrides` on `device` (on the
-/// GPU the particles are held there), observed every 10 steps.
-fn run_quickstart(overrides: &[&str], steps: u64, device: &str) -> (DMatrix<f64>, Recorded) {
-    let path = root().join("scenarios/quickstart.toml");
-    let mut overrides: Vec<String> = overrides.iter().map(|s| (*s).to_string()).collect();
-    overrides.push(format!("device={device}"));
-    let mut setup = Scenario::load(&path, &overrides).unwrap().setup().unwrap();
-    let mut theta = setup.particles.into_matrix();
-    let mut recorded = Recorded::default();
-    let outcome = setup
-        .simulation
-        .run(
-            &mut theta,
-            0,
-            steps,
-            Schedule::Every(10),
-            &mut recorded,
-            &mut |_, _| Control::Continue,
-        )
-        .unwrap();
-    assert_eq!(outcome, Outcome::Finished);
-    (theta, recorded)
-}
-
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn population_runs_with_the_particles_held_on_the_gpu_are_the_cpu_runs() {
@@ -532,26 +492,14 @@ fn population_runs_with_the_particles_held_on_the_gpu_are_the_cpu_runs() {
         &["dynamics.integrator=heun", "dynamics.train=a_only"],
         &["dynamics.integrator=rk4", "model.activation=erf"],
     ];
+    let path = root().join("scenarios/quickstart.toml");
     for overrides in cases {
-        let (cpu, cpu_seen) = run_quickstart(overrides, 100, "cpu");
-        let (gpu, gpu_seen) = run_quickstart(overrides, 100, "cuda");
-        let relative = (&gpu - &cpu).amax() / cpu.amax();
-        eprintln!("population {overrides:?}, 100 steps held on the GPU, f64: {relative:.2e}");
-        assert!(relative <= 1e-10, "{overrides:?}: {relative:e}");
-        assert_eq!(cpu_seen.states.len(), gpu_seen.states.len());
-        for ((step, theta_c, v_c), (step_g, theta_g, v_g)) in
-            cpu_seen.states.iter().zip(&gpu_seen.states)
-        {
-            assert_eq!(step, step_g);
-            let state = (theta_g - theta_c).amax() / theta_c.amax();
-            let drift = (v_g - v_c).amax() / v_c.amax().max(f64::MIN_POSITIVE);
-            assert!(
-                state <= 1e-10 && drift <= 1e-9,
-                "{overrides:?} step {step}: state {state:e}, drift {drift:e}"
-            );
-        }
-        let (gpu32, _) = run_quickstart(&[overrides, &["precision=f32"]].concat(), 100, "cuda");
-        let relative32 = (&gpu32 - &cpu).amax() / cpu.amax();
+        let cpu = run_scenario(&path, overrides, 100, "cpu");
+        let gpu = run_scenario(&path, overrides, 100, "cuda");
+        assert_same_run(&format!("population {overrides:?}, 100 steps"), &cpu, &gpu);
+        let overrides32 = [overrides, &["precision=f32"]].concat();
+        let (gpu32, _) = run_scenario(&path, &overrides32, 100, "cuda");
+        let relative32 = (&gpu32 - &cpu.0).amax() / cpu.0.amax();
         eprintln!("population {overrides:?}, 100 steps held on the GPU, f32: {relative32:.2e}");
         assert!(relative32 <= 1e-3, "{overrides:?}: {relative32:e}");
     }

@@ -12,16 +12,17 @@
 
 #[path = "gpu_emulation/compile.rs"]
 mod compile;
+#[path = "gpu_emulation/held_run.rs"]
+mod held_run;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use held_run::{assert_same_run, run_scenario};
 use meanfield::device::{Device, Precision};
 use meanfield::dynamics::integrator::{At, StageOps};
-use meanfield::dynamics::{
-    Control, Dynamics, Flow, Integrator, Observation, Observer, Outcome, Schedule, Stepper, Train,
-};
+use meanfield::dynamics::{Dynamics, Flow, Integrator, Stepper, Train};
 use meanfield::gpu::data::{CudaData, Slot, THREADS, compile_data, data_compile_options};
 use meanfield::gpu::driver_present;
 use meanfield::gpu::plan::{DataPlan, HostKernels, Passes, run_on_host, run_with};
@@ -690,47 +691,6 @@ fn online_and_empirical_trajectories_on_the_gpu_are_the_cpu_trajectories() {
     }
 }
 
-/// Records theta and the drift at every observed step.
-#[derive(Default)]
-struct Recorded {
-    states: Vec<(u64, DMatrix<f64>, DMatrix<f64>)>,
-}
-
-impl Observer for Recorded {
-    fn observe(&mut self, observation: &Observation<'_>) -> meanfield::error::Result<()> {
-        self.states.push((
-            observation.step,
-            observation.theta.clone(),
-            observation.velocity.clone(),
-        ));
-        Ok(())
-    }
-}
-
-/// `steps` steps of `Simulation::run` (on the GPU: the particles held on the device, observed
-/// every 10 steps) from the quickstart with `overrides`.
-fn held_run(overrides: &[&str], steps: u64, device: &str) -> (DMatrix<f64>, Recorded) {
-    let device = format!("device={device}");
-    let mut overrides = overrides.to_vec();
-    overrides.push(device.as_str());
-    let mut setup = quickstart(&overrides).setup().unwrap();
-    let mut theta = setup.particles.into_matrix();
-    let mut recorded = Recorded::default();
-    let outcome = setup
-        .simulation
-        .run(
-            &mut theta,
-            0,
-            steps,
-            Schedule::Every(10),
-            &mut recorded,
-            &mut |_, _| Control::Continue,
-        )
-        .unwrap();
-    assert_eq!(outcome, Outcome::Finished);
-    (theta, recorded)
-}
-
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn runs_with_the_particles_held_on_the_gpu_are_the_cpu_runs() {
@@ -760,23 +720,12 @@ fn runs_with_the_particles_held_on_the_gpu_are_the_cpu_runs() {
             "model.activation=tanh",
         ],
     ];
+    let path = root().join("scenarios/quickstart.toml");
     for overrides in cases {
-        let (cpu, cpu_seen) = held_run(overrides, 100, "cpu");
-        let (gpu, gpu_seen) = held_run(overrides, 100, "cuda");
-        let relative = (&gpu - &cpu).amax() / cpu.amax();
-        eprintln!("{overrides:?}, 100 steps held on the GPU, f64: {relative:.2e}");
-        assert!(relative <= 1e-10, "{overrides:?}: {relative:e}");
-        assert_eq!(cpu_seen.states.len(), gpu_seen.states.len());
-        for ((step, theta_c, v_c), (step_g, theta_g, v_g)) in
-            cpu_seen.states.iter().zip(&gpu_seen.states)
-        {
-            assert_eq!(step, step_g);
-            let state = (theta_g - theta_c).amax() / theta_c.amax();
-            let drift = (v_g - v_c).amax() / v_c.amax().max(f64::MIN_POSITIVE);
-            assert!(
-                state <= 1e-10 && drift <= 1e-9,
-                "{overrides:?} step {step}: state {state:e}, drift {drift:e}"
-            );
-        }
+        assert_same_run(
+            &format!("{overrides:?}, 100 steps"),
+            &run_scenario(&path, overrides, 100, "cpu"),
+            &run_scenario(&path, overrides, 100, "cuda"),
+        );
     }
 }

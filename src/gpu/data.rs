@@ -45,8 +45,9 @@ pub const DATA_SOURCE: &str = concat!(include_str!("data.cu"), include_str!("par
 /// Threads per block of `data_forward` (a power of two).
 pub const REDUCE: usize = 256;
 
-/// Threads per block of the per-particle kernels (`data_backward`, `data_gradient`).
-pub const THREADS: usize = 256;
+/// Threads per block of the per-particle kernels (`data_backward`, `data_gradient`): those of
+/// the particle kernels ([`held::THREADS`]).
+pub const THREADS: usize = held::THREADS;
 
 /// The NVRTC options of `data.cu` for `activation` and `precision` (every activation has
 /// its elementwise form on the GPU); `arch` as for the population kernel.
