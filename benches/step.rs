@@ -1,6 +1,6 @@
 //! One simulation step (drift + Euler update) in population mode (m = 4096, d = 32, k = 4,
 //! relu) and in online mode (batch 4096, d = 32, m = 4096, relu): `cargo bench --bench step`.
-//! The peer comparison is `meanfield bench` with `shared/bench/compare.sh`.
+//! The peer comparison is `meanfield bench` with `benches/peers/compare.sh`.
 #![allow(clippy::unwrap_used, reason = "benchmark setup")]
 
 use std::path::Path;

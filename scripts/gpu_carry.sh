@@ -5,7 +5,6 @@
 # Then, from the session: run(command="bash gpu-carry/device_check.sh", carry=["gpu-carry"]).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-shared="${SHARED:-../shared}"
 cargo build --release --features cuda
 # The test binary of tests/<name>.rs, built with the feature.
 test_binary() {
@@ -29,7 +28,7 @@ strip -o gpu-carry/gpu-tests "$gpu_tests"
 strip -o gpu-carry/gpu-data-tests "$gpu_data_tests"
 # The peers, with the population cases of issue 9 added (m = 65,536 and 262,144).
 sed 's/^    "pop2": dict(mode="pop", n=None, d=32, m=16384, k=4),/&\n    "pop65k": dict(mode="pop", n=None, d=32, m=65536, k=4),\n    "pop262k": dict(mode="pop", n=None, d=32, m=262144, k=4),/' \
-    "$shared/bench/peer_step.py" > gpu-carry/peer_step.py
+    benches/peers/peer_step.py > gpu-carry/peer_step.py
 grep -q pop262k gpu-carry/peer_step.py || { echo "gpu_carry.sh: could not add the large cases to peer_step.py" >&2; exit 1; }
 cp scripts/gpu_device_check.sh gpu-carry/device_check.sh
 du -sh gpu-carry

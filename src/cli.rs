@@ -172,13 +172,13 @@ enum Command {
         /// The run directory.
         run_dir: PathBuf,
     },
-    /// Time one step of the standard cases (see shared/bench/README.md), or its scaling.
+    /// Time one step of the standard cases (see benches/peers/README.md), or its scaling.
     ///
     /// Before timing, the gradient of each case is checked against a plain reference
     /// implementation on 64 rows spread over m: every entry must agree to 1e-12 of the largest
     /// reference value of its column, or the command fails naming the row and column. With
     /// --json, prints one JSON line per case (case, s_per_step_median, s_per_step_min, gflops,
-    /// threads, check_max_rel_error, ...) for shared/bench/compare.sh.
+    /// threads, check_max_rel_error, ...) for benches/peers/compare.sh.
     ///
     /// With --scaling population, times one step against the width m (d = 32, k = 4; m from
     /// 1,000 to 100,000); with --scaling data, against the number of samples n (m = 4096,

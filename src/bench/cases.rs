@@ -1,5 +1,5 @@
 //! `meanfield bench`: one step (drift evaluation + Euler update) of the four standard cases of
-//! `shared/bench/README.md`, timed like the NumPy / JAX / PyTorch peers of `peer_step.py`:
+//! `benches/peers/README.md`, timed like the NumPy / JAX / PyTorch peers of `peer_step.py`:
 //! relu, alpha = 1, dt = 0.01, a teacher of k = 4 orthonormal neurons with a*_i = 1,
 //! particles a ~ N(0, 1), w ~ N(0, I/d), seed 0; every timed step starts from the same state
 //! (on a GPU, which holds the particles between steps as the peers' tensors stay there, a

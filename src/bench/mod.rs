@@ -1,4 +1,4 @@
-//! `meanfield bench`: one step of the standard cases of `shared/bench/README.md`, checked
+//! `meanfield bench`: one step of the standard cases of `benches/peers/README.md`, checked
 //! against a plain reference gradient before it is timed, and the scaling of a step with the
 //! width (population mode) or the number of samples (data mode).
 //!
