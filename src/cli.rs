@@ -136,7 +136,8 @@ enum Command {
     /// Finished runs are reused when rerun with the same sizes. Exit codes: 0 done (a failed
     /// check is reported, not an error), 2 bad input, 3 a run diverged, 130 interrupted.
     Gallery {
-        /// Reduced sizes: every entry in a few minutes in total on 2 cores (what CI runs).
+        /// Reduced sizes: every entry in about a minute on 2 cores (27 s of CPU time;
+        /// docs/gallery.md gives each entry's time). What CI runs.
         #[arg(long)]
         quick: bool,
         /// Run only this entry.
