@@ -4,7 +4,8 @@
 //! scenario.toml; a resumed summary times the whole run; `plot` reads the run's own name and
 //! refuses a missing directory with exit 2; `time` is written as the decimal k dt.
 //!
-//! Every test runs the binary as a user does, on scenarios of a few dozen steps.
+//! Every test runs the binary as a user does, on scenarios of a few dozen steps; the refused
+//! cases are also input files, in tests/scenarios/bad_reused/.
 
 #![allow(
     clippy::unwrap_used,
@@ -311,6 +312,64 @@ fn a_sweep_run_directory_of_another_scenario_is_refused_unless_overwrite() {
         std::fs::read_to_string(first.join("scenario.toml")).unwrap(),
         planned
     );
+}
+
+/// The texts after `marker` on the lines of `text` that start with it.
+fn marked_lines<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter_map(|line| line.trim_start().strip_prefix(marker))
+        .map(str::trim)
+        .filter(|rest| !rest.is_empty())
+        .collect()
+}
+
+/// Every file of tests/scenarios/bad_reused/ is refused (exit 2) with the messages of its `#^`
+/// lines when run into a directory prepared by its `#=` lines (files, or folders ending in
+/// `/`, made first) and a first run of the same file with the arguments of its `#>` line; the
+/// refused run gets the arguments of its `#<` line.
+#[test]
+fn every_reused_run_directory_case_is_refused_with_its_message() {
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/bad_reused");
+    let scratch = scratch_directory("run_directory", "bad_reused");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&cases)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension() == Some(OsStr::new("toml")))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "only {} cases", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = scratch.join(&name);
+        std::fs::create_dir_all(&out).unwrap();
+        for made in marked_lines(&text, "#=") {
+            match made.strip_suffix('/') {
+                Some(folder) => std::fs::create_dir_all(out.join(folder)).unwrap(),
+                None => std::fs::write(out.join(made), "made before the run\n").unwrap(),
+            }
+        }
+        for first in marked_lines(&text, "#>") {
+            let args: Vec<&str> = first.split_whitespace().collect();
+            let output = run(&scratch, &file, &out, &args);
+            assert!(
+                matches!(output.status.code(), Some(0 | EXIT_INTERRUPTED)),
+                "{name}: the first run failed: {}",
+                stderr(&output)
+            );
+        }
+        let args: Vec<&str> = marked_lines(&text, "#<")
+            .iter()
+            .flat_map(|line| line.split_whitespace())
+            .collect();
+        let output = run(&scratch, &file, &out, &args);
+        assert_exit(&output, EXIT_BAD_INPUT);
+        let expected = marked_lines(&text, "#^");
+        assert!(!expected.is_empty(), "{name}: no #^ line");
+        let message = stderr(&output);
+        assert_contains(&message, &expected);
+        assert_contains(&message, &[&format!("run directory {}: ", out.display())]);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
