@@ -19,7 +19,7 @@ use meanfield::bench::{
 };
 use meanfield::device::{Device, Precision, check_precision};
 use meanfield::gallery::{GalleryOptions, GalleryProgress, run_gallery};
-use meanfield::run::{RunOptions, Status, render_plots, run};
+use meanfield::run::{RunOptions, Status, replot, resume_command, run};
 use meanfield::scenario::Scenario;
 use meanfield::sweep::{self, Plan, SweepOverrides};
 
@@ -46,8 +46,16 @@ struct Cli {
 enum Command {
     /// Run a scenario and write its run directory (default runs/<name>/).
     ///
-    /// Exit codes: 0 finished, 2 bad scenario, 3 diverged (rows and the last finite particles
-    /// are kept), 130 interrupted (Ctrl-C; resume with --resume --out DIR).
+    /// A run directory holds one run. Running again into a directory with a finished or
+    /// diverged run of the same resolved scenario (file and --set overrides) runs it again
+    /// from the start; a run of another scenario (the error lists the differing keys), an
+    /// interrupted run (continue it with --resume) or run files without scenario.toml are
+    /// refused (exit 2) unless --overwrite is given. Before writing, a run removes the files
+    /// and folders a run writes (README.md, "The run directory"), never other files.
+    ///
+    /// Exit codes: 0 finished, 2 bad scenario or run directory, 3 diverged (rows and the last
+    /// finite particles are kept), 130 interrupted (Ctrl-C; resume with
+    /// meanfield run DIR/scenario.toml --resume --out DIR).
     Run {
         /// The scenario file (TOML), e.g. scenarios/quickstart.toml.
         scenario: PathBuf,
@@ -64,8 +72,14 @@ enum Command {
         #[arg(long)]
         quiet: bool,
         /// Continue the interrupted run in --out from its checkpoint (bit-identical result).
+        /// Give the run's own resolved scenario, DIR/scenario.toml, to keep its --set overrides;
+        /// another scenario is refused, naming the keys that differ.
         #[arg(long)]
         resume: bool,
+        /// Replace the run that --out holds, whatever its scenario or state: first remove the
+        /// files and folders a run writes there (other files are kept).
+        #[arg(long, conflicts_with = "resume")]
+        overwrite: bool,
         /// Seconds of wall time between checkpoints.
         #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
         checkpoint_every: f64,
@@ -118,6 +132,10 @@ enum Command {
         /// Override a scenario key for every run (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// Replace runs whose directory holds a run of another scenario (otherwise refused,
+        /// exit 2): remove the files and folders a run writes there first.
+        #[arg(long, conflicts_with = "merge")]
+        overwrite: bool,
         /// Number of threads (default: all cores). Results are bit-identical for any count.
         #[arg(long)]
         threads: Option<usize>,
@@ -168,7 +186,10 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
-    /// Re-render the plots of a run directory from its series.csv.
+    /// Re-render the plots and report.html of a run directory from its stored data, titled
+    /// with the scenario name of its scenario.toml.
+    ///
+    /// Exit codes: 0 done, 2 no such run directory (or no series.csv in it).
     Plot {
         /// The run directory.
         run_dir: PathBuf,
@@ -249,7 +270,8 @@ pub fn main() -> ExitCode {
                     Error::Config { .. }
                     | Error::Parse { .. }
                     | Error::Invalid { .. }
-                    | Error::Format { .. },
+                    | Error::Format { .. }
+                    | Error::RunDirectory { .. },
                 ) => EXIT_BAD_INPUT,
                 _ if error
                     .chain()
@@ -400,6 +422,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             threads,
             quiet,
             resume,
+            overwrite,
             checkpoint_every,
             stop_at_step,
             device,
@@ -425,6 +448,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = RunOptions {
                 out: out.clone(),
                 resume,
+                overwrite,
                 checkpoint_every: Duration::from_secs_f64(checkpoint_every),
                 interrupt: &interrupt,
                 stop_at_step,
@@ -461,11 +485,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(summary) => {
                     let note = match summary.status {
                         Status::Interrupted => format!(
-                            "interrupted at step {} of {}; resume with: meanfield run {} --resume --out {}",
+                            "interrupted at step {} of {}; resume with: {}",
                             summary.step,
                             scenario.steps,
-                            scenario.file.display(),
-                            out.display()
+                            resume_command(&out)
                         ),
                         _ => format!(
                             "{}: {} steps, risk {:.4e} -> {:.4e}, {:.1} s ({:.1} steps/s); results in {}",
@@ -473,7 +496,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                             summary.step,
                             summary.initial_risk,
                             summary.final_risk,
-                            summary.wall_seconds,
+                            summary.wall_seconds_total,
                             summary.steps_per_second,
                             out.display()
                         ),
@@ -504,6 +527,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             shard,
             merge,
             overrides,
+            overwrite,
             threads,
             quiet,
         } => {
@@ -566,7 +590,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             let jobs = jobs.unwrap_or_else(rayon::current_num_threads);
-            let report = sweep::execute(&plan, &selection, &out, jobs, &interrupt, &progress)?;
+            let report = sweep::execute_with(
+                &plan,
+                &selection,
+                &out,
+                &sweep::ExecuteOptions { jobs, overwrite },
+                &interrupt,
+                &progress,
+            )?;
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
@@ -619,11 +650,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plot { run_dir } => {
-            let name = run_dir
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "run".into());
-            render_plots(&run_dir, &name)?;
+            replot(&run_dir)?;
             eprintln!("plots written to {}", run_dir.join("plots").display());
             Ok(ExitCode::SUCCESS)
         }

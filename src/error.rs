@@ -59,6 +59,16 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A run directory cannot take the run as asked: it holds a run of another scenario, an
+    /// interrupted run that `--resume` would continue, or files of a run without its
+    /// scenario.toml; or `--resume` was asked with another scenario.
+    #[error("run directory {dir}: {message}")]
+    RunDirectory {
+        /// The run directory.
+        dir: PathBuf,
+        /// What it holds, and what to do (`--overwrite`, `--resume`, another `--out`).
+        message: String,
+    },
     /// The dynamics produced a non-finite risk or particle.
     #[error("run diverged at step {step} (t = {time}): {what}")]
     Diverged {

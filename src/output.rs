@@ -8,6 +8,8 @@
 //! `\x93NUMPY`, a version, a little-endian header length, a Python dict literal with `descr`,
 //! `fortran_order` and `shape`, padded with spaces and a final `\n` so that the data starts at
 //! a multiple of 64 bytes.
+//!
+//! [`run_directory`] lists what a run directory holds ([`RunEntry`]) and clears it.
 
 use std::fs::File;
 use std::io::Write;
@@ -16,6 +18,12 @@ use std::path::{Path, PathBuf};
 use nalgebra::DMatrix;
 
 use crate::error::{Error, Result};
+
+pub mod run_directory;
+
+pub use run_directory::{
+    RunEntry, clear_run_directory, is_run_entry, marginal_path, marginal_quantity, run_entries_in,
+};
 
 /// Writes `bytes` to `path` atomically.
 ///

@@ -14,10 +14,18 @@
 //! plots/                  risk, cloud, cloud_panels, cloud.gif, marginals, movement, distance
 //! report.html             the summary and every figure on one self-contained page
 //! checkpoint/             particles.npy and state.json of an interrupted run (removed at the end)
+//! particles_last_finite.npy, last_finite.json   a diverged run's last finite particles, step
 //! ```
 //!
 //! Every file is written to a temporary name and renamed. Random streams are keyed by step,
 //! so a checkpoint needs only the particles and the step to resume bit for bit.
+//!
+//! The names above are [`RunEntry`]'s, the one list of what a run writes and owns. A new run
+//! first removes those entries (never other files) from its directory. It refuses a directory
+//! that holds a run of another scenario, an interrupted run of the same scenario (which
+//! `--resume` continues), or run files without a scenario.toml, unless
+//! [`RunOptions::overwrite`] is set; a finished or diverged run of the same scenario is simply
+//! run again. A resume refuses another scenario, naming the keys that differ.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,16 +37,18 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostics::measure::{angles_to, histogram, plane_of, principal_plane, w_norms};
 use crate::diagnostics::recorder::RunFacts;
 use crate::diagnostics::{Recorder, Series};
+use crate::dynamics::simulation::step_time;
 use crate::dynamics::{Control, Observation, Observer, Outcome};
 use crate::error::{Error, Result};
 use crate::output::{
-    Table, read_json, read_npy, write_atomic, write_json, write_npy, write_npy_vector,
+    RunEntry, Table, clear_run_directory, marginal_path, marginal_quantity, read_json, read_npy,
+    run_entries_in, write_atomic, write_json, write_npy, write_npy_vector,
 };
 use crate::plot::{
     CloudFigure, CloudFrame, Curve, HeatMap, LineFigure, Scale, render_cloud, render_cloud_gif,
     render_cloud_panels, render_heatmap, render_lines, write_report,
 };
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, differing_keys};
 
 /// Progress of a run, reported after each step.
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +68,9 @@ pub struct RunOptions<'a> {
     pub out: PathBuf,
     /// Continue an interrupted run in `out` from its checkpoint.
     pub resume: bool,
+    /// Replace whatever run `out` holds (its [`RunEntry`] files, nothing else) instead of
+    /// refusing a run of another scenario or an interrupted one (default false).
+    pub overwrite: bool,
     /// Wall time between checkpoints (default 300 s).
     pub checkpoint_every: Duration,
     /// Set (e.g. by a SIGINT handler) to stop after the current step.
@@ -105,9 +118,14 @@ pub struct Summary {
     pub final_test_risk: Option<f64>,
     /// Risk at step 0.
     pub initial_risk: f64,
-    /// Wall time of this invocation, seconds.
-    pub wall_seconds: f64,
-    /// Steps per second of this invocation.
+    /// Wall time of the whole run in seconds: the stepping of every invocation, summed across
+    /// resumes (older summaries, which timed the last invocation only, call it `wall_seconds`).
+    #[serde(alias = "wall_seconds")]
+    pub wall_seconds_total: f64,
+    /// Wall time of this invocation alone (the resumed part after a resume), seconds.
+    #[serde(default)]
+    pub wall_seconds_invocation: f64,
+    /// Steps of the whole run per second of `wall_seconds_total`.
     pub steps_per_second: f64,
     /// Rayon threads.
     pub threads: usize,
@@ -119,10 +137,14 @@ pub struct Summary {
     pub snapshot_subsampled: bool,
 }
 
-/// The checkpoint's state.json.
+/// The checkpoint's state.json (also last_finite.json, where only the step is meaningful).
 #[derive(Debug, Serialize, Deserialize)]
 struct CheckpointState {
     step: u64,
+    /// Wall time of the run up to this checkpoint, summed over its invocations, seconds
+    /// (0 in checkpoints written before it was kept).
+    #[serde(default)]
+    wall_seconds: f64,
 }
 
 fn series_table(series: &Series) -> Table {
@@ -135,14 +157,14 @@ fn series_table(series: &Series) -> Table {
 /// Writes `checkpoint/` atomically: into `checkpoint.tmp/`, then renamed over the old one.
 fn write_checkpoint(
     out: &Path,
-    step: u64,
+    state: &CheckpointState,
     theta: &DMatrix<f64>,
     series: &Series,
     measures: &Series,
 ) -> Result<()> {
-    let tmp = out.join("checkpoint.tmp");
-    let old = out.join("checkpoint.old");
-    let dir = out.join("checkpoint");
+    let tmp = RunEntry::CheckpointTemporary.path(out);
+    let old = RunEntry::CheckpointOld.path(out);
+    let dir = RunEntry::Checkpoint.path(out);
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
@@ -150,7 +172,7 @@ fn write_checkpoint(
     write_npy(&tmp.join("particles.npy"), theta)?;
     series_table(series).write_csv(&tmp.join("series.csv"))?;
     series_table(measures).write_csv(&tmp.join("measures.csv"))?;
-    write_json(&tmp.join("state.json"), &CheckpointState { step })?;
+    write_json(&tmp.join("state.json"), state)?;
     if dir.exists() {
         if old.exists() {
             std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
@@ -164,29 +186,120 @@ fn write_checkpoint(
     Ok(())
 }
 
-/// Reads `checkpoint/` (or `checkpoint.old/` if a swap was cut short).
-type Checkpoint = (u64, DMatrix<f64>, Vec<Vec<f64>>, Vec<Vec<f64>>);
+/// A checkpoint as read back: its state, particles, and the rows logged so far.
+struct Checkpoint {
+    state: CheckpointState,
+    theta: DMatrix<f64>,
+    rows: Vec<Vec<f64>>,
+    measure_rows: Vec<Vec<f64>>,
+}
 
-fn read_checkpoint(out: &Path) -> Result<Checkpoint> {
-    let dir = [out.join("checkpoint"), out.join("checkpoint.old")]
+/// The checkpoint folder of `out` that holds a state (`checkpoint/`, or `checkpoint.old/` if a
+/// swap was cut short), if any.
+fn checkpoint_folder(out: &Path) -> Option<PathBuf> {
+    [RunEntry::Checkpoint, RunEntry::CheckpointOld]
         .into_iter()
+        .map(|entry| entry.path(out))
         .find(|d| d.join("state.json").exists())
-        .ok_or_else(|| {
-            Error::format(
-                out.join("checkpoint"),
-                "no checkpoint to resume from (the run finished, or never started)",
-            )
-        })?;
-    let state: CheckpointState = read_json(&dir.join("state.json"))?;
-    let theta = read_npy(&dir.join("particles.npy"))?;
-    let rows = Table::read_csv(&dir.join("series.csv"))?.rows;
-    let measure_rows = Table::read_csv(&dir.join("measures.csv"))?.rows;
-    Ok((state.step, theta, rows, measure_rows))
+}
+
+/// Reads `checkpoint/` (or `checkpoint.old/` if a swap was cut short).
+fn read_checkpoint(out: &Path) -> Result<Checkpoint> {
+    let dir = checkpoint_folder(out).ok_or_else(|| {
+        Error::format(
+            RunEntry::Checkpoint.path(out),
+            "no checkpoint to resume from (the run finished, or never started)",
+        )
+    })?;
+    Ok(Checkpoint {
+        state: read_json(&dir.join("state.json"))?,
+        theta: read_npy(&dir.join("particles.npy"))?,
+        rows: Table::read_csv(&dir.join("series.csv"))?.rows,
+        measure_rows: Table::read_csv(&dir.join("measures.csv"))?.rows,
+    })
+}
+
+/// The command that resumes the run in `out`: its own resolved scenario, so that every
+/// `--set` override it was started with is kept.
+#[must_use]
+pub fn resume_command(out: &Path) -> String {
+    format!(
+        "meanfield run {} --resume --out {}",
+        RunEntry::Scenario.path(out).display(),
+        out.display()
+    )
+}
+
+/// `key: old -> new, ...` for the keys in which `previous` (a run directory's scenario.toml)
+/// and `resolved` differ; `None` if they are the same scenario.
+fn scenario_differences(previous: &str, resolved: &str) -> Option<String> {
+    if previous == resolved {
+        return None;
+    }
+    match differing_keys(previous, resolved) {
+        Ok(differences) if differences.is_empty() => None,
+        Ok(differences) => Some(
+            differences
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        Err(e) => Some(format!(
+            "its scenario.toml is not a resolved scenario ({e})"
+        )),
+    }
+}
+
+/// Makes `out` ready for a fresh run of `resolved`: refuses (unless `overwrite`) a directory
+/// that holds a run of another scenario, an interrupted run, or run files without a
+/// scenario.toml; then removes every [`RunEntry`] and nothing else.
+fn prepare_fresh(out: &Path, resolved: &str, overwrite: bool) -> Result<()> {
+    let owned = run_entries_in(out)?;
+    if !owned.is_empty() && !overwrite {
+        let refuse = |message: String| Error::RunDirectory {
+            dir: out.to_path_buf(),
+            message,
+        };
+        let written = RunEntry::Scenario.path(out);
+        match std::fs::read_to_string(&written) {
+            Ok(previous) => {
+                if let Some(differences) = scenario_differences(&previous, resolved) {
+                    return Err(refuse(format!(
+                        "holds a run of a different scenario (differing keys: {differences}); \
+                         pass --overwrite to replace that run, or choose another --out"
+                    )));
+                }
+                if let Some(folder) = checkpoint_folder(out) {
+                    let step = read_json::<CheckpointState>(&folder.join("state.json"))
+                        .map_or_else(|_| "?".into(), |state| state.step.to_string());
+                    return Err(refuse(format!(
+                        "holds an interrupted run of this scenario (checkpoint at step {step}); \
+                         continue it with `{}`, or pass --overwrite to start it over",
+                        resume_command(out)
+                    )));
+                }
+            }
+            Err(_) => {
+                let names: Vec<String> = owned
+                    .iter()
+                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect();
+                return Err(refuse(format!(
+                    "holds files of a run ({}) but no scenario.toml, so not a run of this \
+                     scenario; pass --overwrite to remove them, or choose another --out",
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    clear_run_directory(out)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))
 }
 
 /// The snapshots of a run directory, in step order: (step, particles).
 fn read_snapshots(out: &Path) -> Result<Vec<(u64, DMatrix<f64>)>> {
-    let dir = out.join("snapshots");
+    let dir = RunEntry::Snapshots.path(out);
     if !dir.exists() {
         return Ok(Vec::new());
     }
@@ -221,7 +334,7 @@ fn write_marginals(out: &Path, dt: f64) -> Result<()> {
     // About 2 sqrt(n) bins (10 to 40): a histogram of n points resolves no more.
     let particles = snapshots[0].1.nrows() as f64;
     let bins = ((2.0 * particles.sqrt()).round() as usize).clamp(10, 40);
-    let teacher = read_npy(&out.join("teacher.npy")).ok();
+    let teacher = read_npy(&RunEntry::Teacher.path(out)).ok();
     let d = snapshots[0].1.ncols() - 1;
     let mut quantities: Vec<(String, Quantity)> = vec![
         (
@@ -264,11 +377,11 @@ fn write_marginals(out: &Path, dt: f64) -> Result<()> {
         let mut table = Table::new(columns);
         for ((step, _), v) in snapshots.iter().zip(&values) {
             let h = histogram(v, lo, hi, bins);
-            let mut row = vec![*step as f64, *step as f64 * dt];
+            let mut row = vec![*step as f64, step_time(*step, dt)];
             row.extend(h.density);
             table.push(row);
         }
-        table.write_csv(&out.join(format!("marginals_{name}.csv")))?;
+        table.write_csv(&marginal_path(out, &name))?;
     }
     Ok(())
 }
@@ -276,12 +389,12 @@ fn write_marginals(out: &Path, dt: f64) -> Result<()> {
 /// Re-renders every figure of a run directory (`plots/`) and `report.html` from its stored
 /// data: series.csv, measures.csv, snapshots/, marginals_*.csv, teacher.npy, summary.json.
 pub fn render_plots(out: &Path, name: &str) -> Result<()> {
-    let series_path = out.join("series.csv");
+    let series_path = RunEntry::Series.path(out);
     let table = Table::read_csv(&series_path)?;
     let time = table
         .column("time")
         .ok_or_else(|| Error::format(&series_path, "no column `time`"))?;
-    let plots = out.join("plots");
+    let plots = RunEntry::Plots.path(out);
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
     let mut figures: Vec<(String, PathBuf)> = Vec::new();
     let curves = |table: &Table, time: &[f64], wanted: &[(&str, &str)]| -> Vec<Curve> {
@@ -321,7 +434,7 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
         plots.join("risk.png"),
     ));
 
-    let measures = Table::read_csv(&out.join("measures.csv")).ok();
+    let measures = Table::read_csv(&RunEntry::Measures.path(out)).ok();
     let mut movement_curves = curves(
         &table,
         &time,
@@ -380,7 +493,7 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
 
     let snapshots = read_snapshots(out)?;
     if let Some((_, last)) = snapshots.last() {
-        let teacher = read_npy(&out.join("teacher.npy")).ok();
+        let teacher = read_npy(&RunEntry::Teacher.path(out)).ok();
         let d = last.ncols() - 1;
         let teacher_w: Vec<Vec<f64>> = teacher
             .as_ref()
@@ -460,16 +573,16 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("marginals_") && n.ends_with(".csv"))
+                .is_some_and(|n| RunEntry::Marginals.matches(n))
         })
         .collect();
     marginal_files.sort();
     for path in marginal_files {
         let marginal = Table::read_csv(&path)?;
         let quantity = path
-            .file_stem()
+            .file_name()
             .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("marginals_"))
+            .and_then(marginal_quantity)
             .unwrap_or("value")
             .to_string();
         let centres: Vec<f64> = marginal.columns[2..]
@@ -508,18 +621,58 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
         ));
     }
 
-    let summary: Vec<(String, String)> = std::fs::read_to_string(out.join("summary.json"))
+    let summary: Vec<(String, String)> = std::fs::read_to_string(RunEntry::Summary.path(out))
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .and_then(|v| v.as_object().cloned())
         .map(|map| map.into_iter().map(|(k, v)| (k, v.to_string())).collect())
         .unwrap_or_default();
     write_report(
-        &out.join("report.html"),
+        &RunEntry::Report.path(out),
         &format!("meanfield run: {name}"),
         &summary,
         &figures,
     )
+}
+
+/// Re-renders the figures and report of the run directory `out` ([`render_plots`]), as
+/// `meanfield plot` does, titled with the scenario name in its scenario.toml (as at run time;
+/// the folder's name only if scenario.toml has none).
+///
+/// # Errors
+/// [`Error::RunDirectory`] if `out` does not exist, is not a directory or holds no
+/// series.csv; the errors of [`render_plots`].
+pub fn replot(out: &Path) -> Result<()> {
+    let refuse = |message: &str| Error::RunDirectory {
+        dir: out.to_path_buf(),
+        message: message.into(),
+    };
+    if !out.exists() {
+        return Err(refuse("no such directory"));
+    }
+    if !out.is_dir() {
+        return Err(refuse("not a directory"));
+    }
+    if !RunEntry::Series.path(out).is_file() {
+        return Err(refuse(
+            "not a run directory: it has no series.csv (meanfield run SCENARIO --out DIR makes one)",
+        ));
+    }
+    render_plots(out, &run_name(out))
+}
+
+/// The scenario name of the run directory `out`, from its scenario.toml (else the folder's
+/// name, else `run`).
+fn run_name(out: &Path) -> String {
+    std::fs::read_to_string(RunEntry::Scenario.path(out))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|table| table.get("name")?.as_str().map(String::from))
+        .or_else(|| {
+            out.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "run".into())
 }
 
 /// dt of a run, from its series (time / step of the last row).
@@ -544,9 +697,8 @@ impl Observer for RunObserver<'_> {
     fn observe(&mut self, observation: &Observation<'_>) -> Result<()> {
         self.recorder.observe(observation)?;
         for snapshot in self.recorder.take_snapshots() {
-            let path = self
-                .out
-                .join("snapshots")
+            let path = RunEntry::Snapshots
+                .path(self.out)
                 .join(format!("step_{}.npy", snapshot.step));
             write_npy(&path, &snapshot.particles)?;
         }
@@ -575,41 +727,40 @@ pub fn run(
         .test_risk(&simulation.network, &initial)?
         .is_some();
 
-    let (start, mut theta, rows, measure_rows) = if options.resume {
-        let written = out.join("scenario.toml");
+    let (start, earlier_wall, mut theta, rows, measure_rows) = if options.resume {
+        let written = RunEntry::Scenario.path(out);
         let previous = std::fs::read_to_string(&written).map_err(|e| Error::io(&written, e))?;
-        if previous != resolved {
-            return Err(Error::format(
-                &written,
-                "the scenario (with its --set overrides) differs from the one this run was started with; resume with the same scenario",
-            ));
+        if let Some(differences) = scenario_differences(&previous, &resolved) {
+            return Err(Error::RunDirectory {
+                dir: out.clone(),
+                message: format!(
+                    "cannot resume: the scenario (with its --set overrides) differs from the one \
+                     this run was started with (differing keys, run's -> now: {differences}); \
+                     resume with the same scenario, the run's own: {}",
+                    resume_command(out)
+                ),
+            });
         }
-        let (step, theta, rows, measure_rows) = read_checkpoint(out)?;
-        if theta.shape() != initial.shape() {
+        let checkpoint = read_checkpoint(out)?;
+        if checkpoint.theta.shape() != initial.shape() {
             return Err(Error::format(
-                out.join("checkpoint"),
+                RunEntry::Checkpoint.path(out),
                 "particles of another shape than the scenario's",
             ));
         }
-        (step, theta, rows, measure_rows)
+        (
+            checkpoint.state.step,
+            checkpoint.state.wall_seconds,
+            checkpoint.theta,
+            checkpoint.rows,
+            checkpoint.measure_rows,
+        )
     } else {
-        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-        for stale in ["checkpoint", "checkpoint.old", "checkpoint.tmp"] {
-            let p = out.join(stale);
-            if p.exists() {
-                std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
-            }
-        }
-        write_atomic(&out.join("scenario.toml"), resolved.as_bytes())?;
-        write_npy(&out.join("particles_init.npy"), &initial)?;
-        write_npy(&out.join("teacher.npy"), setup.teacher.matrix())?;
-        for stale in ["snapshots", "plots"] {
-            let p = out.join(stale);
-            if p.exists() {
-                std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
-            }
-        }
-        (0, initial.clone(), Vec::new(), Vec::new())
+        prepare_fresh(out, &resolved, options.overwrite)?;
+        write_atomic(&RunEntry::Scenario.path(out), resolved.as_bytes())?;
+        write_npy(&RunEntry::ParticlesInit.path(out), &initial)?;
+        write_npy(&RunEntry::Teacher.path(out), setup.teacher.matrix())?;
+        (0, 0.0, initial.clone(), Vec::new(), Vec::new())
     };
 
     let mut recorder = Recorder::new(
@@ -628,7 +779,7 @@ pub fn run(
         scenario.record,
     );
     recorder.restore(rows, measure_rows);
-    let snapshots_dir = out.join("snapshots");
+    let snapshots_dir = RunEntry::Snapshots.path(out);
     std::fs::create_dir_all(&snapshots_dir).map_err(|e| Error::io(&snapshots_dir, e))?;
     let indices: Vec<f64> = recorder.subsample().iter().map(|j| *j as f64).collect();
     write_npy_vector(&snapshots_dir.join("indices.npy"), &indices)?;
@@ -672,9 +823,17 @@ pub fn run(
                 Ok(Outcome::Interrupted { step }) if pending_checkpoint.get() == Some(step) => {
                     pending_checkpoint.set(None);
                     let recorder = &observer.recorder;
-                    if let Err(e) =
-                        write_checkpoint(out, step, &theta, recorder.series(), recorder.measures())
-                    {
+                    let state = CheckpointState {
+                        step,
+                        wall_seconds: earlier_wall + started.elapsed().as_secs_f64(),
+                    };
+                    if let Err(e) = write_checkpoint(
+                        out,
+                        &state,
+                        &theta,
+                        recorder.series(),
+                        recorder.measures(),
+                    ) {
                         checkpoint_error = Some(e);
                         break Ok(Outcome::Interrupted { step });
                     }
@@ -689,10 +848,11 @@ pub fn run(
         return Err(e);
     }
     let wall = started.elapsed().as_secs_f64();
+    let wall_total = earlier_wall + wall;
     let recorder = &observer.recorder;
     let series = recorder.series();
-    series_table(series).write_csv(&out.join("series.csv"))?;
-    series_table(recorder.measures()).write_csv(&out.join("measures.csv"))?;
+    series_table(series).write_csv(&RunEntry::Series.path(out))?;
+    series_table(recorder.measures()).write_csv(&RunEntry::Measures.path(out))?;
     if scenario.record.marginals {
         write_marginals(out, scenario.dt)?;
     }
@@ -711,7 +871,6 @@ pub fn run(
         Err(e @ Error::Diverged { step, .. }) => (Status::Diverged, Some(e.to_string()), *step),
         Err(e) => return Err(Error::format(out, e.to_string())),
     };
-    let done = step.saturating_sub(start);
     let summary = Summary {
         name: scenario.name.clone(),
         status,
@@ -720,12 +879,17 @@ pub fn run(
         m: theta.nrows(),
         d: theta.ncols() - 1,
         step,
-        time: step as f64 * scenario.dt,
+        time: step_time(step, scenario.dt),
         final_risk: last.and_then(|r| column("risk", r)).unwrap_or(f64::NAN),
         final_test_risk: last.and_then(|r| column("test_risk", r)),
         initial_risk: first.and_then(|r| column("risk", r)).unwrap_or(f64::NAN),
-        wall_seconds: wall,
-        steps_per_second: if wall > 0.0 { done as f64 / wall } else { 0.0 },
+        wall_seconds_total: wall_total,
+        wall_seconds_invocation: wall,
+        steps_per_second: if wall_total > 0.0 {
+            step as f64 / wall_total
+        } else {
+            0.0
+        },
         threads: options.threads,
         version: env!("CARGO_PKG_VERSION").into(),
         snapshot_particles,
@@ -733,26 +897,33 @@ pub fn run(
     };
     match status {
         Status::Finished => {
-            write_npy(&out.join("particles_final.npy"), &theta)?;
-            let checkpoint = out.join("checkpoint");
+            write_npy(&RunEntry::ParticlesFinal.path(out), &theta)?;
+            let checkpoint = RunEntry::Checkpoint.path(out);
             if checkpoint.exists() {
                 std::fs::remove_dir_all(&checkpoint).map_err(|e| Error::io(&checkpoint, e))?;
             }
         }
         Status::Interrupted => {
-            write_checkpoint(out, step, &theta, series, recorder.measures())?;
+            let state = CheckpointState {
+                step,
+                wall_seconds: wall_total,
+            };
+            write_checkpoint(out, &state, &theta, series, recorder.measures())?;
         }
         Status::Diverged => {
             if let Some((last_step, state)) = recorder.last_state() {
-                write_npy(&out.join("particles_last_finite.npy"), state)?;
+                write_npy(&RunEntry::ParticlesLastFinite.path(out), state)?;
                 write_json(
-                    &out.join("last_finite.json"),
-                    &CheckpointState { step: last_step },
+                    &RunEntry::LastFinite.path(out),
+                    &CheckpointState {
+                        step: last_step,
+                        wall_seconds: wall_total,
+                    },
                 )?;
             }
         }
     }
-    write_json(&out.join("summary.json"), &summary)?;
+    write_json(&RunEntry::Summary.path(out), &summary)?;
     if scenario.record.figures && !series.rows.is_empty() {
         render_plots(out, &scenario.name)?;
     }

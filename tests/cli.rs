@@ -341,7 +341,8 @@ fn a_run_writes_every_file_of_the_run_directory_contract() {
     for key in [
         "final_risk",
         "initial_risk",
-        "wall_seconds",
+        "wall_seconds_total",
+        "wall_seconds_invocation",
         "steps_per_second",
         "threads",
         "version",

@@ -13,6 +13,42 @@ use crate::error::{Error, Result};
 use crate::math::Network;
 use crate::task::{HeldBuffer, RiskMode};
 
+/// The time t_k = k dt of step k: the `f64` nearest to the exact decimal product of k and the
+/// shortest decimal spelling of dt, so that it prints as the decimal a user expects (step 963
+/// of dt = 0.1 is 96.3, where `963.0 * 0.1` is 96.30000000000001). It differs from
+/// `k as f64 * dt` by an ulp or so, and only where times are written or shown: no step uses it.
+///
+/// ```
+/// use meanfield::dynamics::simulation::step_time;
+///
+/// assert_eq!(step_time(963, 0.1).to_string(), "96.3");
+/// assert_eq!(step_time(3, 0.05).to_string(), "0.15");
+/// assert_eq!(step_time(0, 0.05), 0.0);
+/// ```
+#[must_use]
+pub fn step_time(step: u64, dt: f64) -> f64 {
+    let product = step as f64 * dt;
+    if !product.is_finite() {
+        return product;
+    }
+    // `{:e}` is the shortest spelling that reads back as dt: digits d1.d2d3...e<exponent>.
+    let spelling = format!("{:e}", dt.abs());
+    let exact = spelling.split_once('e').and_then(|(mantissa, exponent)| {
+        let exponent: i64 = exponent.parse().ok()?;
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let significand: u128 = format!("{whole}{fraction}").parse().ok()?;
+        let digits = significand.checked_mul(u128::from(step))?;
+        let scale = exponent - i64::try_from(fraction.len()).ok()?;
+        // Rust's float parsing rounds the exact decimal correctly.
+        format!("{digits}e{scale}").parse::<f64>().ok()
+    });
+    match exact {
+        Some(time) if dt < 0.0 => -time,
+        Some(time) => time,
+        None => product,
+    }
+}
+
 /// When observers are called: step 0, the last step, and these.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Schedule {
@@ -235,8 +271,10 @@ impl Simulation {
         held: bool,
     ) -> Result<Outcome> {
         let shape = theta.shape();
+        let time_step = self.dt;
         for step in from..=to {
-            let time = step as f64 * self.dt;
+            // Only logged steps and a divergence need the time (its decimal costs a format).
+            let time = || step_time(step, time_step);
             let risk = if held {
                 self.risk.begin_step(step);
                 let (mut flow, stepper) = self.parts();
@@ -247,7 +285,7 @@ impl Simulation {
             if !risk.is_finite() {
                 return Err(Error::Diverged {
                     step,
-                    time,
+                    time: time(),
                     what: format!("the risk is {risk}"),
                 });
             }
@@ -264,7 +302,7 @@ impl Simulation {
                 if !theta.iter().fold(0.0, |sum, v| sum + 0.0 * v).is_finite() {
                     return Err(Error::Diverged {
                         step,
-                        time,
+                        time: time(),
                         what: "a particle is not finite".into(),
                     });
                 }
@@ -276,7 +314,7 @@ impl Simulation {
                 };
                 observer.observe(&Observation {
                     step,
-                    time,
+                    time: time(),
                     risk,
                     test_risk,
                     theta,

@@ -12,7 +12,8 @@ use crate::output::{Table, read_json, read_npy};
 use crate::run::{RunOptions, Status, Summary, run};
 use crate::scenario::Scenario;
 use crate::sweep::execute::run_state;
-use crate::sweep::{Plan, SweepOverrides, execute, finish};
+use crate::sweep::execute::{ExecuteOptions, execute_with};
+use crate::sweep::{Plan, SweepOverrides, finish};
 
 /// The scenario files of the gallery, compiled in (used when `scenarios/gallery/` lacks one).
 const EMBEDDED: &[(&str, &str)] = &[
@@ -151,6 +152,8 @@ impl<'a> Context<'a> {
             let options = RunOptions {
                 out: dir.to_path_buf(),
                 resume: matches!(state, crate::sweep::execute::RunState::Resumable),
+                // The gallery's work folders are its cache: a run of other sizes there is stale.
+                overwrite: true,
                 checkpoint_every: std::time::Duration::from_secs(300),
                 interrupt: self.options.interrupt,
                 stop_at_step: None,
@@ -185,11 +188,16 @@ impl<'a> Context<'a> {
         let path = self.scenario_path(file)?;
         let plan = Plan::build(&path, overrides, sweep)?;
         let selection: Vec<usize> = (0..plan.runs.len()).collect();
-        let report = execute(
+        // Overwriting: the gallery's work folders are its cache (see `run`).
+        let options = ExecuteOptions {
+            jobs: rayon::current_num_threads(),
+            overwrite: true,
+        };
+        let report = execute_with(
             &plan,
             &selection,
             dir,
-            rayon::current_num_threads(),
+            &options,
             self.options.interrupt,
             &|_| {},
         )?;

@@ -2,9 +2,11 @@
 //! `--set` overrides, and its validation into a typed [`Scenario`] with every default resolved.
 
 pub mod build;
+pub mod difference;
 pub mod file;
 pub mod resolve;
 
 pub use build::Setup;
+pub use difference::{KeyDifference, differing_keys};
 pub use file::{ScenarioConfig, SweepConfig};
 pub use resolve::{InitSource, RiskSpec, Scenario, TargetSource};

@@ -4,7 +4,9 @@
 //! oversubscribed: small runs fill the cores side by side, a big run spreads over them.
 //!
 //! Resumable: a run whose directory holds a finished (or diverged) summary for the same
-//! resolved scenario is skipped; an interrupted one resumes from its checkpoint.
+//! resolved scenario is skipped; an interrupted one resumes from its checkpoint. A run whose
+//! directory holds a run of another scenario is refused (the run's error names the differing
+//! keys) unless [`ExecuteOptions::overwrite`] is set, as for `meanfield run`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -54,6 +56,15 @@ pub struct SweepProgress {
     pub id: String,
 }
 
+/// How [`execute_with`] runs the runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecuteOptions {
+    /// Runs at once (at least 1).
+    pub jobs: usize,
+    /// Replace a run directory that holds a run of another scenario (default false: refuse).
+    pub overwrite: bool,
+}
+
 /// The directory of run `run` under `out`.
 pub fn run_dir(out: &Path, run: &PlannedRun) -> PathBuf {
     out.join("runs").join(&run.id)
@@ -84,8 +95,8 @@ pub fn scenario_of(plan: &Plan, run: &PlannedRun) -> Result<Scenario> {
 }
 
 /// Runs the runs `selection` (indices into `plan.runs`) into `out`, at most `jobs` at once,
-/// skipping those already done. Writes `out/sweep_plan.json` first. Stops starting runs once
-/// `interrupt` is set (runs in flight stop after their step and keep a checkpoint).
+/// skipping those already done and refusing run directories of another scenario: the same as
+/// [`execute_with`] without `overwrite`.
 pub fn execute(
     plan: &Plan,
     selection: &[usize],
@@ -94,6 +105,29 @@ pub fn execute(
     interrupt: &AtomicBool,
     progress: &(dyn Fn(SweepProgress) + Sync),
 ) -> Result<ExecutionReport> {
+    let options = ExecuteOptions {
+        jobs,
+        overwrite: false,
+    };
+    execute_with(plan, selection, out, &options, interrupt, progress)
+}
+
+/// Runs the runs `selection` (indices into `plan.runs`) into `out`, at most `options.jobs` at
+/// once, skipping those already done. Writes `out/sweep_plan.json` first. Stops starting runs
+/// once `interrupt` is set (runs in flight stop after their step and keep a checkpoint).
+///
+/// # Errors
+/// The first error of a run ([`Error::RunDirectory`] for a directory that holds a run of
+/// another scenario, without `options.overwrite`); runs already started finish first.
+pub fn execute_with(
+    plan: &Plan,
+    selection: &[usize],
+    out: &Path,
+    options: &ExecuteOptions,
+    interrupt: &AtomicBool,
+    progress: &(dyn Fn(SweepProgress) + Sync),
+) -> Result<ExecutionReport> {
+    let (jobs, overwrite) = (options.jobs, options.overwrite);
     std::fs::create_dir_all(out.join("runs")).map_err(|e| Error::io(out, e))?;
     write_json(&out.join("sweep_plan.json"), plan)?;
     let mut order: Vec<usize> = selection.to_vec();
@@ -124,7 +158,7 @@ pub fn execute(
                         return;
                     };
                     let planned = &plan.runs[index];
-                    match run_one(plan, planned, out, interrupt) {
+                    match run_one(plan, planned, out, overwrite, interrupt) {
                         Ok(outcome) => {
                             let mut r = lock(&report);
                             match outcome {
@@ -174,6 +208,7 @@ fn run_one(
     plan: &Plan,
     planned: &PlannedRun,
     out: &Path,
+    overwrite: bool,
     interrupt: &AtomicBool,
 ) -> Result<Outcome> {
     let scenario = scenario_of(plan, planned)?;
@@ -185,6 +220,7 @@ fn run_one(
     let options = RunOptions {
         out: dir,
         resume: state == RunState::Resumable,
+        overwrite,
         checkpoint_every: Duration::from_secs(300),
         interrupt,
         stop_at_step: None,

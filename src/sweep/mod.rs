@@ -10,6 +10,6 @@ pub mod merge;
 pub mod partners;
 pub mod plan;
 
-pub use execute::{ExecutionReport, SweepProgress, execute};
+pub use execute::{ExecuteOptions, ExecutionReport, SweepProgress, execute, execute_with};
 pub use merge::{finish, gather, sweep_csv, write_sweep_csv};
 pub use plan::{Plan, PlannedRun, Reference, SweepOverrides};

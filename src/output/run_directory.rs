@@ -1,0 +1,233 @@
+//! What a run directory holds: the files and folders a run writes, and therefore owns
+//! ([`RunEntry`]), found in a directory and removed from it without touching anything else.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A file or folder of a run directory: what `meanfield run` writes there, and therefore what
+/// it owns and removes before writing a new run (`--overwrite`). The writer (`run.rs`) names
+/// its files through [`RunEntry::path`] and [`marginal_path`], so this list is the whole
+/// contract; any other file in the directory belongs to the user and is never touched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEntry {
+    /// `scenario.toml`: the resolved scenario.
+    Scenario,
+    /// `series.csv`: one row per logged step.
+    Series,
+    /// `summary.json`: final figures, status, wall time.
+    Summary,
+    /// `particles_init.npy`.
+    ParticlesInit,
+    /// `particles_final.npy` (a finished run).
+    ParticlesFinal,
+    /// `particles_last_finite.npy` (a diverged run).
+    ParticlesLastFinite,
+    /// `last_finite.json`: the step of `particles_last_finite.npy`.
+    LastFinite,
+    /// `teacher.npy`.
+    Teacher,
+    /// `measures.csv`: distances to the initial measure at the snapshots.
+    Measures,
+    /// `marginals_<quantity>.csv` (every quantity: see [`marginal_path`]).
+    Marginals,
+    /// `report.html`.
+    Report,
+    /// `snapshots/` (whole).
+    Snapshots,
+    /// `plots/` (whole).
+    Plots,
+    /// `checkpoint/` of an interrupted run.
+    Checkpoint,
+    /// `checkpoint.old/`, left if a checkpoint swap was cut short.
+    CheckpointOld,
+    /// `checkpoint.tmp/`, a checkpoint being written.
+    CheckpointTemporary,
+}
+
+impl RunEntry {
+    /// Every entry a run may write.
+    pub const ALL: [Self; 16] = [
+        Self::Scenario,
+        Self::Series,
+        Self::Summary,
+        Self::ParticlesInit,
+        Self::ParticlesFinal,
+        Self::ParticlesLastFinite,
+        Self::LastFinite,
+        Self::Teacher,
+        Self::Measures,
+        Self::Marginals,
+        Self::Report,
+        Self::Snapshots,
+        Self::Plots,
+        Self::Checkpoint,
+        Self::CheckpointOld,
+        Self::CheckpointTemporary,
+    ];
+
+    /// Its name in the run directory (`marginals_<quantity>.csv` for the marginals).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Scenario => "scenario.toml",
+            Self::Series => "series.csv",
+            Self::Summary => "summary.json",
+            Self::ParticlesInit => "particles_init.npy",
+            Self::ParticlesFinal => "particles_final.npy",
+            Self::ParticlesLastFinite => "particles_last_finite.npy",
+            Self::LastFinite => "last_finite.json",
+            Self::Teacher => "teacher.npy",
+            Self::Measures => "measures.csv",
+            Self::Marginals => "marginals_<quantity>.csv",
+            Self::Report => "report.html",
+            Self::Snapshots => "snapshots",
+            Self::Plots => "plots",
+            Self::Checkpoint => "checkpoint",
+            Self::CheckpointOld => "checkpoint.old",
+            Self::CheckpointTemporary => "checkpoint.tmp",
+        }
+    }
+
+    /// Its path in the run directory `dir` (for the marginals, see [`marginal_path`]).
+    #[must_use]
+    pub fn path(self, dir: &Path) -> PathBuf {
+        dir.join(self.name())
+    }
+
+    /// Whether a directory entry named `file_name` is this entry.
+    #[must_use]
+    pub fn matches(self, file_name: &str) -> bool {
+        match self {
+            Self::Marginals => file_name
+                .strip_prefix(MARGINALS_PREFIX)
+                .and_then(|rest| rest.strip_suffix(MARGINALS_SUFFIX))
+                .is_some_and(|quantity| !quantity.is_empty()),
+            other => file_name == other.name(),
+        }
+    }
+}
+
+/// Marginal files are `marginals_<quantity>.csv`.
+const MARGINALS_PREFIX: &str = "marginals_";
+const MARGINALS_SUFFIX: &str = ".csv";
+
+/// `dir/marginals_<quantity>.csv`: the histograms over time of one quantity.
+#[must_use]
+pub fn marginal_path(dir: &Path, quantity: &str) -> PathBuf {
+    dir.join(format!("{MARGINALS_PREFIX}{quantity}{MARGINALS_SUFFIX}"))
+}
+
+/// The quantity of a marginal file name (`marginals_a.csv` -> `a`), if it is one.
+#[must_use]
+pub fn marginal_quantity(file_name: &str) -> Option<&str> {
+    RunEntry::Marginals
+        .matches(file_name)
+        .then(|| &file_name[MARGINALS_PREFIX.len()..file_name.len() - MARGINALS_SUFFIX.len()])
+}
+
+/// Whether a run owns the directory entry `file_name`: one of [`RunEntry::ALL`], or the
+/// temporary file of an atomic write of one (`.{name}.{pid}.{n}.tmp`, left by a killed run).
+#[must_use]
+pub fn is_run_entry(file_name: &str) -> bool {
+    let owned = |name: &str| RunEntry::ALL.iter().any(|entry| entry.matches(name));
+    if owned(file_name) {
+        return true;
+    }
+    let temporary = file_name
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .and_then(|rest| rest.rsplit_once('.'))
+        .and_then(|(rest, call)| {
+            let (name, pid) = rest.rsplit_once('.')?;
+            let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            (numeric(call) && numeric(pid)).then_some(name)
+        });
+    temporary.is_some_and(owned)
+}
+
+/// The entries of `dir` that a run owns ([`is_run_entry`]), sorted; empty if `dir` does not
+/// exist.
+///
+/// # Errors
+/// [`Error::Io`] if `dir` exists but cannot be listed.
+pub fn run_entries_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut owned = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if entry.file_name().to_str().is_some_and(is_run_entry) {
+            owned.push(entry.path());
+        }
+    }
+    owned.sort();
+    Ok(owned)
+}
+
+/// Removes from `dir` exactly what a run owns ([`run_entries_in`]: its files, and its folders
+/// whole), leaving every other file; returns what it removed. A symbolic link is removed, never
+/// followed.
+///
+/// # Errors
+/// [`Error::Io`] naming the entry that could not be removed.
+///
+/// ```
+/// use meanfield::output::clear_run_directory;
+///
+/// # let dir = std::env::temp_dir().join(format!("meanfield-doc-clear-{}", std::process::id()));
+/// # std::fs::create_dir_all(dir.join("plots"))?;
+/// std::fs::write(dir.join("series.csv"), "step,time\n")?;
+/// std::fs::write(dir.join("marginals_a.csv"), "step,time\n")?;
+/// std::fs::write(dir.join("notes.txt"), "mine")?;
+/// clear_run_directory(&dir)?;
+/// assert!(dir.join("notes.txt").exists());
+/// assert!(!dir.join("series.csv").exists() && !dir.join("plots").exists());
+/// assert!(!dir.join("marginals_a.csv").exists());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn clear_run_directory(dir: &Path) -> Result<Vec<PathBuf>> {
+    let owned = run_entries_in(dir)?;
+    for path in &owned {
+        let metadata = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+        let removed = if metadata.is_dir() {
+            std::fs::remove_dir_all(path)
+        } else {
+            std::fs::remove_file(path)
+        };
+        removed.map_err(|e| Error::io(path, e))?;
+    }
+    Ok(owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_owns_its_entries_and_their_temporary_files_and_nothing_else() {
+        for name in [
+            "scenario.toml",
+            "plots",
+            "marginals_angle_0.csv",
+            "checkpoint.tmp",
+            ".series.csv.4242.7.tmp",
+        ] {
+            assert!(is_run_entry(name), "{name}");
+        }
+        for name in [
+            "notes.txt",
+            "marginals_.csv",
+            "series.csv.bak",
+            ".notes.txt.4242.7.tmp",
+            ".series.csv.tmp",
+        ] {
+            assert!(!is_run_entry(name), "{name}");
+        }
+        assert_eq!(marginal_quantity("marginals_w_norm.csv"), Some("w_norm"));
+    }
+}
