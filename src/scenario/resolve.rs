@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::math::{Activation, InitLaw, Network, ScalarLaw, VectorLaw};
 use crate::output::read_npy;
 use crate::scenario::build::reason;
-use crate::scenario::file::{LawConfig, ScenarioConfig, TeacherWeightsConfig, locate};
+use crate::scenario::file::{
+    LawConfig, ScenarioConfig, TeacherWeightsConfig, is_overridden, locate,
+};
 use crate::task::{Directions, OutputWeights, TeacherSpec};
 
 /// Where the initial particles come from.
@@ -119,12 +121,8 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn fail(&self, key: &str, found: impl ToString, allowed: impl Into<String>) -> Error {
-        let overridden = self
-            .overrides
-            .iter()
-            .any(|o| o.split('=').next().map(str::trim) == Some(key));
         let key = match locate(self.text, key) {
-            _ if overridden => format!("{key} (from --set)"),
+            _ if is_overridden(self.overrides, key) => format!("{key} (from --set)"),
             Some((line, column)) => format!("{key} (line {line}, column {column})"),
             None => key.to_string(),
         };
@@ -671,7 +669,7 @@ impl Scenario {
             return Err(cx.fail(
                 "record.snapshots",
                 1,
-                "0 (none) or at least 2 (the first and last steps are always included)",
+                "0 (none) or an integer >= 2 (the first and last steps are always included)",
             ));
         }
         if record.snapshot_particles == 0 {
