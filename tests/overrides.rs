@@ -3,7 +3,12 @@
 //! other, errors that say where a key came from, and integer messages that state the real
 //! range. The bad cases of `tests/scenarios/bad_set/` carry their overrides on `#set` lines
 //! and their expected messages on `#^` lines, and run through the binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::float_cmp,
+    reason = "tests; values read back exactly are the property tested"
+)]
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -47,7 +52,11 @@ fn every_float_spelling_is_a_number() {
     ] {
         let assignment = format!("dynamics.lambda={spelling}");
         let config = parsed(BASE, &[&assignment]);
-        assert_eq!(config.dynamics.lambda, Some(value), "{spelling}");
+        assert_eq!(
+            config.dynamics.lambda.and_then(|l| l.value()),
+            Some(value),
+            "{spelling}"
+        );
     }
     let scenario = resolved(BASE, &["dynamics.lambda=.001", "dynamics.dt=5e-2"]).unwrap();
     assert_eq!(scenario.dynamics.lambda, 0.001);

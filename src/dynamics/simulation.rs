@@ -2,13 +2,14 @@
 //! observations, divergence checks and stopping; observers see the state on a schedule and
 //! never change the trajectory.
 //!
-//! Step k goes from theta(t_k) to theta(t_{k+1}), t_k = k dt. The drift at theta(t_k) (the first
+//! Step k goes from theta(t_k) to theta(t_{k+1}), t_k = k dt (with schedules, t_{k+1} = t_k +
+//! dt(t_k) and lambda(t_k), tau(t_k) for the whole step: [`crate::dynamics::scheduled`]). The drift at theta(t_k) (the first
 //! Runge-Kutta stage) is also what a logged step reports, so observing costs no extra drift
 //! evaluation, except once at the final state.
 
 use nalgebra::DMatrix;
 
-use crate::dynamics::{Dynamics, Flow, Integrator, Stepper};
+use crate::dynamics::{Dynamics, Flow, Integrator, Schedules, Stepper};
 use crate::error::{Error, Result};
 use crate::math::Network;
 use crate::task::{HeldBuffer, RiskMode};
@@ -48,7 +49,7 @@ impl Schedule {
 pub struct Observation<'a> {
     /// Step index k.
     pub step: u64,
-    /// Time t_k = k dt.
+    /// Time t_k (k dt, or the sum of the scheduled steps).
     pub time: f64,
     /// The risk the dynamics descends, at theta(t_k).
     pub risk: f64,
@@ -60,7 +61,7 @@ pub struct Observation<'a> {
     pub velocity: &'a DMatrix<f64>,
     /// The network.
     pub network: &'a Network,
-    /// lambda, tau, training subset and lr_ratio.
+    /// lambda, tau, training subset and lr_ratio (lambda and tau at t_k).
     pub dynamics: &'a Dynamics,
     /// Whether the step is on the schedule (and not only one the observer asked for).
     pub scheduled: bool,
@@ -107,10 +108,13 @@ pub struct Simulation {
     pub dynamics: Dynamics,
     /// Risk mode.
     pub risk: RiskMode,
-    /// Time step dt > 0.
+    /// Time step dt > 0 (the step in progress, dt(t_k), under a dt schedule).
     pub dt: f64,
     /// Seed of the noise streams.
     pub seed: u64,
+    /// dt, lambda and tau as functions of time, applied by [`Simulation::run`] at the start of
+    /// each step (none by default: the constants above).
+    schedules: Schedules,
     stepper: Stepper,
 }
 
@@ -135,8 +139,59 @@ impl Simulation {
             risk,
             dt,
             seed,
+            schedules: Schedules::default(),
             stepper: Stepper::new(integrator),
         })
+    }
+
+    /// The simulation with dt, lambda and tau following `schedules` in [`Simulation::run`];
+    /// checks that every scheduled value is allowed (dt > 0, lambda >= 0, tau >= 0 and tau = 0
+    /// for heun and rk4).
+    pub fn with_schedules(mut self, schedules: Schedules) -> Result<Self> {
+        for (key, schedule, positive) in [
+            ("dynamics.dt", &schedules.dt, true),
+            ("dynamics.lambda", &schedules.lambda, false),
+            ("dynamics.tau", &schedules.tau, false),
+        ] {
+            let Some(schedule) = schedule else { continue };
+            let (low, high) = (schedule.lowest(), schedule.highest());
+            let allowed = if positive { low > 0.0 } else { low >= 0.0 };
+            if !(allowed && high.is_finite()) {
+                return Err(Error::invalid(
+                    key,
+                    format!("{schedule:?}"),
+                    "finite values, > 0 for dt and >= 0 for lambda and tau",
+                ));
+            }
+        }
+        if let Some(tau) = &schedules.tau {
+            self.stepper.integrator().check_temperature(tau.highest())?;
+        }
+        self.schedules = schedules;
+        Ok(self)
+    }
+
+    /// The schedules [`Simulation::run`] follows.
+    pub fn schedules(&self) -> &Schedules {
+        &self.schedules
+    }
+
+    /// t_k of step `step`: k dt, or under a dt schedule the sum of the steps before it.
+    pub fn time_at(&self, step: u64) -> f64 {
+        self.schedules.time_at(self.dt, step)
+    }
+
+    /// Sets dt, lambda and tau to their scheduled values at `time`.
+    fn follow_schedules(&mut self, time: f64) {
+        if let Some(dt) = &self.schedules.dt {
+            self.dt = dt.value(time);
+        }
+        if let Some(lambda) = &self.schedules.lambda {
+            self.dynamics.lambda = lambda.value(time);
+        }
+        if let Some(tau) = &self.schedules.tau {
+            self.dynamics.tau = tau.value(time);
+        }
     }
 
     /// The velocity field and the stepper, borrowed together.
@@ -235,8 +290,9 @@ impl Simulation {
         held: bool,
     ) -> Result<Outcome> {
         let shape = theta.shape();
+        let (mut time, mut clock) = self.schedules.clock_at(self.dt, from);
         for step in from..=to {
-            let time = step as f64 * self.dt;
+            self.follow_schedules(time);
             let risk = if held {
                 self.risk.begin_step(step);
                 let (mut flow, stepper) = self.parts();
@@ -296,6 +352,7 @@ impl Simulation {
             } else {
                 self.finish_step(theta, step)?;
             }
+            time = clock.next(step, time, self.dt);
             if after_step(step + 1, risk) == Control::Stop && step + 1 < to {
                 return Ok(Outcome::Interrupted { step: step + 1 });
             }

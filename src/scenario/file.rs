@@ -169,20 +169,89 @@ pub struct RiskConfig {
 pub struct DynamicsConfig {
     /// `euler` (default), `heun` or `rk4`.
     pub integrator: Option<String>,
-    /// Time step (default 0.05).
-    pub dt: Option<f64>,
+    /// Time step (default 0.05), or a schedule of it.
+    pub dt: Option<ScheduledConfig>,
     /// Number of steps (default 1000 unless `t_end` is given).
     pub steps: Option<u64>,
     /// Final time: steps = round(t_end / dt).
     pub t_end: Option<f64>,
-    /// Weight decay (default 0).
-    pub lambda: Option<f64>,
-    /// Temperature (default 0).
-    pub tau: Option<f64>,
+    /// Weight decay (default 0), or a schedule of it.
+    pub lambda: Option<ScheduledConfig>,
+    /// Temperature (default 0), or a schedule of it (annealing).
+    pub tau: Option<ScheduledConfig>,
     /// `both` (default), `a_only` or `w_only`.
     pub train: Option<String>,
     /// Multiplier of the a-drift (default 1).
     pub lr_ratio: Option<f64>,
+}
+
+/// A flow parameter (dt, lambda, tau): a number, or a schedule written as an inline table.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum ScheduledConfig {
+    /// The same value at every time.
+    Value(f64),
+    /// `{ schedule = "piecewise", ... }` or `{ schedule = "exponential", ... }`.
+    Schedule(ScheduleConfig),
+}
+
+impl ScheduledConfig {
+    /// The plain number, if it is one.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            ScheduledConfig::Value(v) => Some(*v),
+            ScheduledConfig::Schedule(_) => None,
+        }
+    }
+}
+
+impl From<f64> for ScheduledConfig {
+    fn from(value: f64) -> Self {
+        ScheduledConfig::Value(value)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScheduledConfig {
+    /// A number (an integer is read as a float) or a table with the keys of
+    /// [`ScheduleConfig`]; anything else is refused with what is allowed (an untagged enum
+    /// would only say that no variant matched).
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::Float(v) => Ok(ScheduledConfig::Value(v)),
+            toml::Value::Integer(v) => Ok(ScheduledConfig::Value(v as f64)),
+            toml::Value::Table(table) => ScheduleConfig::deserialize(toml::Value::Table(table))
+                .map(ScheduledConfig::Schedule)
+                .map_err(|e| D::Error::custom(e.message().trim())),
+            other => Err(D::Error::custom(format!(
+                "invalid type: {} {other}, expected a number or a schedule                  {{ schedule = \"piecewise\", times = [..], values = [..] }} or                  {{ schedule = \"exponential\", start = .., rate = .., floor = .. }}",
+                other.type_str()
+            ))),
+        }
+    }
+}
+
+/// A schedule of a flow parameter (docs/scenarios.md, "Schedules"):
+/// `{ schedule = "piecewise", times = [0, 10], values = [0.05, 0.01] }` (the value of the last
+/// breakpoint at or before t) or `{ schedule = "exponential", start = 0.1, rate = 0.05,
+/// floor = 0.0 }` (max(start exp(-rate t), floor)).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// `piecewise` or `exponential` (required).
+    pub schedule: Option<String>,
+    /// Piecewise: breakpoints, starting at 0, increasing.
+    pub times: Option<Vec<f64>>,
+    /// Piecewise: the value from each breakpoint on.
+    pub values: Option<Vec<f64>>,
+    /// Exponential: the value at t = 0.
+    pub start: Option<f64>,
+    /// Exponential: decay rate >= 0.
+    pub rate: Option<f64>,
+    /// Exponential: lower clamp (default 0).
+    pub floor: Option<f64>,
 }
 
 /// `[record]`.
