@@ -123,12 +123,10 @@ fn schedules_of_one_value_are_bit_identical_to_the_numbers() {
 #[test]
 fn a_dt_schedule_accumulates_the_time_in_step_order() {
     let directory = common::scratch_directory("schedules", "time");
-    let text = scenario_text(
-        10,
-        "dt = { schedule = \"piecewise\", times = [0, 1], values = [0.25, 0.1] }\nt_end = 2.0",
-        "every = 1",
-    );
-    let out = run_text(&directory, "run", &text, &[]);
+    let text = "seed = 3\n[model]\nd = 3\nm = 10\n[dynamics]\n\
+                dt = { schedule = \"piecewise\", times = [0, 1], values = [0.25, 0.1] }\n\
+                t_end = 2.0\n[record]\nevery = 1\nsnapshots = 5\nprobes = 0\nfigures = false\n";
+    let out = run_text(&directory, "run", text, &[]);
     let series = columns(&out.join("series.csv"));
     let time = column(&series, "time");
     // 4 steps of 0.25 reach t = 1, then 10 steps of 0.1 reach 2: t = 1 + (k - 4) 0.1.
@@ -141,6 +139,42 @@ fn a_dt_schedule_accumulates_the_time_in_step_order() {
         };
         assert_eq!(*t, expected, "step {k}");
     }
+    // The marginals and the summary take their times from the same clock, not step x dt.
+    let marginals = columns(&out.join("marginals_a.csv"));
+    let (steps, times) = (column(&marginals, "step"), column(&marginals, "time"));
+    assert!(steps.iter().any(|s| *s > 4.0), "{steps:?}");
+    for (step, t) in steps.iter().zip(&times) {
+        assert_eq!(*t, time[*step as usize], "marginals at step {step}");
+    }
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("\"time\": 2.0"), "{summary}");
+}
+
+#[test]
+fn a_sweep_refuses_schedules() {
+    let directory = common::scratch_directory("schedules", "sweep");
+    let scenario = directory.join("sweep.toml");
+    let text = scenario_text(
+        10,
+        "steps = 10\ntau = { schedule = \"exponential\", start = 0.1, rate = 1.0 }",
+        "",
+    );
+    std::fs::write(&scenario, text).unwrap();
+    let output = Command::new(BIN)
+        .env("CI", "1")
+        .arg("sweep")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(directory.join("out"))
+        .args(["--widths", "4,8", "--seeds", "1"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("dynamics.tau = a schedule: expected a number in a sweep"),
+        "{message}"
+    );
 }
 
 /// Keeps theta and the drift at the observed steps `wanted`.
