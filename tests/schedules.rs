@@ -409,3 +409,26 @@ fn bad_schedules_are_refused_naming_the_key_and_what_is_allowed() {
         assert!(message.contains(expected), "{dynamics}\n{message}");
     }
 }
+
+#[test]
+fn check_reports_the_end_time_of_a_dt_schedule() {
+    let directory = common::scratch_directory("schedules", "check");
+    let scenario = directory.join("check.toml");
+    let text = "[model]\nd = 3\nm = 10\n[dynamics]\n\
+                dt = { schedule = \"piecewise\", times = [0, 10], values = [0.05, 0.01] }\n\
+                t_end = 20\n";
+    std::fs::write(&scenario, text).unwrap();
+    let output = Command::new(BIN)
+        .env("CI", "1")
+        .arg("check")
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    // 200 steps of 0.05 reach t = 10, 1000 steps of 0.01 reach 20.
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("1200 steps of dt = 0.05 at t = 0, scheduled (t_end = 20)"),
+        "{message}"
+    );
+}
