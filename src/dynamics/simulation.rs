@@ -219,7 +219,8 @@ impl Simulation {
         stepper.finish(&mut flow, theta, dt, seed, step)
     }
 
-    /// Advances `theta` by one step (step index `step`) and returns the risk before it.
+    /// Advances `theta` by one step (step index `step`) and returns the risk before it, with the
+    /// current dt and dynamics: [`Simulation::run`] alone follows the schedules.
     pub fn step(&mut self, theta: &mut DMatrix<f64>, step: u64) -> Result<f64> {
         let risk = self.first_stage(theta, step)?;
         self.finish_step(theta, step)?;
