@@ -371,7 +371,7 @@ pub fn is_overridden(overrides: &[String], key: &str) -> bool {
 ///
 /// A value is read as TOML, after numbers in any spelling Rust reads (`.001`, `5.`, `-.5`,
 /// `+1.5`, `1E-3`) are normalised; what is neither stays a string (`rk4`). `key=none` removes
-/// the key, so its default applies (except where `none` is a value, [`NONE_IS_A_VALUE`]). An
+/// the key, so its default applies (except where `none` is a value: `sweep.reference`). An
 /// override of `dynamics.steps` removes the file's `dynamics.t_end` and the other way round.
 /// Errors name keys from the file by their line and column there, and keys set by an
 /// override as `(from --set)`.
