@@ -640,12 +640,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let scenario = load(&scenario, &overrides)?;
             scenario.setup()?;
             print!("{}", scenario.resolved_toml()?);
+            let scheduled = if scenario.schedules.dt.is_some() {
+                " at t = 0, scheduled"
+            } else {
+                ""
+            };
             eprintln!(
-                "{}: valid; {} steps of dt = {} (t_end = {})",
+                "{}: valid; {} steps of dt = {}{scheduled} (t_end = {})",
                 scenario.file.display(),
                 scenario.steps,
                 scenario.dt,
-                scenario.steps as f64 * scenario.dt
+                scenario.schedules.time_at(scenario.dt, scenario.steps)
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -37,7 +37,6 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostics::measure::{angles_to, histogram, plane_of, principal_plane, w_norms};
 use crate::diagnostics::recorder::RunFacts;
 use crate::diagnostics::{Recorder, Series};
-use crate::dynamics::simulation::step_time;
 use crate::dynamics::{Control, Observation, Observer, Outcome};
 use crate::error::{Error, Result};
 use crate::output::{
@@ -326,11 +325,12 @@ type Quantity = Box<dyn Fn(&DMatrix<f64>) -> Vec<f64>>;
 /// Histograms over time of a, |w| and the angle to each teacher neuron, from the snapshots:
 /// `marginals_<name>.csv` with columns step, time, then one density per bin (named by the bin
 /// centre). Ranges cover every snapshot, so all rows share their bins.
-fn write_marginals(out: &Path, dt: f64) -> Result<()> {
+fn write_marginals(out: &Path, time_at: &dyn Fn(u64) -> f64) -> Result<()> {
     let snapshots = read_snapshots(out)?;
     if snapshots.is_empty() {
         return Ok(());
     }
+    let times: Vec<f64> = snapshots.iter().map(|(step, _)| time_at(*step)).collect();
     // About 2 sqrt(n) bins (10 to 40): a histogram of n points resolves no more.
     let particles = snapshots[0].1.nrows() as f64;
     let bins = ((2.0 * particles.sqrt()).round() as usize).clamp(10, 40);
@@ -375,9 +375,9 @@ fn write_marginals(out: &Path, dt: f64) -> Result<()> {
         let mut columns = vec!["step".to_string(), "time".to_string()];
         columns.extend((0..bins).map(|b| format!("{}", lo + (b as f64 + 0.5) * width)));
         let mut table = Table::new(columns);
-        for ((step, _), v) in snapshots.iter().zip(&values) {
+        for (((step, _), v), time) in snapshots.iter().zip(&values).zip(&times) {
             let h = histogram(v, lo, hi, bins);
-            let mut row = vec![*step as f64, step_time(*step, dt)];
+            let mut row = vec![*step as f64, *time];
             row.extend(h.density);
             table.push(row);
         }
@@ -528,7 +528,7 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
                     .collect();
                 let norms = w_norms(t);
                 CloudFrame {
-                    time: *step as f64 * time_step(&table),
+                    time: time_at_step(&table, *step),
                     x: rows.iter().map(|w| project(w, &e1)).collect(),
                     y: rows.iter().map(|w| project(w, &e2)).collect(),
                     color: t.column(0).iter().copied().collect(),
@@ -675,16 +675,27 @@ fn run_name(out: &Path) -> String {
         .unwrap_or_else(|| "run".into())
 }
 
-/// dt of a run, from its series (time / step of the last row).
-fn time_step(table: &Table) -> f64 {
+/// The time of `step`, from a run's series: its row's time, else linear between the logged
+/// steps around it (exact for a constant dt; a dt schedule is piecewise linear in the step
+/// between its logged rows only where dt does not change), else time / step of the last row.
+fn time_at_step(table: &Table, step: u64) -> f64 {
     let steps = table.column("step").unwrap_or_default();
     let times = table.column("time").unwrap_or_default();
-    steps
-        .iter()
-        .zip(&times)
-        .rev()
-        .find(|(s, _)| **s > 0.0)
-        .map_or(1.0, |(s, t)| t / s)
+    let target = step as f64;
+    let rows: Vec<(f64, f64)> = steps.into_iter().zip(times).collect();
+    let after = rows.partition_point(|(s, _)| *s < target);
+    match (
+        after.checked_sub(1).and_then(|i| rows.get(i)),
+        rows.get(after),
+    ) {
+        (_, Some((s, t))) if *s <= target => *t,
+        (Some((s0, t0)), Some((s1, t1))) => t0 + (t1 - t0) * (target - s0) / (s1 - s0),
+        _ => rows
+            .iter()
+            .rev()
+            .find(|(s, _)| *s > 0.0)
+            .map_or(target, |(s, t)| target * t / s),
+    }
 }
 
 /// Forwards observations to the recorder and writes its snapshots as they are taken.
@@ -774,7 +785,11 @@ pub fn run(
             d: scenario.d,
             bias: scenario.bias,
             network: &scenario.network,
-            tau: scenario.dynamics.tau,
+            tau: scenario
+                .schedules
+                .tau
+                .as_ref()
+                .map_or(scenario.dynamics.tau, |tau| tau.highest()),
         },
         scenario.record,
     );
@@ -854,7 +869,7 @@ pub fn run(
     series_table(series).write_csv(&RunEntry::Series.path(out))?;
     series_table(recorder.measures()).write_csv(&RunEntry::Measures.path(out))?;
     if scenario.record.marginals {
-        write_marginals(out, scenario.dt)?;
+        write_marginals(out, &|step| simulation.time_at(step))?;
     }
     let column = |name: &str, row: &Vec<f64>| {
         series
@@ -879,7 +894,7 @@ pub fn run(
         m: theta.nrows(),
         d: theta.ncols() - 1,
         step,
-        time: step_time(step, scenario.dt),
+        time: simulation.time_at(step),
         final_risk: last.and_then(|r| column("risk", r)).unwrap_or(f64::NAN),
         final_test_risk: last.and_then(|r| column("test_risk", r)),
         initial_risk: first.and_then(|r| column("risk", r)).unwrap_or(f64::NAN),

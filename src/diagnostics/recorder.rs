@@ -338,7 +338,8 @@ impl Recorder {
                 .map(|e| e.entropy)
                 .unwrap_or(f64::NAN);
             row.push(entropy);
-            row.push(objective_value - self.tau * entropy);
+            // tau at this step: a tau schedule changes it.
+            row.push(objective_value - o.dynamics.tau * entropy);
         }
         self.measures.rows.push(row);
         self.pending.push(Snapshot {

@@ -1,12 +1,14 @@
-//! How particles move: the drift of MATH.md section 2, Langevin noise, Runge-Kutta integrators
-//! and the simulation loop with its observers.
+//! How particles move: the drift of MATH.md section 2, Langevin noise, Runge-Kutta integrators,
+//! the simulation loop with its observers, and schedules of dt, lambda and tau.
 
 pub mod drift;
 pub mod integrator;
 pub mod noise;
 pub mod reduced;
+pub mod scheduled;
 pub mod simulation;
 
 pub use drift::{Dynamics, Flow, Train};
 pub use integrator::{Integrator, Stepper};
+pub use scheduled::{ParameterSchedule, Schedules};
 pub use simulation::{Control, Observation, Observer, Outcome, Schedule, Simulation};

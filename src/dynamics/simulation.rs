@@ -2,52 +2,18 @@
 //! observations, divergence checks and stopping; observers see the state on a schedule and
 //! never change the trajectory.
 //!
-//! Step k goes from theta(t_k) to theta(t_{k+1}), t_k = k dt. The drift at theta(t_k) (the first
+//! Step k goes from theta(t_k) to theta(t_{k+1}), t_k = k dt (with schedules, t_{k+1} = t_k +
+//! dt(t_k) and lambda(t_k), tau(t_k) for the whole step: [`crate::dynamics::scheduled`]). The drift at theta(t_k) (the first
 //! Runge-Kutta stage) is also what a logged step reports, so observing costs no extra drift
 //! evaluation, except once at the final state.
 
 use nalgebra::DMatrix;
 
-use crate::dynamics::{Dynamics, Flow, Integrator, Stepper};
+pub use crate::dynamics::scheduled::step_time;
+use crate::dynamics::{Dynamics, Flow, Integrator, Schedules, Stepper};
 use crate::error::{Error, Result};
 use crate::math::Network;
 use crate::task::{HeldBuffer, RiskMode};
-
-/// The time t_k = k dt of step k: the `f64` nearest to the exact decimal product of k and the
-/// shortest decimal spelling of dt, so that it prints as the decimal a user expects (step 963
-/// of dt = 0.1 is 96.3, where `963.0 * 0.1` is 96.30000000000001). It differs from
-/// `k as f64 * dt` by an ulp or so, and only where times are written or shown: no step uses it.
-///
-/// ```
-/// use meanfield::dynamics::simulation::step_time;
-///
-/// assert_eq!(step_time(963, 0.1).to_string(), "96.3");
-/// assert_eq!(step_time(3, 0.05).to_string(), "0.15");
-/// assert_eq!(step_time(0, 0.05), 0.0);
-/// ```
-#[must_use]
-pub fn step_time(step: u64, dt: f64) -> f64 {
-    let product = step as f64 * dt;
-    if !product.is_finite() {
-        return product;
-    }
-    // `{:e}` is the shortest spelling that reads back as dt: digits d1.d2d3...e<exponent>.
-    let spelling = format!("{:e}", dt.abs());
-    let exact = spelling.split_once('e').and_then(|(mantissa, exponent)| {
-        let exponent: i64 = exponent.parse().ok()?;
-        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        let significand: u128 = format!("{whole}{fraction}").parse().ok()?;
-        let digits = significand.checked_mul(u128::from(step))?;
-        let scale = exponent - i64::try_from(fraction.len()).ok()?;
-        // Rust's float parsing rounds the exact decimal correctly.
-        format!("{digits}e{scale}").parse::<f64>().ok()
-    });
-    match exact {
-        Some(time) if dt < 0.0 => -time,
-        Some(time) => time,
-        None => product,
-    }
-}
 
 /// When observers are called: step 0, the last step, and these.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,7 +50,7 @@ impl Schedule {
 pub struct Observation<'a> {
     /// Step index k.
     pub step: u64,
-    /// Time t_k = k dt.
+    /// Time t_k (k dt, or the sum of the scheduled steps).
     pub time: f64,
     /// The risk the dynamics descends, at theta(t_k).
     pub risk: f64,
@@ -96,7 +62,7 @@ pub struct Observation<'a> {
     pub velocity: &'a DMatrix<f64>,
     /// The network.
     pub network: &'a Network,
-    /// lambda, tau, training subset and lr_ratio.
+    /// lambda, tau, training subset and lr_ratio (lambda and tau at t_k).
     pub dynamics: &'a Dynamics,
     /// Whether the step is on the schedule (and not only one the observer asked for).
     pub scheduled: bool,
@@ -143,10 +109,13 @@ pub struct Simulation {
     pub dynamics: Dynamics,
     /// Risk mode.
     pub risk: RiskMode,
-    /// Time step dt > 0.
+    /// Time step dt > 0 (the step in progress, dt(t_k), under a dt schedule).
     pub dt: f64,
     /// Seed of the noise streams.
     pub seed: u64,
+    /// dt, lambda and tau as functions of time, applied by [`Simulation::run`] at the start of
+    /// each step (none by default: the constants above).
+    schedules: Schedules,
     stepper: Stepper,
 }
 
@@ -171,8 +140,60 @@ impl Simulation {
             risk,
             dt,
             seed,
+            schedules: Schedules::default(),
             stepper: Stepper::new(integrator),
         })
+    }
+
+    /// The simulation with dt, lambda and tau following `schedules` in [`Simulation::run`];
+    /// checks that every scheduled value is allowed (dt > 0, lambda >= 0, tau >= 0 and tau = 0
+    /// for heun and rk4).
+    pub fn with_schedules(mut self, schedules: Schedules) -> Result<Self> {
+        for (key, schedule, positive) in [
+            ("dynamics.dt", &schedules.dt, true),
+            ("dynamics.lambda", &schedules.lambda, false),
+            ("dynamics.tau", &schedules.tau, false),
+        ] {
+            let Some(schedule) = schedule else { continue };
+            let (low, high) = (schedule.lowest(), schedule.highest());
+            let allowed = if positive { low > 0.0 } else { low >= 0.0 };
+            if !(allowed && high.is_finite()) {
+                return Err(Error::invalid(
+                    key,
+                    format!("{schedule:?}"),
+                    "finite values, > 0 for dt and >= 0 for lambda and tau",
+                ));
+            }
+        }
+        if let Some(tau) = &schedules.tau {
+            self.stepper.integrator().check_temperature(tau.highest())?;
+        }
+        self.schedules = schedules;
+        Ok(self)
+    }
+
+    /// The schedules [`Simulation::run`] follows.
+    pub fn schedules(&self) -> &Schedules {
+        &self.schedules
+    }
+
+    /// t_k of step `step` as [`Simulation::run`] writes it ([`crate::dynamics::scheduled::Clock::written`]): k dt as its
+    /// decimal ([`step_time`]), or under a dt schedule the clock of the steps before it.
+    pub fn time_at(&self, step: u64) -> f64 {
+        self.schedules.clock_at(self.dt, step).1.written(step)
+    }
+
+    /// Sets dt, lambda and tau to their scheduled values at `time`.
+    fn follow_schedules(&mut self, time: f64) {
+        if let Some(dt) = &self.schedules.dt {
+            self.dt = dt.value(time);
+        }
+        if let Some(lambda) = &self.schedules.lambda {
+            self.dynamics.lambda = lambda.value(time);
+        }
+        if let Some(tau) = &self.schedules.tau {
+            self.dynamics.tau = tau.value(time);
+        }
     }
 
     /// The velocity field and the stepper, borrowed together.
@@ -200,7 +221,8 @@ impl Simulation {
         stepper.finish(&mut flow, theta, dt, seed, step)
     }
 
-    /// Advances `theta` by one step (step index `step`) and returns the risk before it.
+    /// Advances `theta` by one step (step index `step`) and returns the risk before it, with the
+    /// current dt and dynamics: [`Simulation::run`] alone follows the schedules.
     pub fn step(&mut self, theta: &mut DMatrix<f64>, step: u64) -> Result<f64> {
         let risk = self.first_stage(theta, step)?;
         self.finish_step(theta, step)?;
@@ -271,10 +293,11 @@ impl Simulation {
         held: bool,
     ) -> Result<Outcome> {
         let shape = theta.shape();
-        let time_step = self.dt;
+        let (mut clock_time, mut clock) = self.schedules.clock_at(self.dt, from);
         for step in from..=to {
-            // Only logged steps and a divergence need the time (its decimal costs a format).
-            let time = || step_time(step, time_step);
+            self.follow_schedules(clock_time);
+            // Only logged steps and a divergence need the written time (a decimal costs a format).
+            let time = || clock.written(step);
             let risk = if held {
                 self.risk.begin_step(step);
                 let (mut flow, stepper) = self.parts();
@@ -334,6 +357,7 @@ impl Simulation {
             } else {
                 self.finish_step(theta, step)?;
             }
+            clock_time = clock.next(step, clock_time, self.dt);
             if after_step(step + 1, risk) == Control::Stop && step + 1 < to {
                 return Ok(Outcome::Interrupted { step: step + 1 });
             }

@@ -150,7 +150,8 @@ impl Scenario {
             self.integrator,
             self.dt,
             self.seed,
-        )?;
+        )?
+        .with_schedules(self.schedules.clone())?;
         Ok(Setup {
             particles,
             teacher,

@@ -169,20 +169,89 @@ pub struct RiskConfig {
 pub struct DynamicsConfig {
     /// `euler` (default), `heun` or `rk4`.
     pub integrator: Option<String>,
-    /// Time step (default 0.05).
-    pub dt: Option<f64>,
+    /// Time step (default 0.05), or a schedule of it.
+    pub dt: Option<ScheduledConfig>,
     /// Number of steps (default 1000 unless `t_end` is given).
     pub steps: Option<u64>,
     /// Final time: steps = round(t_end / dt).
     pub t_end: Option<f64>,
-    /// Weight decay (default 0).
-    pub lambda: Option<f64>,
-    /// Temperature (default 0).
-    pub tau: Option<f64>,
+    /// Weight decay (default 0), or a schedule of it.
+    pub lambda: Option<ScheduledConfig>,
+    /// Temperature (default 0), or a schedule of it (annealing).
+    pub tau: Option<ScheduledConfig>,
     /// `both` (default), `a_only` or `w_only`.
     pub train: Option<String>,
     /// Multiplier of the a-drift (default 1).
     pub lr_ratio: Option<f64>,
+}
+
+/// A flow parameter (dt, lambda, tau): a number, or a schedule written as an inline table.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum ScheduledConfig {
+    /// The same value at every time.
+    Value(f64),
+    /// `{ schedule = "piecewise", ... }` or `{ schedule = "exponential", ... }`.
+    Schedule(ScheduleConfig),
+}
+
+impl ScheduledConfig {
+    /// The plain number, if it is one.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            ScheduledConfig::Value(v) => Some(*v),
+            ScheduledConfig::Schedule(_) => None,
+        }
+    }
+}
+
+impl From<f64> for ScheduledConfig {
+    fn from(value: f64) -> Self {
+        ScheduledConfig::Value(value)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScheduledConfig {
+    /// A number (an integer is read as a float) or a table with the keys of
+    /// [`ScheduleConfig`]; anything else is refused with what is allowed (an untagged enum
+    /// would only say that no variant matched).
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::Float(v) => Ok(ScheduledConfig::Value(v)),
+            toml::Value::Integer(v) => Ok(ScheduledConfig::Value(v as f64)),
+            toml::Value::Table(table) => ScheduleConfig::deserialize(toml::Value::Table(table))
+                .map(ScheduledConfig::Schedule)
+                .map_err(|e| D::Error::custom(e.message().trim())),
+            other => Err(D::Error::custom(format!(
+                "invalid type: {} {other}, expected a number or a schedule                  {{ schedule = \"piecewise\", times = [..], values = [..] }} or                  {{ schedule = \"exponential\", start = .., rate = .., floor = .. }}",
+                other.type_str()
+            ))),
+        }
+    }
+}
+
+/// A schedule of a flow parameter (docs/scenarios.md, "Schedules"):
+/// `{ schedule = "piecewise", times = [0, 10], values = [0.05, 0.01] }` (the value of the last
+/// breakpoint at or before t) or `{ schedule = "exponential", start = 0.1, rate = 0.05,
+/// floor = 0.0 }` (max(start exp(-rate t), floor)).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// `piecewise` or `exponential` (required).
+    pub schedule: Option<String>,
+    /// Piecewise: breakpoints, starting at 0, increasing.
+    pub times: Option<Vec<f64>>,
+    /// Piecewise: the value from each breakpoint on.
+    pub values: Option<Vec<f64>>,
+    /// Exponential: the value at t = 0.
+    pub start: Option<f64>,
+    /// Exponential: decay rate >= 0.
+    pub rate: Option<f64>,
+    /// Exponential: lower clamp (default 0).
+    pub floor: Option<f64>,
 }
 
 /// `[record]`.
@@ -271,13 +340,54 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// Keys where the word `none` is itself a value (`sweep.reference = "none"`): there
+/// `--set key=none` sets the string, elsewhere it removes the key.
+const NONE_IS_A_VALUE: &[&str] = &["sweep.reference"];
+
+/// Pairs of keys that say the same thing two ways; an override of one removes the other from
+/// the file (`--set dynamics.steps=N` on a file with `t_end` runs N steps).
+const ALTERNATIVES: &[(&str, &str)] = &[("dynamics.steps", "dynamics.t_end")];
+
+/// The dotted key of an override `key.path=value` (trimmed; the whole text without `=`).
+fn override_key(assignment: &str) -> &str {
+    assignment.split('=').next().map_or("", str::trim)
+}
+
+/// Whether `key` (or a key inside it, or a table holding it) is set by one of `overrides`.
+pub fn is_overridden(overrides: &[String], key: &str) -> bool {
+    overrides.iter().any(|o| {
+        let path = override_key(o);
+        path == key
+            || key
+                .strip_prefix(path)
+                .is_some_and(|rest| rest.starts_with('.'))
+            || path
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with('.'))
+    })
+}
+
 /// Parses scenario text (named `file` in messages) with `--set key.path=value` overrides.
+///
+/// A value is read as TOML, after numbers in any spelling Rust reads (`.001`, `5.`, `-.5`,
+/// `+1.5`, `1E-3`) are normalised; what is neither stays a string (`rk4`). `key=none` removes
+/// the key, so its default applies (except where `none` is a value: `sweep.reference`). An
+/// override of `dynamics.steps` removes the file's `dynamics.t_end` and the other way round.
+/// Errors name keys from the file by their line and column there, and keys set by an
+/// override as `(from --set)`.
 pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<ScenarioConfig> {
     if overrides.is_empty() {
         return toml::from_str::<ScenarioConfig>(text).map_err(|e| parse_error(text, file, &e));
     }
     let mut document: toml::Table =
         toml::from_str(text).map_err(|e| parse_error(text, file, &e))?;
+    for (one, other) in ALTERNATIVES {
+        for (set, from_file) in [(one, other), (other, one)] {
+            if is_overridden(overrides, set) && !is_overridden(overrides, from_file) {
+                remove_key(&mut document, from_file);
+            }
+        }
+    }
     for assignment in overrides {
         apply_override(&mut document, assignment)?;
     }
@@ -288,36 +398,93 @@ pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<ScenarioCon
         allowed: "TOML values".into(),
     })?;
     toml::from_str::<ScenarioConfig>(&merged).map_err(|e| {
-        parse_error(
-            &merged,
-            &format!("{file} with --set {}", overrides.join(" --set ")),
-            &e,
-        )
+        // The merged document's lines are no user's: place the key in the file, or say that
+        // an override wrote it.
+        let key = e
+            .span()
+            .and_then(|span| key_at(&merged, span.start))
+            .unwrap_or_else(|| "(document)".into());
+        let located = if is_overridden(overrides, &key) {
+            format!("{key} (from --set)")
+        } else {
+            match locate(text, &key) {
+                Some((line, column)) => format!("{key} (line {line}, column {column})"),
+                None => key.clone(),
+            }
+        };
+        Error::Parse {
+            file: file.into(),
+            key: located,
+            message: plain_types(e.message(), &key),
+        }
     })
 }
 
+/// Removes a dotted key from a document, if it is there.
+fn remove_key(document: &mut toml::Table, key: &str) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let Some(last) = parts.pop() else {
+        return;
+    };
+    let mut table = document;
+    for part in parts {
+        match table.get_mut(part).and_then(toml::Value::as_table_mut) {
+            Some(inner) => table = inner,
+            None => return,
+        }
+    }
+    table.remove(last);
+}
+
 fn parse_error(text: &str, file: &str, error: &toml::de::Error) -> Error {
-    let key = match error.span() {
+    let (key, bare) = match error.span() {
         Some(span) => {
             let (line, column) = line_column(text, span.start);
-            let key = key_at(text, span.start).unwrap_or_else(|| "(document)".into());
-            format!("{key} (line {line}, column {column})")
+            let bare = key_at(text, span.start).unwrap_or_else(|| "(document)".into());
+            (format!("{bare} (line {line}, column {column})"), bare)
         }
-        None => "(document)".into(),
+        None => ("(document)".into(), "(document)".into()),
     };
     Error::Parse {
         file: file.into(),
         key,
-        message: plain_types(error.message()),
+        message: plain_types(error.message(), &bare),
     }
 }
 
-/// Replaces Rust type names in serde messages by words a user knows.
-fn plain_types(message: &str) -> String {
+/// The integers a key allows, as the resolved scenario checks them (docs/scenarios.md).
+pub fn integer_range(key: &str) -> String {
+    match key {
+        "model.d"
+        | "model.m"
+        | "target.k"
+        | "risk.batch"
+        | "risk.n"
+        | "record.every"
+        | "record.points"
+        | "record.snapshot_particles"
+        | "record.sliced_directions"
+        | "sweep.widths"
+        | "sweep.seeds" => "an integer >= 1".into(),
+        "record.snapshots" => "0 (none) or an integer >= 2".into(),
+        "record.exact_w2_max" => format!(
+            "an integer in [0, {}]",
+            crate::diagnostics::distance::MAX_EXACT
+        ),
+        // seed, target.seed, risk.test_n, dynamics.steps, record.probes, sweep.bootstrap,
+        // sweep.reference_width (checked against the ladder).
+        _ => "an integer >= 0".into(),
+    }
+}
+
+/// Replaces Rust type names in serde messages by words a user knows; an integer key's
+/// message states its allowed range ([`integer_range`]).
+fn plain_types(message: &str, key: &str) -> String {
     let mut text = message.trim().to_string();
+    let integer = format!("expected {}", integer_range(key));
     for (rust, plain) in [
-        ("expected usize", "expected an integer >= 0"),
-        ("expected u64", "expected an integer >= 0"),
+        ("expected usize", integer.as_str()),
+        ("expected u64", integer.as_str()),
         ("expected f64", "expected a number"),
         ("expected a boolean", "expected true or false"),
     ] {
@@ -326,7 +493,28 @@ fn plain_types(message: &str) -> String {
     text
 }
 
-/// Applies `key.path=value` to a TOML document; value is parsed as TOML, else taken as a string.
+/// A number in a spelling TOML may reject but a user types (`.001`, `5.`, `-.5`, `+1.5`,
+/// `1E-3`): an integer when it is only digits, else a finite float.
+fn number_spelling(raw: &str) -> Option<toml::Value> {
+    let body = raw.strip_prefix(['+', '-']).unwrap_or(raw);
+    let numeric = body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+    if !numeric {
+        return None;
+    }
+    if body.chars().all(|c| c.is_ascii_digit()) {
+        return raw.parse::<i64>().ok().map(toml::Value::Integer);
+    }
+    raw.parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .map(toml::Value::Float)
+}
+
+/// Applies `key.path=value` to a TOML document: a number in any spelling
+/// ([`number_spelling`]), else TOML, else a string; `none` removes the key.
 fn apply_override(document: &mut toml::Table, assignment: &str) -> Result<()> {
     let bad = |allowed: &str| Error::Config {
         file: "--set".into(),
@@ -339,9 +527,19 @@ fn apply_override(document: &mut toml::Table, assignment: &str) -> Result<()> {
         .ok_or_else(|| bad("key.path=value, e.g. dynamics.dt=0.01"))?;
     let path = path.trim();
     let raw = raw.trim();
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
+    if path.split('.').any(str::is_empty) {
+        return Err(bad("a dotted key such as dynamics.dt"));
+    }
+    if raw == "none" && !NONE_IS_A_VALUE.contains(&path) {
+        remove_key(document, path);
+        return Ok(());
+    }
+    let value = number_spelling(raw)
+        .or_else(|| {
+            toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+        })
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
     let mut parts: Vec<&str> = path.split('.').collect();
     let last = parts

@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 
 use crate::device::{CUDA_BUILT, Device, Precision, check_precision};
 use crate::diagnostics::recorder::RecordOptions;
-use crate::dynamics::{Dynamics, Integrator, Schedule, Train};
+use crate::dynamics::{Dynamics, Integrator, ParameterSchedule, Schedule, Schedules, Train};
 use crate::error::{Error, Result};
 use crate::math::{Activation, InitLaw, Network, ScalarLaw, VectorLaw};
 use crate::output::read_npy;
 use crate::scenario::build::reason;
-use crate::scenario::file::{LawConfig, ScenarioConfig, TeacherWeightsConfig, locate};
+use crate::scenario::file::{
+    LawConfig, ScenarioConfig, ScheduleConfig, ScheduledConfig, TeacherWeightsConfig,
+    is_overridden, locate,
+};
 use crate::task::{Directions, OutputWeights, TeacherSpec};
 
 /// Where the initial particles come from.
@@ -93,12 +96,14 @@ pub struct Scenario {
     pub device: Device,
     /// Precision of the GPU kernel.
     pub precision: Precision,
-    /// Flow parameters.
+    /// Flow parameters (lambda and tau at t = 0 under their schedules).
     pub dynamics: Dynamics,
     /// Integrator.
     pub integrator: Integrator,
-    /// Time step.
+    /// Time step (at t = 0 under a dt schedule).
     pub dt: f64,
+    /// dt, lambda and tau as functions of time (none: the constants `dt` and `dynamics`).
+    pub schedules: Schedules,
     /// Number of steps.
     pub steps: u64,
     /// Observation schedule.
@@ -119,12 +124,8 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn fail(&self, key: &str, found: impl ToString, allowed: impl Into<String>) -> Error {
-        let overridden = self
-            .overrides
-            .iter()
-            .any(|o| o.split('=').next().map(str::trim) == Some(key));
         let key = match locate(self.text, key) {
-            _ if overridden => format!("{key} (from --set)"),
+            _ if is_overridden(self.overrides, key) => format!("{key} (from --set)"),
             Some((line, column)) => format!("{key} (line {line}, column {column})"),
             None => key.to_string(),
         };
@@ -541,10 +542,27 @@ impl Scenario {
                 ));
             }
         };
-        let dt = dc.dt.unwrap_or(0.05);
-        if !(dt.is_finite() && dt > 0.0) {
-            return Err(cx.fail("dynamics.dt", dt, "a finite number > 0"));
-        }
+        let (dt, dt_schedule, dt_config) =
+            resolve_scheduled(&cx, "dynamics.dt", dc.dt.as_ref(), 0.05, Bound::Positive)?;
+        let (lambda, lambda_schedule, lambda_config) = resolve_scheduled(
+            &cx,
+            "dynamics.lambda",
+            dc.lambda.as_ref(),
+            0.0,
+            Bound::NonNegative,
+        )?;
+        let (tau, tau_schedule, tau_config) = resolve_scheduled(
+            &cx,
+            "dynamics.tau",
+            dc.tau.as_ref(),
+            0.0,
+            Bound::NonNegative,
+        )?;
+        let schedules = Schedules {
+            dt: dt_schedule,
+            lambda: lambda_schedule,
+            tau: tau_schedule,
+        };
         let steps = match (dc.steps, dc.t_end) {
             (Some(_), Some(_)) => {
                 return Err(cx.fail(
@@ -558,20 +576,19 @@ impl Scenario {
                 if !(t_end.is_finite() && t_end > 0.0) {
                     return Err(cx.fail("dynamics.t_end", t_end, "a finite number > 0"));
                 }
-                (t_end / dt).round().max(1.0) as u64
+                schedules.steps_to(dt, t_end, MAX_STEPS).ok_or_else(|| {
+                    cx.fail(
+                        "dynamics.t_end",
+                        t_end,
+                        format!("a time that dynamics.dt reaches within {MAX_STEPS} steps"),
+                    )
+                })?
             }
             (None, None) => 1000,
         };
-        let lambda = dc.lambda.unwrap_or(0.0);
-        if !(lambda.is_finite() && lambda >= 0.0) {
-            return Err(cx.fail("dynamics.lambda", lambda, "a finite number >= 0"));
-        }
-        let tau = dc.tau.unwrap_or(0.0);
-        if !(tau.is_finite() && tau >= 0.0) {
-            return Err(cx.fail("dynamics.tau", tau, "a finite number >= 0"));
-        }
-        if tau > 0.0 && integrator != Integrator::Euler {
-            return Err(cx.fail("dynamics.integrator", quoted(&integrator_name), format!("\"euler\" when dynamics.tau > 0 (tau = {tau}): heun and rk4 are for the deterministic flow")));
+        let highest_tau = schedules.tau.as_ref().map_or(tau, |s| s.highest());
+        if highest_tau > 0.0 && integrator != Integrator::Euler {
+            return Err(cx.fail("dynamics.integrator", quoted(&integrator_name), format!("\"euler\" when dynamics.tau > 0 (tau = {highest_tau}): heun and rk4 are for the deterministic flow")));
         }
         let train_name = dc.train.clone().unwrap_or_else(|| "both".into());
         let train = match train_name.as_str() {
@@ -592,11 +609,11 @@ impl Scenario {
         }
         resolved.dynamics = crate::scenario::file::DynamicsConfig {
             integrator: Some(integrator_name),
-            dt: Some(dt),
+            dt: Some(dt_config),
             steps: Some(steps),
             t_end: None,
-            lambda: Some(lambda),
-            tau: Some(tau),
+            lambda: Some(lambda_config),
+            tau: Some(tau_config),
             train: Some(train_name),
             lr_ratio: Some(lr_ratio),
         };
@@ -671,7 +688,7 @@ impl Scenario {
             return Err(cx.fail(
                 "record.snapshots",
                 1,
-                "0 (none) or at least 2 (the first and last steps are always included)",
+                "0 (none) or an integer >= 2 (the first and last steps are always included)",
             ));
         }
         if record.snapshot_particles == 0 {
@@ -751,6 +768,7 @@ impl Scenario {
             },
             integrator,
             dt,
+            schedules,
             steps,
             schedule,
             record,
@@ -858,6 +876,186 @@ fn resolve_w_law(cx: &Context<'_>, law: Option<&LawConfig>, d_in: usize) -> Resu
         }
         other => Err(cx.fail("init.w.law", quoted(other), "one of normal, uniform_sphere")),
     }
+}
+
+/// The most steps a `t_end` may need under a dt schedule (it is replayed to count them).
+const MAX_STEPS: u64 = 1_000_000_000;
+
+/// What values a flow parameter allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bound {
+    /// > 0 (dt).
+    Positive,
+    /// >= 0 (lambda, tau).
+    NonNegative,
+}
+
+impl Bound {
+    fn admits(self, value: f64) -> bool {
+        value.is_finite()
+            && match self {
+                Bound::Positive => value > 0.0,
+                Bound::NonNegative => value >= 0.0,
+            }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Bound::Positive => "a finite number > 0",
+            Bound::NonNegative => "a finite number >= 0",
+        }
+    }
+}
+
+/// A flow parameter `key` written as a number or a schedule (docs/scenarios.md, "Schedules"):
+/// its value at t = 0, its schedule (none for a number) and its resolved configuration.
+fn resolve_scheduled(
+    cx: &Context<'_>,
+    key: &str,
+    config: Option<&ScheduledConfig>,
+    default: f64,
+    bound: Bound,
+) -> Result<(f64, Option<ParameterSchedule>, ScheduledConfig)> {
+    let config = match config {
+        None => return Ok((default, None, ScheduledConfig::Value(default))),
+        Some(ScheduledConfig::Value(value)) => {
+            if !bound.admits(*value) {
+                return Err(cx.fail(key, value, bound.words()));
+            }
+            return Ok((*value, None, ScheduledConfig::Value(*value)));
+        }
+        Some(ScheduledConfig::Schedule(config)) => config,
+    };
+    let sub = |name: &str| format!("{key}.{name}");
+    let list = |values: &[f64]| format!("{values:?}");
+    let schedule = match config.schedule.as_deref() {
+        Some("piecewise") => {
+            if let Some((name, _)) = [
+                ("start", config.start),
+                ("rate", config.rate),
+                ("floor", config.floor),
+            ]
+            .into_iter()
+            .find(|(_, v)| v.is_some())
+            {
+                return Err(cx.fail(
+                    &sub(name),
+                    "given",
+                    "only times and values with schedule = \"piecewise\"",
+                ));
+            }
+            let times = config.times.clone().ok_or_else(|| {
+                cx.fail(
+                    &sub("times"),
+                    "missing",
+                    "a list of breakpoints [0, t_1, ...]",
+                )
+            })?;
+            let values = config.values.clone().ok_or_else(|| {
+                cx.fail(
+                    &sub("values"),
+                    "missing",
+                    "a list of values, one per breakpoint",
+                )
+            })?;
+            let starts_at_zero =
+                times.first().and_then(|t| t.partial_cmp(&0.0)) == Some(std::cmp::Ordering::Equal);
+            let increasing = times.windows(2).all(|w| w[0] < w[1]);
+            if !(starts_at_zero && increasing && times.iter().all(|t| t.is_finite())) {
+                return Err(cx.fail(
+                    &sub("times"),
+                    list(&times),
+                    "finite breakpoints starting at 0 and strictly increasing",
+                ));
+            }
+            if values.len() != times.len() {
+                return Err(cx.fail(
+                    &sub("values"),
+                    list(&values),
+                    format!("one value per breakpoint ({} times)", times.len()),
+                ));
+            }
+            if !values.iter().all(|v| bound.admits(*v)) {
+                return Err(cx.fail(
+                    &sub("values"),
+                    list(&values),
+                    format!("each {}", bound.words()),
+                ));
+            }
+            ParameterSchedule::Piecewise { times, values }
+        }
+        Some("exponential") => {
+            if let Some(name) = [
+                ("times", config.times.is_some()),
+                ("values", config.values.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(name, given)| given.then_some(name))
+            {
+                return Err(cx.fail(
+                    &sub(name),
+                    "given",
+                    "only start, rate and floor with schedule = \"exponential\"",
+                ));
+            }
+            let start = config
+                .start
+                .ok_or_else(|| cx.fail(&sub("start"), "missing", bound.words()))?;
+            if !bound.admits(start) {
+                return Err(cx.fail(&sub("start"), start, bound.words()));
+            }
+            let rate = config
+                .rate
+                .ok_or_else(|| cx.fail(&sub("rate"), "missing", "a finite number >= 0"))?;
+            if !(rate.is_finite() && rate >= 0.0) {
+                return Err(cx.fail(&sub("rate"), rate, "a finite number >= 0 (a decay)"));
+            }
+            let floor = config.floor.unwrap_or(0.0);
+            let floor_ok = floor.is_finite()
+                && floor >= 0.0
+                && (bound == Bound::NonNegative || rate <= 0.0 || floor > 0.0);
+            if !floor_ok {
+                let allowed = match bound {
+                    Bound::Positive => {
+                        "a finite number > 0 (a step that decays to 0 never reaches the end)"
+                    }
+                    Bound::NonNegative => "a finite number >= 0",
+                };
+                return Err(cx.fail(&sub("floor"), floor, allowed));
+            }
+            ParameterSchedule::Exponential { start, rate, floor }
+        }
+        Some(other) => {
+            return Err(cx.fail(
+                &sub("schedule"),
+                quoted(other),
+                "one of piecewise, exponential",
+            ));
+        }
+        None => {
+            return Err(cx.fail(&sub("schedule"), "missing", "one of piecewise, exponential"));
+        }
+    };
+    let resolved = match &schedule {
+        ParameterSchedule::Piecewise { times, values } => ScheduleConfig {
+            schedule: Some("piecewise".into()),
+            times: Some(times.clone()),
+            values: Some(values.clone()),
+            ..ScheduleConfig::default()
+        },
+        ParameterSchedule::Exponential { start, rate, floor } => ScheduleConfig {
+            schedule: Some("exponential".into()),
+            start: Some(*start),
+            rate: Some(*rate),
+            floor: Some(*floor),
+            ..ScheduleConfig::default()
+        },
+    };
+    Ok((
+        schedule.value(0.0),
+        Some(schedule),
+        ScheduledConfig::Schedule(resolved),
+    ))
 }
 
 fn scalar_law_config(law: &ScalarLaw) -> LawConfig {

@@ -125,6 +125,21 @@ impl Plan {
     /// before anything runs.
     pub fn build(path: &Path, user_overrides: &[String], cli: &SweepOverrides) -> Result<Self> {
         let (config, _) = crate::scenario::file::load(path, user_overrides)?;
+        // The widths' times (k dt) and the `linear` reference assume constant parameters.
+        for (key, value) in [
+            ("dynamics.dt", &config.dynamics.dt),
+            ("dynamics.lambda", &config.dynamics.lambda),
+            ("dynamics.tau", &config.dynamics.tau),
+        ] {
+            if value.as_ref().is_some_and(|v| v.value().is_none()) {
+                return Err(config_error(
+                    path,
+                    key,
+                    "a schedule",
+                    "a number in a sweep (schedules run with `meanfield run`)",
+                ));
+            }
+        }
         let section = config.sweep.clone().unwrap_or_else(SweepConfig::default);
         let widths = cli
             .widths
