@@ -15,6 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use meanfield::dynamics::scheduled::step_time;
 use meanfield::dynamics::{Control, Observation, Observer, Schedule};
 
 const BIN: &str = env!("CARGO_BIN_EXE_meanfield");
@@ -129,13 +130,14 @@ fn a_dt_schedule_accumulates_the_time_in_step_order() {
     let out = run_text(&directory, "run", text, &[]);
     let series = columns(&out.join("series.csv"));
     let time = column(&series, "time");
-    // 4 steps of 0.25 reach t = 1, then 10 steps of 0.1 reach 2: t = 1 + (k - 4) 0.1.
+    // 4 steps of 0.25 reach t = 1, then 10 steps of 0.1 reach 2: t = 1 + (k - 4) 0.1, the
+    // steps since the change written as their decimal (0.3, not 0.30000000000000004).
     assert_eq!(time.len(), 15, "{time:?}");
     for (k, t) in time.iter().enumerate() {
         let expected = if k <= 4 {
             k as f64 * 0.25
         } else {
-            1.0 + (k - 4) as f64 * 0.1
+            1.0 + step_time(k as u64 - 4, 0.1)
         };
         assert_eq!(*t, expected, "step {k}");
     }
