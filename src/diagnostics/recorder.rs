@@ -113,6 +113,9 @@ pub struct RunFacts<'a> {
     pub teacher: Option<&'a DMatrix<f64>>,
     /// Whether the risk mode has a test set.
     pub has_test: bool,
+    /// Whether the risk mode reports the exact population risk (a data mode with Gaussian
+    /// inputs, no bias and a teacher: the `population_risk` column).
+    pub has_population: bool,
     /// Total steps of the run.
     pub total_steps: u64,
     /// The time step.
@@ -135,6 +138,7 @@ pub struct Recorder {
     initial: DMatrix<f64>,
     initial_size_squared: f64,
     has_test: bool,
+    has_population: bool,
     options: RecordOptions,
     seed: u64,
     tau: f64,
@@ -170,6 +174,9 @@ impl Recorder {
         let mut columns: Vec<String> = ["step", "time", "risk"].map(String::from).to_vec();
         if facts.has_test {
             columns.push("test_risk".into());
+        }
+        if facts.has_population {
+            columns.push("population_risk".into());
         }
         columns.extend(
             [
@@ -218,6 +225,7 @@ impl Recorder {
             initial: facts.initial.clone(),
             initial_size_squared: size_squared(facts.initial),
             has_test: facts.has_test,
+            has_population: facts.has_population,
             options,
             seed: facts.seed,
             tau: facts.tau,
@@ -280,6 +288,9 @@ impl Recorder {
         let mut row = vec![o.step as f64, o.time, o.risk];
         if self.has_test {
             row.push(o.test_risk.unwrap_or(f64::NAN));
+        }
+        if self.has_population {
+            row.push(o.population_risk.unwrap_or(f64::NAN));
         }
         let moved = movement_summary(o.theta, &self.initial, self.initial_size_squared);
         let (a_mean, a_std, w_norm_mean) = moments(o.theta);

@@ -16,6 +16,9 @@ use crate::scenario::build::reason;
 use crate::scenario::file::{LawConfig, ScenarioConfig, TeacherWeightsConfig, locate};
 use crate::task::{Directions, OutputWeights, TeacherSpec};
 
+/// Default size of the held-out test set of the data modes (`risk.test_n`).
+pub const DEFAULT_TEST_N: usize = 4096;
+
 /// Where the initial particles come from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum InitSource {
@@ -407,16 +410,10 @@ impl Scenario {
                 "risk.test_n only in the data modes (population risk is exact)",
             ));
         }
-        // Default test set: as large as a batch (online) or the training set (empirical), at
-        // most 1024, so that a logged test risk costs no more than a step's forward pass.
-        let test_n = rc.test_n.unwrap_or_else(|| {
-            let size = if mode == "online" {
-                rc.batch.unwrap_or(256)
-            } else {
-                rc.n.unwrap_or(1024)
-            };
-            size.min(1024)
-        });
+        // Default held-out set: 4096 samples whatever the batch or training-set size, so that
+        // the test risk is an estimate with a small stated error (a set as small as a batch of
+        // 64 is biased and noisy); it is evaluated on logged steps only.
+        let test_n = rc.test_n.unwrap_or(DEFAULT_TEST_N);
         let risk = match mode.as_str() {
             "population" => {
                 if bias {
