@@ -1,8 +1,8 @@
 //! The [`Recorder`]: the observer of a run. At every logged step it appends a row of scalars
 //! (the columns of `series.csv`: risk, the objective E and dissipation D of MATH.md section 2,
-//! movement, moments, teacher alignment); at log-spaced snapshot steps it keeps a
-//! (deterministically subsampled) copy of the particles and measures the distance to the
-//! initial measure (MATH.md section 6), the change of the tangent kernel and, with tau > 0, an
+//! movement, moments, teacher alignment, counted up to the sign of w for an odd or even
+//! activation); at log-spaced snapshot steps it keeps a (deterministically subsampled) copy of
+//! the particles and measures the distance to the initial measure (MATH.md section 6), the change of the tangent kernel and, with tau > 0, an
 //! entropy estimate and the free energy. It keeps the last logged state, so that a diverging
 //! run can still save its last finite particles. It never changes the trajectory.
 
@@ -306,7 +306,9 @@ impl Recorder {
             w_norm_mean,
         ]);
         let cone = self.options.cone_degrees.to_radians();
-        for alignment in teacher_alignments(o.theta, &self.directions, cone) {
+        // For an odd or even activation w_j and -w_j are the same neuron: |cos| counts.
+        let parity = o.network.activation.parity();
+        for alignment in teacher_alignments(o.theta, &self.directions, cone, parity) {
             row.push(alignment.cone_share);
             row.push(alignment.best_cosine);
         }
