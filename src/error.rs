@@ -22,6 +22,26 @@ pub enum Error {
         /// What is allowed.
         allowed: String,
     },
+    /// A sweep's reference does not describe the scenario it would be compared with
+    /// (`sweep::validity`): e.g. the population limit of a linear network for an online run.
+    #[error(
+        "{file}: {setting} describes {describes}; this scenario has {key} = {found}: use {instead}"
+    )]
+    Reference {
+        /// The scenario file.
+        file: String,
+        /// The reference as the user set it: `--reference linear` or `sweep.reference =
+        /// "linear"` (with line and column).
+        setting: String,
+        /// What the reference describes.
+        describes: String,
+        /// The scenario key the reference does not describe.
+        key: String,
+        /// Its value.
+        found: String,
+        /// What to use instead.
+        instead: String,
+    },
     /// A scenario file is not valid TOML for the schema (wrong type, unknown key, syntax).
     #[error("{file}: {key}: {message}")]
     Parse {
