@@ -246,7 +246,7 @@ pub fn main() -> ExitCode {
                 Some(Error::Diverged { .. }) => EXIT_DIVERGED,
                 Some(
                     Error::Config { .. }
-                    | Error::Reference { .. }
+                    | Error::Reference(..)
                     | Error::Parse { .. }
                     | Error::Invalid { .. }
                     | Error::Format { .. },

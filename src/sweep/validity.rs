@@ -9,7 +9,7 @@
 //! the reference as the user set it (flag or key), the key and why. A new reference adds its
 //! variant, its rule function and one arm of [`describes`].
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ReferenceMismatch, Result};
 use crate::math::Activation;
 use crate::scenario::{InitSource, RiskSpec, Scenario};
 use crate::sweep::plan::Reference;
@@ -66,14 +66,14 @@ pub fn check(reference: &Reference, scenario: &Scenario, from_flag: bool) -> Res
             None => format!("the default sweep.reference = \"{name}\""),
         }
     };
-    Err(Error::Reference {
+    Err(Error::Reference(Box::new(ReferenceMismatch {
         file: scenario.file.display().to_string(),
         setting,
         describes: mismatch.describes,
         key: mismatch.key,
         found: mismatch.found,
         instead: mismatch.instead,
-    })
+    })))
 }
 
 /// Every reference compares a ladder of widths: the sweep sets `model.m` per run and draws
@@ -117,6 +117,7 @@ fn richardson(scenario: &Scenario) -> Result<(), Mismatch> {
                      scaling model.alpha = 1 (MATH.md section 5; for alpha < 1 the bias of the \
                      risk is of order m^(1 - 2 alpha))";
     ladder(scenario, describes)?;
+    // model.alpha is validated in [1/2, 1]: below 1 is not the mean-field scaling.
     if scenario.network.alpha < 1.0 {
         return Err(Mismatch {
             describes: describes.into(),
