@@ -273,3 +273,49 @@ fn population_risk_exists_only_for_gaussian_inputs_without_bias_and_a_teacher() 
         assert_eq!(risk.is_some(), has, "{name}");
     }
 }
+
+#[test]
+fn population_risk_can_be_switched_off_and_is_refused_where_it_does_not_exist() {
+    let off = online("relu").replace("batch = 16", "batch = 16\npopulation_risk = false");
+    let scenario = common::scenario(&off);
+    assert!(!scenario.population_risk);
+    assert!(
+        scenario
+            .resolved_toml()
+            .unwrap()
+            .contains("population_risk = false")
+    );
+    let mut setup = scenario.setup().unwrap();
+    let theta = setup.particles.matrix().clone();
+    let risk = setup
+        .simulation
+        .risk
+        .population_risk(&scenario.network, &theta);
+    assert_eq!(risk.unwrap(), None);
+    // Written out where it exists, so that the resolved scenario says what was logged.
+    let on = common::scenario(&online("relu"));
+    assert!(on.population_risk);
+    assert!(
+        on.resolved_toml()
+            .unwrap()
+            .contains("population_risk = true")
+    );
+    // Refused in population mode and where the exact risk does not exist.
+    let refused = [
+        online("relu").replace(
+            "mode = \"online\"\nbatch = 16",
+            "mode = \"population\"\npopulation_risk = true",
+        ),
+        online("relu")
+            .replace("m = 12", "m = 12\nbias = true")
+            .replace("batch = 16", "batch = 16\npopulation_risk = true"),
+    ];
+    for text in refused {
+        let config = meanfield::scenario::file::parse(&text, "test.toml", &[]).unwrap();
+        let error = Scenario::from_config(config, std::path::Path::new("test.toml"), &text, &[])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("risk.population_risk"), "{error}");
+    }
+}

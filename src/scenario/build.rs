@@ -122,9 +122,10 @@ impl Scenario {
             DataSet::generate(test_n, law, shared.as_ref(), self.seed, Purpose::Test, 0).map(Some)
         };
         // The exact population risk of the same network (the `population_risk` column) where
-        // the data are drawn from x ~ N(0, I) without bias and labelled by the teacher.
+        // the data are drawn from x ~ N(0, I) without bias and labelled by the teacher, unless
+        // `risk.population_risk = false`.
         let population = || -> Result<Option<PopulationRisk>> {
-            if self.bias {
+            if self.bias || !self.population_risk {
                 return Ok(None);
             }
             PopulationRisk::new(activation, teacher.clone()).map(Some)

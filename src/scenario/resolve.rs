@@ -92,6 +92,9 @@ pub struct Scenario {
     pub noise_std: f64,
     /// Risk mode.
     pub risk: RiskSpec,
+    /// Whether a data mode logs the exact population risk (`risk.population_risk`; false in
+    /// population mode, with a bias and with data files).
+    pub population_risk: bool,
     /// Where the population interaction runs.
     pub device: Device,
     /// Precision of the GPU kernel.
@@ -414,6 +417,26 @@ impl Scenario {
         // the test risk is an estimate with a small stated error (a set as small as a batch of
         // 64 is biased and noisy); it is evaluated on logged steps only.
         let test_n = rc.test_n.unwrap_or(DEFAULT_TEST_N);
+        if rc.population_risk.is_some() && mode == "population" {
+            return Err(cx.fail(
+                "risk.population_risk",
+                rc.population_risk.unwrap_or(false),
+                "risk.population_risk only in the data modes (population mode's risk is exact)",
+            ));
+        }
+        // The exact population risk exists for Gaussian inputs without bias and labels from
+        // the teacher: not with a bias coordinate nor with data files.
+        let population_exists = !bias && rc.x_file.is_none();
+        if rc.population_risk == Some(true) && !population_exists {
+            return Err(cx.fail(
+                "risk.population_risk",
+                true,
+                "false with model.bias = true or risk.x_file (the exact risk needs Gaussian \
+                 inputs without bias and labels from the teacher)",
+            ));
+        }
+        let population_risk =
+            mode != "population" && population_exists && rc.population_risk.unwrap_or(true);
         let risk = match mode.as_str() {
             "population" => {
                 if bias {
@@ -511,10 +534,12 @@ impl Scenario {
             RiskSpec::Online { batch, test_n } => {
                 resolved.risk.batch = Some(*batch);
                 resolved.risk.test_n = Some(*test_n);
+                resolved.risk.population_risk = population_exists.then_some(population_risk);
             }
             RiskSpec::EmpiricalGenerated { n, test_n } => {
                 resolved.risk.n = Some(*n);
                 resolved.risk.test_n = Some(*test_n);
+                resolved.risk.population_risk = population_exists.then_some(population_risk);
             }
             RiskSpec::EmpiricalFiles { x, y } => {
                 resolved.risk.x_file = Some(x.display().to_string());
@@ -738,6 +763,7 @@ impl Scenario {
             teacher_seed,
             noise_std,
             risk,
+            population_risk,
             device,
             precision,
             dynamics: Dynamics {
