@@ -268,6 +268,7 @@ pub fn main() -> ExitCode {
                 Some(Error::Diverged { .. }) => EXIT_DIVERGED,
                 Some(
                     Error::Config { .. }
+                    | Error::Reference(..)
                     | Error::Parse { .. }
                     | Error::Invalid { .. }
                     | Error::Format { .. }

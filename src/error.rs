@@ -22,6 +22,10 @@ pub enum Error {
         /// What is allowed.
         allowed: String,
     },
+    /// A sweep's reference does not describe the scenario it would be compared with
+    /// (`sweep::validity`): e.g. the population limit of a linear network for an online run.
+    #[error("{0}")]
+    Reference(Box<ReferenceMismatch>),
     /// A scenario file is not valid TOML for the schema (wrong type, unknown key, syntax).
     #[error("{file}: {key}: {message}")]
     Parse {
@@ -112,6 +116,35 @@ pub enum Error {
         /// The largest relative deviation allowed.
         tolerance: f64,
     },
+}
+
+/// What [`Error::Reference`] says: which reference, set where, does not describe which key of
+/// which scenario file, and what to use instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferenceMismatch {
+    /// The scenario file.
+    pub file: String,
+    /// The reference as the user set it: `--reference linear`, or `sweep.reference =
+    /// "linear"` with line and column.
+    pub setting: String,
+    /// What the reference describes.
+    pub describes: String,
+    /// The scenario key the reference does not describe.
+    pub key: String,
+    /// Its value.
+    pub found: String,
+    /// What to use instead.
+    pub instead: String,
+}
+
+impl std::fmt::Display for ReferenceMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} describes {}; this scenario has {} = {}: use {}",
+            self.file, self.setting, self.describes, self.key, self.found, self.instead
+        )
+    }
 }
 
 /// `a` for column 0 of a particle matrix, `w_c` for column c.

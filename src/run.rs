@@ -115,6 +115,9 @@ pub struct Summary {
     pub final_risk: f64,
     /// Test risk at the last logged step, in data modes with a test set.
     pub final_test_risk: Option<f64>,
+    /// Exact population risk at the last logged step, in data modes that have it (Gaussian
+    /// inputs, no bias, a teacher).
+    pub final_population_risk: Option<f64>,
     /// Risk at step 0.
     pub initial_risk: f64,
     /// Wall time of the whole run in seconds: the stepping of every invocation, summed across
@@ -423,6 +426,7 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
                 &[
                     ("risk", "risk R"),
                     ("test_risk", "test risk"),
+                    ("population_risk", "population risk (exact)"),
                     ("dissipation", "dissipation D = -dE/dt"),
                 ],
             ),
@@ -737,6 +741,10 @@ pub fn run(
         .risk
         .test_risk(&simulation.network, &initial)?
         .is_some();
+    let has_population = simulation
+        .risk
+        .population_risk(&simulation.network, &initial)?
+        .is_some();
 
     let (start, earlier_wall, mut theta, rows, measure_rows) = if options.resume {
         let written = RunEntry::Scenario.path(out);
@@ -779,6 +787,7 @@ pub fn run(
             initial: &initial,
             teacher: Some(setup.teacher.matrix()),
             has_test,
+            has_population,
             total_steps: scenario.steps,
             dt: scenario.dt,
             seed: scenario.seed,
@@ -897,6 +906,7 @@ pub fn run(
         time: simulation.time_at(step),
         final_risk: last.and_then(|r| column("risk", r)).unwrap_or(f64::NAN),
         final_test_risk: last.and_then(|r| column("test_risk", r)),
+        final_population_risk: last.and_then(|r| column("population_risk", r)),
         initial_risk: first.and_then(|r| column("risk", r)).unwrap_or(f64::NAN),
         wall_seconds_total: wall_total,
         wall_seconds_invocation: wall,

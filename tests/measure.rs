@@ -9,7 +9,7 @@ use meanfield::diagnostics::measure::{
     angles_to, entropy_kozachenko_leonenko, plane_of, principal_plane, probe_inputs,
     relative_change, subsample, tangent_kernel, teacher_alignment, teacher_alignments,
 };
-use meanfield::math::{Activation, InitLaw, Network, Particles};
+use meanfield::math::{Activation, InitLaw, Network, Parity, Particles};
 use nalgebra::DMatrix;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -99,20 +99,26 @@ fn teacher_alignment_of_a_constructed_cloud_is_the_exact_mass_share_and_best_cos
     ]);
     let masses = [2.0 * 10f64.sqrt(), 2f64.sqrt(), 2.0];
     let total: f64 = masses.iter().sum();
-    let alignment = teacher_alignment(&theta, &v, 0.5);
+    let alignment = teacher_alignment(&theta, &v, 0.5, Parity::Neither);
     assert!((alignment.cone_share - masses[0] / total).abs() < 8.0 * EPS);
     assert!((alignment.best_cosine - 3.0 / 10f64.sqrt()).abs() < 4.0 * EPS);
     // A cone just past pi/4 takes in the second particle.
-    let wider = teacher_alignment(&theta, &v, FRAC_PI_4 + 1e-9);
+    let wider = teacher_alignment(&theta, &v, FRAC_PI_4 + 1e-9, Parity::Neither);
     assert!((wider.cone_share - (masses[0] + masses[1]) / total).abs() < 8.0 * EPS);
-    assert_eq!(teacher_alignment(&theta, &v, PI).cone_share, 1.0);
-    assert_eq!(teacher_alignment(&theta, &v, 0.1).cone_share, 0.0);
+    assert_eq!(
+        teacher_alignment(&theta, &v, PI, Parity::Neither).cone_share,
+        1.0
+    );
+    assert_eq!(
+        teacher_alignment(&theta, &v, 0.1, Parity::Neither).cone_share,
+        0.0
+    );
 }
 
 #[test]
 fn teacher_alignment_without_mass_is_zero_share_and_minus_one_cosine() {
     let theta = cloud(&[(1.0, &[0.0, 0.0]), (0.0, &[0.0, 0.0])]);
-    let alignment = teacher_alignment(&theta, &[1.0, 0.0], 0.3);
+    let alignment = teacher_alignment(&theta, &[1.0, 0.0], 0.3, Parity::Neither);
     assert_eq!(alignment.cone_share, 0.0);
     assert_eq!(alignment.best_cosine, -1.0);
 }
@@ -140,7 +146,7 @@ fn alignments_by_cosine_equal_the_angle_definition_also_at_the_cone_boundary() {
     }
     let theta = DMatrix::from_fn(rows.len(), 4, |r, c| rows[r][c]);
     let directions = vec![vec![1.0, 0.0, 0.0], vec![0.3, -0.2, 0.9]];
-    let alignments = teacher_alignments(&theta, &directions, cone);
+    let alignments = teacher_alignments(&theta, &directions, cone, Parity::Neither);
     for (direction, alignment) in directions.iter().zip(&alignments) {
         let angles = angles_to(&theta, direction);
         let mass = |j: usize| {
@@ -153,7 +159,10 @@ fn alignments_by_cosine_equal_the_angle_definition_also_at_the_cone_boundary() {
             .sum();
         // Sums in another order: a few ulps of the total.
         assert!((alignment.cone_share - inside / total).abs() < 1e3 * EPS);
-        assert_eq!(*alignment, teacher_alignment(&theta, direction, cone));
+        assert_eq!(
+            *alignment,
+            teacher_alignment(&theta, direction, cone, Parity::Neither)
+        );
     }
 }
 

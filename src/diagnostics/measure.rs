@@ -18,8 +18,8 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::math::Network;
 use crate::math::reduce::{CHUNK, ordered_max, ordered_sum};
+use crate::math::{Network, Parity};
 use crate::random::{Purpose, stream};
 
 /// Euler's constant gamma (the mean of -log of a standard exponential variable).
@@ -175,42 +175,63 @@ pub fn angles_to(theta: &DMatrix<f64>, direction: &[f64]) -> Vec<f64> {
 }
 
 /// How much of the network lies along one teacher direction v.
+///
+/// For an odd or even activation ([`Parity::sign_symmetric`]: erf, tanh, linear, quadratic)
+/// the neuron (a, w) is the same function as (-a, -w) (odd) or (a, -w) (even), so w and -w
+/// point along the same neuron: the cosine is then |cos(w_j, v)| and the cone is the double
+/// cone around +v and -v. For relu, sigmoid and softplus the signed cosine is used.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Alignment {
     /// Share, in [0, 1], of the mass sum_j |a_j| |w_j| carried by particles with
-    /// angle(w_j, v) <= cone; 0 when the total mass is 0.
+    /// angle(w_j, v) <= cone (or angle(w_j, -v) <= cone for a sign-symmetric activation); 0
+    /// when the total mass is 0.
     pub cone_share: f64,
-    /// max_j cos(w_j, v) in [-1, 1] over the particles with w_j != 0; -1 when there is none
-    /// (or v = 0).
+    /// max_j cos(w_j, v) in [-1, 1] (max_j |cos(w_j, v)| in [0, 1] for a sign-symmetric
+    /// activation) over the particles with w_j != 0; -1 when there is none (or v = 0).
     pub best_cosine: f64,
 }
 
 /// The alignment of the particles with the teacher direction `direction` (any length > 0):
-/// see [`Alignment`]. `cone` is an angle in radians.
+/// see [`Alignment`]. `cone` is an angle in radians; `parity` is the activation's
+/// ([`crate::math::Activation::parity`]): for an odd or even sigma, w_j and -w_j count alike.
 ///
 /// ```
 /// # use nalgebra::DMatrix;
 /// # use meanfield::diagnostics::measure::teacher_alignment;
+/// # use meanfield::math::Parity;
 /// // Rows (a, w): mass |a| |w| = 2 along the teacher, 2 orthogonal to it.
 /// let theta = DMatrix::from_row_slice(2, 3, &[2.0, 1.0, 0.0, -1.0, 0.0, 2.0]);
-/// let alignment = teacher_alignment(&theta, &[1.0, 0.0], 0.1);
+/// let alignment = teacher_alignment(&theta, &[1.0, 0.0], 0.1, Parity::Neither);
 /// assert_eq!((alignment.cone_share, alignment.best_cosine), (0.5, 1.0));
+/// // Against -v: for relu the first particle points away; for erf (odd) it is the same neuron.
+/// let relu = teacher_alignment(&theta, &[-1.0, 0.0], 0.1, Parity::Neither);
+/// let erf = teacher_alignment(&theta, &[-1.0, 0.0], 0.1, Parity::Odd);
+/// assert_eq!((relu.cone_share, relu.best_cosine), (0.0, 0.0));
+/// assert_eq!((erf.cone_share, erf.best_cosine), (0.5, 1.0));
 /// ```
-pub fn teacher_alignment(theta: &DMatrix<f64>, direction: &[f64], cone: f64) -> Alignment {
-    teacher_alignments(theta, &[direction.to_vec()], cone)[0]
+pub fn teacher_alignment(
+    theta: &DMatrix<f64>,
+    direction: &[f64],
+    cone: f64,
+    parity: Parity,
+) -> Alignment {
+    teacher_alignments(theta, &[direction.to_vec()], cone, parity)[0]
 }
 
 /// [`teacher_alignment`] for several directions at once: |w_j| once, and each w_j . v as a
 /// column-by-column pass over the column-major particles (one multiply-add per coordinate).
 ///
-/// A particle is inside the cone when cos(w_j, v) >= cos(cone); where the two are within
-/// 1e-9 of each other the cosine is too coarse to decide, and the accurate angle of
-/// [`angles_to`] decides, so the result is that of comparing the angle with `cone`.
+/// A particle is inside the cone when cos(w_j, v) >= cos(cone) (|cos| for a sign-symmetric
+/// `parity`); where the two are within 1e-9 of each other the cosine is too coarse to decide,
+/// and the accurate angle of [`angles_to`] decides (min(angle, pi - angle) for a
+/// sign-symmetric `parity`), so the result is that of comparing the angle with `cone`.
 pub fn teacher_alignments(
     theta: &DMatrix<f64>,
     directions: &[Vec<f64>],
     cone: f64,
+    parity: Parity,
 ) -> Vec<Alignment> {
+    let symmetric = parity.sign_symmetric();
     let m = theta.nrows();
     let d = theta.ncols().saturating_sub(1);
     let norms: Vec<f64> = crate::diagnostics::scalars::row_squares(theta, None, 1, |_| 1.0)
@@ -241,7 +262,8 @@ pub fn teacher_alignments(
                 if norms[j] == 0.0 || direction_norm == 0.0 {
                     return f64::NEG_INFINITY;
                 }
-                (dots[j] / (norms[j] * direction_norm)).clamp(-1.0, 1.0)
+                let signed = (dots[j] / (norms[j] * direction_norm)).clamp(-1.0, 1.0);
+                if symmetric { signed.abs() } else { signed }
             };
             let inside = |j: usize| {
                 let c = cosine(j);
@@ -250,7 +272,13 @@ pub fn teacher_alignments(
                 }
                 let mut w = vec![0.0; d];
                 copy_w(theta, j, &mut w);
-                angle_between(&w, direction) <= cone
+                let angle = angle_between(&w, direction);
+                let angle = if symmetric {
+                    angle.min(std::f64::consts::PI - angle)
+                } else {
+                    angle
+                };
+                angle <= cone
             };
             let share = ordered_sum(m, |j| if inside(j) { mass(j) } else { 0.0 });
             let best = ordered_max(m, cosine);

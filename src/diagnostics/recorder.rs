@@ -1,8 +1,8 @@
 //! The [`Recorder`]: the observer of a run. At every logged step it appends a row of scalars
 //! (the columns of `series.csv`: risk, the objective E and dissipation D of MATH.md section 2,
-//! movement, moments, teacher alignment); at log-spaced snapshot steps it keeps a
-//! (deterministically subsampled) copy of the particles and measures the distance to the
-//! initial measure (MATH.md section 6), the change of the tangent kernel and, with tau > 0, an
+//! movement, moments, teacher alignment, counted up to the sign of w for an odd or even
+//! activation); at log-spaced snapshot steps it keeps a (deterministically subsampled) copy of
+//! the particles and measures the distance to the initial measure (MATH.md section 6), the change of the tangent kernel and, with tau > 0, an
 //! entropy estimate and the free energy. It keeps the last logged state, so that a diverging
 //! run can still save its last finite particles. It never changes the trajectory.
 
@@ -113,6 +113,9 @@ pub struct RunFacts<'a> {
     pub teacher: Option<&'a DMatrix<f64>>,
     /// Whether the risk mode has a test set.
     pub has_test: bool,
+    /// Whether the risk mode reports the exact population risk (a data mode with Gaussian
+    /// inputs, no bias and a teacher: the `population_risk` column).
+    pub has_population: bool,
     /// Total steps of the run.
     pub total_steps: u64,
     /// The time step.
@@ -135,6 +138,7 @@ pub struct Recorder {
     initial: DMatrix<f64>,
     initial_size_squared: f64,
     has_test: bool,
+    has_population: bool,
     options: RecordOptions,
     seed: u64,
     tau: f64,
@@ -170,6 +174,9 @@ impl Recorder {
         let mut columns: Vec<String> = ["step", "time", "risk"].map(String::from).to_vec();
         if facts.has_test {
             columns.push("test_risk".into());
+        }
+        if facts.has_population {
+            columns.push("population_risk".into());
         }
         columns.extend(
             [
@@ -218,6 +225,7 @@ impl Recorder {
             initial: facts.initial.clone(),
             initial_size_squared: size_squared(facts.initial),
             has_test: facts.has_test,
+            has_population: facts.has_population,
             options,
             seed: facts.seed,
             tau: facts.tau,
@@ -281,6 +289,9 @@ impl Recorder {
         if self.has_test {
             row.push(o.test_risk.unwrap_or(f64::NAN));
         }
+        if self.has_population {
+            row.push(o.population_risk.unwrap_or(f64::NAN));
+        }
         let moved = movement_summary(o.theta, &self.initial, self.initial_size_squared);
         let (a_mean, a_std, w_norm_mean) = moments(o.theta);
         row.extend([
@@ -295,7 +306,9 @@ impl Recorder {
             w_norm_mean,
         ]);
         let cone = self.options.cone_degrees.to_radians();
-        for alignment in teacher_alignments(o.theta, &self.directions, cone) {
+        // For an odd or even activation w_j and -w_j are the same neuron: |cos| counts.
+        let parity = o.network.activation.parity();
+        for alignment in teacher_alignments(o.theta, &self.directions, cone, parity) {
             row.push(alignment.cone_share);
             row.push(alignment.best_cosine);
         }

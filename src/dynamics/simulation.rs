@@ -56,6 +56,9 @@ pub struct Observation<'a> {
     pub risk: f64,
     /// The held-out test risk, where the mode has a test set (on scheduled steps).
     pub test_risk: Option<f64>,
+    /// The exact population risk of the network, in a data mode that has it
+    /// (`RiskMode::population_risk`; on scheduled steps).
+    pub population_risk: Option<f64>,
     /// theta(t_k), m x (1 + d).
     pub theta: &'a DMatrix<f64>,
     /// The drift v at theta(t_k).
@@ -330,16 +333,20 @@ impl Simulation {
                     });
                 }
                 // The held-out risk is a row of the schedule, not of the observer's extra steps.
-                let test_risk = if scheduled {
-                    self.risk.test_risk(&self.network, theta)?
+                let (test_risk, population_risk) = if scheduled {
+                    (
+                        self.risk.test_risk(&self.network, theta)?,
+                        self.risk.population_risk(&self.network, theta)?,
+                    )
                 } else {
-                    None
+                    (None, None)
                 };
                 observer.observe(&Observation {
                     step,
                     time: time(),
                     risk,
                     test_risk,
+                    population_risk,
                     theta,
                     velocity: self.stepper.velocity(),
                     network: &self.network,

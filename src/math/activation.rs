@@ -56,6 +56,19 @@ impl Activation {
         Self::ALL.into_iter().find(|a| a.name() == name)
     }
 
+    /// The parity of sigma: [`Parity::Odd`] when sigma(-z) = -sigma(z) (erf, tanh, linear), so
+    /// that the neuron (a, w) is the same function as (-a, -w); [`Parity::Even`] when
+    /// sigma(-z) = sigma(z) (quadratic), so that (a, w) is the same function as (a, -w);
+    /// [`Parity::Neither`] otherwise (relu, sigmoid, softplus). In the first two cases the
+    /// direction of w is defined only up to its sign.
+    pub fn parity(self) -> Parity {
+        match self {
+            Activation::Erf | Activation::Tanh | Activation::Linear => Parity::Odd,
+            Activation::Quadratic => Parity::Even,
+            Activation::Relu | Activation::Sigmoid | Activation::Softplus => Parity::Neither,
+        }
+    }
+
     /// Whether the Gaussian pair kernel K has a closed form (else it is computed by quadrature).
     pub fn has_closed_form_kernel(self) -> bool {
         matches!(
@@ -151,6 +164,25 @@ impl Activation {
     }
 }
 
+/// The symmetry of an activation under z -> -z ([`Activation::parity`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Parity {
+    /// sigma(-z) = -sigma(z): the neuron (a, w) equals (-a, -w).
+    Odd,
+    /// sigma(-z) = sigma(z): the neuron (a, w) equals (a, -w).
+    Even,
+    /// Neither: w and -w are different neurons.
+    Neither,
+}
+
+impl Parity {
+    /// Whether a neuron's w is defined only up to its sign (odd or even sigma): then the
+    /// alignment of w with a direction v is measured by |cos(w, v)|.
+    pub fn sign_symmetric(self) -> bool {
+        !matches!(self, Parity::Neither)
+    }
+}
+
 impl std::fmt::Display for Activation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -198,6 +230,35 @@ mod tests {
                 assert!((v - act.value(z)).abs() <= 1e-15 * (1.0 + v.abs()));
                 assert!((dv - act.derivative(z)).abs() <= 1e-15 * (1.0 + dv.abs()));
             }
+        }
+    }
+
+    /// sigma(-z) = -sigma(z) (odd) or sigma(z) (even) holds to rounding (erf and tanh are
+    /// computed symmetrically; 4 eps |sigma(z)| covers a last-bit difference), and fails by
+    /// far more than that for the activations of parity Neither.
+    #[test]
+    fn parity_is_the_symmetry_of_sigma_under_z_to_minus_z() {
+        let points = [0.013, 0.37, 1.0, 2.9, 7.5];
+        for act in Activation::ALL {
+            let worst = |sign: f64| {
+                points
+                    .iter()
+                    .map(|&z| {
+                        let (plus, minus) = (act.value(z), act.value(-z));
+                        (minus - sign * plus).abs() / (4.0 * f64::EPSILON * plus.abs().max(1e-300))
+                    })
+                    .fold(0.0, f64::max)
+            };
+            let (odd, even) = (worst(-1.0), worst(1.0));
+            match act.parity() {
+                Parity::Odd => assert!(odd <= 1.0 && even > 1e6, "{act}: {odd}, {even}"),
+                Parity::Even => assert!(even <= 1.0 && odd > 1e6, "{act}: {odd}, {even}"),
+                Parity::Neither => assert!(odd > 1e6 && even > 1e6, "{act}: {odd}, {even}"),
+            }
+            assert_eq!(
+                act.parity().sign_symmetric(),
+                act.parity() != Parity::Neither
+            );
         }
     }
 

@@ -9,6 +9,6 @@ pub mod pair_block;
 pub mod reduce;
 pub(crate) mod simd;
 
-pub use activation::Activation;
+pub use activation::{Activation, Parity};
 pub use kernel::{PairKernel, PairTerms};
 pub use model::{InitLaw, Network, Particles, ScalarLaw, VectorLaw};

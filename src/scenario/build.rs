@@ -121,21 +121,35 @@ impl Scenario {
             }
             DataSet::generate(test_n, law, shared.as_ref(), self.seed, Purpose::Test, 0).map(Some)
         };
+        // The exact population risk of the same network (the `population_risk` column) where
+        // the data are drawn from x ~ N(0, I) without bias and labelled by the teacher, unless
+        // `risk.population_risk = false`.
+        let population = || -> Result<Option<PopulationRisk>> {
+            if self.bias || !self.population_risk {
+                return Ok(None);
+            }
+            PopulationRisk::new(activation, teacher.clone()).map(Some)
+        };
         let mut risk = match &self.risk {
             RiskSpec::Population => {
                 RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?))
             }
-            RiskSpec::Online { batch, test_n } => RiskMode::Online(Box::new(OnlineRisk::new(
-                *batch,
-                law,
-                shared.clone(),
-                self.seed,
-                test_set(*test_n)?,
-            )?)),
+            RiskSpec::Online { batch, test_n } => {
+                let online =
+                    OnlineRisk::new(*batch, law, shared.clone(), self.seed, test_set(*test_n)?)?;
+                RiskMode::Online(Box::new(match population()? {
+                    Some(p) => online.with_population(p),
+                    None => online,
+                }))
+            }
             RiskSpec::EmpiricalGenerated { n, test_n } => {
                 let train =
                     DataSet::generate(*n, law, shared.as_ref(), self.seed, Purpose::Data, 0)?;
-                RiskMode::Empirical(Box::new(EmpiricalRisk::new(train, test_set(*test_n)?)))
+                let empirical = EmpiricalRisk::new(train, test_set(*test_n)?);
+                RiskMode::Empirical(Box::new(match population()? {
+                    Some(p) => empirical.with_population(p),
+                    None => empirical,
+                }))
             }
             RiskSpec::EmpiricalFiles { x, y } => {
                 let train = self.load_data(x, y)?;

@@ -19,6 +19,9 @@ use crate::scenario::file::{
 };
 use crate::task::{Directions, OutputWeights, TeacherSpec};
 
+/// Default size of the held-out test set of the data modes (`risk.test_n`).
+pub const DEFAULT_TEST_N: usize = 4096;
+
 /// Where the initial particles come from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum InitSource {
@@ -92,6 +95,9 @@ pub struct Scenario {
     pub noise_std: f64,
     /// Risk mode.
     pub risk: RiskSpec,
+    /// Whether a data mode logs the exact population risk (`risk.population_risk`; false in
+    /// population mode, with a bias and with data files).
+    pub population_risk: bool,
     /// Where the population interaction runs.
     pub device: Device,
     /// Precision of the GPU kernel.
@@ -408,16 +414,30 @@ impl Scenario {
                 "risk.test_n only in the data modes (population risk is exact)",
             ));
         }
-        // Default test set: as large as a batch (online) or the training set (empirical), at
-        // most 1024, so that a logged test risk costs no more than a step's forward pass.
-        let test_n = rc.test_n.unwrap_or_else(|| {
-            let size = if mode == "online" {
-                rc.batch.unwrap_or(256)
-            } else {
-                rc.n.unwrap_or(1024)
-            };
-            size.min(1024)
-        });
+        // Default held-out set: 4096 samples whatever the batch or training-set size, so that
+        // the test risk is an estimate with a small stated error (a set as small as a batch of
+        // 64 is biased and noisy); it is evaluated on logged steps only.
+        let test_n = rc.test_n.unwrap_or(DEFAULT_TEST_N);
+        if rc.population_risk.is_some() && mode == "population" {
+            return Err(cx.fail(
+                "risk.population_risk",
+                rc.population_risk.unwrap_or(false),
+                "risk.population_risk only in the data modes (population mode's risk is exact)",
+            ));
+        }
+        // The exact population risk exists for Gaussian inputs without bias and labels from
+        // the teacher: not with a bias coordinate nor with data files.
+        let population_exists = !bias && rc.x_file.is_none();
+        if rc.population_risk == Some(true) && !population_exists {
+            return Err(cx.fail(
+                "risk.population_risk",
+                true,
+                "false with model.bias = true or risk.x_file (the exact risk needs Gaussian \
+                 inputs without bias and labels from the teacher)",
+            ));
+        }
+        let population_risk =
+            mode != "population" && population_exists && rc.population_risk.unwrap_or(true);
         let risk = match mode.as_str() {
             "population" => {
                 if bias {
@@ -515,10 +535,12 @@ impl Scenario {
             RiskSpec::Online { batch, test_n } => {
                 resolved.risk.batch = Some(*batch);
                 resolved.risk.test_n = Some(*test_n);
+                resolved.risk.population_risk = population_exists.then_some(population_risk);
             }
             RiskSpec::EmpiricalGenerated { n, test_n } => {
                 resolved.risk.n = Some(*n);
                 resolved.risk.test_n = Some(*test_n);
+                resolved.risk.population_risk = population_exists.then_some(population_risk);
             }
             RiskSpec::EmpiricalFiles { x, y } => {
                 resolved.risk.x_file = Some(x.display().to_string());
@@ -758,6 +780,7 @@ impl Scenario {
             teacher_seed,
             noise_std,
             risk,
+            population_risk,
             device,
             precision,
             dynamics: Dynamics {

@@ -32,8 +32,15 @@ use crate::sweep::merge::RunSeries;
 use crate::sweep::partners::{coupled_distances, linear_reference, snapshot_steps};
 use crate::sweep::plan::{Plan, Reference};
 
-/// Observables compared with the limit, when the runs logged them.
-const OBSERVABLES: [&str; 4] = ["risk", "movement_mean", "movement_relative", "cone_share_0"];
+/// Observables compared with the limit, when the runs logged them (`population_risk`: the exact
+/// risk of a data-mode run, where it exists).
+const OBSERVABLES: [&str; 5] = [
+    "risk",
+    "population_risk",
+    "movement_mean",
+    "movement_relative",
+    "cone_share_0",
+];
 
 /// One fitted exponent (or why it could not be fitted).
 #[derive(Clone, Debug, Serialize)]

@@ -9,6 +9,7 @@ pub mod fits;
 pub mod merge;
 pub mod partners;
 pub mod plan;
+pub mod validity;
 
 pub use execute::{ExecuteOptions, ExecutionReport, SweepProgress, execute, execute_with};
 pub use merge::{finish, gather, sweep_csv, write_sweep_csv};

@@ -244,6 +244,7 @@ impl Plan {
 
         let mut runs = Vec::new();
         let mut name = String::new();
+        let limit = reference.clone();
         let mut plan_one = |point: &[String], m: usize, seed: u64, reference: bool| {
             let mut overrides = user_overrides.to_vec();
             overrides.push(format!("model.m={m}"));
@@ -267,6 +268,8 @@ impl Plan {
                 overrides.push("record.figures=false".into());
             }
             let scenario = Scenario::load(path, &overrides)?;
+            // The reference must describe every run (docs/sweeps.md), before anything runs.
+            crate::sweep::validity::check(&limit, &scenario, cli.reference.is_some())?;
             if name.is_empty() {
                 name.clone_from(&scenario.name);
             }

@@ -5,6 +5,11 @@
 //! - [`EmpiricalRisk`]: a fixed data set (MATH.md section 4).
 //! - [`OnlineRisk`]: a fresh Gaussian batch per step, shared by every stage of the step.
 //!
+//! With Gaussian inputs, no bias and labels from the teacher (online mode, and the empirical
+//! mode with a generated data set), a data mode also carries the exact population risk of the
+//! same network ([`RiskMode::population_risk`], the `population_risk` column): what its batch,
+//! training-set and held-out risks estimate. It is evaluated only at logged steps.
+//!
 //! The modes differ only in dR/dtheta: drift, noise and integrators are shared
 //! (`crate::dynamics`). Every reduction has a fixed order, so results do not depend on the
 //! number of threads: products run per chunk with `Par::Seq` and chunks are spread over rayon.
@@ -232,6 +237,7 @@ pub fn data_risk(
 pub struct EmpiricalRisk {
     train: DataSet,
     test: Option<DataSet>,
+    population: Option<Box<PopulationRisk>>,
     scratch: DataScratch,
     gpu: DataGpu,
 }
@@ -242,9 +248,18 @@ impl EmpiricalRisk {
         Self {
             train,
             test,
+            population: None,
             scratch: DataScratch::default(),
             gpu: DataGpu::default(),
         }
+    }
+
+    /// Also reports the exact population risk of the network ([`RiskMode::population_risk`]):
+    /// only for a training set drawn from x ~ N(0, I) without bias and labelled by the teacher
+    /// of `population`.
+    pub fn with_population(mut self, population: PopulationRisk) -> Self {
+        self.population = Some(Box::new(population));
+        self
     }
 
     /// The training set.
@@ -262,6 +277,7 @@ pub struct OnlineRisk {
     batch: DataSet,
     batch_step: Option<u64>,
     test: Option<DataSet>,
+    population: Option<Box<PopulationRisk>>,
     scratch: DataScratch,
     gpu: DataGpu,
 }
@@ -288,9 +304,17 @@ impl OnlineRisk {
             batch: data,
             batch_step: Some(0),
             test,
+            population: None,
             scratch: DataScratch::default(),
             gpu: DataGpu::default(),
         })
+    }
+
+    /// Also reports the exact population risk of the network ([`RiskMode::population_risk`]):
+    /// only for an input law without bias and the teacher of `population` as the target.
+    pub fn with_population(mut self, population: PopulationRisk) -> Self {
+        self.population = Some(Box::new(population));
+        self
     }
 }
 
@@ -771,6 +795,27 @@ impl RiskMode {
                 None => Ok(None),
             },
         }
+    }
+
+    /// The exact population risk R = 1/2 E[(y - f(x))^2] over x ~ N(0, I_d) and the label
+    /// noise (MATH.md section 3), in a data mode that was given it (`with_population`: Gaussian
+    /// inputs without bias, a teacher target): the quantity its batch, training-set and
+    /// held-out risks estimate. None in population mode, whose [`RiskMode::evaluate`] is that
+    /// risk already, and in data modes without it. Costs O(m^2 d) (one pair interaction,
+    /// without gradient): call it on logged steps only.
+    pub fn population_risk(
+        &mut self,
+        network: &Network,
+        theta: &DMatrix<f64>,
+    ) -> Result<Option<f64>> {
+        let population = match self {
+            RiskMode::Population(_) => None,
+            RiskMode::Online(o) => o.population.as_deref_mut(),
+            RiskMode::Empirical(e) => e.population.as_deref_mut(),
+        };
+        population
+            .map(|p| p.evaluate(network, theta, None))
+            .transpose()
     }
 
     /// Whether the risk of [`RiskMode::evaluate`] is the exact population risk.
