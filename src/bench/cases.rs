@@ -371,7 +371,7 @@ pub fn self_check_within(
 const WARM_UP_SKIP: Duration = Duration::from_secs(2);
 
 /// Steps of the longer of the two runs whose difference times one step on a device that
-/// holds the particles ([`held_step_seconds`]).
+/// holds the particles (`held_step_seconds`).
 pub const HELD_STEPS: u64 = 8;
 
 /// An observer that keeps nothing (the timed runs of a device backend).

@@ -95,7 +95,7 @@ pub enum At {
 /// The operations of one explicit Runge-Kutta step on the particles, wherever they are held:
 /// in host matrices ([`Stepper::first_stage`], [`Stepper::finish`]) or on a device that keeps
 /// them between steps ([`Stepper::first_stage_held`], [`Stepper::finish_held`], through
-/// [`crate::task::RiskMode::held`]). The step itself ([`rk_finish`]) is written once over these.
+/// [`crate::task::RiskMode::held`]). The step itself (`rk_finish`) is written once over these.
 pub trait StageOps {
     /// The drift at `at` into stage `stage`; returns the risk there.
     fn drift(&mut self, at: At, stage: usize) -> Result<f64>;

@@ -54,7 +54,7 @@ pub const TILE: usize = 128;
 const TILE_BYTES: usize = 32 * 1024;
 
 /// Rows of w_l per shared-memory tile: [`TILE`], or fewer when d is large, so that the tile
-/// (rows x (d + 1) values of `bytes` each) fits in [`TILE_BYTES`].
+/// (rows x (d + 1) values of `bytes` each) fits in `TILE_BYTES`.
 pub fn tile_rows(d: usize, bytes: usize) -> usize {
     (TILE_BYTES / ((d + 1) * bytes)).clamp(1, TILE)
 }
