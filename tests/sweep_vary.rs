@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use meanfield::output::Table;
 use meanfield::sweep::{Plan, SweepOverrides};
 
 /// A population scenario small enough for a sweep in a second: one width, two seeds, no
@@ -59,6 +58,28 @@ fn sweep(scenario: &Path, out: &Path) -> (i32, String) {
     )
 }
 
+/// The columns of a CSV file of plain fields (no quotes, no commas inside a field), by name.
+fn csv_columns(path: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    header
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            (
+                name.to_string(),
+                rows.iter().map(|r| r[c].to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+fn floats(column: &[String]) -> Vec<f64> {
+    column.iter().map(|v| v.parse().unwrap()).collect()
+}
+
 fn with_vary(vary: &str) -> String {
     format!("{ONE_WIDTH}vary = {{ {vary} }}\n")
 }
@@ -97,25 +118,21 @@ fn a_vary_sweep_draws_one_overlay_curve_per_value_with_its_data() {
             let file = out.join(format!("plots/{stem}.{extension}"));
             assert!(file.exists(), "{} missing", file.display());
         }
-        let table = Table::read_csv(&out.join(format!("plots/{stem}.csv"))).unwrap();
-        // The lambda column holds each value's rows: one curve per value.
-        let lambdas: BTreeSet<u64> = table
-            .column("dynamics.lambda")
-            .unwrap()
-            .iter()
-            .map(|l| l.to_bits())
-            .collect();
-        assert_eq!(lambdas.len(), 3, "{stem}");
-        assert!(table.column("seeds").unwrap().iter().all(|s| *s == 2.0));
+        let table = csv_columns(&out.join(format!("plots/{stem}.csv")));
+        // One curve per value, each labelled with it and holding its value's rows only.
+        let curves: BTreeSet<&String> = table["curve"].iter().collect();
+        assert_eq!(curves.len(), 3, "{stem}: {curves:?}");
+        for (curve, lambda) in table["curve"].iter().zip(&table["dynamics.lambda"]) {
+            assert_eq!(curve, &format!("lambda = {lambda}"));
+        }
+        assert!(table["seeds"].iter().all(|s| s == "2"));
     }
     // E = R at lambda = 0 and E > R under weight decay, in the overlays' own data.
-    let risk = Table::read_csv(&out.join("plots/vary_risk.csv")).unwrap();
-    let objective = Table::read_csv(&out.join("plots/vary_objective.csv")).unwrap();
-    let lambda = risk.column("dynamics.lambda").unwrap();
-    let (r, e) = (
-        risk.column("mean").unwrap(),
-        objective.column("mean").unwrap(),
-    );
+    let risk = csv_columns(&out.join("plots/vary_risk.csv"));
+    let objective = csv_columns(&out.join("plots/vary_objective.csv"));
+    let lambda = floats(&risk["dynamics.lambda"]);
+    let (r, e) = (floats(&risk["mean"]), floats(&objective["mean"]));
+    assert_eq!(r.len(), e.len());
     for row in 0..r.len() {
         if lambda[row] == 0.0 {
             assert_eq!(e[row], r[row]);
