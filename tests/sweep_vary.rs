@@ -169,7 +169,10 @@ fn run_directories_are_named_by_the_varied_values() {
             "{leaf}"
         );
     }
-    assert!(ids.iter().any(|id| id.starts_with("lambda=0.001/activation=erf/m8-seed3-")));
+    assert!(
+        ids.iter()
+            .any(|id| id.starts_with("lambda=0.001/activation=erf/m8-seed3-"))
+    );
     let out = dir.join("out");
     let (code, stderr) = sweep(&scenario, &out);
     assert_eq!(code, 0, "{stderr}");

@@ -55,7 +55,11 @@ fn text_width<Backend: DrawingBackend>(
 ) -> u32 {
     area.estimate_text_size(text, &font(size)).map_or_else(
         // About 0.6 of the size per character for DejaVu Sans, rounded up.
-        |_| u32::try_from(text.chars().count()).unwrap_or(u32::MAX).saturating_mul(size),
+        |_| {
+            u32::try_from(text.chars().count())
+                .unwrap_or(u32::MAX)
+                .saturating_mul(size)
+        },
         |(width, _)| width,
     )
 }

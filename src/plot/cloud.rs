@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::plot::axis::{LinearLabels, linear_range};
 use crate::plot::canvas::{
     AXIS_LABEL_SIZE, BOLD_GRID, DrawResult, LEGEND_SIZE, NOTE_GREY, Picture, TICK_LABEL_SIZE,
-    TITLE_SIZE, draw_title_lines, fit_title, font, render_gif, render_png_and_svg,
+    TITLE_SIZE, draw_title_lines, fit_title, font, render_gif, render_png_and_svg, title_height,
 };
 use crate::plot::colormap::{ColourBarStyle, ColourScale, draw_colour_bar};
 
@@ -451,6 +451,23 @@ impl Geometry {
     }
 }
 
+/// Draws `title` at the top of `root`, fitted to its width (on a taller strip when it needs two
+/// lines), and returns the area below it.
+fn draw_title<Backend: DrawingBackend>(
+    root: &DrawingArea<Backend, Shift>,
+    title: &str,
+    geometry: &Geometry,
+) -> std::result::Result<
+    DrawingArea<Backend, Shift>,
+    DrawingAreaErrorKind<<Backend as DrawingBackend>::ErrorType>,
+> {
+    let (lines, size) = fit_title(root, title, geometry.title_size, 10);
+    let height = geometry.title_height.max(title_height(lines.len(), size));
+    let (strip, body) = root.split_vertically(height);
+    draw_title_lines(&strip, &lines, size)?;
+    Ok(body)
+}
+
 /// Draws `text` centred in `area` (a title strip), shrunk to fit its width and, if even the
 /// smallest title size is too wide, broken onto lines (see `canvas::fit_title`).
 fn draw_centred<Backend: DrawingBackend>(
@@ -656,7 +673,7 @@ impl Cloud<'_> {
             let label = if self.projected_teacher.is_empty() {
                 "teacher"
             } else {
-                "teacher, in plane"
+                "in plane"
             };
             column.draw_text(label, &text_style, (text_x, line))?;
             line += line_height + line_height / 2;
@@ -668,7 +685,7 @@ impl Cloud<'_> {
                     + Polygon::new(halo, WHITE.filled())
                     + PathElement::new(closed(&body), BLACK.stroke_width(3))),
             )?;
-            column.draw_text("teacher, projected", &text_style, (text_x, line))?;
+            column.draw_text("projected", &text_style, (text_x, line))?;
             line += line_height + line_height / 2;
         }
         if show_paths && !self.paths.is_empty() {
@@ -708,12 +725,11 @@ impl Picture for SingleFrame<'_, '_> {
     ) -> DrawResult<Backend> {
         let geometry = &self.geometry;
         root.fill(&WHITE)?;
-        let (title_strip, body) = root.split_vertically(geometry.title_height);
         let title = match self.cloud.time(self.frame) {
             Some(time) => format!("{}, t = {}", self.cloud.figure.title, format_time(time)),
             None => self.cloud.figure.title.clone(),
         };
-        draw_centred(&title_strip, &title, geometry.title_size)?;
+        let body = draw_title(root, &title, geometry)?;
         let (width, _) = body.dim_in_pixel();
         let (chart_area, column) =
             body.split_horizontally(width.saturating_sub(geometry.column_width));
@@ -768,8 +784,7 @@ impl Picture for Panels<'_, '_> {
     ) -> DrawResult<Backend> {
         let geometry = Geometry::scaled(1.0);
         root.fill(&WHITE)?;
-        let (title_strip, body) = root.split_vertically(geometry.title_height);
-        draw_centred(&title_strip, &self.cloud.figure.title, geometry.title_size)?;
+        let body = draw_title(root, &self.cloud.figure.title, &geometry)?;
         let (width, _) = body.dim_in_pixel();
         let (grid, column) = body.split_horizontally(width.saturating_sub(geometry.column_width));
         let cells = grid.split_evenly((self.rows, self.columns));

@@ -44,6 +44,8 @@ impl Dissipation {
 pub struct RunFacts {
     /// What D means in this run.
     pub dissipation: Dissipation,
+    /// Online mode: the logged risk is that of the step's batch.
+    pub online: bool,
 }
 
 impl RunFacts {
@@ -55,6 +57,7 @@ impl RunFacts {
         let Ok(value) = scenario.parse::<toml::Table>() else {
             return Self {
                 dissipation: Dissipation::StochasticDrift,
+                online: false,
             };
         };
         let lookup = |section: &str, key: &str| value.get(section).and_then(|s| s.get(key));
@@ -75,7 +78,10 @@ impl RunFacts {
         } else {
             Dissipation::EnergyIdentity
         };
-        Self { dissipation }
+        Self {
+            dissipation,
+            online: mode == "online",
+        }
     }
 }
 
@@ -109,7 +115,12 @@ pub fn has_weight_decay(series: &Table) -> bool {
 /// objective E when lambda > 0, and D labelled by what it means.
 pub fn risk_figure(series: &Table, facts: &RunFacts) -> RiskFigure {
     let decay = has_weight_decay(series);
-    let mut curves = vec![("risk".to_owned(), "risk R".to_owned())];
+    let risk = if facts.online {
+        "risk R (of the step's batch)"
+    } else {
+        "risk R"
+    };
+    let mut curves = vec![("risk".to_owned(), risk.to_owned())];
     for extra in ["population_risk", "test_risk"] {
         if series.columns.iter().any(|c| c == extra) {
             let label = if extra == "test_risk" {
@@ -126,13 +137,23 @@ pub fn risk_figure(series: &Table, facts: &RunFacts) -> RiskFigure {
             "objective E = R + (lambda/2) mean |theta|^2".to_owned(),
         ));
     }
-    curves.push(("dissipation".to_owned(), facts.dissipation.label().to_owned()));
+    curves.push((
+        "dissipation".to_owned(),
+        facts.dissipation.label().to_owned(),
+    ));
     let (title, y_label) = if decay {
-        ("risk, objective and dissipation", "R, E = R + decay, D")
+        (
+            "risk, objective and dissipation",
+            "risk R, objective E, dissipation D",
+        )
     } else {
         ("risk and dissipation", "risk R, dissipation D")
     };
-    let mut caption = String::from("Risk R");
+    let mut caption = String::from(if facts.online {
+        "Risk R of each step's batch"
+    } else {
+        "Risk R"
+    });
     if decay {
         caption.push_str(
             ", the objective E = R + (lambda/2) m^(2 - 2 alpha) mean_j |theta_j|^2 that the \
@@ -246,10 +267,7 @@ mod tests {
             facts("[risk]\nmode = \"online\"\n"),
             Dissipation::StochasticDrift
         );
-        assert_eq!(
-            facts("[dynamics]\ntau = 0.01\n"),
-            Dissipation::NoiseLeftOut
-        );
+        assert_eq!(facts("[dynamics]\ntau = 0.01\n"), Dissipation::NoiseLeftOut);
         assert_eq!(facts("not toml ["), Dissipation::StochasticDrift);
     }
 }

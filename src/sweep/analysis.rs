@@ -39,16 +39,11 @@ const OBSERVABLES: [&str; 4] = ["risk", "movement_mean", "movement_relative", "c
 /// is, vertical axis label, file stem under `plots/`).
 const OVERLAID: [(&str, &str, &str, &str); 3] = [
     ("risk", "risk", "risk R", "vary_risk"),
-    (
-        "objective",
-        "objective E",
-        "E = R + (lambda/2) mean |theta|^2",
-        "vary_objective",
-    ),
+    ("objective", "objective E", "objective E", "vary_objective"),
     (
         "movement_mean",
         "movement",
-        "mean_j |theta_j(t) - theta_j(0)|",
+        "mean |theta_j(t) - theta_j(0)|",
         "vary_movement",
     ),
 ];

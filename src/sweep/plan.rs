@@ -141,7 +141,13 @@ fn filesystem_safe(text: &str) -> String {
 /// The name of varied key `index` in directory names and legends: its last `--set` component
 /// (`dynamics.lambda` -> `lambda`), or the whole path (unquoted) where two keys share it.
 pub fn short_key(keys: &[String], index: usize) -> String {
-    let last = |key: &str| key.rsplit('.').next().unwrap_or(key).trim_matches('"').to_owned();
+    let last = |key: &str| {
+        key.rsplit('.')
+            .next()
+            .unwrap_or(key)
+            .trim_matches('"')
+            .to_owned()
+    };
     let Some(key) = keys.get(index) else {
         return String::new();
     };
@@ -422,9 +428,8 @@ mod tests {
         let vary = |keys: &[&str]| -> Vec<(String, Vec<String>)> {
             keys.iter().map(|k| (k.to_string(), Vec::new())).collect()
         };
-        let point = |values: &[&str]| -> Vec<String> {
-            values.iter().map(ToString::to_string).collect()
-        };
+        let point =
+            |values: &[&str]| -> Vec<String> { values.iter().map(ToString::to_string).collect() };
         assert_eq!(
             point_directory(&vary(&["dynamics.lambda"]), &point(&["0.01"])),
             "lambda=0.01"
@@ -437,7 +442,10 @@ mod tests {
             "lambda=-1e-5/activation=relu"
         );
         assert_eq!(
-            point_directory(&vary(&["init.a.std", "init.w.std"]), &point(&["0.5", "1.0"])),
+            point_directory(
+                &vary(&["init.a.std", "init.w.std"]),
+                &point(&["0.5", "1.0"])
+            ),
             "init.a.std=0.5/init.w.std=1.0"
         );
         assert_eq!(
