@@ -217,7 +217,7 @@ pub fn cloud_plane(teacher_w: &[Vec<f64>], last: &DMatrix<f64>) -> CloudPlane {
                 e1,
                 e2,
                 name,
-                x_label: "w . e1 (e1 along teacher neuron 1)".into(),
+                x_label: "w . e1 (along teacher 1)".into(),
                 y_label: "w . e2 (plane of teachers 1, 2)".into(),
                 teachers_in_plane: 2,
             }
@@ -229,7 +229,7 @@ pub fn cloud_plane(teacher_w: &[Vec<f64>], last: &DMatrix<f64>) -> CloudPlane {
                 e1,
                 e2,
                 name: "plane of the teacher neuron and the principal direction".into(),
-                x_label: "w . e1 (e1 along the teacher neuron)".into(),
+                x_label: "w . e1 (along the teacher)".into(),
                 y_label: "w . e2 (principal direction)".into(),
                 teachers_in_plane: 1,
             }
