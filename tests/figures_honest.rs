@@ -270,3 +270,26 @@ fn empirical_mode_obeys_the_energy_identity_and_online_mode_does_not() {
     let online = identity_error("mode = \"online\"\nbatch = 16", 0.01);
     assert!(online > 0.5, "online: relative error {online}");
 }
+
+#[test]
+fn a_long_heat_map_title_is_wrapped_not_cut() {
+    use meanfield::plot::{HeatMap, render_heatmap};
+    let dir = common::scratch_directory("figures-honest-tests", "heatmap-title");
+    let title = "a_scenario_with_a_long_name (dynamics.lambda = 0.001): marginal of angle to \
+                 teacher neuron 1 (rad)";
+    let map = HeatMap {
+        title: title.into(),
+        value_label: "angle".into(),
+        times: vec![0.0, 1.0, 2.0],
+        edges: vec![0.0, 1.0, 2.0],
+        density: vec![vec![0.5, 0.5], vec![0.2, 0.8], vec![0.9, 0.1]],
+    };
+    render_heatmap(&map, &dir.join("map")).unwrap();
+    let texts = svg_texts(&dir.join("map.svg"));
+    let first = texts
+        .iter()
+        .position(|t| t.starts_with("a_scenario_with_a_long_name"))
+        .unwrap();
+    assert_ne!(texts[first], title);
+    assert_eq!(format!("{} {}", texts[first], texts[first + 1]), title);
+}

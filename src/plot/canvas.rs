@@ -93,10 +93,11 @@ fn wrap<Backend: DrawingBackend>(
 }
 
 /// How a title fits a figure `width` pixels wide (less `margin` on each side): the largest size
-/// from `largest` down to 3/4 of it (34 for the
-/// 46 of a 1200 px figure, still legible in a paper column) at which it fits on one line; else the largest
-/// size at which it fits on two lines broken at spaces; else as many lines as it needs at the
-/// smallest size. Returns the lines and the size, so that no title is ever cut at the edges.
+/// from `largest` down to 3/4 of it (34 for the 46 of a 1200 px figure, still legible in a paper
+/// column) at which it fits on one line; else the largest size at which it fits on two lines,
+/// broken after the last ": " if both parts fit, else at spaces; else as many lines as it needs
+/// at the smallest size. Returns the lines and the size, so that no title is ever cut at the
+/// edges.
 pub(crate) fn fit_title<Backend: DrawingBackend>(
     area: &DrawingArea<Backend, Shift>,
     title: &str,
@@ -109,6 +110,15 @@ pub(crate) fn fit_title<Backend: DrawingBackend>(
     let sizes = || (smallest..=largest).rev().step_by(2);
     if let Some(size) = sizes().find(|&size| text_width(area, title, size) <= width) {
         return (vec![title.to_owned()], size);
+    }
+    // Best after the last ": " (name and point, then what is shown), if both parts fit.
+    if let Some((head, tail)) = title.rsplit_once(": ") {
+        let head = format!("{head}:");
+        if let Some(size) = sizes().find(|&size| {
+            text_width(area, &head, size) <= width && text_width(area, tail, size) <= width
+        }) {
+            return (vec![head, tail.to_owned()], size);
+        }
     }
     for size in sizes() {
         let lines = wrap(area, title, size, width);
