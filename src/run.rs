@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostics::measure::{angles_to, histogram, plane_of, principal_plane, w_norms};
+use crate::diagnostics::measure::{angles_to, histogram, w_norms};
 use crate::diagnostics::recorder::RunFacts;
 use crate::diagnostics::{Recorder, Series};
 use crate::dynamics::{Control, Observation, Observer, Outcome};
@@ -48,6 +48,8 @@ use crate::plot::{
     render_cloud_panels, render_heatmap, render_lines, write_report,
 };
 use crate::scenario::{Scenario, differing_keys};
+
+pub mod figures;
 
 /// Progress of a run, reported after each step.
 #[derive(Clone, Copy, Debug)]
@@ -413,30 +415,28 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
             .collect()
     };
 
+    // What the risk figure may claim (E beside R under weight decay; D = -dE/dt or not).
+    let facts = figures::RunFacts::of_scenario(
+        &std::fs::read_to_string(out.join("scenario.toml")).unwrap_or_default(),
+    );
+    let risk_figure = figures::risk_figure(&table, &facts);
+    let wanted: Vec<(&str, &str)> = risk_figure
+        .curves
+        .iter()
+        .map(|(column, label)| (column.as_str(), label.as_str()))
+        .collect();
     render_lines(
         &LineFigure {
-            title: format!("{name}: risk and dissipation"),
+            title: format!("{name}: {}", risk_figure.title),
             x_label: "time t".into(),
-            y_label: "risk R, dissipation D".into(),
+            y_label: risk_figure.y_label.clone(),
             x_scale: Scale::Log,
             y_scale: Scale::Log,
-            curves: curves(
-                &table,
-                &time,
-                &[
-                    ("risk", "risk R"),
-                    ("test_risk", "test risk"),
-                    ("population_risk", "population risk (exact)"),
-                    ("dissipation", "dissipation D = -dE/dt"),
-                ],
-            ),
+            curves: curves(&table, &time, &wanted),
         },
         &plots.join("risk"),
     )?;
-    figures.push((
-        "Risk and dissipation D = -dE/dt against time.".into(),
-        plots.join("risk.png"),
-    ));
+    figures.push((risk_figure.caption, plots.join("risk.png")));
 
     let measures = Table::read_csv(&RunEntry::Measures.path(out)).ok();
     let mut movement_curves = curves(
@@ -508,21 +508,8 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
                     .collect()
             })
             .unwrap_or_default();
-        let (e1, e2, plane) = match teacher_w.as_slice() {
-            [first, second, ..] => {
-                let (e1, e2) = plane_of(first, second);
-                (e1, e2, "teacher plane")
-            }
-            [first] => {
-                let (principal, _) = principal_plane(last);
-                let (e1, e2) = plane_of(first, &principal);
-                (e1, e2, "teacher and principal direction")
-            }
-            [] => {
-                let (e1, e2) = principal_plane(last);
-                (e1, e2, "principal plane of w")
-            }
-        };
+        let plane = figures::cloud_plane(&teacher_w, last);
+        let (e1, e2) = (plane.e1.clone(), plane.e2.clone());
         let project = |w: &[f64], e: &[f64]| w.iter().zip(e).map(|(x, y)| x * y).sum::<f64>();
         let frames: Vec<CloudFrame> = snapshots
             .iter()
@@ -549,14 +536,21 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
         let trajectories = (0..tracked)
             .map(|j| frames.iter().map(|f| (f.x[j], f.y[j])).collect())
             .collect();
+        let projected = |w: &Vec<f64>| (project(w, &e1), project(w, &e2));
         let cloud = CloudFigure {
-            title: format!("{name}: particles w_j, {plane}"),
-            x_label: "w . e1".into(),
-            y_label: "w . e2".into(),
+            title: format!("{name}: particles w_j, {}", plane.name),
+            x_label: plane.x_label.clone(),
+            y_label: plane.y_label.clone(),
             color_label: "a".into(),
             teacher: teacher_w
                 .iter()
-                .map(|w| (project(w, &e1), project(w, &e2)))
+                .take(plane.teachers_in_plane)
+                .map(projected)
+                .collect(),
+            projected_teacher: teacher_w
+                .iter()
+                .skip(plane.teachers_in_plane)
+                .map(projected)
                 .collect(),
             frames,
             trajectories,
@@ -564,7 +558,7 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
         render_cloud(&cloud, &plots.join("cloud"))?;
         render_cloud_panels(&cloud, 6, &plots.join("cloud_panels"))?;
         render_cloud_gif(&cloud, &plots.join("cloud.gif"))?;
-        figures.push(("Particles at the last snapshot, coloured by a, sized by |a||w|, with trajectories; teacher neurons marked.".into(), plots.join("cloud.png")));
+        figures.push((format!("Particles at the last snapshot on the {}, coloured by a, sized by |a||w|, with trajectories; teacher neurons marked (hollow: projected from outside the plane).", plane.name), plots.join("cloud.png")));
         figures.push((
             "The particle cloud over time.".into(),
             plots.join("cloud_panels.png"),

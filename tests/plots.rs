@@ -158,6 +158,7 @@ fn spiral_cloud() -> CloudFigure {
         color_label: "output weight a".into(),
         frames,
         teacher,
+        projected_teacher: Vec::new(),
         trajectories,
     }
 }

@@ -253,6 +253,7 @@ fn draw_particles(out: &Path, run: &RunOutput, dt: f64) -> Result<Vec<String>> {
         color_label: "output weight a".into(),
         frames,
         teacher: stars,
+        projected_teacher: Vec::new(),
         trajectories,
     };
     render_cloud(&cloud, &out.join("convergence_particles"))?;

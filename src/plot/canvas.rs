@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
@@ -44,6 +45,113 @@ pub(crate) trait Picture {
 /// The text style of the embedded font at `size`.
 pub(crate) fn font(size: u32) -> TextStyle<'static> {
     TextStyle::from((FONT_FAMILY, size).into_font())
+}
+
+/// Width in pixels of `text` at `size` on `area` (an over-estimate if the font cannot measure).
+fn text_width<Backend: DrawingBackend>(
+    area: &DrawingArea<Backend, Shift>,
+    text: &str,
+    size: u32,
+) -> u32 {
+    area.estimate_text_size(text, &font(size)).map_or_else(
+        // About 0.6 of the size per character for DejaVu Sans, rounded up.
+        |_| {
+            u32::try_from(text.chars().count())
+                .unwrap_or(u32::MAX)
+                .saturating_mul(size)
+        },
+        |(width, _)| width,
+    )
+}
+
+/// `text` broken greedily at spaces into lines no wider than `width` at `size` (a single word
+/// wider than `width` gets a line of its own).
+fn wrap<Backend: DrawingBackend>(
+    area: &DrawingArea<Backend, Shift>,
+    text: &str,
+    size: u32,
+    width: u32,
+) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|word| !word.is_empty()) {
+        let candidate = if line.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{line} {word}")
+        };
+        if line.is_empty() || text_width(area, &candidate, size) <= width {
+            line = candidate;
+        } else {
+            lines.push(std::mem::replace(&mut line, word.to_owned()));
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// How a title fits a figure `width` pixels wide (less `margin` on each side): the largest size
+/// from `largest` down to 3/4 of it (34 for the 46 of a 1200 px figure, still legible in a paper
+/// column) at which it fits on one line; else the largest size at which it fits on two lines,
+/// broken after the last ": " if both parts fit, else at spaces; else as many lines as it needs
+/// at the smallest size. Returns the lines and the size, so that no title is ever cut at the
+/// edges.
+pub(crate) fn fit_title<Backend: DrawingBackend>(
+    area: &DrawingArea<Backend, Shift>,
+    title: &str,
+    largest: u32,
+    margin: u32,
+) -> (Vec<String>, u32) {
+    let (width, _) = area.dim_in_pixel();
+    let width = width.saturating_sub(2 * margin);
+    let smallest = (largest * 3 / 4).max(1);
+    let sizes = || (smallest..=largest).rev().step_by(2);
+    if let Some(size) = sizes().find(|&size| text_width(area, title, size) <= width) {
+        return (vec![title.to_owned()], size);
+    }
+    // Best after the last ": " (name and point, then what is shown), if both parts fit.
+    if let Some((head, tail)) = title.rsplit_once(": ") {
+        let head = format!("{head}:");
+        if let Some(size) = sizes().find(|&size| {
+            text_width(area, &head, size) <= width && text_width(area, tail, size) <= width
+        }) {
+            return (vec![head, tail.to_owned()], size);
+        }
+    }
+    for size in sizes() {
+        let lines = wrap(area, title, size, width);
+        if lines.len() <= 2 && lines.iter().all(|l| text_width(area, l, size) <= width) {
+            return (lines, size);
+        }
+    }
+    (wrap(area, title, smallest, width), smallest)
+}
+
+/// Height in pixels of a strip holding `lines` title lines at `size` (plotters draws a size-s
+/// font about s / 1.24 pixels high), with a margin above and below.
+pub(crate) fn title_height(lines: usize, size: u32) -> u32 {
+    let line = (f64::from(size) * 1.05).round() as u32;
+    u32::try_from(lines).unwrap_or(1).max(1) * line + 24
+}
+
+/// Draws the lines of a fitted title centred in `strip`, one under the other.
+pub(crate) fn draw_title_lines<Backend: DrawingBackend>(
+    strip: &DrawingArea<Backend, Shift>,
+    lines: &[String],
+    size: u32,
+) -> DrawResult<Backend> {
+    let (width, height) = strip.dim_in_pixel();
+    let line = (f64::from(size) * 1.05).round() as i32;
+    let count = i32::try_from(lines.len()).unwrap_or(1);
+    let top = i32::try_from(height / 2).unwrap_or(0) - line * (count - 1) / 2;
+    let style = font(size).pos(Pos::new(HPos::Center, VPos::Center));
+    for (index, text) in lines.iter().enumerate() {
+        let y = top + line * i32::try_from(index).unwrap_or(0);
+        strip.draw_text(text, &style, (i32::try_from(width / 2).unwrap_or(0), y))?;
+    }
+    Ok(())
 }
 
 /// Renders `picture` to `<stem>.svg` and `<stem>.png`, each written atomically.

@@ -17,7 +17,7 @@ use crate::plot::axis::{
 };
 use crate::plot::canvas::{
     AXIS_LABEL_SIZE, BOLD_GRID, DrawResult, LEGEND_SIZE, LIGHT_GRID, Picture, TICK_LABEL_SIZE,
-    TITLE_SIZE, font,
+    TITLE_SIZE, draw_title_lines, fit_title, font, title_height,
 };
 use crate::plot::figure::{Curve, Scale};
 
@@ -207,7 +207,6 @@ where
     Y::CoordDescType: ValueFormatter<f64>,
 {
     let mut chart = ChartBuilder::on(root)
-        .caption(frame.title, font(TITLE_SIZE))
         .margin(20)
         .margin_right(50)
         .x_label_area_size(90)
@@ -267,6 +266,11 @@ impl<Scaled: ScaledChart> Picture for Scaled {
     ) -> DrawResult<Backend> {
         root.fill(&WHITE)?;
         let frame = self.frame();
+        // The title is fitted to the width (shrunk, then wrapped), never cut at the edges.
+        let (lines, size) = fit_title(root, frame.title, TITLE_SIZE, 20);
+        let (strip, body) = root.split_vertically(title_height(lines.len(), size));
+        draw_title_lines(&strip, &lines, size)?;
+        let root = &body;
         let (x, y) = self.ranges();
         match (frame.x_scale, frame.y_scale) {
             (Scale::Log, Scale::Log) => self.draw_data(&mut framed_chart(

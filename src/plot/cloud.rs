@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::plot::axis::{LinearLabels, linear_range};
 use crate::plot::canvas::{
     AXIS_LABEL_SIZE, BOLD_GRID, DrawResult, LEGEND_SIZE, NOTE_GREY, Picture, TICK_LABEL_SIZE,
-    TITLE_SIZE, font, render_gif, render_png_and_svg,
+    TITLE_SIZE, draw_title_lines, fit_title, font, render_gif, render_png_and_svg, title_height,
 };
 use crate::plot::colormap::{ColourBarStyle, ColourScale, draw_colour_bar};
 
@@ -50,8 +50,12 @@ pub struct CloudFigure {
     pub color_label: String,
     /// Frames, in time order.
     pub frames: Vec<CloudFrame>,
-    /// Projected teacher neurons, marked with black stars.
+    /// Teacher neurons in the plane, marked with black stars.
     pub teacher: Vec<(f64, f64)>,
+    /// Teacher neurons outside the plane, marked at their projection with hollow stars (e.g.
+    /// neurons 3..k on the plane of neurons 1 and 2): a projection near the origin means
+    /// "orthogonal to the plane", not "a neuron at 0".
+    pub projected_teacher: Vec<(f64, f64)>,
     /// A subsample of particle paths, point k at frame k, drawn as lines fading from light
     /// grey (start) to near black (end).
     pub trajectories: Vec<Vec<(f64, f64)>>,
@@ -88,6 +92,7 @@ pub struct CloudFigure {
 ///     color_label: "a".into(),
 ///     frames: vec![frame],
 ///     teacher: vec![(1.0, 1.0)],
+///     projected_teacher: vec![],
 ///     trajectories: vec![],
 /// };
 /// render_cloud(&figure, &directory.join("cloud"))?; // cloud.png and cloud.svg
@@ -250,6 +255,7 @@ struct Cloud<'a> {
     /// Finite particles of each frame, largest first (small ones are drawn on top).
     frames: Vec<Vec<Particle>>,
     teacher: Vec<(f64, f64)>,
+    projected_teacher: Vec<(f64, f64)>,
     /// Runs of consecutive finite points of each path, with the frame index of each point.
     paths: Vec<Vec<PathRun>>,
     /// Largest point index of the paths, so that the fading is the same in every frame.
@@ -284,12 +290,15 @@ impl<'a> Cloud<'a> {
         for frame in &mut frames {
             frame.sort_by(|a, b| b.size.total_cmp(&a.size));
         }
-        let teacher: Vec<(f64, f64)> = figure
-            .teacher
-            .iter()
-            .copied()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .collect();
+        let finite = |points: &[(f64, f64)]| -> Vec<(f64, f64)> {
+            points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect()
+        };
+        let teacher = finite(&figure.teacher);
+        let projected_teacher = finite(&figure.projected_teacher);
         let paths: Vec<Vec<PathRun>> = figure
             .trajectories
             .iter()
@@ -307,6 +316,7 @@ impl<'a> Cloud<'a> {
             .flatten()
             .map(|p| (p.x, p.y))
             .chain(teacher.iter().copied())
+            .chain(projected_teacher.iter().copied())
             .chain(paths.iter().flatten().flatten().map(|&(_, point)| point));
         let extent = points.fold(None, |extent: Option<(Range<f64>, Range<f64>)>, (x, y)| {
             Some(match extent {
@@ -321,6 +331,7 @@ impl<'a> Cloud<'a> {
             figure,
             frames,
             teacher,
+            projected_teacher,
             paths,
             path_length,
             colour,
@@ -440,19 +451,32 @@ impl Geometry {
     }
 }
 
-/// Draws `text` centred in `area` (a title strip).
+/// Draws `title` at the top of `root`, fitted to its width (on a taller strip when it needs two
+/// lines), and returns the area below it.
+fn draw_title<Backend: DrawingBackend>(
+    root: &DrawingArea<Backend, Shift>,
+    title: &str,
+    geometry: &Geometry,
+) -> std::result::Result<
+    DrawingArea<Backend, Shift>,
+    DrawingAreaErrorKind<<Backend as DrawingBackend>::ErrorType>,
+> {
+    let (lines, size) = fit_title(root, title, geometry.title_size, 10);
+    let height = geometry.title_height.max(title_height(lines.len(), size));
+    let (strip, body) = root.split_vertically(height);
+    draw_title_lines(&strip, &lines, size)?;
+    Ok(body)
+}
+
+/// Draws `text` centred in `area` (a title strip), shrunk to fit its width and, if even the
+/// smallest title size is too wide, broken onto lines (see `canvas::fit_title`).
 fn draw_centred<Backend: DrawingBackend>(
     area: &DrawingArea<Backend, Shift>,
     text: &str,
     size: u32,
 ) -> DrawResult<Backend> {
-    let (width, height) = area.dim_in_pixel();
-    let style = font(size).pos(Pos::new(HPos::Center, VPos::Center));
-    let centre = (
-        i32::try_from(width / 2).unwrap_or(0),
-        i32::try_from(height / 2).unwrap_or(0),
-    );
-    area.draw_text(text, &style, centre)
+    let (lines, fitted) = fit_title(area, text, size, 10);
+    draw_title_lines(area, &lines, fitted)
 }
 
 /// A black five-pointed star with a white rim, `radius` pixels from centre to tip, as offsets
@@ -471,6 +495,14 @@ fn star(radius: f64) -> [Vec<(i32, i32)>; 2] {
             .collect()
     };
     [points(radius + 3.0), points(radius)]
+}
+
+/// The outline of a star `body` as a closed path: drawn in black over a white star, a hollow
+/// star marks a teacher neuron outside the plane, at its projection.
+fn closed(body: &[(i32, i32)]) -> Vec<(i32, i32)> {
+    let mut outline = body.to_vec();
+    outline.extend(body.first().copied());
+    outline
 }
 
 /// Grey of point `index` of a path of `length` points: light at the start, dark at the end.
@@ -574,6 +606,12 @@ impl Cloud<'_> {
         }))?;
 
         let [halo, body] = star(geometry.star_radius);
+        let outline = closed(&body);
+        chart.draw_series(self.projected_teacher.iter().map(|&point| {
+            EmptyElement::at(point)
+                + Polygon::new(halo.clone(), WHITE.filled())
+                + PathElement::new(outline.clone(), BLACK.stroke_width(3))
+        }))?;
         chart.draw_series(self.teacher.iter().map(|&point| {
             EmptyElement::at(point)
                 + Polygon::new(halo.clone(), WHITE.filled())
@@ -632,7 +670,22 @@ impl Cloud<'_> {
                     + Polygon::new(halo, WHITE.filled())
                     + Polygon::new(body, BLACK.filled())),
             )?;
-            column.draw_text("teacher", &text_style, (text_x, line))?;
+            let label = if self.projected_teacher.is_empty() {
+                "teacher"
+            } else {
+                "in plane"
+            };
+            column.draw_text(label, &text_style, (text_x, line))?;
+            line += line_height + line_height / 2;
+        }
+        if !self.projected_teacher.is_empty() {
+            let [halo, body] = star(geometry.star_radius);
+            column.draw(
+                &(EmptyElement::at((marker_x, line))
+                    + Polygon::new(halo, WHITE.filled())
+                    + PathElement::new(closed(&body), BLACK.stroke_width(3))),
+            )?;
+            column.draw_text("projected", &text_style, (text_x, line))?;
             line += line_height + line_height / 2;
         }
         if show_paths && !self.paths.is_empty() {
@@ -672,12 +725,11 @@ impl Picture for SingleFrame<'_, '_> {
     ) -> DrawResult<Backend> {
         let geometry = &self.geometry;
         root.fill(&WHITE)?;
-        let (title_strip, body) = root.split_vertically(geometry.title_height);
         let title = match self.cloud.time(self.frame) {
             Some(time) => format!("{}, t = {}", self.cloud.figure.title, format_time(time)),
             None => self.cloud.figure.title.clone(),
         };
-        draw_centred(&title_strip, &title, geometry.title_size)?;
+        let body = draw_title(root, &title, geometry)?;
         let (width, _) = body.dim_in_pixel();
         let (chart_area, column) =
             body.split_horizontally(width.saturating_sub(geometry.column_width));
@@ -732,8 +784,7 @@ impl Picture for Panels<'_, '_> {
     ) -> DrawResult<Backend> {
         let geometry = Geometry::scaled(1.0);
         root.fill(&WHITE)?;
-        let (title_strip, body) = root.split_vertically(geometry.title_height);
-        draw_centred(&title_strip, &self.cloud.figure.title, geometry.title_size)?;
+        let body = draw_title(root, &self.cloud.figure.title, &geometry)?;
         let (width, _) = body.dim_in_pixel();
         let (grid, column) = body.split_horizontally(width.saturating_sub(geometry.column_width));
         let cells = grid.split_evenly((self.rows, self.columns));
@@ -822,6 +873,7 @@ mod tests {
                 size: vec![0.0, 1.0, 1.0],
             }],
             teacher: vec![(-1.0, 2.0)],
+            projected_teacher: vec![],
             trajectories: vec![],
         };
         let cloud = Cloud::new(&figure);

@@ -5,6 +5,7 @@
 use std::ops::Range;
 use std::path::Path;
 
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -34,7 +35,7 @@ pub struct LogLogFigure {
     pub x_label: String,
     /// Label of the vertical axis (drawn rotated).
     pub y_label: String,
-    /// Curves, drawn in order with the colours of [`PALETTE`].
+    /// Curves, drawn in order with the colours of [`PALETTE`] and the dashes of [`dash_of`].
     pub curves: Vec<Curve>,
 }
 
@@ -62,7 +63,7 @@ pub struct LineFigure {
     pub x_scale: Scale,
     /// Scale of the vertical axis.
     pub y_scale: Scale,
-    /// Curves, drawn in order with the colours of [`PALETTE`].
+    /// Curves, drawn in order with the colours of [`PALETTE`] and the dashes of [`dash_of`].
     pub curves: Vec<Curve>,
 }
 
@@ -90,6 +91,15 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 0, 0),       // black
     RGBColor(240, 228, 66),  // yellow
 ];
+
+/// The dash pattern (dash, gap in pixels) of the curve at `index` of a line chart, `None` for a
+/// solid line: the first curve is solid, the next ones ever differently dashed, so that a curve
+/// drawn exactly on top of an earlier one (the coupled distance under the exact W2) leaves the
+/// earlier one visible in its gaps, in print without colour too.
+pub fn dash_of(index: usize) -> Option<(u32, u32)> {
+    const DASHES: [Option<(u32, u32)>; 4] = [None, Some((26, 12)), Some((8, 10)), Some((40, 8))];
+    DASHES[index % DASHES.len()]
+}
 
 /// Renders `figure` to `<stem>.png` (1200 x 800 px) and `<stem>.svg`, each written atomically.
 ///
@@ -246,12 +256,32 @@ impl ScaledChart for LineChart<'_> {
             let label = legend_label(&curve.label, segments.is_empty());
             // The first (possibly empty) series carries the legend entry.
             let first = segments.first().cloned().unwrap_or_default();
-            chart
-                .draw_series(LineSeries::new(first, line))?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 40, y)], line));
-            for segment in segments.iter().skip(1) {
-                chart.draw_series(LineSeries::new(segment.iter().copied(), line))?;
+            match dash_of(index) {
+                None => {
+                    chart
+                        .draw_series(LineSeries::new(first, line))?
+                        .label(label)
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 40, y)], line));
+                    for segment in segments.iter().skip(1) {
+                        chart.draw_series(LineSeries::new(segment.iter().copied(), line))?;
+                    }
+                }
+                Some((dash, gap)) => {
+                    chart
+                        .draw_series(DashedLineSeries::new(first, dash, gap, line))?
+                        .label(label)
+                        .legend(move |(x, y)| {
+                            DashedPathElement::new(vec![(x, y), (x + 40, y)], dash, gap, line)
+                        });
+                    for segment in segments.iter().skip(1) {
+                        chart.draw_series(DashedLineSeries::new(
+                            segment.iter().copied(),
+                            dash,
+                            gap,
+                            line,
+                        ))?;
+                    }
+                }
             }
             let isolated = segments
                 .iter()

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::plot::axis::{LABELS_PER_AXIS, LinearLabels, light_lines_per_label, tick_label};
 use crate::plot::canvas::{
     AXIS_LABEL_SIZE, BOLD_GRID, DrawResult, LIGHT_GRID, NOTE_GREY, Picture, TICK_LABEL_SIZE,
-    TITLE_SIZE, font, render_png_and_svg,
+    TITLE_SIZE, draw_title_lines, fit_title, font, render_png_and_svg, title_height,
 };
 use crate::plot::colormap::{ColourBarStyle, ColourScale, draw_colour_bar};
 
@@ -186,16 +186,11 @@ impl Picture for HeatChart<'_> {
         root: &DrawingArea<Backend, Shift>,
     ) -> DrawResult<Backend> {
         root.fill(&WHITE)?;
-        let (title_strip, body) = root.split_vertically(TITLE_HEIGHT);
-        let (width, height) = title_strip.dim_in_pixel();
-        title_strip.draw_text(
-            &self.map.title,
-            &font(TITLE_SIZE).pos(Pos::new(HPos::Center, VPos::Center)),
-            (
-                i32::try_from(width / 2).unwrap_or(0),
-                i32::try_from(height / 2).unwrap_or(0),
-            ),
-        )?;
+        // The title is fitted to the width (shrunk, then wrapped), never cut at the edges.
+        let (lines, size) = fit_title(root, &self.map.title, TITLE_SIZE, 20);
+        let (title_strip, body) =
+            root.split_vertically(TITLE_HEIGHT.max(title_height(lines.len(), size)));
+        draw_title_lines(&title_strip, &lines, size)?;
         let (width, _) = body.dim_in_pixel();
         let (chart_area, column) = body.split_horizontally(width.saturating_sub(COLUMN_WIDTH));
 

@@ -42,6 +42,19 @@ const OBSERVABLES: [&str; 5] = [
     "cone_share_0",
 ];
 
+/// Observables drawn against time with one curve per point of a `vary` sweep: (column, what it
+/// is, vertical axis label, file stem under `plots/`).
+const OVERLAID: [(&str, &str, &str, &str); 3] = [
+    ("risk", "risk", "risk R", "vary_risk"),
+    ("objective", "objective E", "objective E", "vary_objective"),
+    (
+        "movement_mean",
+        "movement",
+        "mean |theta_j(t) - theta_j(0)|",
+        "vary_movement",
+    ),
+];
+
 /// One fitted exponent (or why it could not be fitted).
 #[derive(Clone, Debug, Serialize)]
 pub struct FitRecord {
@@ -130,8 +143,13 @@ pub struct SweepSummary {
     pub runs: usize,
     /// Runs whose series ends before the last step (diverged).
     pub incomplete_runs: Vec<String>,
+    /// Why there are no fits in m, if there are none (a single width).
+    pub note: Option<String>,
     /// Per point of the sweep.
     pub points: Vec<PointRecord>,
+    /// Overlay figures of a `vary` sweep (one curve per point), relative to the sweep directory;
+    /// the data of each beside it as `.csv`.
+    pub overlays: Vec<String>,
     /// meanfield version.
     pub version: String,
 }
@@ -155,6 +173,7 @@ impl Track {
             .ok_or_else(|| Error::format(run.dir.join("series.csv"), "no time column"))?;
         let values = OBSERVABLES
             .iter()
+            .chain(OVERLAID.iter().map(|(name, ..)| name))
             .filter_map(|name| column(name).map(|v| (name.to_string(), v)))
             .collect();
         Ok(Self {
@@ -247,6 +266,18 @@ pub fn analyse(plan: &Plan, runs: &[RunSeries], out: &Path) -> Result<String> {
         records.push(analyse_point(plan, point, &suffix, out, &mut csv)?);
     }
     write_atomic(&out.join("sweep_stats.csv"), csv.as_bytes())?;
+    let overlays = if plan.keys.is_empty() {
+        Vec::new()
+    } else {
+        draw_overlays(plan, &points, out)?
+    };
+    let note = (plan.widths.len() < 2).then(|| {
+        format!(
+            "one width (m = {}): no fits in m (exponents need at least 2 widths); statistics \
+             over seeds and figures only",
+            plan.widths.first().copied().unwrap_or(0)
+        )
+    });
     let summary = SweepSummary {
         name: plan.name.clone(),
         reference: plan.reference.clone(),
@@ -254,7 +285,9 @@ pub fn analyse(plan: &Plan, runs: &[RunSeries], out: &Path) -> Result<String> {
         seeds: plan.seeds.clone(),
         runs: runs.len(),
         incomplete_runs: incomplete,
+        note,
         points: records,
+        overlays,
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
     write_json(&out.join("sweep_summary.json"), &summary)?;
@@ -273,6 +306,15 @@ fn report(summary: &SweepSummary, out: &Path) -> String {
         lines.push(format!(
             "diverged (rows end early): {}",
             summary.incomplete_runs.join(", ")
+        ));
+    }
+    if let Some(note) = &summary.note {
+        lines.push(note.clone());
+    }
+    if !summary.overlays.is_empty() {
+        lines.push(format!(
+            "one curve per varied value: {}",
+            summary.overlays.join(", ")
         ));
     }
     for point in &summary.points {
@@ -468,12 +510,13 @@ fn analyse_point(
                 csv.push('\n');
             }
         }
-        // Exponent fits at the fit times.
+        // Exponent fits at the fit times (none with a single width: a line in log m needs two).
         let ms: Vec<f64> = widths.iter().map(|m| *m as f64).collect();
         let mut bias_series = Vec::new();
         let mut movement_series = Vec::new();
         let mut fluctuation_series = Vec::new();
-        for &step in &fit_steps {
+        let fitted: &[u64] = if widths.len() > 1 { &fit_steps } else { &[] };
+        for &step in fitted {
             let time = time_of(step);
             let samples: Vec<Vec<f64>> = widths
                 .iter()
@@ -561,6 +604,10 @@ fn analyse_point(
             ) {
                 figures.push(format!("{stem}.png"));
             }
+            // With one width and several points the overlay (vary_risk) says it all.
+            if widths.len() < 2 && !suffix.is_empty() {
+                continue;
+            }
             let stem = format!("plots/risk_by_width{suffix}");
             let reference_curve = reference.as_ref().map(|r| Curve {
                 label: match &plan.reference {
@@ -613,7 +660,8 @@ fn analyse_point(
     // Fits at the snapshot steps nearest to the fit times.
     let mut coupled_series = Vec::new();
     let mut fitted_steps: Vec<u64> = Vec::new();
-    for &wanted in &fit_steps {
+    let coupled_fit_steps: &[u64] = if widths.len() > 1 { &fit_steps } else { &[] };
+    for &wanted in coupled_fit_steps {
         let Some(at) = coupled
             .iter()
             .min_by_key(|c| c.step.abs_diff(wanted))
@@ -681,4 +729,159 @@ fn analyse_point(
             .collect(),
         figures,
     })
+}
+
+/// One curve of an overlay figure: a point's seed mean and standard error of an observable at
+/// each logged time, at one width.
+#[derive(Clone, Debug)]
+pub struct OverlayCurve {
+    /// The point's values (`lambda = 0.01`).
+    pub label: String,
+    /// The point's values, in the order of the plan's keys.
+    pub point: Vec<String>,
+    /// Logged steps.
+    pub steps: Vec<u64>,
+    /// Their times.
+    pub times: Vec<f64>,
+    /// Seeds with a value at each step.
+    pub seeds: Vec<usize>,
+    /// Seed mean at each step.
+    pub mean: Vec<f64>,
+    /// Its standard error (seed-to-seed sd / sqrt(seeds)).
+    pub se: Vec<f64>,
+}
+
+/// The overlay curves of `observable` at width `m`: one per point that logged it, in plan order.
+pub(crate) fn overlay_curves(
+    plan: &Plan,
+    points: &[PointRuns<'_>],
+    observable: &str,
+    m: usize,
+) -> Vec<OverlayCurve> {
+    points
+        .iter()
+        .filter_map(|point| {
+            let tracks: Vec<&Track> = plan
+                .seeds
+                .iter()
+                .filter_map(|seed| point.ladder.get(&(m, *seed)).map(|(_, track)| track))
+                .collect();
+            let first = tracks.first()?;
+            if !first.values.contains_key(observable) {
+                return None;
+            }
+            let mut curve = OverlayCurve {
+                label: crate::sweep::plan::point_label(&plan.keys, &point.point),
+                point: point.point.clone(),
+                steps: first.steps.clone(),
+                times: first.times.clone(),
+                seeds: Vec::new(),
+                mean: Vec::new(),
+                se: Vec::new(),
+            };
+            for &step in &first.steps {
+                let sample: Vec<f64> = tracks
+                    .iter()
+                    .map(|t| t.at(observable, step))
+                    .filter(|v| v.is_finite())
+                    .collect();
+                let summary = Summary::of(&sample);
+                curve.seeds.push(sample.len());
+                curve.mean.push(summary.mean);
+                curve.se.push(summary.se);
+            }
+            Some(curve)
+        })
+        .collect()
+}
+
+/// The text of an overlay's CSV: `curve`, the varied keys, `m`, `step`, `time`, `seeds`,
+/// `mean`, `se`; one row per curve and logged step.
+pub(crate) fn overlay_csv(plan: &Plan, m: usize, curves: &[OverlayCurve]) -> String {
+    let mut header = vec!["curve".to_owned()];
+    header.extend(plan.keys.iter().map(|k| quote_csv_field(k)));
+    header.extend(["m", "step", "time", "seeds", "mean", "se"].map(String::from));
+    let mut text = header.join(",");
+    text.push('\n');
+    for curve in curves {
+        for row in 0..curve.steps.len() {
+            let mut fields = vec![quote_csv_field(&curve.label)];
+            fields.extend(curve.point.iter().map(|v| quote_csv_field(v)));
+            fields.push(m.to_string());
+            fields.push(curve.steps[row].to_string());
+            fields.push(format_float(curve.times[row]));
+            fields.push(curve.seeds[row].to_string());
+            fields.push(format_float(curve.mean[row]));
+            fields.push(format_float(curve.se[row]));
+            text.push_str(&fields.join(","));
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// Draws the overlays of a `vary` sweep at its largest width: risk, objective E (when some
+/// point has weight decay, so that E differs from R) and movement against time, one curve per
+/// point with a band of +- 1 standard error over seeds; writes each figure's data beside it as
+/// CSV. Returns the figures written, relative to `out`.
+fn draw_overlays(plan: &Plan, points: &[PointRuns<'_>], out: &Path) -> Result<Vec<String>> {
+    let Some(&m) = plan.widths.last() else {
+        return Ok(Vec::new());
+    };
+    let mut figures = Vec::new();
+    for (observable, what, y_label, stem) in OVERLAID {
+        let curves = overlay_curves(plan, points, observable, m);
+        if curves.is_empty() {
+            continue;
+        }
+        if observable == "objective" {
+            // E = R exactly without weight decay: the risk overlay already shows it.
+            let risk = overlay_curves(plan, points, "risk", m);
+            let differs = curves.iter().zip(&risk).any(|(e, r)| {
+                e.mean
+                    .iter()
+                    .zip(&r.mean)
+                    .any(|(e, r)| e.to_bits() != r.to_bits())
+            });
+            if !differs {
+                continue;
+            }
+        }
+        write_atomic(
+            &out.join(format!("plots/{stem}.csv")),
+            overlay_csv(plan, m, &curves).as_bytes(),
+        )?;
+        let keys: Vec<String> = (0..plan.keys.len())
+            .map(|index| crate::sweep::plan::short_key(&plan.keys, index))
+            .collect();
+        let figure = WidthCurves {
+            title: format!(
+                "{}: {what} by {} at m = {m} (mean +- SE over {} seeds)",
+                plan.name,
+                keys.join(", "),
+                plan.seeds.len()
+            ),
+            x_label: "time t".into(),
+            y_label: y_label.into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+            curves: curves
+                .iter()
+                .enumerate()
+                .map(|(index, curve)| BandCurve {
+                    label: curve.label.clone(),
+                    x: curve.times.clone(),
+                    mean: curve.mean.clone(),
+                    half_width: curve.se.clone(),
+                    // Colours and legend follow the plan's order of the values.
+                    m: index as f64,
+                })
+                .collect(),
+            reference: None,
+        };
+        if render_width_curves(&figure, &out.join(format!("plots/{stem}"))).is_ok() {
+            figures.push(format!("plots/{stem}.png"));
+        }
+    }
+    Ok(figures)
 }

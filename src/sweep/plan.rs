@@ -1,5 +1,6 @@
 //! The plan of a sweep: every run a sweep makes, as `--set` overrides of one scenario file,
-//! with its run-directory id (a hash of its resolved scenario).
+//! with its run-directory id (the varied values, the width, the seed and a hash of its resolved
+//! scenario: `lambda=0.01/m100-seed3-<hash>`).
 //!
 //! Seeds are coupled across widths as propagation of chaos suggests (MATH.md section 5):
 //! particle j is drawn from the stream (seed, init, 0, j) whatever m, so the first 16 particles
@@ -33,7 +34,8 @@ pub enum Reference {
 /// One run of the plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedRun {
-    /// Run directory name under `runs/`: `m<m>-seed<seed>-<hash>`.
+    /// Run directory under `runs/`: `m<m>-seed<seed>-<hash>`, below the varied values when
+    /// there are any (`lambda=0.01/m100-seed3-<hash>`, see [`point_directory`]).
     pub id: String,
     /// Width m.
     pub m: usize,
@@ -117,6 +119,80 @@ fn points(vary: &[(String, Vec<String>)]) -> Vec<Vec<String>> {
             })
             .collect()
     })
+}
+
+/// Longest value text kept in a run directory name (the hash after it keeps names unique).
+const VALUE_CHARACTERS: usize = 48;
+
+/// `text` with every character outside `A-Z a-z 0-9 . _ + -` replaced by `_`, so that it is
+/// one safe path component on every file system.
+fn filesystem_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The name of varied key `index` in directory names and legends: its last `--set` component
+/// (`dynamics.lambda` -> `lambda`), or the whole path (unquoted) where two keys share it.
+pub fn short_key(keys: &[String], index: usize) -> String {
+    let last = |key: &str| {
+        key.rsplit('.')
+            .next()
+            .unwrap_or(key)
+            .trim_matches('"')
+            .to_owned()
+    };
+    let Some(key) = keys.get(index) else {
+        return String::new();
+    };
+    let short = last(key);
+    if keys.iter().filter(|other| last(other) == short).count() > 1 {
+        key.replace('"', "")
+    } else {
+        short
+    }
+}
+
+/// A point's values for a legend: `lambda = 0.01, activation = "relu"`.
+pub fn point_label(keys: &[String], point: &[String]) -> String {
+    point
+        .iter()
+        .enumerate()
+        .map(|(index, value)| format!("{} = {value}", short_key(keys, index)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The directories of a point's runs: `key=value` per varied key, nested in key order
+/// (`lambda=0.01/tau=0.1`). The key is its last `--set` component (`dynamics.lambda` ->
+/// `lambda`), or the whole path where two keys share their last component; a string value loses
+/// its quotes; characters outside `A-Z a-z 0-9 . _ + -` become `_` and long values are cut
+/// (the run's hash keeps names unique).
+pub fn point_directory(vary: &[(String, Vec<String>)], point: &[String]) -> String {
+    let keys: Vec<String> = vary.iter().map(|(key, _)| key.clone()).collect();
+    point
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            let value: String = filesystem_safe(value)
+                .chars()
+                .take(VALUE_CHARACTERS)
+                .collect();
+            format!("{}={value}", filesystem_safe(&short_key(&keys, index)))
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 impl Plan {
@@ -280,8 +356,13 @@ impl Plan {
                 RiskSpec::EmpiricalGenerated { n, .. } => (m * n) as f64,
                 _ => m as f64,
             };
+            let leaf = format!("m{m}-seed{seed}-{:016x}", fnv1a(resolved.as_bytes()));
             runs.push(PlannedRun {
-                id: format!("m{m}-seed{seed}-{:016x}", fnv1a(resolved.as_bytes())),
+                id: if point.is_empty() {
+                    leaf
+                } else {
+                    format!("{}/{leaf}", point_directory(&vary, point))
+                },
                 m,
                 seed,
                 point: point.to_vec(),
@@ -305,6 +386,18 @@ impl Plan {
                     plan_one(point, width, seed, true)?;
                 }
             }
+        }
+        // Two points with the same resolved scenario (a value listed twice) would share
+        // their run directories.
+        let mut ids: Vec<&str> = runs.iter().map(|r: &PlannedRun| r.id.as_str()).collect();
+        ids.sort_unstable();
+        if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(config_error(
+                path,
+                "sweep.vary",
+                format!("two points giving the same run {}", pair[0]),
+                "distinct values for every varied key",
+            ));
         }
         Ok(Self {
             name,
@@ -346,6 +439,42 @@ mod tests {
             .collect();
         assert_eq!(points(&vary), expected);
         assert_eq!(points(&[]), vec![Vec::<String>::new()]);
+    }
+
+    #[test]
+    fn point_directories_name_the_values_safely() {
+        let vary = |keys: &[&str]| -> Vec<(String, Vec<String>)> {
+            keys.iter().map(|k| (k.to_string(), Vec::new())).collect()
+        };
+        let point =
+            |values: &[&str]| -> Vec<String> { values.iter().map(ToString::to_string).collect() };
+        assert_eq!(
+            point_directory(&vary(&["dynamics.lambda"]), &point(&["0.01"])),
+            "lambda=0.01"
+        );
+        assert_eq!(
+            point_directory(
+                &vary(&["dynamics.lambda", "model.activation"]),
+                &point(&["-1e-5", "\"relu\""])
+            ),
+            "lambda=-1e-5/activation=relu"
+        );
+        assert_eq!(
+            point_directory(
+                &vary(&["init.a.std", "init.w.std"]),
+                &point(&["0.5", "1.0"])
+            ),
+            "init.a.std=0.5/init.w.std=1.0"
+        );
+        assert_eq!(
+            point_directory(&vary(&["target.name"]), &point(&["\"a/b c:..\""])),
+            "name=a_b_c_.."
+        );
+        let long = "x".repeat(200);
+        assert_eq!(
+            point_directory(&vary(&["k"]), &[long]).len(),
+            "k=".len() + VALUE_CHARACTERS
+        );
     }
 
     #[test]
