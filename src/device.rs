@@ -1,6 +1,6 @@
 //! Where the pair interaction of population mode runs (`device`, `--device`) and in which
 //! floating-point precision (`precision`): the scenario keys of the GPU backend (`crate::gpu`,
-//! cargo feature `cuda`). The CPU path is float64 throughout (MATH.md conventions as written);
+//! cargo feature `cuda`). The CPU path is float64 throughout (docs/math.md conventions as written);
 //! `precision = "f32"` runs the GPU kernel in float32 and returns its sums as float64.
 
 use std::fmt;

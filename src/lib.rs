@@ -2,7 +2,7 @@
 //!
 //! Mean-field dynamics of two-layer neural networks
 //! f(x) = m^(-alpha) sum_j a_j sigma(w_j . x), simulated as m interacting particles
-//! theta_j = (a_j, w_j) (see `MATH.md` in the shared folder for every convention).
+//! theta_j = (a_j, w_j) (every convention is in `docs/math.md`).
 //!
 //! Layers, each using only those to its left:
 //! `error -> random -> math -> {device, gpu} -> task -> dynamics -> diagnostics -> {plot, output} -> scenario`.

@@ -1,5 +1,5 @@
 //! The honesty of `meanfield bench`: the plain reference gradient of `bench::reference` against
-//! finite differences of the plain reference risk (MATH.md sections 3 and 4), the optimised
+//! finite differences of the plain reference risk (docs/math.md sections 3 and 4), the optimised
 //! gradient against the reference to 1e-12, a self-check that fails on a wrong gradient, the
 //! power-law fit of `bench --scaling`, and the files `bench --scaling` writes.
 #![allow(

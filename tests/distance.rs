@@ -1,4 +1,4 @@
-//! Distances between empirical measures (MATH.md section 6) against closed forms (Gaussians in
+//! Distances between empirical measures (docs/math.md section 6) against closed forms (Gaussians in
 //! one dimension, translates), invariances, the metric axioms, each other (sliced <= exact <=
 //! entropic), their errors, and thread-count independence.
 #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]

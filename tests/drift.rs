@@ -1,4 +1,4 @@
-//! Every drift against central finite differences of the risk (MATH.md section 2):
+//! Every drift against central finite differences of the risk (docs/math.md section 2):
 //! v_j = lr(c) * (-m^(2 alpha - 1) dR/dtheta_jc - lambda theta_jc) on trained coordinates, 0
 //! on frozen ones, in every risk mode, for every activation, both scalings and each subset.
 #![allow(clippy::unwrap_used, reason = "tests")]

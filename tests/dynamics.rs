@@ -1,4 +1,4 @@
-//! Known facts of the particle dynamics (MATH.md section 2): the discrete Ornstein-Uhlenbeck
+//! Known facts of the particle dynamics (docs/math.md section 2): the discrete Ornstein-Uhlenbeck
 //! variance of Euler-Maruyama, least squares of the random-features flow, the orders of Heun
 //! and RK4, and the movement of particles in mean-field and lazy scaling.
 #![allow(clippy::unwrap_used, reason = "tests")]
@@ -132,7 +132,7 @@ fn heun_and_rk4_show_their_orders_of_convergence() {
 
 /// Mean movement |theta_j(1) - theta_j(0)| over widths m = 50, 200, 800 (4 seeds each): the
 /// log-log slope is about 0 in mean-field scaling (alpha = 1) and -1/2 in lazy scaling
-/// (alpha = 1/2), MATH.md section 2. Accepted: within 0.1 of the predicted slope.
+/// (alpha = 1/2), docs/math.md section 2. Accepted: within 0.1 of the predicted slope.
 #[test]
 fn movement_is_order_one_in_mean_field_and_shrinks_like_root_m_when_lazy() {
     let widths = [50usize, 200, 800];

@@ -1,4 +1,4 @@
-//! The energy identity of MATH.md section 2: along the deterministic flow dE/dt = -D, with
+//! The energy identity of docs/math.md section 2: along the deterministic flow dE/dt = -D, with
 //! E = R + (lambda/2) m^(2 - 2 alpha) mean_j |theta_j|^2 and D = m^(2 - 2 alpha) mean_j |v_j|^2
 //! (with lr_ratio != 1 the a-part of D is v_a^2 / lr_ratio). The logged objective, differenced
 //! in time, must match the logged dissipation: a check of drift, scalars and integrator.

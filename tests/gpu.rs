@@ -312,7 +312,7 @@ fn test_particles(m: usize, d: usize) -> DMatrix<f64> {
     theta
 }
 
-/// The largest deviation of the emulated kernel from the pair-by-pair sums of MATH.md section 3
+/// The largest deviation of the emulated kernel from the pair-by-pair sums of docs/math.md section 3
 /// (`PairKernel::terms`, self pairs with w_j . w_j := |w_j|^2), each sum relative to the
 /// largest |reference| of its kind.
 fn emulated_deviation(exe: &Path, activation: Activation, m: usize, d: usize) -> f64 {
@@ -437,7 +437,7 @@ fn emulated_population_gradient(
 
 #[test]
 fn the_population_gradient_kernels_run_on_the_cpu_give_the_cpu_gradient() {
-    // The whole population drift of a held run (MATH.md section 3), from the emulated
+    // The whole population drift of a held run (docs/math.md section 3), from the emulated
     // kernels, against PopulationRisk::evaluate on the CPU: relu and erf, m = 300 (a particle
     // at w = 0, two equal particles), d = 32 (tiles of 124 rows), a teacher of k = 3. Float64
     // within 1e-12 of each column's largest entry (sums of m terms in another order, as for

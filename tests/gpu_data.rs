@@ -1,5 +1,5 @@
 //! The data modes on the GPU backend (cargo feature `cuda`, `src/gpu/data.rs`, `plan.rs`,
-//! `data.cu`; MATH.md section 4).
+//! `data.cu`; docs/math.md section 4).
 //!
 //! Without a GPU (CI): the plan of products and passes, executed on the host, gives the CPU's
 //! `data_risk`; the three kernels of `data.cu`, compiled for the CPU and run inside that plan,

@@ -1,6 +1,6 @@
-//! Pair kernels K(u, v) = E[sigma(u.x) sigma(v.x)] and grad_1 K (MATH.md section 3) against
+//! Pair kernels K(u, v) = E[sigma(u.x) sigma(v.x)] and grad_1 K (docs/math.md section 3) against
 //! Monte Carlo over x, finite differences of K, the closed forms, and the exact facts of
-//! MATH.md (relu and linear on the diagonal, the relu subgradient at 0, self pairs).
+//! docs/math.md (relu and linear on the diagonal, the relu subgradient at 0, self pairs).
 #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
 
 use meanfield::math::{Activation, PairKernel, PairTerms};
@@ -202,7 +202,7 @@ fn linear_kernel_on_diagonal_is_squared_norm() {
     assert_eq!(linear.grad1(&u, &u), u.to_vec());
 }
 
-/// grad_1 K(0, v) = v / 2 (MATH.md's subgradient), also when the dot product is -0.0.
+/// grad_1 K(0, v) = v / 2 (docs/math.md's subgradient), also when the dot product is -0.0.
 #[test]
 fn relu_gradient_at_zero_is_half_of_v() {
     let relu = PairKernel::new(Activation::Relu);

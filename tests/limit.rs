@@ -1,4 +1,4 @@
-//! The exact reduced limit equation of the linear activation (docs/limit.md, MATH.md sections
+//! The exact reduced limit equation of the linear activation (docs/limit.md, docs/math.md sections
 //! 2, 3 and 5): the particle drift is A(Sigma) theta_j; a finite-m RK4 particle run follows the
 //! Sigma ODE started from its own empirical second moment, up to RK4's O(dt^4) error; every
 //! particle moves as Phi(t) theta_j(0); closed forms of the initial second moment and of two

@@ -1,5 +1,5 @@
-//! The population risk of MATH.md section 3 against Monte Carlo, and the exact finite-m
-//! identity of MATH.md section 7.
+//! The population risk of docs/math.md section 3 against Monte Carlo, and the exact finite-m
+//! identity of docs/math.md section 7.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod common;
@@ -44,7 +44,7 @@ fn population_risk_matches_monte_carlo_for_every_activation() {
     }
 }
 
-/// MATH.md section 7: with a ~ N(0, 1), w ~ N(0, I/d), relu and alpha = 1, the seed average of
+/// docs/math.md section 7: with a ~ N(0, 1), w ~ N(0, I/d), relu and alpha = 1, the seed average of
 /// R_m(0) - R_inf(0) is exactly 1/(4m). Checked over 1600 seeds within 4 standard errors.
 #[test]
 fn initial_risk_excess_averages_to_one_over_four_m() {

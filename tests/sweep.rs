@@ -1,5 +1,5 @@
 //! Sweeps (`meanfield::sweep`): coupled seeds across widths, resume, shards and merge, and the
-//! exact finite-m identity of MATH.md section 7 through the sweep's own statistics.
+//! exact finite-m identity of docs/math.md section 7 through the sweep's own statistics.
 #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
 
 use std::path::{Path, PathBuf};
@@ -157,7 +157,7 @@ fn shards_partition_the_runs_and_merge_to_the_unsharded_sweep_csv() {
 
 #[test]
 fn seed_averaged_initial_risk_deviation_is_a_quarter_over_m() {
-    // MATH.md section 7: relu, alpha = 1, a ~ N(0, 1) independent of w ~ N(0, I/d): averaged
+    // docs/math.md section 7: relu, alpha = 1, a ~ N(0, 1) independent of w ~ N(0, I/d): averaged
     // over seeds, R_m(0) - R_M(0) = 1/(4m) - 1/(4M) for the coupled wide run of width M. The
     // sweep's seed mean of the deviation must match within 4 of its own standard errors.
     let text = r#"

@@ -4,7 +4,7 @@
 //!
 //! - [`bound`]: the GEMM rate of this machine, the bound each case is measured against.
 //! - [`cases`]: the four cases, the self-check and the timing loop.
-//! - [`mod@reference`]: the risk and its gradient written straight from MATH.md sections 3-4.
+//! - [`mod@reference`]: the risk and its gradient written straight from docs/math.md sections 3-4.
 //! - [`scaling`]: the ladder of sizes of `bench --scaling`, the power-law fit and its files.
 
 pub mod bound;

@@ -1,4 +1,4 @@
-//! A plain reference for the risk and its gradient, written straight from MATH.md sections 3
+//! A plain reference for the risk and its gradient, written straight from docs/math.md sections 3
 //! and 4 with no tiling, no SIMD lanes and no matrix products, and the self-check of
 //! `meanfield bench` that compares the optimised gradient ([`RiskMode::evaluate`]) with it.
 //!
@@ -91,7 +91,7 @@ fn check_teacher(teacher: &Teacher, theta: &DMatrix<f64>) -> Result<()> {
     Ok(())
 }
 
-/// The exact population risk R = 1/2 [E f*^2 + s^2 - 2 E[f f*] + E[f^2]] (MATH.md section 3),
+/// The exact population risk R = 1/2 [E f*^2 + s^2 - 2 E[f f*] + E[f^2]] (docs/math.md section 3),
 /// as plain double sums over pairs of particles and teacher neurons: O(m^2 d).
 ///
 /// # Errors
@@ -132,7 +132,7 @@ pub fn population_risk(network: &Network, teacher: &Teacher, theta: &DMatrix<f64
     )
 }
 
-/// Rows `rows` of dR/dtheta in population mode (MATH.md section 3), one row of the returned
+/// Rows `rows` of dR/dtheta in population mode (docs/math.md section 3), one row of the returned
 /// rows.len() x (1 + d) matrix per entry of `rows`: pair by pair over l with
 /// [`PairKernel::terms`], then the teacher terms. O(rows m d); rows run in parallel.
 ///
@@ -253,7 +253,7 @@ fn residuals(network: &Network, data: &DataSet, theta: &DMatrix<f64>) -> Result<
     Ok(tasks.concat())
 }
 
-/// The empirical risk 1/2 mean_i (y_i - f(x_i))^2 (MATH.md section 4): O(n m d).
+/// The empirical risk 1/2 mean_i (y_i - f(x_i))^2 (docs/math.md section 4): O(n m d).
 ///
 /// # Errors
 /// [`Error::Invalid`] if the data's input dimension differs from the particles' d or a
@@ -263,7 +263,7 @@ pub fn data_risk(network: &Network, data: &DataSet, theta: &DMatrix<f64>) -> Res
     Ok(0.5 * residuals.iter().map(|r| r * r).sum::<f64>() / data.n() as f64)
 }
 
-/// Rows `rows` of dR/dtheta of the empirical risk on `data` (MATH.md section 4), one row of the
+/// Rows `rows` of dR/dtheta of the empirical risk on `data` (docs/math.md section 4), one row of the
 /// returned rows.len() x (1 + d) matrix per entry of `rows`: the forward pass over every sample,
 /// then for each checked row a loop over the samples. O(n m d + rows n d).
 ///

@@ -1,5 +1,5 @@
 //! Distances between two clouds of points, each point a row of a matrix (for particles,
-//! m x (1 + d)), seen as uniform empirical measures (MATH.md section 6):
+//! m x (1 + d)), seen as uniform empirical measures (docs/math.md section 6):
 //!
 //! - [`wasserstein2_exact`]: W2 between clouds of equal size, an optimal assignment solved
 //!   exactly (shortest augmenting paths, O(n^3) time, O(n^2) memory);
@@ -77,7 +77,7 @@ pub fn wasserstein2_exact(x: &DMatrix<f64>, y: &DMatrix<f64>) -> Result<f64> {
     Ok((total / n as f64).sqrt())
 }
 
-/// Sliced W2 (MATH.md section 6): sqrt(mean over `directions` random unit directions theta_k
+/// Sliced W2 (docs/math.md section 6): sqrt(mean over `directions` random unit directions theta_k
 /// of W2^2 between the projections theta_k . x_i and theta_k . y_j).
 ///
 /// Direction k is a vector of standard normals drawn from
@@ -234,7 +234,7 @@ pub fn sinkhorn_wasserstein2(
 }
 
 /// Coupled distance between paired particles: sqrt(mean_j |x_j - y_j|^2), row j of `x`
-/// paired with row j of `y` (MATH.md section 6: reference particles started from the same
+/// paired with row j of `y` (docs/math.md section 6: reference particles started from the same
 /// draws). Cost O(n D), summed in fixed chunks in index order.
 ///
 /// # Errors

@@ -1,5 +1,5 @@
 //! The standard normal and Student-t distributions that the confidence intervals of
-//! [`super::stats`] need (textbook formulas, not MATH.md's): Phi(x) from libm's erfc,
+//! [`super::stats`] need (textbook formulas, not docs/math.md's): Phi(x) from libm's erfc,
 //! Phi^(-1)(p) by Acklam's approximation refined by one Halley step, the Student-t
 //! distribution function through the regularized incomplete beta function I_x(dof/2, 1/2)
 //! (continued fraction), and its quantile by Newton's method on ln P(T > t) or, for large dof,

@@ -1,4 +1,4 @@
-//! The particle measure rho_m = (1/m) sum_j delta_(a_j, w_j) seen as data (MATH.md sections
+//! The particle measure rho_m = (1/m) sum_j delta_(a_j, w_j) seen as data (docs/math.md sections
 //! 1-2): histograms of marginals, norms |w_j| and angles to a direction, teacher alignment,
 //! a Kozachenko-Leonenko entropy estimate (the entropy term of the mean-field Langevin free
 //! energy F = E + tau int rho log rho), the empirical tangent kernel of

@@ -1,8 +1,8 @@
 //! The [`Recorder`]: the observer of a run. At every logged step it appends a row of scalars
-//! (the columns of `series.csv`: risk, the objective E and dissipation D of MATH.md section 2,
+//! (the columns of `series.csv`: risk, the objective E and dissipation D of docs/math.md section 2,
 //! movement, moments, teacher alignment, counted up to the sign of w for an odd or even
 //! activation); at log-spaced snapshot steps it keeps a (deterministically subsampled) copy of
-//! the particles and measures the distance to the initial measure (MATH.md section 6), the change of the tangent kernel and, with tau > 0, an
+//! the particles and measures the distance to the initial measure (docs/math.md section 6), the change of the tangent kernel and, with tau > 0, an
 //! entropy estimate and the free energy. It keeps the last logged state, so that a diverging
 //! run can still save its last finite particles. It never changes the trajectory.
 

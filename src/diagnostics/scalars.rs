@@ -1,5 +1,5 @@
 //! Scalars of a particle system at one time: the objective E and the dissipation D of the energy
-//! identity dE/dt = -D (MATH.md section 2), movement |theta_j(t) - theta_j(0)|, and moments of
+//! identity dE/dt = -D (docs/math.md section 2), movement |theta_j(t) - theta_j(0)|, and moments of
 //! a and |w|.
 //! Reductions have a fixed order (`math::reduce`), so values do not depend on threads.
 
@@ -59,7 +59,7 @@ pub fn mean_squared_drift(velocity: &DMatrix<f64>) -> f64 {
 }
 
 /// The dissipation D = m^(2 - 2 alpha) mean_j (v_a,j^2 / lr_ratio + |v_w,j|^2) = -dE/dt of the
-/// deterministic flow: MATH.md's m^(2 - 2 alpha) mean_j |v_j|^2 at lr_ratio = 1. (The a-drift
+/// deterministic flow: docs/math.md's m^(2 - 2 alpha) mean_j |v_j|^2 at lr_ratio = 1. (The a-drift
 /// is lr_ratio times the gradient, so its share of -dE/dt is v_a^2 / lr_ratio.)
 pub fn dissipation(network: &Network, dynamics: &Dynamics, velocity: &DMatrix<f64>) -> f64 {
     let m = velocity.nrows();
@@ -70,7 +70,7 @@ pub fn dissipation(network: &Network, dynamics: &Dynamics, velocity: &DMatrix<f6
 }
 
 /// The objective E = R + (lambda / 2) m^(2 - 2 alpha) mean_j |theta_j|^2 over the trained
-/// coordinates (MATH.md section 2), whose gradient flow the drift is.
+/// coordinates (docs/math.md section 2), whose gradient flow the drift is.
 pub fn objective(network: &Network, dynamics: &Dynamics, risk: f64, theta: &DMatrix<f64>) -> f64 {
     if dynamics.lambda <= 0.0 {
         return risk;

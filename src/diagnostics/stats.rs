@@ -1,10 +1,10 @@
-//! Statistics over seeds for finite-m sweeps (MATH.md sections 5 and 7): sample summaries,
+//! Statistics over seeds for finite-m sweeps (docs/math.md sections 5 and 7): sample summaries,
 //! least-squares lines and log-log power laws, a percentile bootstrap over seeds for a
 //! power-law exponent and Richardson extrapolation in 1/m. The normal and Student-t functions
 //! their intervals need live in [`super::distributions`] and are re-exported here.
 //!
 //! A sweep measures an observable at widths m_1 < ... < m_K with S seeds each. The exponents of
-//! MATH.md section 5 (m^(-1) for the bias of the risk, m^(-1/2) for the fluctuation of one run)
+//! docs/math.md section 5 (m^(-1) for the bias of the risk, m^(-1/2) for the fluctuation of one run)
 //! are slopes of log(statistic) against log(m) ([`fit_power_law`], [`bootstrap_power_law`]);
 //! the limit m -> infinity is the intercept a of v = a + b/m ([`richardson`]); section 7's
 //! exact identity R_m(0) - R_inf(0) = 1/(4m) is a case where both are known in closed form.

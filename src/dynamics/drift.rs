@@ -1,4 +1,4 @@
-//! The particle drift of MATH.md section 2:
+//! The particle drift of docs/math.md section 2:
 //! v_j = -m^(2 alpha - 1) grad_{theta_j} R - lambda theta_j on the trained coordinates, with
 //! the whole deterministic a-drift (gradient and decay) multiplied by `lr_ratio`; frozen
 //! coordinates get no drift, decay or noise.
@@ -136,7 +136,7 @@ impl Dynamics {
 
 /// v = factor_c (-time_scale dR/dtheta - lambda theta) on the trained columns c (factor_0 =
 /// lr_ratio, factor_c = 1 for the w columns), 0 on the frozen ones: what a backend that holds
-/// the particles (a GPU) needs to form the drift of MATH.md section 2 itself.
+/// the particles (a GPU) needs to form the drift of docs/math.md section 2 itself.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DriftCoefficients {
     /// m^(2 alpha - 1).

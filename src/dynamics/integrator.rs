@@ -1,4 +1,4 @@
-//! Time steppers (MATH.md section 2): Euler / Euler-Maruyama, Heun (RK2) and classical RK4, as
+//! Time steppers (docs/math.md section 2): Euler / Euler-Maruyama, Heun (RK2) and classical RK4, as
 //! Butcher tableaux driving one explicit Runge-Kutta step (the diffsol pattern). Heun and RK4
 //! are for the deterministic flow (tau = 0) only.
 

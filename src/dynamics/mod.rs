@@ -1,4 +1,4 @@
-//! How particles move: the drift of MATH.md section 2, Langevin noise, Runge-Kutta integrators,
+//! How particles move: the drift of docs/math.md section 2, Langevin noise, Runge-Kutta integrators,
 //! the simulation loop with its observers, and schedules of dt, lambda and tau.
 
 pub mod drift;

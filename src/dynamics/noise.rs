@@ -1,4 +1,4 @@
-//! Langevin noise sqrt(2 tau dt) xi_j (MATH.md section 2, Euler-Maruyama). Particle j's normals
+//! Langevin noise sqrt(2 tau dt) xi_j (docs/math.md section 2, Euler-Maruyama). Particle j's normals
 //! at step k come from the stream (seed, Noise, k, j): one draw per column of the particle, in
 //! column order, so the noise does not depend on threads (nor on where the particles are held:
 //! a GPU run adds the same draws).

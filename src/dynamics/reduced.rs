@@ -1,9 +1,9 @@
 //! The exact reduced limit equation of the linear activation in population mode
-//! (MATH.md sections 2, 3 and 5; derivation in `docs/limit.md`).
+//! (docs/math.md sections 2, 3 and 5; derivation in `docs/limit.md`).
 //!
 //! With sigma(z) = z, f(x) = beta . x with beta = m^(-alpha) sum_j a_j w_j, and a linear
 //! teacher f*(x) = b . x with b = (1/k) sum_i a*_i w*_i, the population risk is
-//! R = 1/2 (|beta - b|^2 + s^2). The particle drift of MATH.md section 2 is then linear in
+//! R = 1/2 (|beta - b|^2 + s^2). The particle drift of docs/math.md section 2 is then linear in
 //! theta_j, v_j = A theta_j, with
 //!
 //! ```text

@@ -1,6 +1,6 @@
 //! Gallery entry `convergence`: global convergence in the mean-field regime (Chizat and Bach
 //! 2018). A relu student with a bias in d = 2, f(x) = (1/m) sum_j a_j relu(w_j . x + b_j),
-//! learns a teacher of k = 3 relu neurons from n fixed samples (empirical risk, MATH.md
+//! learns a teacher of k = 3 relu neurons from n fixed samples (empirical risk, docs/math.md
 //! section 4; population mode has no bias). The particles start spread over all directions of
 //! (w, b) and, with m much larger than k, the mass |a_j| |(w_j, b_j)| gathers on the teacher's
 //! neurons while the risk goes to zero.

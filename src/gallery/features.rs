@@ -1,7 +1,7 @@
 //! Gallery entry `features`: random features against a trained first layer. A relu student of
 //! width m learns a single relu neuron f*(x) = relu(w* . x) from the exact population risk
-//! (MATH.md section 3), either with both layers trained (`both`) or with the first layer frozen
-//! at its random draw (`a_only`: the random-features model, MATH.md section 2), at input
+//! (docs/math.md section 3), either with both layers trained (`both`) or with the first layer frozen
+//! at its random draw (`a_only`: the random-features model, docs/math.md section 2), at input
 //! dimensions d = 4 to 64 and a fixed m. Random features need ever more neurons as d grows
 //! (Yehudai and Shamir 2019; Ghorbani, Mei, Misiakiewicz and Montanari 2021), the trained first
 //! layer does not.

@@ -1,4 +1,4 @@
-//! Gallery entry `langevin`: mean-field Langevin dynamics (MATH.md sections 2 and 5). With
+//! Gallery entry `langevin`: mean-field Langevin dynamics (docs/math.md sections 2 and 5). With
 //! temperature tau > 0 and weight decay lambda > 0 the particles follow
 //! d theta_j = [ -grad_{theta_j} R - lambda theta_j ] dt + sqrt(2 tau) dB_j (alpha = 1), which
 //! decreases the free energy F = E + tau int rho log rho, E = R + (lambda/2) mean_j |theta_j|^2,
@@ -12,7 +12,7 @@
 //!   R = 1/2 E[f^2] >= 0 vanishes at that Gaussian (a centred and independent of w gives f = 0),
 //!   which also minimises (lambda/2) int |theta|^2 + tau int rho log rho, hence F. The
 //!   Ornstein-Uhlenbeck process d theta = -lambda theta dt + sqrt(2 tau) dB has variance
-//!   tau / lambda with MATH.md's conventions (drift -lambda theta, noise sqrt(2 tau) dB, time
+//!   tau / lambda with docs/math.md's conventions (drift -lambda theta, noise sqrt(2 tau) dB, time
 //!   unit with the factor m^(2 alpha - 1) = 1 for the confinement); its Euler-Maruyama chain
 //!   with step dt has tau / (lambda (1 - lambda dt / 2)), which the entry reports beside it.
 //!

@@ -1,4 +1,4 @@
-//! Gallery entry `lazy`: lazy against mean-field training (Chizat, Oyallon and Bach 2019; MATH.md
+//! Gallery entry `lazy`: lazy against mean-field training (Chizat, Oyallon and Bach 2019; docs/math.md
 //! section 2). One sweep of `scenarios/gallery/lazy.toml` trains the same relu teacher-student
 //! problem at alpha = 1/2 (lazy / NTK) and alpha = 1 (mean field) over a ladder of widths. By a
 //! time t = O(1) a particle has moved O(m^(alpha - 1)): the sweep fits the exponent of the mean
@@ -31,7 +31,7 @@ const SCENARIO: &str = "lazy.toml";
 const QUICK_WIDTHS: [usize; 3] = [64, 256, 1024];
 const QUICK_SEEDS: usize = 4;
 
-/// How far a fitted movement exponent may be from m^(alpha - 1) (MATH.md section 2).
+/// How far a fitted movement exponent may be from m^(alpha - 1) (docs/math.md section 2).
 const TOLERANCE: f64 = 0.15;
 
 /// Lazy against mean-field training.
@@ -229,7 +229,7 @@ impl Regime {
         }
     }
 
-    /// The exponent of the movement in m that MATH.md section 2 predicts.
+    /// The exponent of the movement in m that docs/math.md section 2 predicts.
     fn expected_slope(&self) -> f64 {
         self.alpha - 1.0
     }

@@ -1,4 +1,4 @@
-//! Gallery entry `limit`: finite-m convergence to the mean-field limit (MATH.md section 5,
+//! Gallery entry `limit`: finite-m convergence to the mean-field limit (docs/math.md section 5,
 //! docs/limit.md). One sweep of `scenarios/gallery/limit.toml` runs a linear network at a ladder
 //! of widths and many seeds and compares it with the exact limit (`reference = "linear"`: the
 //! reduced equation of the second moment, solved to 1e-10). The sweep fits the exponents of the

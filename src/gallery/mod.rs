@@ -1,5 +1,5 @@
 //! `meanfield gallery`: classic results of the mean-field theory of two-layer networks,
-//! reproduced by one command (MATH.md sections 2 to 6). Each entry runs scenarios or sweeps
+//! reproduced by one command (docs/math.md sections 2 to 6). Each entry runs scenarios or sweeps
 //! from `scenarios/gallery/` (the copy compiled into the binary when the folder is absent),
 //! draws its figure (PNG and SVG) into `plots/gallery/`, measures the numbers its paragraph in
 //! docs/gallery.md quotes, and checks the qualitative fact the literature reports (a check

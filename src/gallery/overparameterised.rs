@@ -1,5 +1,5 @@
 //! Gallery entry `overparameterised`: over-parameterisation helps. A relu teacher of k
-//! orthonormal neurons is learned from the exact population risk (MATH.md section 3) by
+//! orthonormal neurons is learned from the exact population risk (docs/math.md section 3) by
 //! students of width m = k, 2k, 4k and 16k, from many seeds each, in the mean-field scaling.
 //! A seed succeeds when its risk at the final time T is below [`THRESHOLD`] (the flow decreases
 //! the risk, so this is "reaches the threshold by T"). Students of width m = k often stall at

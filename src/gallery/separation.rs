@@ -1,8 +1,8 @@
 //! Gallery entry `separation`: scale separation of the two layers (E, Ma and Wu 2019). In the
-//! conventional scaling alpha = 1/2 (MATH.md section 1) with the second layer started small,
+//! conventional scaling alpha = 1/2 (docs/math.md section 1) with the second layer started small,
 //! a_j(0) ~ N(0, 1/m), the output weights move by O(1) relative to their initial size while
 //! the first layer moves by O(1/m) relative to its own, so that as m grows the network follows
-//! the random-features model (`a_only`, MATH.md section 2) uniformly in time.
+//! the random-features model (`a_only`, docs/math.md section 2) uniformly in time.
 //!
 //! Per layer, the relative movement is |A(T) - A(0)| / |A(0)| for the output weights (the
 //! column a of particles_init.npy and particles_final.npy, Euclidean norms over the m

@@ -1,4 +1,4 @@
-// The elementwise passes of the data modes of meanfield (MATH.md section 4) around the two
+// The elementwise passes of the data modes of meanfield (docs/math.md section 4) around the two
 // cuBLAS products of a sample block (Z = W X_b and G += S X_b^T), compiled at run time by
 // NVRTC with
 //   -DREAL=double|float   the floating-point type
@@ -112,7 +112,7 @@ extern "C" __global__ void data_backward(const int m, const int count, const int
     grad_a[j] = sum;
 }
 
-// One thread per particle j: the gradient dR/dtheta_j (MATH.md section 4) with factor =
+// One thread per particle j: the gradient dR/dtheta_j (docs/math.md section 4) with factor =
 // -m^(-alpha) / n:
 //   grad[j]               = factor grad_a[j]
 //   grad[(1 + c) m + j]   = factor a_j g[c m + j]     (c = 0..d-1)

@@ -1,4 +1,4 @@
-//! The data modes (online and empirical, MATH.md section 4) on the GPU: the plan of
+//! The data modes (online and empirical, docs/math.md section 4) on the GPU: the plan of
 //! `gpu::plan` executed with cuBLAS for the two products of each sample block and the three
 //! elementwise kernels of `data.cu` (compiled by NVRTC for the activation and precision).
 //!
@@ -8,7 +8,7 @@
 //! gradient (O(n + m d)), against O(n m d) work on the device. In a run the particles are
 //! held on the device ([`CudaData::hold`]): each Runge-Kutta stage reads them there, writes
 //! its drift into a stage buffer (`particle_drift`), and the update (`particle_axpy`) and the
-//! noise (`particle_noise`, the CPU's draws uploaded) happen there too (MATH.md section 2);
+//! noise (`particle_noise`, the CPU's draws uploaded) happen there too (docs/math.md section 2);
 //! only the residuals come back per stage. Sums have a fixed order (cuBLAS's products are
 //! bitwise reproducible on one GPU model and toolkit, the kernels use no atomics).
 
@@ -283,7 +283,7 @@ impl CudaData {
     }
 
     /// The risk 1/2 mean_i (y_i - f(x_i))^2 on the data set in `slot`, and dR/dtheta into
-    /// `grad` when given (MATH.md section 4); `scale` = m^(-alpha). The particles are
+    /// `grad` when given (docs/math.md section 4); `scale` = m^(-alpha). The particles are
     /// uploaded, the gradient downloaded.
     ///
     /// # Errors
@@ -329,7 +329,7 @@ impl CudaData {
         }
     }
 
-    /// The drift (MATH.md section 2) of the held particles at `at` into stage `stage`, from
+    /// The drift (docs/math.md section 2) of the held particles at `at` into stage `stage`, from
     /// the gradient of the risk on the data set in `slot`; returns the risk. Nothing but the
     /// n residuals comes back.
     ///

@@ -1,4 +1,4 @@
-//! Particles held on the GPU between steps (MATH.md section 2), shared by the data modes
+//! Particles held on the GPU between steps (docs/math.md section 2), shared by the data modes
 //! (`gpu::data`) and population mode (`gpu`): the state, the probe of the later Runge-Kutta
 //! stages and the stages, m x (1 + d) column-major each, with the kernels of `particles.cu`
 //! (the drift from a gradient, the stage combinations, the noise) and the copy helpers both

@@ -1,6 +1,6 @@
-//! The CUDA backend (cargo feature `cuda`). The data modes (MATH.md section 4) run through
+//! The CUDA backend (cargo feature `cuda`). The data modes (docs/math.md section 4) run through
 //! cuBLAS and fused elementwise kernels (`data`, planned in `plan`); the pair interaction of
-//! population mode (MATH.md section 3) runs as one fused kernel (`population.cu`), compiled at
+//! population mode (docs/math.md section 3) runs as one fused kernel (`population.cu`), compiled at
 //! run time by NVRTC for the scenario's d, activation and precision, in the manner of fused
 //! attention: each block holds
 //! 128 particles w_j in registers and streams the particles w_l through shared memory, so that
@@ -146,7 +146,7 @@ pub(crate) fn require_nvrtc() -> Result<()> {
     }
 }
 
-/// The population risk (MATH.md section 3) from the terms `population_gradient` leaves on the
+/// The population risk (docs/math.md section 3) from the terms `population_gradient` leaves on the
 /// device: R = (E f*^2 - 2 m^(-alpha) sum_j a_j V(w_j) + m^(-2 alpha) sum_j a_j P_j) / 2 with
 /// `pair_terms[j]` = a_j P_j (P_j = sum_l a_l K(w_j, w_l)) and `teacher_terms[j]` = a_j V(w_j),
 /// each summed by `ordered_sum` as on the CPU; `target_energy` = E f*^2 (+ s^2).

@@ -1,4 +1,4 @@
-// The particle kernels of meanfield's GPU backend: the drift of MATH.md section 2 from a
+// The particle kernels of meanfield's GPU backend: the drift of docs/math.md section 2 from a
 // gradient, the Runge-Kutta combinations and the Langevin noise, on particles held on the
 // device between steps. Appended to data.cu and population.cu when NVRTC compiles them
 // (-DREAL=double|float), so each module has its own copy.
@@ -7,7 +7,7 @@
 // CPU; these kernels are the CPU's `Dynamics::gradient_to_drift`, `axpy` and `apply_noise`
 // (src/dynamics), one thread per entry k of the buffer, column c = k / m.
 
-// The drift of MATH.md section 2 from the gradient (in place in v, which holds dR/dtheta):
+// The drift of docs/math.md section 2 from the gradient (in place in v, which holds dR/dtheta):
 //   v_k = factor_c (-time_scale v_k - lambda theta_k)   on trained columns (factor_0 =
 //   lr_ratio, factor_c = 1 for c >= 1), v_k = 0 on frozen ones (train_a, train_w: 0 or 1).
 extern "C" __global__ void particle_drift(const int m, const int d, const REAL time_scale,

@@ -1,4 +1,4 @@
-//! The data-mode evaluation of the GPU backend (MATH.md section 4) as a plan: the sequence of
+//! The data-mode evaluation of the GPU backend (docs/math.md section 4) as a plan: the sequence of
 //! matrix products and elementwise passes, with every shape, leading dimension and offset
 //! written out, that `gpu::data` hands to cuBLAS and to the kernels of `data.cu`.
 //!
@@ -228,7 +228,7 @@ pub trait Passes {
     fn gradient(&mut self, factor: f64, a: &[f64], grad_a: &[f64], g: &[f64], grad: &mut [f64]);
 }
 
-/// The passes on the host, by the formulas of MATH.md section 4 (`Activation::value` and
+/// The passes on the host, by the formulas of docs/math.md section 4 (`Activation::value` and
 /// `derivative`, the CPU's own definitions of sigma).
 #[derive(Clone, Copy, Debug)]
 pub struct HostKernels(pub Activation);

@@ -1,4 +1,4 @@
-// The fused population interaction of meanfield (MATH.md section 3), compiled at run time by
+// The fused population interaction of meanfield (docs/math.md section 3), compiled at run time by
 // NVRTC with
 //   -DREAL=double|float   the floating-point type
 //   -DDIM=d               the input dimension (the per-thread vectors live in registers)
@@ -17,7 +17,7 @@
 // (same = 1), the self pair uses w_j . w_j := |w_j|^2 exactly, as on the CPU. Inputs and
 // outputs are column-major (m x d rows, n x d columns).
 //
-// population_norms and population_gradient complete the gradient of MATH.md section 3 on the
+// population_norms and population_gradient complete the gradient of docs/math.md section 3 on the
 // device, for particles held there (theta m x (1 + d) column-major: a, then w).
 
 #ifndef REAL
@@ -158,7 +158,7 @@ extern "C" __global__ void population_norms(const int m, const REAL* __restrict_
     q[j] = sum;
 }
 
-// dR/dtheta_j (MATH.md section 3) from the network sums (value, cross, direction: the
+// dR/dtheta_j (docs/math.md section 3) from the network sums (value, cross, direction: the
 // interaction with the particles themselves) and the teacher sums (t_*: with the teacher's
 // a*_i / k, w*_i), scale = m^(-alpha), into grad (m x (1 + d)):
 //   grad[j]             = scale (scale value_j - t_value_j)

@@ -1,4 +1,4 @@
-//! Population mode (MATH.md section 3) with the particles held on the GPU between steps: each
+//! Population mode (docs/math.md section 3) with the particles held on the GPU between steps: each
 //! Runge-Kutta stage computes |w_j|^2 (`population_norms`), the fused interaction of the
 //! particles with themselves and with the teacher (`population_interaction`, the teacher as
 //! its n = k columns with weights a*_i / k and no self pairs), the gradient
@@ -133,7 +133,7 @@ impl CudaInteraction {
         self.held = None;
     }
 
-    /// The drift (MATH.md sections 2 and 3) of the held particles at `at` into stage
+    /// The drift (docs/math.md sections 2 and 3) of the held particles at `at` into stage
     /// `stage`; returns the risk there. `scale` = m^(-alpha).
     ///
     /// # Errors

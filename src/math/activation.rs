@@ -1,7 +1,7 @@
-//! Activation functions sigma of MATH.md section 1, with first and second derivatives.
+//! Activation functions sigma of docs/math.md section 1, with first and second derivatives.
 //!
 //! erf is scaled as sigma(z) = erf(z / sqrt 2), so that sigma'(0) = sqrt(2 / pi) and the
-//! Gaussian pair kernel has the arcsine closed form of MATH.md section 3.
+//! Gaussian pair kernel has the arcsine closed form of docs/math.md section 3.
 
 use serde::{Deserialize, Serialize};
 use std::f64::consts::{FRAC_1_SQRT_2, PI};

@@ -1,5 +1,5 @@
 //! Branch-free elementary functions that the compiler can vectorise, for the elementwise pass
-//! over particle pairs (MATH.md section 3: angles phi = atan2(|u||v| sin phi, u.v)).
+//! over particle pairs (docs/math.md section 3: angles phi = atan2(|u||v| sin phi, u.v)).
 //!
 //! [`atan2`] folds the octant by selects instead of branches, reduces t = |y/x| in [0, 1] to
 //! |x| <= 1/2 (t > 1/2 goes to (t - 1)/(t + 1), whose numerator is exact by Sterbenz) and

@@ -1,5 +1,5 @@
 //! Pair kernels K(u, v) = E[sigma(u.x) sigma(v.x)] and grad_1 K for x ~ N(0, I_d)
-//! (MATH.md section 3): closed forms for linear, quadratic, relu, erf; a two-dimensional
+//! (docs/math.md section 3): closed forms for linear, quadratic, relu, erf; a two-dimensional
 //! trapezoid rule with a stated error bound for tanh, sigmoid and softplus.
 //!
 //! K depends on u and v only through uu = |u|^2, vv = |v|^2 and uv = u.v, and its gradient in
@@ -43,7 +43,7 @@
 //! reports the larger error) with E <= tolerance / 3, and L = sqrt(2 ln(3 / tolerance)) for
 //! bounded activations (7.58 at the default 1e-12), sqrt(2 ln(3e4 / tolerance)) for softplus
 //! (8.71), so the total is within the tolerance. Fixed Gauss-Hermite rules are not used: their
-//! error grows quickly with |w| (MATH.md).
+//! error grows quickly with |w| (docs/math.md).
 //!
 //! At the default tolerance, nodes on [-L, L] per direction at rate 1, 3 and 5: tanh 67, 193,
 //! 323; sigmoid 37, 97, 149; softplus 43, 121, 185. The 2-D rule keeps the disk (pi/4 of the
@@ -145,7 +145,7 @@ impl PairKernel {
     ///
     /// Self pairs are passed with uv = uu = vv exactly and give phi = 0 exactly (relu:
     /// K = uu / 2, coef_v = 1 / 2, coef_u = 0). For relu at u = 0, phi = 0 and coef_u = 0, so
-    /// grad_1 K(0, v) = v / 2 (MATH.md's subgradient).
+    /// grad_1 K(0, v) = v / 2 (docs/math.md's subgradient).
     #[inline]
     pub fn terms(&self, uu: f64, vv: f64, uv: f64) -> PairTerms {
         match &self.method {

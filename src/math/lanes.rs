@@ -1,4 +1,4 @@
-//! Elementwise passes of the data modes (MATH.md section 4), written over lanes of 8 with a
+//! Elementwise passes of the data modes (docs/math.md section 4), written over lanes of 8 with a
 //! fixed summation order and compiled for the widest vector unit of the CPU (AVX-512F or
 //! AVX2, detected at run time). Every path performs the same IEEE operations in the same
 //! order (no fused multiply-add), so results are bit-identical on every CPU path and thread

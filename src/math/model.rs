@@ -1,4 +1,4 @@
-//! Particles theta_j = (a_j, w_j) and the network they define (MATH.md section 1):
+//! Particles theta_j = (a_j, w_j) and the network they define (docs/math.md section 1):
 //! f(x; Theta) = m^(-alpha) sum_j a_j sigma(w_j . x).
 //!
 //! Particles are stored as one column-major m x (1 + d) matrix with columns a, w_1..w_d,
@@ -39,7 +39,7 @@ impl Network {
         (m as f64).powf(-self.alpha)
     }
 
-    /// The time-unit factor m^(2 alpha - 1) of the drift (MATH.md section 2).
+    /// The time-unit factor m^(2 alpha - 1) of the drift (docs/math.md section 2).
     pub fn time_scale(&self, m: usize) -> f64 {
         (m as f64).powf(2.0 * self.alpha - 1.0)
     }

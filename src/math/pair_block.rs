@@ -1,5 +1,5 @@
 //! The elementwise pass of the population interaction over one block of particle pairs
-//! (MATH.md section 3), used by `task::population` on the tiles of the Gram matrix.
+//! (docs/math.md section 3), used by `task::population` on the tiles of the Gram matrix.
 //!
 //! K, the angle and coef_v are symmetric in the pair, so one evaluation of a pair (j, l) serves
 //! both rows: for an off-diagonal block J x L the pass adds a_l K(w_j, w_l) to row j and

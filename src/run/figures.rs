@@ -4,7 +4,7 @@
 //! - the risk figure draws the objective E = R + (lambda/2) m^(2 - 2 alpha) mean_j |theta_j|^2
 //!   beside R whenever lambda > 0 (R may rise while E, the quantity the flow decreases, falls);
 //! - the dissipation D = m^(2 - 2 alpha) mean_j |v_j|^2 is labelled -dE/dt only where the energy
-//!   identity of MATH.md section 2 holds: a deterministic gradient flow of the logged risk
+//!   identity of docs/math.md section 2 holds: a deterministic gradient flow of the logged risk
 //!   (population or empirical mode, tau = 0; exact as dt -> 0). With SGD batches (online mode)
 //!   v_j is a stochastic drift, and with tau > 0 the noise is left out of v_j: there D is only
 //!   the mean squared drift;

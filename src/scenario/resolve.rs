@@ -441,7 +441,7 @@ impl Scenario {
         let risk = match mode.as_str() {
             "population" => {
                 if bias {
-                    return Err(cx.fail("risk.mode", "\"population\"", "\"online\" or \"empirical\" when model.bias = true (population mode is defined without bias, MATH.md section 3)"));
+                    return Err(cx.fail("risk.mode", "\"population\"", "\"online\" or \"empirical\" when model.bias = true (population mode is defined without bias, docs/math.md section 3)"));
                 }
                 RiskSpec::Population
             }

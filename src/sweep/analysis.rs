@@ -1,4 +1,4 @@
-//! The comparison of a sweep's widths with the limit (MATH.md sections 5 to 7).
+//! The comparison of a sweep's widths with the limit (docs/math.md sections 5 to 7).
 //!
 //! For every point of the sweep (values of the varied keys), observable (risk, movement,
 //! alignment) and logged step: the seed mean, standard deviation and standard error of the
@@ -10,7 +10,7 @@
 //! At the fit times, power laws of the bias (|mean deviation|) and of the fluctuation
 //! (standard deviation of the deviations) against m are fitted on log-log axes, with
 //! percentile bootstrap intervals over seeds (`diagnostics::stats`); with a wide or linear
-//! reference, so is the coupled distance (MATH.md section 6) between the width-m particles and
+//! reference, so is the coupled distance (docs/math.md section 6) between the width-m particles and
 //! their partners at the snapshot steps: the first m particles of the reference run, or Phi(t)
 //! theta_j(0) for the linear limit. Written to `sweep_summary.json` and drawn in `plots/`.
 
@@ -544,7 +544,7 @@ fn analyse_point(
                 bias_series.push(fit_one(Statistic::AbsMean, "bias"));
             }
             fluctuation_series.push(fit_one(Statistic::StdDev, "fluctuation"));
-            // How far particles move scales like m^(alpha - 1) (MATH.md section 2): fit the
+            // How far particles move scales like m^(alpha - 1) (docs/math.md section 2): fit the
             // seed mean of the movement itself (the lazy-against-mean-field exponent).
             if observable.starts_with("movement") && step > 0 {
                 let raw: Vec<Vec<f64>> = widths

@@ -1,4 +1,4 @@
-//! Finite m against the limit (issue "sweeps"; MATH.md sections 5 to 7): a sweep runs one
+//! Finite m against the limit (issue "sweeps"; docs/math.md sections 5 to 7): a sweep runs one
 //! scenario over a ladder of widths and seeds (and any other keys), coupled across widths,
 //! resumable and shardable across a cluster; its merge gathers the runs into `sweep.csv` and
 //! compares them with a reference limit.

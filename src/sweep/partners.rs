@@ -1,4 +1,4 @@
-//! Partners of the width-m particles in the limit, for the coupled distance of MATH.md
+//! Partners of the width-m particles in the limit, for the coupled distance of docs/math.md
 //! section 6 and the exact linear reference (docs/limit.md): the first m particles of the wide
 //! run of the same seed, or Phi(t) theta_j(0) for the reduced linear equation.
 

@@ -2,7 +2,7 @@
 //! with its run-directory id (the varied values, the width, the seed and a hash of its resolved
 //! scenario: `lambda=0.01/m100-seed3-<hash>`).
 //!
-//! Seeds are coupled across widths as propagation of chaos suggests (MATH.md section 5):
+//! Seeds are coupled across widths as propagation of chaos suggests (docs/math.md section 5):
 //! particle j is drawn from the stream (seed, init, 0, j) whatever m, so the first 16 particles
 //! of the 64-wide run are the 16-wide run's. The teacher is pinned to the base seed
 //! (`target.seed`) unless the scenario sets it, so seeds vary the student's draws only.

@@ -108,13 +108,13 @@ fn wide(width: usize, scenario: &Scenario) -> Result<(), Mismatch> {
 }
 
 /// `richardson`: seed means extrapolated as a + b/m. The expansion in 1/m is that of the
-/// mean-field scaling alpha = 1 (MATH.md sections 5 and 7); for alpha < 1 the bias of the risk
+/// mean-field scaling alpha = 1 (docs/math.md sections 5 and 7); for alpha < 1 the bias of the risk
 /// is of order m^(1 - 2 alpha) (at t = 0, E f_m^2 = m^(1 - 2 alpha) E[a^2 K(w, w)]), so the
 /// fit would extrapolate with the wrong power. Any mode: in data modes the seeds also draw
 /// the data, and the limit is that of the data mode.
 fn richardson(scenario: &Scenario) -> Result<(), Mismatch> {
     let describes = "seed means that approach their limit as a + b/m, as in the mean-field \
-                     scaling model.alpha = 1 (MATH.md section 5; for alpha < 1 the bias of the \
+                     scaling model.alpha = 1 (docs/math.md section 5; for alpha < 1 the bias of the \
                      risk is of order m^(1 - 2 alpha))";
     ladder(scenario, describes)?;
     // model.alpha is validated in [1/2, 1]: below 1 is not the mean-field scaling.

@@ -1,4 +1,4 @@
-//! Data sets for the data modes of MATH.md section 4: Gaussian inputs x ~ N(0, I_d) (with a
+//! Data sets for the data modes of docs/math.md section 4: Gaussian inputs x ~ N(0, I_d) (with a
 //! constant bias coordinate appended when asked) and labels y = f*(x) + s * xi.
 //!
 //! Inputs are stored one sample per column (a d x n column-major matrix), so that sample i
@@ -18,7 +18,7 @@ use crate::task::Target;
 pub struct InputLaw {
     /// Number of Gaussian coordinates d.
     pub d: usize,
-    /// Whether a constant coordinate 1 is appended (MATH.md section 1).
+    /// Whether a constant coordinate 1 is appended (docs/math.md section 1).
     pub bias: bool,
 }
 

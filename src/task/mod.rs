@@ -1,4 +1,4 @@
-//! What is learned: targets, data sets and the three risk modes (MATH.md sections 2-4).
+//! What is learned: targets, data sets and the three risk modes (docs/math.md sections 2-4).
 
 pub mod data;
 pub mod population;

@@ -1,4 +1,4 @@
-//! The exact population risk for Gaussian inputs (MATH.md section 3):
+//! The exact population risk for Gaussian inputs (docs/math.md section 3):
 //! R = 1/2 (E f*^2 + s^2) - m^-alpha sum_j a_j V(w_j) + 1/2 m^-2alpha sum_{j,l} a_j a_l K(w_j, w_l),
 //! with the pair kernel K of `math::kernel` and V the teacher field.
 //!
@@ -103,7 +103,7 @@ fn lock(tile: &Mutex<Tile>) -> MutexGuard<'_, Tile> {
     tile.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Exact population risk for x ~ N(0, I_d) and a teacher target (MATH.md section 3).
+/// Exact population risk for x ~ N(0, I_d) and a teacher target (docs/math.md section 3).
 #[derive(Debug)]
 pub struct PopulationRisk {
     kernel: PairKernel,

@@ -1,8 +1,8 @@
 //! The risk R(Theta) = 1/2 E[(y - f(x))^2] and its gradient dR/dtheta_j in the three modes:
 //!
 //! - [`PopulationRisk`] (`task::population`): Gaussian inputs, exact through the pair kernels
-//!   (MATH.md section 3).
-//! - [`EmpiricalRisk`]: a fixed data set (MATH.md section 4).
+//!   (docs/math.md section 3).
+//! - [`EmpiricalRisk`]: a fixed data set (docs/math.md section 4).
 //! - [`OnlineRisk`]: a fresh Gaussian batch per step, shared by every stage of the step.
 //!
 //! With Gaussian inputs, no bias and labels from the teacher (online mode, and the empirical
@@ -97,7 +97,7 @@ impl DataScratch {
 }
 
 /// Risk 1/2 mean_i (y_i - f(x_i))^2 on a data set, and dR/dtheta into `grad` when given
-/// (MATH.md section 4). Samples are processed in blocks; per block two products per particle
+/// (docs/math.md section 4). Samples are processed in blocks; per block two products per particle
 /// chunk (W_c X_b^T, then (r sigma'(Z))_c X_b) with fused elementwise passes.
 pub fn data_risk(
     network: &Network,
@@ -268,7 +268,7 @@ impl EmpiricalRisk {
     }
 }
 
-/// One-pass SGD: a fresh batch of B inputs per step (MATH.md section 4).
+/// One-pass SGD: a fresh batch of B inputs per step (docs/math.md section 4).
 #[derive(Debug)]
 pub struct OnlineRisk {
     law: InputLaw,
@@ -469,7 +469,7 @@ impl std::fmt::Debug for Held<'_> {
 
 #[cfg(feature = "cuda")]
 impl Held<'_> {
-    /// The drift at `at` into stage `stage` (MATH.md section 2) of the mode's risk: the
+    /// The drift at `at` into stage `stage` (docs/math.md section 2) of the mode's risk: the
     /// population risk (section 3), or the risk on the training set or the step's online batch
     /// (section 4); returns the risk there. `output_scale` = m^(-alpha).
     ///
@@ -798,7 +798,7 @@ impl RiskMode {
     }
 
     /// The exact population risk R = 1/2 E[(y - f(x))^2] over x ~ N(0, I_d) and the label
-    /// noise (MATH.md section 3), in a data mode that was given it (`with_population`: Gaussian
+    /// noise (docs/math.md section 3), in a data mode that was given it (`with_population`: Gaussian
     /// inputs without bias, a teacher target): the quantity its batch, training-set and
     /// held-out risks estimate. None in population mode, whose [`RiskMode::evaluate`] is that
     /// risk already, and in data modes without it. Costs O(m^2 d) (one pair interaction,

@@ -1,5 +1,5 @@
 //! Targets: the function f* the network learns. A [`Target`] trait lets other targets plug in
-//! without touching the dynamics; [`Teacher`] is the two-layer teacher of MATH.md section 3,
+//! without touching the dynamics; [`Teacher`] is the two-layer teacher of docs/math.md section 3,
 //! f*(x) = (1/k) sum_i a*_i sigma(w*_i . x), with label noise of standard deviation s.
 
 use nalgebra::DMatrix;
