@@ -8,12 +8,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_meanfield");
+use common::{meanfield, run, stderr, stdout};
+
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Exit codes of src/cli.rs.
@@ -63,34 +66,6 @@ impl Drop for Scratch {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
-}
-
-/// The binary, with `CI=1` (no progress bar), run from `cwd`.
-fn meanfield(cwd: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command.env("CI", "1").current_dir(cwd);
-    command
-}
-
-/// `meanfield run SCENARIO --out OUT --quiet EXTRA...`.
-fn run<S: AsRef<OsStr>>(cwd: &Path, scenario: &Path, out: &Path, extra: &[S]) -> Output {
-    meanfield(cwd)
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Asserts the exit code, showing stderr when it is another.

@@ -18,12 +18,10 @@ mod common;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{file_names, scratch_directory};
+use common::{file_names, meanfield, run, scratch_directory, stderr};
 use meanfield::output::{format_float, is_run_entry};
-
-const BIN: &str = env!("CARGO_BIN_EXE_meanfield");
 
 /// Exit codes of src/cli.rs.
 const EXIT_BAD_INPUT: i32 = 2;
@@ -37,30 +35,6 @@ const TINY: &str = "name = \"tiny-study\"\nseed = 7\n\
                     [risk]\nmode = \"population\"\n\
                     [dynamics]\ndt = 0.1\nsteps = 62\n\
                     [record]\nevery = 5\n";
-
-/// The binary with `CI=1` (no progress bar), run from `cwd`.
-fn meanfield(cwd: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command.env("CI", "1").current_dir(cwd);
-    command
-}
-
-/// `meanfield run SCENARIO --out OUT --quiet EXTRA...`.
-fn run<S: AsRef<OsStr>>(cwd: &Path, scenario: &Path, out: &Path, extra: &[S]) -> Output {
-    meanfield(cwd)
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// Asserts the exit code, showing stderr when it is another.
 fn assert_exit(output: &Output, code: i32) {

@@ -2,7 +2,9 @@
 #![allow(dead_code, reason = "each test binary uses a subset")]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use std::ffi::OsStr;
 use std::path::Path;
+use std::process::{Command, Output};
 
 use meanfield::scenario::Scenario;
 use meanfield::scenario::Setup;
@@ -60,4 +62,37 @@ pub fn png_size(path: &Path) -> (u32, u32) {
     assert_eq!(&bytes[12..16], b"IHDR");
     let word = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     (word(16), word(20))
+}
+
+/// The meanfield binary of this build.
+pub const BIN: &str = env!("CARGO_BIN_EXE_meanfield");
+
+/// The binary with `CI=1` (no progress bar), run from `cwd`.
+pub fn meanfield(cwd: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.env("CI", "1").current_dir(cwd);
+    command
+}
+
+/// `meanfield run SCENARIO --out OUT --quiet EXTRA...`.
+pub fn run<S: AsRef<OsStr>>(cwd: &Path, scenario: &Path, out: &Path, extra: &[S]) -> Output {
+    meanfield(cwd)
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The standard error of a finished command, as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The standard output of a finished command, as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
