@@ -158,11 +158,11 @@ fn golub_welsch(a: f64, count: usize) -> crate::Result<(Vec<f64>, Vec<f64>)> {
 pub struct OrbitTerms {
     /// Kbar = E_c K.
     pub value: f64,
-    /// E_c[c_v]: the coefficient of p' in dKbar/dp.
+    /// `E_c[c_v]`: the coefficient of p' in dKbar/dp.
     pub coef_v: f64,
-    /// E_c[c_u]: the coefficient of p in dKbar/dp and of q in dKbar/dq.
+    /// `E_c[c_u]`: the coefficient of p in dKbar/dp and of q in dKbar/dq.
     pub coef_u: f64,
-    /// E_c[c_v c]: the coefficient of q' in dKbar/dq.
+    /// `E_c[c_v c]`: the coefficient of q' in dKbar/dq.
     pub coef_v_cos: f64,
 }
 
