@@ -185,31 +185,6 @@ impl ReducedPopulation {
         self.zero_risk
     }
 
-    /// V(p, q) and its derivatives (dV/dp into `grad_p`, dV/dq returned second).
-    fn teacher_terms(&self, p: &[f64], q: f64, grad_p: &mut [f64]) -> (f64, f64) {
-        grad_p.iter_mut().for_each(|g| *g = 0.0);
-        if self.teacher_count == 0 {
-            return (0.0, 0.0);
-        }
-        let uu = dot(p, p) + q * q;
-        let (mut value, mut coef_u_sum) = (0.0, 0.0);
-        for i in 0..self.teacher_count {
-            let row = &self.teacher[i * (self.k + 1)..(i + 1) * (self.k + 1)];
-            let (a_star, p_star) = (row[0], &row[1..]);
-            let terms = self.kernel.terms(uu, dot(p_star, p_star), dot(p, p_star));
-            value += a_star * terms.value;
-            coef_u_sum += a_star * terms.coef_u;
-            for (g, &ps) in grad_p.iter_mut().zip(p_star) {
-                *g += a_star * terms.coef_v * ps;
-            }
-        }
-        let scale = 1.0 / self.teacher_count as f64;
-        for (g, &pi) in grad_p.iter_mut().zip(p) {
-            *g = scale * (*g + coef_u_sum * pi);
-        }
-        (scale * value, scale * coef_u_sum * q)
-    }
-
     fn check(&self, nodes: &DMatrix<f64>) -> crate::Result<()> {
         if nodes.ncols() != self.k + 3 {
             return Err(Error::invalid(
@@ -284,7 +259,7 @@ impl ReducedPopulation {
                     }
                     let mut teacher_grad_q = 0.0;
                     let teacher_value = if want_grad {
-                        let (v, dq) = this.teacher_terms_into_negated(p, q, grad_p);
+                        let (v, dq) = this.add_teacher_terms(p, q, -1.0, grad_p);
                         teacher_grad_q = dq;
                         v
                     } else {
@@ -319,8 +294,9 @@ impl ReducedPopulation {
         value / self.teacher_count as f64
     }
 
-    /// V(p, q) and dV/dq; subtracts dV/dp from `grad_p` (without allocating).
-    fn teacher_terms_into_negated(&self, p: &[f64], q: f64, grad_p: &mut [f64]) -> (f64, f64) {
+    /// V(p, q) and dV/dq; adds `sign` x dV/dp to `grad_p` (without allocating: the velocity
+    /// subtracts it from the interaction field with sign = -1, exactly as `-=`).
+    fn add_teacher_terms(&self, p: &[f64], q: f64, sign: f64, grad_p: &mut [f64]) -> (f64, f64) {
         if self.teacher_count == 0 {
             return (0.0, 0.0);
         }
@@ -334,11 +310,11 @@ impl ReducedPopulation {
             value += a_star * terms.value;
             coef_u_sum += a_star * terms.coef_u;
             for (g, &ps) in grad_p.iter_mut().zip(p_star) {
-                *g -= scale * a_star * terms.coef_v * ps;
+                *g += sign * (scale * a_star * terms.coef_v * ps);
             }
         }
         for (g, &pi) in grad_p.iter_mut().zip(p) {
-            *g -= scale * coef_u_sum * pi;
+            *g += sign * (scale * coef_u_sum * pi);
         }
         (scale * value, scale * coef_u_sum * q)
     }
@@ -347,7 +323,7 @@ impl ReducedPopulation {
     /// diagnostics; allocates the returned vector).
     pub fn teacher_field(&self, p: &[f64], q: f64) -> (f64, Vec<f64>, f64) {
         let mut grad_p = vec![0.0; p.len()];
-        let (value, grad_q) = self.teacher_terms(p, q, &mut grad_p);
+        let (value, grad_q) = self.add_teacher_terms(p, q, 1.0, &mut grad_p);
         (value, grad_p, grad_q)
     }
 
