@@ -13,12 +13,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::{meanfield, run};
 use meanfield::dynamics::scheduled::step_time;
 use meanfield::dynamics::{Control, Observation, Observer, Schedule};
 
-const BIN: &str = env!("CARGO_BIN_EXE_meanfield");
 const EXIT_INTERRUPTED: i32 = 130;
 
 /// A small population scenario: relu, d = 3, `m` particles, then `dynamics` lines.
@@ -27,19 +27,6 @@ fn scenario_text(m: usize, dynamics: &str, record: &str) -> String {
         "seed = 3\n[model]\nd = 3\nm = {m}\n[target]\nk = 2\n[dynamics]\n{dynamics}\n\
          [record]\nsnapshots = 0\nprobes = 0\nfigures = false\nmarginals = false\n{record}\n"
     )
-}
-
-fn meanfield_run(scenario: &Path, out: &Path, extra: &[&str]) -> Output {
-    Command::new(BIN)
-        .env("CI", "1")
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .args(extra)
-        .output()
-        .unwrap()
 }
 
 fn assert_exit(output: &Output, code: i32) {
@@ -56,7 +43,7 @@ fn run_text(directory: &Path, name: &str, text: &str, extra: &[&str]) -> PathBuf
     let scenario = directory.join(format!("{name}.toml"));
     std::fs::write(&scenario, text).unwrap();
     let out = directory.join(name);
-    assert_exit(&meanfield_run(&scenario, &out, extra), 0);
+    assert_exit(&run(Path::new("."), &scenario, &out, extra), 0);
     out
 }
 
@@ -162,8 +149,7 @@ fn a_sweep_refuses_schedules() {
         "",
     );
     std::fs::write(&scenario, text).unwrap();
-    let output = Command::new(BIN)
-        .env("CI", "1")
+    let output = meanfield(&directory)
         .arg("sweep")
         .arg(&scenario)
         .arg("--out")
@@ -329,10 +315,18 @@ fn a_run_resumed_inside_its_schedules_equals_the_uninterrupted_one() {
             if i > 0 {
                 extra.push("--resume");
             }
-            assert_exit(&meanfield_run(&scenario, &parts, &extra), EXIT_INTERRUPTED);
+            assert_exit(
+                &run(Path::new("."), &scenario, &parts, &extra),
+                EXIT_INTERRUPTED,
+            );
         }
         assert_exit(
-            &meanfield_run(&scenario, &parts, &["--threads", threads, "--resume"]),
+            &run(
+                Path::new("."),
+                &scenario,
+                &parts,
+                &["--threads", threads, "--resume"],
+            ),
             0,
         );
         for name in ["series.csv", "measures.csv", "particles_final.npy"] {
@@ -420,8 +414,7 @@ fn check_reports_the_end_time_of_a_dt_schedule() {
                 dt = { schedule = \"piecewise\", times = [0, 10], values = [0.05, 0.01] }\n\
                 t_end = 20\n";
     std::fs::write(&scenario, text).unwrap();
-    let output = Command::new(BIN)
-        .env("CI", "1")
+    let output = meanfield(&directory)
         .arg("check")
         .arg(&scenario)
         .output()
