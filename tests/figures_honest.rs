@@ -6,9 +6,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
+use common::svg_texts;
 use meanfield::plot::figure::{PALETTE, dash_of};
 use meanfield::plot::{Curve, LineFigure, Scale, render_lines};
 
@@ -52,19 +53,6 @@ fn run(test: &str, sets: &[&str]) -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     out
-}
-
-/// The texts of an SVG written by plotters (each on the line after its tag).
-fn svg_texts(path: &Path) -> Vec<String> {
-    let svg = std::fs::read_to_string(path).unwrap();
-    let mut texts = Vec::new();
-    let mut lines = svg.lines();
-    while let Some(line) = lines.next() {
-        if line.trim_start().starts_with("<text") {
-            texts.push(lines.next().unwrap_or_default().trim().to_owned());
-        }
-    }
-    texts
 }
 
 fn has_text(texts: &[String], wanted: &str) -> bool {

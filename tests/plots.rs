@@ -13,7 +13,7 @@ use meanfield::plot::{
 
 mod common;
 
-use common::{file_names, png_size};
+use common::{file_names, png_size, svg_texts};
 
 /// A fresh, empty directory for test `name`.
 fn scratch_directory(name: &str) -> PathBuf {
@@ -26,20 +26,6 @@ fn assert_svg_contains(path: &Path, text: &str) {
     assert!(svg.contains("<svg"), "{}", path.display());
     assert!(svg.trim_end().ends_with("</svg>"), "{}", path.display());
     assert!(svg.contains(text), "{} lacks {text:?}", path.display());
-}
-
-/// The texts of an SVG written by plotters, which puts each between its tags on a line of its
-/// own.
-fn svg_texts(path: &Path) -> Vec<String> {
-    let svg = std::fs::read_to_string(path).unwrap();
-    let mut texts = Vec::new();
-    let mut lines = svg.lines();
-    while let Some(line) = lines.next() {
-        if line.trim_start().starts_with("<text") {
-            texts.push(lines.next().unwrap_or_default().trim().to_owned());
-        }
-    }
-    texts
 }
 
 /// Size and number of frames of a GIF file, from walking its blocks (header, logical screen,

@@ -34,14 +34,7 @@ fn svg_texts(path: &Path) -> Vec<String> {
         path.display()
     );
     assert!(svg.trim_end().ends_with("</svg>"), "{}", path.display());
-    let mut texts = Vec::new();
-    let mut lines = svg.lines();
-    while let Some(line) = lines.next() {
-        if line.trim_start().starts_with("<text") {
-            texts.push(lines.next().unwrap_or_default().trim().to_owned());
-        }
-    }
-    texts
+    common::svg_texts_of(&svg)
 }
 
 /// Checks that every one of `expected` is a text of the SVG at `path`.

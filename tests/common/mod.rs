@@ -96,3 +96,21 @@ pub fn stderr(output: &Output) -> String {
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// The texts of an SVG document written by plotters, which puts each text on the line after
+/// its `<text ...>` tag.
+pub fn svg_texts_of(svg: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    let mut lines = svg.lines();
+    while let Some(line) = lines.next() {
+        if line.trim_start().starts_with("<text") {
+            texts.push(lines.next().unwrap_or_default().trim().to_owned());
+        }
+    }
+    texts
+}
+
+/// The texts of the SVG file at `path` ([`svg_texts_of`]).
+pub fn svg_texts(path: &Path) -> Vec<String> {
+    svg_texts_of(&std::fs::read_to_string(path).unwrap())
+}
