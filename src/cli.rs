@@ -91,6 +91,47 @@ enum Command {
         #[arg(long, value_parser = ["cpu", "cuda"])]
         device: Option<String>,
     },
+    /// Solve the exact mean-field limit (m -> infinity) of a scenario and write its run
+    /// directory (default runs/<name>-limit/): scenario.toml, series.csv (step, time, risk,
+    /// objective, dissipation, a_mean, a_std, w_norm_mean, cone_share_<i>), summary.json,
+    /// reduced_init.npy, reduced_final.npy and plots/risk.png.
+    ///
+    /// The limit is computed by the symmetry reduction of docs/limit.md: each neuron is reduced
+    /// to (a, p, q), p its projection on the teacher span and q the norm of the rest, and the
+    /// limit measure is a tensor Gauss rule of the initial law pushed forward by the reduced
+    /// flow, with the scenario's integrator, dt and steps. It needs population mode, no bias,
+    /// model.alpha = 1, dynamics.tau = 0 and init laws (normal or sphere w); anything else is
+    /// refused (exit 2) naming the key. summary.json reports the solver's own error estimates
+    /// (a solve at half the resolution; the half-resolution solve at dt/2).
+    ///
+    /// Exit codes: 0 solved, 2 bad scenario or run directory, 3 diverged (rows kept), 130
+    /// interrupted (rows kept; a limit is rerun, not resumed).
+    Limit {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Run directory (default runs/<name>-limit).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a scenario key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Nodes per direction of the initial law (a, each teacher coordinate p_i, q); default
+        /// about 1000 nodes in all (10 per direction for one teacher direction).
+        #[arg(long, value_name = "N")]
+        nodes: Option<usize>,
+        /// Nodes of the rule in the cosine between complement directions.
+        #[arg(long, default_value_t = meanfield::limit::Resolution::DEFAULT_ANGLE, value_name = "N")]
+        angle_nodes: usize,
+        /// Replace the run that --out holds (its run files only).
+        #[arg(long)]
+        overwrite: bool,
+        /// Number of threads (default: all cores). Results are bit-identical for any count.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Run a scenario over a ladder of widths and seeds, and compare them with the limit.
     ///
     /// Every run gets its own run directory OUT/runs/<id>/ (id = width, seed and a hash of its
@@ -292,6 +333,99 @@ pub fn main() -> ExitCode {
 #[error("{0}")]
 struct BadInput(String);
 
+/// `meanfield limit` after its scenario is loaded.
+fn limit_command(
+    scenario: &Scenario,
+    out: PathBuf,
+    nodes: Option<usize>,
+    angle_nodes: usize,
+    overwrite: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    use meanfield::limit::{LimitOptions, Resolution, solve_limit};
+    for (flag, value) in [
+        ("--nodes", nodes.unwrap_or(1)),
+        ("--angle-nodes", angle_nodes),
+    ] {
+        if value == 0 {
+            return Err(anyhow::Error::new(Error::invalid(flag, 0, "at least 1")));
+        }
+    }
+    let interrupt = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupt.clone();
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let resolution = nodes.map(|n| Resolution {
+        angle: angle_nodes,
+        ..Resolution::with_nodes(n)
+    });
+    let options = LimitOptions {
+        out: out.clone(),
+        overwrite,
+        resolution,
+        interrupt: &interrupt,
+        threads: rayon::current_num_threads(),
+    };
+    let bar = step_bar(scenario.steps, quiet);
+    let mut progress = |step: u64, _total: u64, risk: f64| {
+        if let Some(bar) = &bar {
+            bar.set_position(step);
+            bar.set_message(format!("risk {risk:.4e}"));
+        }
+    };
+    let result = solve_limit(scenario, &options, &mut progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(summary) => {
+            let estimate = summary
+                .risk_error_estimate_relative
+                .map_or_else(|| "none".to_owned(), |e| format!("{e:.1e}"));
+            if !quiet || summary.status == Status::Interrupted {
+                eprintln!(
+                    "{} (limit, {} nodes): risk {:.6e} -> {:.6e} at t = {}, relative error \
+                     estimate {estimate}, {:.1} s; results in {}",
+                    scenario.name,
+                    summary.nodes,
+                    summary.initial_risk,
+                    summary.final_risk,
+                    summary.time,
+                    summary.wall_seconds + summary.estimate_wall_seconds,
+                    out.display()
+                );
+            }
+            Ok(match summary.status {
+                Status::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+                _ => ExitCode::SUCCESS,
+            })
+        }
+        Err(e @ Error::Diverged { .. }) => Err(anyhow::Error::new(e).context(format!(
+            "{} (limit): logged rows kept in {}",
+            scenario.name,
+            out.join("series.csv").display()
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A progress bar over `total` steps, or none when quiet or without a terminal.
+fn step_bar(total: u64, quiet: bool) -> Option<ProgressBar> {
+    if !show_progress(quiet) {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    Some(bar)
+}
+
 fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     if let Some(n) = threads {
         if n == 0 {
@@ -455,19 +589,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 stop_at_step,
                 threads: rayon::current_num_threads(),
             };
-            let bar = if show_progress(quiet) {
-                let bar = ProgressBar::new(scenario.steps);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{elapsed_precise} [{bar:30}] {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                Some(bar)
-            } else {
-                None
-            };
+            let bar = step_bar(scenario.steps, quiet);
             let mut last_message = std::time::Instant::now();
             let mut progress = |p: meanfield::run::Progress| {
                 if let Some(bar) = &bar {
@@ -517,6 +639,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ))),
                 Err(e) => Err(e.into()),
             }
+        }
+        Command::Limit {
+            scenario,
+            out,
+            overrides,
+            nodes,
+            angle_nodes,
+            overwrite,
+            threads,
+            quiet,
+        } => {
+            set_threads(threads)?;
+            let scenario = load(&scenario, &overrides)?;
+            let out = out
+                .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-limit", scenario.name)));
+            limit_command(&scenario, out, nodes, angle_nodes, overwrite, quiet)
         }
         Command::Sweep {
             scenario,

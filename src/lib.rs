@@ -24,6 +24,7 @@ pub mod error;
 pub mod gallery;
 #[cfg(feature = "cuda")]
 pub mod gpu;
+pub mod limit;
 pub mod math;
 pub mod output;
 pub mod plot;

@@ -258,7 +258,7 @@ fn scenario_differences(previous: &str, resolved: &str) -> Option<String> {
 /// Makes `out` ready for a fresh run of `resolved`: refuses (unless `overwrite`) a directory
 /// that holds a run of another scenario, an interrupted run, or run files without a
 /// scenario.toml; then removes every [`RunEntry`] and nothing else.
-fn prepare_fresh(out: &Path, resolved: &str, overwrite: bool) -> Result<()> {
+pub(crate) fn prepare_fresh(out: &Path, resolved: &str, overwrite: bool) -> Result<()> {
     let owned = run_entries_in(out)?;
     if !owned.is_empty() && !overwrite {
         let refuse = |message: String| Error::RunDirectory {
@@ -391,6 +391,46 @@ fn write_marginals(out: &Path, time_at: &dyn Fn(u64) -> f64) -> Result<()> {
     Ok(())
 }
 
+/// plots/risk.png and .svg of the run directory `out` from its series `table` (times `time`):
+/// the risk figure of [`figures::risk_figure`]; returns its caption and PNG path.
+pub(crate) fn render_risk(
+    out: &Path,
+    name: &str,
+    table: &Table,
+    time: &[f64],
+) -> Result<(String, PathBuf)> {
+    let plots = RunEntry::Plots.path(out);
+    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
+    // What the risk figure may claim (E beside R under weight decay; D = -dE/dt or not).
+    let facts = figures::RunFacts::of_scenario(
+        &std::fs::read_to_string(out.join("scenario.toml")).unwrap_or_default(),
+    );
+    let risk_figure = figures::risk_figure(table, &facts);
+    let curves = risk_figure
+        .curves
+        .iter()
+        .filter_map(|(column, label)| {
+            table.column(column).map(|y| Curve {
+                label: label.clone(),
+                x: time.to_vec(),
+                y,
+            })
+        })
+        .collect();
+    render_lines(
+        &LineFigure {
+            title: format!("{name}: {}", risk_figure.title),
+            x_label: "time t".into(),
+            y_label: risk_figure.y_label.clone(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+            curves,
+        },
+        &plots.join("risk"),
+    )?;
+    Ok((risk_figure.caption, plots.join("risk.png")))
+}
+
 /// Re-renders every figure of a run directory (`plots/`) and `report.html` from its stored
 /// data: series.csv, measures.csv, snapshots/, marginals_*.csv, teacher.npy, summary.json.
 pub fn render_plots(out: &Path, name: &str) -> Result<()> {
@@ -415,28 +455,7 @@ pub fn render_plots(out: &Path, name: &str) -> Result<()> {
             .collect()
     };
 
-    // What the risk figure may claim (E beside R under weight decay; D = -dE/dt or not).
-    let facts = figures::RunFacts::of_scenario(
-        &std::fs::read_to_string(out.join("scenario.toml")).unwrap_or_default(),
-    );
-    let risk_figure = figures::risk_figure(&table, &facts);
-    let wanted: Vec<(&str, &str)> = risk_figure
-        .curves
-        .iter()
-        .map(|(column, label)| (column.as_str(), label.as_str()))
-        .collect();
-    render_lines(
-        &LineFigure {
-            title: format!("{name}: {}", risk_figure.title),
-            x_label: "time t".into(),
-            y_label: risk_figure.y_label.clone(),
-            x_scale: Scale::Log,
-            y_scale: Scale::Log,
-            curves: curves(&table, &time, &wanted),
-        },
-        &plots.join("risk"),
-    )?;
-    figures.push((risk_figure.caption, plots.join("risk.png")));
+    figures.push(render_risk(out, name, &table, &time)?);
 
     let measures = Table::read_csv(&RunEntry::Measures.path(out)).ok();
     let mut movement_curves = curves(

@@ -370,6 +370,113 @@ impl Stepper {
 }
 
 /// y += alpha x, elementwise in parallel (each element written by one task: deterministic).
+/// A deterministic velocity field over a state matrix: the integrators of this module step it
+/// with [`FieldStepper`] (the reduced limit of `crate::limit` is one).
+pub trait VelocityField {
+    /// The velocity at `state` into `velocity` (same shape); returns the risk at `state`.
+    fn velocity(&mut self, state: &DMatrix<f64>, velocity: &mut DMatrix<f64>) -> Result<f64>;
+}
+
+/// The stage operations of a [`VelocityField`] on host matrices.
+struct FieldOps<'s, F> {
+    field: &'s mut F,
+    state: &'s mut DMatrix<f64>,
+    stages: &'s mut [DMatrix<f64>],
+    probe: &'s mut DMatrix<f64>,
+}
+
+impl<F: VelocityField> StageOps for FieldOps<'_, F> {
+    fn drift(&mut self, at: At, stage: usize) -> Result<f64> {
+        let point = match at {
+            At::State => &*self.state,
+            At::Probe => &*self.probe,
+        };
+        self.field.velocity(point, &mut self.stages[stage])
+    }
+
+    fn probe_from_state(&mut self) -> Result<()> {
+        self.probe.copy_from(self.state);
+        Ok(())
+    }
+
+    fn axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()> {
+        let target = match target {
+            At::State => &mut *self.state,
+            At::Probe => &mut *self.probe,
+        };
+        axpy(target, alpha, &self.stages[stage]);
+        Ok(())
+    }
+
+    fn noise(&mut self, _: f64, _: Train, _: &[f64]) -> Result<()> {
+        Err(Error::invalid(
+            "tau",
+            "> 0",
+            "0: a velocity field is stepped deterministically",
+        ))
+    }
+}
+
+/// Buffers of one integrator stepping a [`VelocityField`] deterministically (tau = 0) with
+/// the same Butcher tableaux as the particle flow; reused every step.
+#[derive(Debug)]
+pub struct FieldStepper {
+    integrator: Integrator,
+    stages: Vec<DMatrix<f64>>,
+    probe: DMatrix<f64>,
+}
+
+impl FieldStepper {
+    /// Buffers for states of shape `shape`.
+    pub fn new(integrator: Integrator, shape: (usize, usize)) -> Self {
+        let stages = integrator.tableau().b.len();
+        Self {
+            integrator,
+            stages: vec![DMatrix::zeros(shape.0, shape.1); stages],
+            probe: DMatrix::zeros(shape.0, shape.1),
+        }
+    }
+
+    /// Evaluates the first stage, the velocity at `state`; returns the risk there.
+    pub fn first_stage(
+        &mut self,
+        field: &mut impl VelocityField,
+        state: &DMatrix<f64>,
+    ) -> Result<f64> {
+        field.velocity(state, &mut self.stages[0])
+    }
+
+    /// The velocity of the last [`Self::first_stage`].
+    pub fn velocity(&self) -> &DMatrix<f64> {
+        &self.stages[0]
+    }
+
+    /// Completes the step of size `dt` from `state` after [`Self::first_stage`].
+    pub fn finish(
+        &mut self,
+        field: &mut impl VelocityField,
+        state: &mut DMatrix<f64>,
+        dt: f64,
+    ) -> Result<()> {
+        let mut ops = FieldOps {
+            field,
+            state,
+            stages: &mut self.stages,
+            probe: &mut self.probe,
+        };
+        rk_finish(
+            self.integrator.tableau(),
+            &mut ops,
+            dt,
+            0.0,
+            Train::Both,
+            (0, 0),
+            (0, 0),
+            &mut Vec::new(),
+        )
+    }
+}
+
 fn axpy(y: &mut DMatrix<f64>, alpha: f64, x: &DMatrix<f64>) {
     y.as_mut_slice()
         .par_chunks_mut(4096)

@@ -9,6 +9,6 @@ pub mod scheduled;
 pub mod simulation;
 
 pub use drift::{Dynamics, Flow, Train};
-pub use integrator::{Integrator, Stepper};
+pub use integrator::{FieldStepper, Integrator, Stepper, VelocityField};
 pub use scheduled::{ParameterSchedule, Schedules};
 pub use simulation::{Control, Observation, Observer, Outcome, Schedule, Simulation};

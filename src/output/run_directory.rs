@@ -43,11 +43,15 @@ pub enum RunEntry {
     CheckpointOld,
     /// `checkpoint.tmp/`, a checkpoint being written.
     CheckpointTemporary,
+    /// `reduced_init.npy` (`meanfield limit`): the initial weighted reduced nodes.
+    ReducedInit,
+    /// `reduced_final.npy` (`meanfield limit`): the nodes at the last step reached.
+    ReducedFinal,
 }
 
 impl RunEntry {
     /// Every entry a run may write.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 18] = [
         Self::Scenario,
         Self::Series,
         Self::Summary,
@@ -64,6 +68,8 @@ impl RunEntry {
         Self::Checkpoint,
         Self::CheckpointOld,
         Self::CheckpointTemporary,
+        Self::ReducedInit,
+        Self::ReducedFinal,
     ];
 
     /// Its name in the run directory (`marginals_<quantity>.csv` for the marginals).
@@ -86,6 +92,8 @@ impl RunEntry {
             Self::Checkpoint => "checkpoint",
             Self::CheckpointOld => "checkpoint.old",
             Self::CheckpointTemporary => "checkpoint.tmp",
+            Self::ReducedInit => "reduced_init.npy",
+            Self::ReducedFinal => "reduced_final.npy",
         }
     }
 

@@ -49,6 +49,41 @@ impl Scenario {
         })
     }
 
+    /// The teacher: generated from `target` (stream `teacher_seed`) or read from `target.file`
+    /// (an error names the key).
+    pub fn teacher(&self) -> Result<Teacher> {
+        let d_in = self.input_dim();
+        let activation = self.network.activation;
+        let teacher = match &self.target {
+            TargetSource::Generated(spec) => Teacher::generate(
+                spec,
+                self.d,
+                d_in,
+                activation,
+                self.noise_std,
+                self.teacher_seed,
+            )?,
+            TargetSource::File(path) => {
+                let matrix = self.read_file("target.file", path)?;
+                if matrix.nrows() == 0 || matrix.ncols() != 1 + d_in {
+                    return Err(self.fail(
+                    "target.file",
+                    format!("{} of shape ({}, {})", path.display(), matrix.nrows(), matrix.ncols()),
+                    format!("shape (k, 1 + d{}) = (k, {}) with k >= 1: the teacher must have the student's input dimension", if self.bias { " + 1" } else { "" }, 1 + d_in),
+                ));
+                }
+                Teacher::new(matrix, activation, self.noise_std).map_err(|e| {
+                    self.fail(
+                        "target.file",
+                        path.display(),
+                        format!("finite teacher neurons ({})", reason(&e)),
+                    )
+                })?
+            }
+        };
+        Ok(teacher)
+    }
+
     /// Loads the files the scenario names and builds particles, teacher and simulation.
     pub fn setup(&self) -> Result<Setup> {
         let d_in = self.input_dim();
@@ -87,33 +122,7 @@ impl Scenario {
             }
         };
         let activation = self.network.activation;
-        let teacher = match &self.target {
-            TargetSource::Generated(spec) => Teacher::generate(
-                spec,
-                self.d,
-                d_in,
-                activation,
-                self.noise_std,
-                self.teacher_seed,
-            )?,
-            TargetSource::File(path) => {
-                let matrix = self.read_file("target.file", path)?;
-                if matrix.nrows() == 0 || matrix.ncols() != 1 + d_in {
-                    return Err(self.fail(
-                        "target.file",
-                        format!("{} of shape ({}, {})", path.display(), matrix.nrows(), matrix.ncols()),
-                        format!("shape (k, 1 + d{}) = (k, {}) with k >= 1: the teacher must have the student's input dimension", if self.bias { " + 1" } else { "" }, 1 + d_in),
-                    ));
-                }
-                Teacher::new(matrix, activation, self.noise_std).map_err(|e| {
-                    self.fail(
-                        "target.file",
-                        path.display(),
-                        format!("finite teacher neurons ({})", reason(&e)),
-                    )
-                })?
-            }
-        };
+        let teacher = self.teacher()?;
         let shared: Arc<Teacher> = Arc::new(teacher.clone());
         let test_set = |test_n: usize| -> Result<Option<DataSet>> {
             if test_n == 0 {
