@@ -1,7 +1,10 @@
-//! Pure numbers: activations, pair kernels, particles and deterministic reductions.
+//! Pure numbers: activations, pair kernels, particles, deterministic reductions, Gauss rules
+//! and the tensor rule of the initial law in reduced coordinates.
 
 pub mod activation;
 pub mod fastmath;
+pub mod gauss;
+pub mod init_rule;
 pub mod kernel;
 pub mod lanes;
 pub mod model;
@@ -11,6 +14,7 @@ pub mod reduce;
 pub(crate) mod simd;
 
 pub use activation::{Activation, Parity};
+pub use init_rule::{InitResolution, initial_nodes};
 pub use kernel::{PairKernel, PairTerms};
 pub use model::{InitLaw, Network, Particles, ScalarLaw, VectorLaw};
 pub use orbit::{AngleRule, OrbitTerms};
