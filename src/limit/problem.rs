@@ -142,7 +142,7 @@ fn check_symmetry(scenario: &Scenario) -> Result<()> {
              (docs/limit.md section 10)",
         ));
     }
-    if scenario.network.alpha != 1.0 {
+    if scenario.network.alpha < 1.0 {
         return Err(scenario.fail(
             "model.alpha",
             scenario.network.alpha,
