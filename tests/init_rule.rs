@@ -1,6 +1,6 @@
 //! The tensor rule of the initial law in reduced coordinates (`math::init_rule`): weights,
 //! exact moments, the sphere constraint and a Monte Carlo check against the crate's sampler.
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
 
 use meanfield::math::{InitLaw, InitResolution, Particles, ScalarLaw, VectorLaw, initial_nodes};
 use nalgebra::DMatrix;

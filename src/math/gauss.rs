@@ -85,14 +85,13 @@ pub fn jacobi_symmetric(a: f64, count: usize) -> crate::Result<Rule> {
     }
     let off_diagonal = (1..count)
         .map(|i| {
-            let i = i as f64;
-            if i == 1.0 {
+            if i == 1 {
                 // i (i + 2a) / ((2i + 2a)^2 - 1) at i = 1, with 1 + 2a cancelled.
-                (1.0 / (2.0 * a + 3.0)).sqrt()
-            } else {
-                let two = 2.0 * i + 2.0 * a;
-                (i * (i + 2.0 * a) / (two * two - 1.0)).sqrt()
+                return (1.0 / (2.0 * a + 3.0)).sqrt();
             }
+            let i = i as f64;
+            let two = 2.0 * i + 2.0 * a;
+            (i * (i + 2.0 * a) / (two * two - 1.0)).sqrt()
         })
         .collect();
     let (nodes, weights) = symmetrised(golub_welsch(vec![0.0; count], off_diagonal)?);
@@ -155,7 +154,7 @@ fn symmetrised((nodes, weights): Rule) -> Rule {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
     use super::*;
     use std::f64::consts::PI;
 
