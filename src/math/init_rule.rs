@@ -103,7 +103,10 @@ impl InitResolution {
 /// let nodes = initial_nodes(&InitLaw::standard(d), d, k, InitResolution::uniform(6))?;
 /// assert_eq!(nodes.shape(), (6 * 6 * 6, k + 3));
 /// // E |w|^2 = E p_1^2 + E q^2 = 1 for w ~ N(0, I/d).
-/// let second: f64 = nodes.row_iter().map(|row| row[0] * (row[2] * row[2] + row[3] * row[3])).sum();
+/// let second: f64 = nodes
+///     .row_iter()
+///     .map(|row| row[0] * (row[2] * row[2] + row[3] * row[3]))
+///     .sum();
 /// assert!((second - 1.0).abs() < 1e-14);
 /// # Ok::<(), meanfield::Error>(())
 /// ```
