@@ -85,14 +85,13 @@ pub fn jacobi_symmetric(a: f64, count: usize) -> crate::Result<Rule> {
     }
     let off_diagonal = (1..count)
         .map(|i| {
-            let i = i as f64;
-            if i == 1.0 {
+            if i == 1 {
                 // i (i + 2a) / ((2i + 2a)^2 - 1) at i = 1, with 1 + 2a cancelled.
-                (1.0 / (2.0 * a + 3.0)).sqrt()
-            } else {
-                let two = 2.0 * i + 2.0 * a;
-                (i * (i + 2.0 * a) / (two * two - 1.0)).sqrt()
+                return (1.0 / (2.0 * a + 3.0)).sqrt();
             }
+            let i = i as f64;
+            let two = 2.0 * i + 2.0 * a;
+            (i * (i + 2.0 * a) / (two * two - 1.0)).sqrt()
         })
         .collect();
     let (nodes, weights) = symmetrised(golub_welsch(vec![0.0; count], off_diagonal)?);
@@ -155,7 +154,7 @@ fn symmetrised((nodes, weights): Rule) -> Rule {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
+    #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
     use super::*;
     use std::f64::consts::PI;
 
@@ -167,11 +166,24 @@ mod tests {
             .sum()
     }
 
-    /// |x|^j of the largest node bounds the rounding of a moment: tolerance 64 eps times it
-    /// (N terms of relative error about N eps / N each, with N <= 32 here).
-    fn tolerance(rule: &Rule, power: i32, exact: f64) -> f64 {
-        let largest = rule.0.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        64.0 * f64::EPSILON * largest.powi(power).max(exact.abs()).max(1.0)
+    /// The scale of the rounding of a moment: sum_i w_i |x_i|^j (= E x^j for even j; for odd
+    /// j the terms cancel and the rounding is relative to this sum, not to E x^j = 0).
+    fn absolute_moment((nodes, weights): &Rule, power: i32) -> f64 {
+        nodes
+            .iter()
+            .zip(weights)
+            .map(|(x, w)| w * x.abs().powi(power))
+            .sum()
+    }
+
+    /// sum_i 4 sqrt(w_i) N eps |x_i|^j: twice the error of the weights (module documentation).
+    fn weight_error_bound((nodes, weights): &Rule, power: i32) -> f64 {
+        let count = nodes.len() as f64;
+        nodes
+            .iter()
+            .zip(weights)
+            .map(|(x, w)| 4.0 * w.sqrt() * count * f64::EPSILON * x.abs().powi(power))
+            .sum()
     }
 
     /// E x^j of N(0, 1): 0 for odd j, (j - 1)!! for even j.
@@ -194,16 +206,25 @@ mod tests {
             }
             assert!((rule.1.iter().sum::<f64>() - 1.0).abs() < 4.0 * f64::EPSILON);
             for power in 0..(2 * count as i32) {
+                // Relative to the scale of the sum (its condition). A weight w = v^2 carries
+                // the absolute error 2 |v| N eps of its eigenvector component, so the moment has
+                // the error sum_i 2 sqrt(w_i) N eps |x_i|^j: high moments of large N lean on
+                // the small outer weights and lose digits (1e-13 at N = 16, j = 22).
                 let exact = normal_moment(power);
-                let error = (moment(&rule, power) - exact).abs();
-                worst = worst.max(error / exact.abs().max(1.0));
+                let scale = absolute_moment(&rule, power).max(f64::MIN_POSITIVE);
+                let error = (moment(&rule, power) - exact).abs() / scale;
+                let bound = weight_error_bound(&rule, power) / scale + 4.0 * f64::EPSILON;
+                worst = worst.max(error / bound);
                 assert!(
-                    error < tolerance(&rule, power, exact),
-                    "N = {count}, E x^{power}: {error:e}"
+                    error < bound,
+                    "N = {count}, E x^{power}: {error:e} > {bound:e}"
                 );
+                if count <= 8 {
+                    assert!(error < 1e-13, "N = {count}, E x^{power}: {error:e}");
+                }
             }
         }
-        assert!(worst < 1e-13, "{worst:e}");
+        eprintln!("Hermite: worst moment error / its bound {worst:.2}");
     }
 
     #[test]
@@ -254,7 +275,13 @@ mod tests {
             for (i, (x, w)) in nodes.iter().zip(&weights).enumerate() {
                 let expected = -((2 * i + 1) as f64 * PI / (2.0 * n)).cos();
                 assert!((x - expected).abs() < 8.0 * f64::EPSILON, "{x} {expected}");
-                assert!((w - 1.0 / n).abs() < 8.0 * f64::EPSILON / n * n.sqrt());
+                // Eigenvector components carry an absolute error of about N eps, so a weight
+                // w = v^2 one of about 2 sqrt(w) N eps = 2 sqrt(N) eps here; 4 times that.
+                let error = w - 1.0 / n;
+                assert!(
+                    error.abs() < 8.0 * f64::EPSILON * n.sqrt(),
+                    "N {count}: {error:e}"
+                );
             }
         }
     }
