@@ -39,9 +39,10 @@
 
 use crate::error::Error;
 use crate::math::activation::Activation;
-use crate::math::kernel::PairKernel;
+use crate::math::kernel::{PairKernel, erf_lane, relu_lane};
 use crate::math::orbit::{AngleRule, orbit_terms};
 use crate::math::reduce::ordered_sum;
+use crate::math::simd::{dispatch, simd_variants};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
@@ -90,6 +91,10 @@ pub struct ReducedPopulation {
     packed: Vec<f64>,
     /// Scratch: per row (G_j - V_j, grad_p (k), grad_q), stride 2 + k.
     fields: Vec<f64>,
+    /// Scratch of the symmetric pass: the nodes by columns.
+    columns: NodeColumns,
+    /// Scratch of the symmetric pass: the sums of every tile.
+    tiles: Vec<f64>,
 }
 
 impl ReducedPopulation {
@@ -151,6 +156,8 @@ impl ReducedPopulation {
             sq_norms: Vec::new(),
             packed: Vec::new(),
             fields: Vec::new(),
+            columns: NodeColumns::default(),
+            tiles: Vec::new(),
         })
     }
 
@@ -207,20 +214,27 @@ impl ReducedPopulation {
     /// sum_l w_l a_l dKbar/dp(j, l) - dV/dp_j and the same for q (when `want_grad`).
     fn fill_fields(&mut self, nodes: &DMatrix<f64>, want_grad: bool) {
         let n = nodes.nrows();
-        let k = self.k;
-        let stride = k + 3;
-        let field_stride = k + 2;
+        let stride = self.k + 3;
         self.packed.resize(n * stride, 0.0);
         self.sq_norms.resize(n, 0.0);
-        self.fields.resize(n * field_stride, 0.0);
+        self.fields.resize(n * (self.k + 2), 0.0);
         for j in 0..n {
             for c in 0..stride {
                 self.packed[j * stride + c] = nodes[(j, c)];
             }
             let row = &self.packed[j * stride..(j + 1) * stride];
-            let (p, q) = (&row[2..2 + k], row[2 + k]);
+            let (p, q) = (&row[2..2 + self.k], row[2 + self.k]);
             self.sq_norms[j] = dot(p, p) + q * q;
         }
+        match Symmetric::of(&self.kernel) {
+            Some(shape) => self.fill_symmetric(shape, n, want_grad),
+            None => self.fill_by_rows(n, want_grad),
+        }
+    }
+
+    /// Any kernel: each row sums its ordered pairs (j, l) over l in index order.
+    fn fill_by_rows(&mut self, n: usize, want_grad: bool) {
+        let (k, stride, field_stride) = (self.k, self.k + 3, self.k + 2);
         let mut fields = std::mem::take(&mut self.fields);
         let (packed, sq_norms) = (&self.packed, &self.sq_norms);
         let this = &*self;
@@ -232,8 +246,7 @@ impl ReducedPopulation {
                     let j = chunk * ROW_CHUNK + offset;
                     let row = &packed[j * stride..(j + 1) * stride];
                     let (p, q) = (&row[2..2 + k], row[2 + k]);
-                    let (value_sum, rest) = field.split_at_mut(1);
-                    let (grad_p, grad_q) = rest.split_at_mut(k);
+                    let grad_p = &mut field[1..1 + k];
                     grad_p.iter_mut().for_each(|g| *g = 0.0);
                     let (mut value, mut coef_u_sum, mut q_sum) = (0.0, 0.0, 0.0);
                     for l in 0..n {
@@ -257,24 +270,65 @@ impl ReducedPopulation {
                             }
                         }
                     }
-                    let mut teacher_grad_q = 0.0;
-                    let teacher_value = if want_grad {
-                        let (v, dq) = this.add_teacher_terms(p, q, -1.0, grad_p);
-                        teacher_grad_q = dq;
-                        v
-                    } else {
-                        this.teacher_value(p, q)
+                    let sums = RowSums {
+                        value,
+                        coef_u: coef_u_sum,
+                        coef_v_cos_q: q_sum,
                     };
-                    value_sum[0] = value - teacher_value;
-                    if want_grad {
-                        for (g, &pi) in grad_p.iter_mut().zip(p) {
-                            *g += coef_u_sum * pi;
-                        }
-                        grad_q[0] = q_sum + coef_u_sum * q - teacher_grad_q;
-                    }
+                    this.finish_row((p, q), sums, field, want_grad);
                 }
             });
         self.fields = fields;
+    }
+
+    /// relu and erf: each unordered pair once, by tiles (see [`tile_pass`]); row j then adds
+    /// the tiles (a, b) that hold it in the order of the other block.
+    fn fill_symmetric(&mut self, shape: Symmetric, n: usize, want_grad: bool) {
+        let (k, stride, field_stride) = (self.k, self.k + 3, self.k + 2);
+        self.columns.fill(&self.packed, n, k, &self.rule);
+        let mut tiles = std::mem::take(&mut self.tiles);
+        let layout = TileLayout::new(self.columns.len, FIXED_FIELDS + k);
+        run_tiles(shape, &self.columns, k, &layout, &mut tiles);
+        let mut fields = std::mem::take(&mut self.fields);
+        let this = &*self;
+        fields
+            .par_chunks_mut(ROW_CHUNK * field_stride)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let mut sums = vec![0.0; layout.fields];
+                for (offset, field) in out.chunks_mut(field_stride).enumerate() {
+                    let j = chunk * ROW_CHUNK + offset;
+                    layout.gather(&tiles, j, &mut sums);
+                    let row = &this.packed[j * stride..(j + 1) * stride];
+                    let (p, q) = (&row[2..2 + k], row[2 + k]);
+                    field[1..1 + k].copy_from_slice(&sums[FIXED_FIELDS..]);
+                    let row_sums = RowSums {
+                        value: sums[0],
+                        coef_u: shape.cross_scale(this.sq_norms[j]) * sums[1],
+                        coef_v_cos_q: sums[2],
+                    };
+                    this.finish_row((p, q), row_sums, field, want_grad);
+                }
+            });
+        self.fields = fields;
+        self.tiles = tiles;
+    }
+
+    /// Completes the field of one row from its interaction sums (`field[1..1 + k]` already
+    /// holds sum_l w_l a_l E_c[c_v] p_l): subtracts the teacher terms, adds E_c[c_u] p, q.
+    fn finish_row(&self, (p, q): (&[f64], f64), sums: RowSums, field: &mut [f64], want_grad: bool) {
+        let (value_sum, rest) = field.split_at_mut(1);
+        let (grad_p, grad_q) = rest.split_at_mut(self.k);
+        if !want_grad {
+            value_sum[0] = sums.value - self.teacher_value(p, q);
+            return;
+        }
+        let (teacher_value, teacher_grad_q) = self.add_teacher_terms(p, q, -1.0, grad_p);
+        value_sum[0] = sums.value - teacher_value;
+        for (g, &pi) in grad_p.iter_mut().zip(p) {
+            *g += sums.coef_u * pi;
+        }
+        grad_q[0] = sums.coef_v_cos_q + sums.coef_u * q - teacher_grad_q;
     }
 
     /// V(p, q) only.
@@ -404,6 +458,403 @@ impl ReducedPopulation {
 #[inline]
 fn dot(u: &[f64], v: &[f64]) -> f64 {
     u.iter().zip(v).map(|(a, b)| a * b).sum()
+}
+
+/// Nodes per lane group of the symmetric pass.
+const LANES: usize = 8;
+/// Rows (and columns) per tile of the symmetric pass: a constant multiple of [`LANES`], so the
+/// tiling, and with it every sum, does not depend on the thread count.
+const TILE: usize = 64;
+
+/// The closed forms whose orbit terms the symmetric pass evaluates once per unordered pair.
+#[derive(Clone, Copy, Debug)]
+enum Symmetric {
+    Relu,
+    Erf,
+}
+
+impl Symmetric {
+    fn of(kernel: &PairKernel) -> Option<Self> {
+        match (kernel.is_closed_form(), kernel.activation()) {
+            (true, Activation::Relu) => Some(Self::Relu),
+            (true, Activation::Erf) => Some(Self::Erf),
+            _ => None,
+        }
+    }
+
+    /// The factor turning sum_l w_l a_l E_c[cross] into sum_l w_l a_l E_c[c_u] for a row with
+    /// |p|^2 + q^2 = `uu` (the kernel's coef_u, `math::pair_block`).
+    fn cross_scale(self, uu: f64) -> f64 {
+        match self {
+            Self::Relu if uu > 0.0 => 1.0 / uu,
+            Self::Relu => 0.0,
+            Self::Erf => 1.0 / (1.0 + uu),
+        }
+    }
+}
+
+/// The nodes column by column for the symmetric pass, padded to a multiple of [`LANES`] with
+/// massless nodes at the origin (their terms are finite and enter every sum times 0).
+#[derive(Clone, Debug, Default)]
+struct NodeColumns {
+    /// Padded length.
+    len: usize,
+    /// |p|^2 + q^2.
+    sq_norms: Vec<f64>,
+    /// w a.
+    mass: Vec<f64>,
+    q: Vec<f64>,
+    /// w a q.
+    mass_q: Vec<f64>,
+    /// p, coordinate-major (k x len).
+    p: Vec<f64>,
+    /// w a p, coordinate-major (k x len).
+    mass_p: Vec<f64>,
+    /// The angle rule: nodes c_i, weights, weights times c_i.
+    cos: Vec<f64>,
+    weights: Vec<f64>,
+    weighted_cos: Vec<f64>,
+}
+
+impl NodeColumns {
+    fn fill(&mut self, packed: &[f64], count: usize, k: usize, rule: &AngleRule) {
+        let len = count.div_ceil(LANES) * LANES;
+        let stride = k + 3;
+        self.len = len;
+        for column in [
+            &mut self.sq_norms,
+            &mut self.mass,
+            &mut self.q,
+            &mut self.mass_q,
+        ] {
+            column.clear();
+            column.resize(len, 0.0);
+        }
+        self.p.clear();
+        self.p.resize(k * len, 0.0);
+        self.mass_p.clear();
+        self.mass_p.resize(k * len, 0.0);
+        for j in 0..count {
+            let row = &packed[j * stride..(j + 1) * stride];
+            let (mass, p, q) = (row[0] * row[1], &row[2..2 + k], row[2 + k]);
+            self.sq_norms[j] = dot(p, p) + q * q;
+            self.mass[j] = mass;
+            self.q[j] = q;
+            self.mass_q[j] = mass * q;
+            for (d, &pd) in p.iter().enumerate() {
+                self.p[d * len + j] = pd;
+                self.mass_p[d * len + j] = mass * pd;
+            }
+        }
+        self.cos.clone_from(&rule.nodes().to_vec());
+        self.weights.clone_from(&rule.weights().to_vec());
+        self.weighted_cos = rule
+            .nodes()
+            .iter()
+            .zip(rule.weights())
+            .map(|(c, w)| w * c)
+            .collect();
+    }
+
+    fn lanes(column: &[f64], start: usize) -> &[f64; LANES] {
+        const ZERO: [f64; LANES] = [0.0; LANES];
+        <&[f64; LANES]>::try_from(&column[start..start + LANES]).unwrap_or(&ZERO)
+    }
+}
+
+/// One tile of the symmetric pass: rows `rows.0..rows.0 + rows.1` against columns
+/// `columns.0..columns.0 + columns.1` (both within the padded length, lengths multiples of
+/// [`LANES`]).
+#[derive(Clone, Copy)]
+struct TileArgs<'a> {
+    nodes: &'a NodeColumns,
+    k: usize,
+    rows: (usize, usize),
+    columns: (usize, usize),
+}
+
+/// Per-row sums of a tile, in this order: sum w_l a_l E_c[K], sum w_l a_l E_c[cross],
+/// sum w_l a_l q_l E_c[c_v c], then sum w_l a_l p_l E_c[c_v] (k coordinates).
+const FIXED_FIELDS: usize = 3;
+
+/// For 8 columns l at once: sum_i weight_i of (K, c_v, c_v c_i, cross) at
+/// uv = pp + qq c_i; `lane(uu, vv, uv)` gives (K, c_v, cross).
+#[inline(always)]
+fn orbit_lanes(
+    nodes: &NodeColumns,
+    uu: f64,
+    vv: &[f64; LANES],
+    pp: &[f64; LANES],
+    qq: &[f64; LANES],
+    lane: impl Fn(f64, f64, f64) -> (f64, f64, f64),
+) -> [[f64; LANES]; 4] {
+    let mut sums = [[0.0; LANES]; 4];
+    for ((&c, &weight), &weighted_cos) in nodes
+        .cos
+        .iter()
+        .zip(&nodes.weights)
+        .zip(&nodes.weighted_cos)
+    {
+        for i in 0..LANES {
+            let (value, coef_v, cross) = lane(uu, vv[i], pp[i] + qq[i] * c);
+            sums[0][i] += weight * value;
+            sums[1][i] += weight * coef_v;
+            sums[2][i] += weighted_cos * coef_v;
+            sums[3][i] += weight * cross;
+        }
+    }
+    sums
+}
+
+/// `out[i] += scale[i] * values[i]` over one lane group.
+#[inline(always)]
+fn add_scaled(out: &mut [f64], scale: &[f64; LANES], values: &[f64; LANES]) {
+    for ((o, s), v) in out.iter_mut().zip(scale).zip(values) {
+        *o += s * v;
+    }
+}
+
+/// `out[i] += scale * values[i]` over one lane group.
+#[inline(always)]
+fn add_broadcast(out: &mut [f64], scale: f64, values: &[f64; LANES]) {
+    for (o, v) in out.iter_mut().zip(values) {
+        *o += scale * v;
+    }
+}
+
+/// The tile pass. For each row j and lane group of columns l it forms the orbit sums of the
+/// 8 pairs (j, l); the row sums of j gather them times the column's masses in 8 lanes (added in
+/// order at the end of the row), and with `COLUMNS` the column sums of l (field-major, stride
+/// [`TILE`]) gather them times the row's masses, rows in order.
+#[inline(always)]
+fn tile_pass<const COLUMNS: bool>(
+    args: TileArgs<'_>,
+    row_sums: &mut [f64],
+    column_sums: &mut [f64],
+    lane: impl Fn(f64, f64, f64) -> (f64, f64, f64) + Copy,
+) {
+    let TileArgs {
+        nodes,
+        k,
+        rows,
+        columns,
+    } = args;
+    let (len, fields) = (nodes.len, FIXED_FIELDS + k);
+    let mut lanes = vec![0.0; fields * LANES];
+    let mut row_p = vec![0.0; k];
+    for (offset, j) in (rows.0..rows.0 + rows.1).enumerate() {
+        lanes.iter_mut().for_each(|v| *v = 0.0);
+        let (uu, mass, q) = (nodes.sq_norms[j], nodes.mass[j], nodes.q[j]);
+        for (d, pd) in row_p.iter_mut().enumerate() {
+            *pd = nodes.p[d * len + j];
+        }
+        for local in (0..columns.1).step_by(LANES) {
+            let l = columns.0 + local;
+            let mut pp = [0.0; LANES];
+            for (d, &pd) in row_p.iter().enumerate() {
+                add_broadcast(&mut pp, pd, NodeColumns::lanes(&nodes.p, d * len + l));
+            }
+            let q_other = NodeColumns::lanes(&nodes.q, l);
+            let qq: [f64; LANES] = std::array::from_fn(|i| q * q_other[i]);
+            let vv = NodeColumns::lanes(&nodes.sq_norms, l);
+            let [value, coef_v, coef_v_cos, cross] = orbit_lanes(nodes, uu, vv, &pp, &qq, lane);
+            let masses = NodeColumns::lanes(&nodes.mass, l);
+            add_scaled(&mut lanes[..LANES], masses, &value);
+            add_scaled(&mut lanes[LANES..2 * LANES], masses, &cross);
+            let mass_q = NodeColumns::lanes(&nodes.mass_q, l);
+            add_scaled(&mut lanes[2 * LANES..3 * LANES], mass_q, &coef_v_cos);
+            for d in 0..k {
+                let mass_p = NodeColumns::lanes(&nodes.mass_p, d * len + l);
+                let start = (FIXED_FIELDS + d) * LANES;
+                add_scaled(&mut lanes[start..start + LANES], mass_p, &coef_v);
+            }
+            if COLUMNS {
+                let at = |field: usize| field * TILE + local;
+                add_broadcast(&mut column_sums[at(0)..at(0) + LANES], mass, &value);
+                add_broadcast(&mut column_sums[at(1)..at(1) + LANES], mass, &cross);
+                add_broadcast(
+                    &mut column_sums[at(2)..at(2) + LANES],
+                    mass * q,
+                    &coef_v_cos,
+                );
+                for (d, &pd) in row_p.iter().enumerate() {
+                    let start = at(FIXED_FIELDS + d);
+                    add_broadcast(&mut column_sums[start..start + LANES], mass * pd, &coef_v);
+                }
+            }
+        }
+        for (f, sum) in row_sums[offset * fields..(offset + 1) * fields]
+            .iter_mut()
+            .enumerate()
+        {
+            *sum = lanes[f * LANES..(f + 1) * LANES].iter().sum();
+        }
+    }
+}
+
+/// relu: (K, c_v, cross) with cross = |u||v| sin(phi) / (2 pi), c_u = cross / |u|^2.
+#[inline(always)]
+fn relu_tile<const COLUMNS: bool>(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
+    tile_pass::<COLUMNS>(args, rows, columns, relu_lane);
+}
+
+/// erf: (K, c_v, cross) with cross = -c_v u.v, c_u = cross / (1 + |u|^2).
+#[inline(always)]
+fn erf_tile<const COLUMNS: bool>(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
+    tile_pass::<COLUMNS>(args, rows, columns, |uu, vv, uv| {
+        let (value, coef_v) = erf_lane(uu, vv, uv);
+        (value, coef_v, -coef_v * uv)
+    });
+}
+
+macro_rules! tile_variants {
+    ($name:ident, $tile:ident, $columns:literal, $plain:ident, $avx512:ident, $avx2:ident) => {
+        #[inline(always)]
+        fn $plain(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
+            $tile::<$columns>(args, rows, columns);
+        }
+
+        fn $name(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
+            dispatch!($plain, $avx512, $avx2, (args, rows, columns))
+        }
+        simd_variants!(
+            $plain,
+            $avx512,
+            $avx2,
+            (args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) -> ()
+        );
+    };
+}
+
+tile_variants!(
+    relu_rows,
+    relu_tile,
+    false,
+    relu_rows_plain,
+    relu_rows_avx512,
+    relu_rows_avx2
+);
+tile_variants!(
+    relu_both,
+    relu_tile,
+    true,
+    relu_both_plain,
+    relu_both_avx512,
+    relu_both_avx2
+);
+tile_variants!(
+    erf_rows,
+    erf_tile,
+    false,
+    erf_rows_plain,
+    erf_rows_avx512,
+    erf_rows_avx2
+);
+tile_variants!(
+    erf_both,
+    erf_tile,
+    true,
+    erf_both_plain,
+    erf_both_avx512,
+    erf_both_avx2
+);
+
+/// The tiles (a, b), a <= b, of `blocks` blocks of [`TILE`] nodes, in order.
+fn tile_pairs(blocks: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..blocks).flat_map(move |a| (a..blocks).map(move |b| (a, b)))
+}
+
+/// The index of tile (a, b), a <= b, in [`tile_pairs`].
+fn tile_index(blocks: usize, a: usize, b: usize) -> usize {
+    a * blocks - a * a.saturating_sub(1) / 2 + (b - a)
+}
+
+/// Where each tile of the symmetric pass keeps its sums: tile (a, b) holds TILE rows of a
+/// (row-major, `fields` per row), then TILE columns of b (field-major).
+struct TileLayout {
+    /// Padded node count.
+    len: usize,
+    blocks: usize,
+    fields: usize,
+}
+
+impl TileLayout {
+    fn new(len: usize, fields: usize) -> Self {
+        Self {
+            len,
+            blocks: len.div_ceil(TILE),
+            fields,
+        }
+    }
+
+    fn tile_len(&self) -> usize {
+        2 * TILE * self.fields
+    }
+
+    /// The nodes of a block: (start, length).
+    fn span(&self, block: usize) -> (usize, usize) {
+        let start = block * TILE;
+        (start, TILE.min(self.len - start))
+    }
+
+    /// The sums of row j over all columns: the column parts of tiles (a, b) for a < b, then
+    /// the row parts of tiles (b, c) for c >= b, b the block of j.
+    fn gather(&self, tiles: &[f64], j: usize, sums: &mut [f64]) {
+        let (b, offset) = (j / TILE, j % TILE);
+        let (tile_len, rows_len) = (self.tile_len(), TILE * self.fields);
+        sums.iter_mut().for_each(|s| *s = 0.0);
+        for a in 0..b {
+            let start = tile_index(self.blocks, a, b) * tile_len + rows_len;
+            for (f, sum) in sums.iter_mut().enumerate() {
+                *sum += tiles[start + f * TILE + offset];
+            }
+        }
+        for c in b..self.blocks {
+            let start = tile_index(self.blocks, b, c) * tile_len + offset * self.fields;
+            for (sum, value) in sums.iter_mut().zip(&tiles[start..start + self.fields]) {
+                *sum += value;
+            }
+        }
+    }
+}
+
+/// Runs every tile (a, b), a <= b, one parallel task each, into `tiles`: diagonal tiles sum
+/// all their ordered pairs into the rows, the others each unordered pair once into both.
+fn run_tiles(
+    shape: Symmetric,
+    nodes: &NodeColumns,
+    k: usize,
+    layout: &TileLayout,
+    tiles: &mut Vec<f64>,
+) {
+    let pairs: Vec<(usize, usize)> = tile_pairs(layout.blocks).collect();
+    tiles.clear();
+    tiles.resize(pairs.len() * layout.tile_len(), 0.0);
+    tiles
+        .par_chunks_mut(layout.tile_len())
+        .zip(pairs.par_iter())
+        .for_each(|(out, &(a, b))| {
+            let (rows, columns) = out.split_at_mut(TILE * layout.fields);
+            let args = TileArgs {
+                nodes,
+                k,
+                rows: layout.span(a),
+                columns: layout.span(b),
+            };
+            match (shape, a == b) {
+                (Symmetric::Relu, true) => relu_rows(args, rows, columns),
+                (Symmetric::Relu, false) => relu_both(args, rows, columns),
+                (Symmetric::Erf, true) => erf_rows(args, rows, columns),
+                (Symmetric::Erf, false) => erf_both(args, rows, columns),
+            }
+        });
+}
+
+/// The interaction sums of one row: sum_l w_l a_l E_c[K], E_c[c_u] and E_c[c_v c] q_l.
+struct RowSums {
+    value: f64,
+    coef_u: f64,
+    coef_v_cos_q: f64,
 }
 
 #[cfg(test)]
