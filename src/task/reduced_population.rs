@@ -33,9 +33,22 @@
 //! of E = R + (lambda/2) sum_j w_j |P (a, p, q)_j|^2 (P the trained coordinates). Frozen
 //! coordinates (a_only: p, q frozen; w_only: a frozen) get zero velocity.
 //!
-//! Determinism: rows are processed in parallel in fixed chunks of rows, each row's sum over l
-//! and over the c-nodes in index order, and the risk's sum over rows by
-//! `math::reduce::ordered_sum`, so results are bit-identical on any thread count.
+//! Evaluation. relu and erf take the symmetric pass: Kbar, E_c[c_v] and E_c[c_v c] are
+//! symmetric in the pair, and E_c[c_u] is a symmetric "cross" mean divided by a function of
+//! the row alone (relu: E_c[|u||v| sin phi / (2 pi)] / |u|^2, 0 at u = 0; erf:
+//! -E_c[c_v u.v] / (1 + |u|^2); `math::pair_block` does the same for particles), so each
+//! unordered pair is evaluated once and its four means go to both rows. The nodes are cut
+//! into blocks of `TILE` = 64; tile (a, b), a <= b, is one parallel task and keeps its own
+//! row sums (for a) and column sums (for b); its inner loop runs over 8 columns at once (the
+//! angle nodes inside), compiled for AVX-512 or AVX2 as the CPU allows (`math::simd`, the same
+//! operations in the same order on every path). Other kernels (quadrature, linear,
+//! quadratic) sum each row's ordered pairs with `math::orbit::orbit_terms`.
+//!
+//! Determinism: the tiling is fixed by `TILE`, each tile sums its rows over columns (8 lanes,
+//! then the lanes in order) and its columns over rows in index order, and row j adds the
+//! tiles that hold it in the order of the other block; the row pass sums each row over l and
+//! the c-nodes in index order; the risk's sum over rows is `math::reduce::ordered_sum`. So
+//! results are bit-identical on any thread count.
 
 use crate::error::Error;
 use crate::math::activation::Activation;
@@ -288,7 +301,7 @@ impl ReducedPopulation {
         self.columns.fill(&self.packed, n, k, &self.rule);
         let mut tiles = std::mem::take(&mut self.tiles);
         let layout = TileLayout::new(self.columns.len, FIXED_FIELDS + k);
-        run_tiles(shape, &self.columns, k, &layout, &mut tiles);
+        run_tiles(shape, &self.columns, k, &layout, want_grad, &mut tiles);
         let mut fields = std::mem::take(&mut self.fields);
         let this = &*self;
         fields
@@ -578,9 +591,9 @@ struct TileArgs<'a> {
 const FIXED_FIELDS: usize = 3;
 
 /// For 8 columns l at once: sum_i weight_i of (K, c_v, c_v c_i, cross) at
-/// uv = pp + qq c_i; `lane(uu, vv, uv)` gives (K, c_v, cross).
+/// uv = pp + qq c_i; `lane(uu, vv, uv)` gives (K, c_v, cross). Without `GRAD` only K.
 #[inline(always)]
-fn orbit_lanes(
+fn orbit_lanes<const GRAD: bool>(
     nodes: &NodeColumns,
     uu: f64,
     vv: &[f64; LANES],
@@ -598,6 +611,9 @@ fn orbit_lanes(
         for i in 0..LANES {
             let (value, coef_v, cross) = lane(uu, vv[i], pp[i] + qq[i] * c);
             sums[0][i] += weight * value;
+            if !GRAD {
+                continue;
+            }
             sums[1][i] += weight * coef_v;
             sums[2][i] += weighted_cos * coef_v;
             sums[3][i] += weight * cross;
@@ -627,7 +643,7 @@ fn add_broadcast(out: &mut [f64], scale: f64, values: &[f64; LANES]) {
 /// order at the end of the row), and with `COLUMNS` the column sums of l (field-major, stride
 /// [`TILE`]) gather them times the row's masses, rows in order.
 #[inline(always)]
-fn tile_pass<const COLUMNS: bool>(
+fn tile_pass<const COLUMNS: bool, const GRAD: bool>(
     args: TileArgs<'_>,
     row_sums: &mut [f64],
     column_sums: &mut [f64],
@@ -657,30 +673,21 @@ fn tile_pass<const COLUMNS: bool>(
             let q_other = NodeColumns::lanes(&nodes.q, l);
             let qq: [f64; LANES] = std::array::from_fn(|i| q * q_other[i]);
             let vv = NodeColumns::lanes(&nodes.sq_norms, l);
-            let [value, coef_v, coef_v_cos, cross] = orbit_lanes(nodes, uu, vv, &pp, &qq, lane);
+            let sums = orbit_lanes::<GRAD>(nodes, uu, vv, &pp, &qq, lane);
             let masses = NodeColumns::lanes(&nodes.mass, l);
-            add_scaled(&mut lanes[..LANES], masses, &value);
-            add_scaled(&mut lanes[LANES..2 * LANES], masses, &cross);
-            let mass_q = NodeColumns::lanes(&nodes.mass_q, l);
-            add_scaled(&mut lanes[2 * LANES..3 * LANES], mass_q, &coef_v_cos);
-            for d in 0..k {
-                let mass_p = NodeColumns::lanes(&nodes.mass_p, d * len + l);
-                let start = (FIXED_FIELDS + d) * LANES;
-                add_scaled(&mut lanes[start..start + LANES], mass_p, &coef_v);
-            }
+            add_scaled(&mut lanes[..LANES], masses, &sums[0]);
             if COLUMNS {
-                let at = |field: usize| field * TILE + local;
-                add_broadcast(&mut column_sums[at(0)..at(0) + LANES], mass, &value);
-                add_broadcast(&mut column_sums[at(1)..at(1) + LANES], mass, &cross);
-                add_broadcast(
-                    &mut column_sums[at(2)..at(2) + LANES],
-                    mass * q,
-                    &coef_v_cos,
+                add_broadcast(&mut column_sums[local..local + LANES], mass, &sums[0]);
+            }
+            if GRAD {
+                add_gradient_sums::<COLUMNS>(
+                    nodes,
+                    (l, local),
+                    (mass, q, &row_p),
+                    &sums,
+                    &mut lanes,
+                    column_sums,
                 );
-                for (d, &pd) in row_p.iter().enumerate() {
-                    let start = at(FIXED_FIELDS + d);
-                    add_broadcast(&mut column_sums[start..start + LANES], mass * pd, &coef_v);
-                }
             }
         }
         for (f, sum) in row_sums[offset * fields..(offset + 1) * fields]
@@ -692,26 +699,73 @@ fn tile_pass<const COLUMNS: bool>(
     }
 }
 
+/// The gradient sums of one lane group (fields 1.. of [`FIXED_FIELDS`]): into the row's
+/// `lanes` times the columns' masses, and with `COLUMNS` into the columns' sums at `local`
+/// times the row's mass (`row` = (w a, q, p) of the row).
+#[inline(always)]
+fn add_gradient_sums<const COLUMNS: bool>(
+    nodes: &NodeColumns,
+    (l, local): (usize, usize),
+    (mass, q, row_p): (f64, f64, &[f64]),
+    [_, coef_v, coef_v_cos, cross]: &[[f64; LANES]; 4],
+    lanes: &mut [f64],
+    column_sums: &mut [f64],
+) {
+    let len = nodes.len;
+    add_scaled(
+        &mut lanes[LANES..2 * LANES],
+        NodeColumns::lanes(&nodes.mass, l),
+        cross,
+    );
+    add_scaled(
+        &mut lanes[2 * LANES..3 * LANES],
+        NodeColumns::lanes(&nodes.mass_q, l),
+        coef_v_cos,
+    );
+    for d in 0..row_p.len() {
+        let mass_p = NodeColumns::lanes(&nodes.mass_p, d * len + l);
+        let start = (FIXED_FIELDS + d) * LANES;
+        add_scaled(&mut lanes[start..start + LANES], mass_p, coef_v);
+    }
+    if COLUMNS {
+        let at = |field: usize| field * TILE + local;
+        add_broadcast(&mut column_sums[at(1)..at(1) + LANES], mass, cross);
+        add_broadcast(&mut column_sums[at(2)..at(2) + LANES], mass * q, coef_v_cos);
+        for (d, &pd) in row_p.iter().enumerate() {
+            let start = at(FIXED_FIELDS + d);
+            add_broadcast(&mut column_sums[start..start + LANES], mass * pd, coef_v);
+        }
+    }
+}
+
 /// relu: (K, c_v, cross) with cross = |u||v| sin(phi) / (2 pi), c_u = cross / |u|^2.
 #[inline(always)]
-fn relu_tile<const COLUMNS: bool>(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
-    tile_pass::<COLUMNS>(args, rows, columns, relu_lane);
+fn relu_tile<const COLUMNS: bool, const GRAD: bool>(
+    args: TileArgs<'_>,
+    rows: &mut [f64],
+    columns: &mut [f64],
+) {
+    tile_pass::<COLUMNS, GRAD>(args, rows, columns, relu_lane);
 }
 
 /// erf: (K, c_v, cross) with cross = -c_v u.v, c_u = cross / (1 + |u|^2).
 #[inline(always)]
-fn erf_tile<const COLUMNS: bool>(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
-    tile_pass::<COLUMNS>(args, rows, columns, |uu, vv, uv| {
+fn erf_tile<const COLUMNS: bool, const GRAD: bool>(
+    args: TileArgs<'_>,
+    rows: &mut [f64],
+    columns: &mut [f64],
+) {
+    tile_pass::<COLUMNS, GRAD>(args, rows, columns, |uu, vv, uv| {
         let (value, coef_v) = erf_lane(uu, vv, uv);
         (value, coef_v, -coef_v * uv)
     });
 }
 
 macro_rules! tile_variants {
-    ($name:ident, $tile:ident, $columns:literal, $plain:ident, $avx512:ident, $avx2:ident) => {
+    ($name:ident, $tile:ident, $columns:literal, $grad:literal, $plain:ident, $avx512:ident, $avx2:ident) => {
         #[inline(always)]
         fn $plain(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
-            $tile::<$columns>(args, rows, columns);
+            $tile::<$columns, $grad>(args, rows, columns);
         }
 
         fn $name(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
@@ -730,6 +784,7 @@ tile_variants!(
     relu_rows,
     relu_tile,
     false,
+    true,
     relu_rows_plain,
     relu_rows_avx512,
     relu_rows_avx2
@@ -737,6 +792,7 @@ tile_variants!(
 tile_variants!(
     relu_both,
     relu_tile,
+    true,
     true,
     relu_both_plain,
     relu_both_avx512,
@@ -746,6 +802,7 @@ tile_variants!(
     erf_rows,
     erf_tile,
     false,
+    true,
     erf_rows_plain,
     erf_rows_avx512,
     erf_rows_avx2
@@ -754,9 +811,46 @@ tile_variants!(
     erf_both,
     erf_tile,
     true,
+    true,
     erf_both_plain,
     erf_both_avx512,
     erf_both_avx2
+);
+tile_variants!(
+    relu_rows_value,
+    relu_tile,
+    false,
+    false,
+    relu_rows_value_plain,
+    relu_rows_value_avx512,
+    relu_rows_value_avx2
+);
+tile_variants!(
+    relu_both_value,
+    relu_tile,
+    true,
+    false,
+    relu_both_value_plain,
+    relu_both_value_avx512,
+    relu_both_value_avx2
+);
+tile_variants!(
+    erf_rows_value,
+    erf_tile,
+    false,
+    false,
+    erf_rows_value_plain,
+    erf_rows_value_avx512,
+    erf_rows_value_avx2
+);
+tile_variants!(
+    erf_both_value,
+    erf_tile,
+    true,
+    false,
+    erf_both_value_plain,
+    erf_both_value_avx512,
+    erf_both_value_avx2
 );
 
 /// The tiles (a, b), a <= b, of `blocks` blocks of [`TILE`] nodes, in order.
@@ -819,12 +913,14 @@ impl TileLayout {
 }
 
 /// Runs every tile (a, b), a <= b, one parallel task each, into `tiles`: diagonal tiles sum
-/// all their ordered pairs into the rows, the others each unordered pair once into both.
+/// all their ordered pairs into the rows, the others each unordered pair once into both;
+/// without `want_grad` only the value sums (the others stay 0).
 fn run_tiles(
     shape: Symmetric,
     nodes: &NodeColumns,
     k: usize,
     layout: &TileLayout,
+    want_grad: bool,
     tiles: &mut Vec<f64>,
 ) {
     let pairs: Vec<(usize, usize)> = tile_pairs(layout.blocks).collect();
@@ -841,12 +937,17 @@ fn run_tiles(
                 rows: layout.span(a),
                 columns: layout.span(b),
             };
-            match (shape, a == b) {
-                (Symmetric::Relu, true) => relu_rows(args, rows, columns),
-                (Symmetric::Relu, false) => relu_both(args, rows, columns),
-                (Symmetric::Erf, true) => erf_rows(args, rows, columns),
-                (Symmetric::Erf, false) => erf_both(args, rows, columns),
-            }
+            let pass = match (shape, a == b, want_grad) {
+                (Symmetric::Relu, true, true) => relu_rows,
+                (Symmetric::Relu, false, true) => relu_both,
+                (Symmetric::Erf, true, true) => erf_rows,
+                (Symmetric::Erf, false, true) => erf_both,
+                (Symmetric::Relu, true, false) => relu_rows_value,
+                (Symmetric::Relu, false, false) => relu_both_value,
+                (Symmetric::Erf, true, false) => erf_rows_value,
+                (Symmetric::Erf, false, false) => erf_both_value,
+            };
+            pass(args, rows, columns);
         });
 }
 
