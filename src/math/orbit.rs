@@ -322,14 +322,13 @@ impl NodeColumns {
                 self.mass_p[d * len + j] = mass * pd;
             }
         }
-        self.cos.clone_from(&rule.nodes().to_vec());
-        self.weights.clone_from(&rule.weights().to_vec());
-        self.weighted_cos = rule
-            .nodes()
-            .iter()
-            .zip(rule.weights())
-            .map(|(c, w)| w * c)
-            .collect();
+        self.cos.clear();
+        self.cos.extend_from_slice(rule.nodes());
+        self.weights.clear();
+        self.weights.extend_from_slice(rule.weights());
+        self.weighted_cos.clear();
+        let weighted = rule.nodes().iter().zip(rule.weights()).map(|(c, w)| w * c);
+        self.weighted_cos.extend(weighted);
     }
 
     fn lanes(column: &[f64], start: usize) -> &[f64; LANES] {
