@@ -47,10 +47,21 @@
 //! below 1e-15 (n = 30). With 8 nodes: erf 7e-11, relu 1e-6 at worst. Pairs of nodes close to
 //! parallel (|p|/q = |p'|/q', p parallel to p') bring relu's kink next to an end point and
 //! converge more slowly.
+//!
+//! # The symmetric tile pass
+//!
+//! For relu and erf, `task::reduced_population` sums Kbar and its derivatives over all pairs
+//! of reduced nodes with a crate-internal pass here (`run_tiles`): each unordered pair once,
+//! 8 pairs per lane group with the angle nodes inside, in tiles of fixed size whose sums are
+//! added in a fixed order (that module's documentation states the formulas and the
+//! determinism).
 
 use crate::error::Error;
-use crate::math::kernel::PairKernel;
+use crate::math::activation::Activation;
+use crate::math::kernel::{PairKernel, erf_lane, relu_lane};
+use crate::math::simd::{dispatch, simd_variants};
 use nalgebra::{DMatrix, SymmetricEigen};
+use rayon::prelude::*;
 use std::f64::consts::PI;
 
 /// A quadrature rule for the cosine c between two independent uniform directions of S^(n-1).
@@ -218,6 +229,496 @@ pub fn orbit_kernel(
         .map(|(&pi, &oi)| terms.coef_v * oi + terms.coef_u * pi)
         .collect();
     (terms.value, grad_p, terms.d_q(q, q_other))
+}
+
+// The symmetric tile pass of `task::reduced_population` (relu and erf; see its module
+// documentation): each unordered pair of reduced nodes once, 8 columns per lane group.
+
+/// Nodes per lane group of the symmetric pass.
+const LANES: usize = 8;
+/// Rows (and columns) per tile of the symmetric pass: a constant multiple of [`LANES`], so the
+/// tiling, and with it every sum, does not depend on the thread count.
+const TILE: usize = 64;
+
+/// The closed forms whose orbit terms the symmetric pass evaluates once per unordered pair.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Symmetric {
+    /// relu.
+    Relu,
+    /// erf.
+    Erf,
+}
+
+impl Symmetric {
+    pub(crate) fn of(kernel: &PairKernel) -> Option<Self> {
+        match (kernel.is_closed_form(), kernel.activation()) {
+            (true, Activation::Relu) => Some(Self::Relu),
+            (true, Activation::Erf) => Some(Self::Erf),
+            _ => None,
+        }
+    }
+
+    /// The factor turning sum_l w_l a_l `E_c[cross]` into sum_l w_l a_l `E_c[c_u]` for a row
+    /// with |p|^2 + q^2 = `uu` (the kernel's coef_u, `math::pair_block`).
+    pub(crate) fn cross_scale(self, uu: f64) -> f64 {
+        match self {
+            Self::Relu if uu > 0.0 => 1.0 / uu,
+            Self::Relu => 0.0,
+            Self::Erf => 1.0 / (1.0 + uu),
+        }
+    }
+}
+
+/// The nodes column by column for the symmetric pass, padded to a multiple of [`LANES`] with
+/// massless nodes at the origin (their terms are finite and enter every sum times 0).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodeColumns {
+    /// Padded length.
+    pub(crate) len: usize,
+    /// |p|^2 + q^2.
+    sq_norms: Vec<f64>,
+    /// w a.
+    mass: Vec<f64>,
+    q: Vec<f64>,
+    /// w a q.
+    mass_q: Vec<f64>,
+    /// p, coordinate-major (k x len).
+    p: Vec<f64>,
+    /// w a p, coordinate-major (k x len).
+    mass_p: Vec<f64>,
+    /// The angle rule: nodes c_i, weights, weights times c_i.
+    cos: Vec<f64>,
+    weights: Vec<f64>,
+    weighted_cos: Vec<f64>,
+}
+
+impl NodeColumns {
+    pub(crate) fn fill(&mut self, packed: &[f64], count: usize, k: usize, rule: &AngleRule) {
+        let len = count.div_ceil(LANES) * LANES;
+        let stride = k + 3;
+        self.len = len;
+        for column in [
+            &mut self.sq_norms,
+            &mut self.mass,
+            &mut self.q,
+            &mut self.mass_q,
+        ] {
+            column.clear();
+            column.resize(len, 0.0);
+        }
+        self.p.clear();
+        self.p.resize(k * len, 0.0);
+        self.mass_p.clear();
+        self.mass_p.resize(k * len, 0.0);
+        for j in 0..count {
+            let row = &packed[j * stride..(j + 1) * stride];
+            let (mass, p, q) = (row[0] * row[1], &row[2..2 + k], row[2 + k]);
+            self.sq_norms[j] = p.iter().map(|x| x * x).sum::<f64>() + q * q;
+            self.mass[j] = mass;
+            self.q[j] = q;
+            self.mass_q[j] = mass * q;
+            for (d, &pd) in p.iter().enumerate() {
+                self.p[d * len + j] = pd;
+                self.mass_p[d * len + j] = mass * pd;
+            }
+        }
+        self.cos.clear();
+        self.cos.extend_from_slice(rule.nodes());
+        self.weights.clear();
+        self.weights.extend_from_slice(rule.weights());
+        self.weighted_cos.clear();
+        let weighted = rule.nodes().iter().zip(rule.weights()).map(|(c, w)| w * c);
+        self.weighted_cos.extend(weighted);
+    }
+
+    fn lanes(column: &[f64], start: usize) -> &[f64; LANES] {
+        const ZERO: [f64; LANES] = [0.0; LANES];
+        <&[f64; LANES]>::try_from(&column[start..start + LANES]).unwrap_or(&ZERO)
+    }
+}
+
+/// One tile of the symmetric pass: rows `rows.0..rows.0 + rows.1` against columns
+/// `columns.0..columns.0 + columns.1` (both within the padded length, lengths multiples of
+/// [`LANES`]).
+#[derive(Clone, Copy)]
+struct TileArgs<'a> {
+    nodes: &'a NodeColumns,
+    k: usize,
+    rows: (usize, usize),
+    columns: (usize, usize),
+}
+
+/// Per-row sums of a tile, in this order: sum w_l a_l `E_c[K]`, sum w_l a_l `E_c[cross]`,
+/// sum w_l a_l q_l `E_c[c_v c]`, then sum w_l a_l p_l `E_c[c_v]` (k coordinates).
+pub(crate) const FIXED_FIELDS: usize = 3;
+
+/// For 8 columns l at once: sum_i weight_i of (K, c_v, c_v c_i, cross) at
+/// uv = pp + qq c_i; `lane(uu, vv, uv)` gives (K, c_v, cross). Without `GRAD` only K.
+#[inline(always)]
+fn orbit_lanes<const GRAD: bool>(
+    nodes: &NodeColumns,
+    uu: f64,
+    vv: &[f64; LANES],
+    pp: &[f64; LANES],
+    qq: &[f64; LANES],
+    lane: impl Fn(f64, f64, f64) -> (f64, f64, f64),
+) -> [[f64; LANES]; 4] {
+    let mut sums = [[0.0; LANES]; 4];
+    for ((&c, &weight), &weighted_cos) in nodes
+        .cos
+        .iter()
+        .zip(&nodes.weights)
+        .zip(&nodes.weighted_cos)
+    {
+        for i in 0..LANES {
+            let (value, coef_v, cross) = lane(uu, vv[i], pp[i] + qq[i] * c);
+            sums[0][i] += weight * value;
+            if !GRAD {
+                continue;
+            }
+            sums[1][i] += weight * coef_v;
+            sums[2][i] += weighted_cos * coef_v;
+            sums[3][i] += weight * cross;
+        }
+    }
+    sums
+}
+
+/// `out[i] += scale[i] * values[i]` over one lane group.
+#[inline(always)]
+fn add_scaled(out: &mut [f64], scale: &[f64; LANES], values: &[f64; LANES]) {
+    for ((o, s), v) in out.iter_mut().zip(scale).zip(values) {
+        *o += s * v;
+    }
+}
+
+/// `out[i] += scale * values[i]` over one lane group.
+#[inline(always)]
+fn add_broadcast(out: &mut [f64], scale: f64, values: &[f64; LANES]) {
+    for (o, v) in out.iter_mut().zip(values) {
+        *o += scale * v;
+    }
+}
+
+/// The tile pass. For each row j and lane group of columns l it forms the orbit sums of the
+/// 8 pairs (j, l); the row sums of j gather them times the column's masses in 8 lanes (added in
+/// order at the end of the row), and with `COLUMNS` the column sums of l (field-major, stride
+/// [`TILE`]) gather them times the row's masses, rows in order.
+#[inline(always)]
+fn tile_pass<const COLUMNS: bool, const GRAD: bool>(
+    args: TileArgs<'_>,
+    row_sums: &mut [f64],
+    column_sums: &mut [f64],
+    lane: impl Fn(f64, f64, f64) -> (f64, f64, f64) + Copy,
+) {
+    let TileArgs {
+        nodes,
+        k,
+        rows,
+        columns,
+    } = args;
+    let (len, fields) = (nodes.len, FIXED_FIELDS + k);
+    let mut lanes = vec![0.0; fields * LANES];
+    let mut row_p = vec![0.0; k];
+    for (offset, j) in (rows.0..rows.0 + rows.1).enumerate() {
+        lanes.iter_mut().for_each(|v| *v = 0.0);
+        let (uu, mass, q) = (nodes.sq_norms[j], nodes.mass[j], nodes.q[j]);
+        for (d, pd) in row_p.iter_mut().enumerate() {
+            *pd = nodes.p[d * len + j];
+        }
+        for local in (0..columns.1).step_by(LANES) {
+            let l = columns.0 + local;
+            let mut pp = [0.0; LANES];
+            for (d, &pd) in row_p.iter().enumerate() {
+                add_broadcast(&mut pp, pd, NodeColumns::lanes(&nodes.p, d * len + l));
+            }
+            let q_other = NodeColumns::lanes(&nodes.q, l);
+            let qq: [f64; LANES] = std::array::from_fn(|i| q * q_other[i]);
+            let vv = NodeColumns::lanes(&nodes.sq_norms, l);
+            let sums = orbit_lanes::<GRAD>(nodes, uu, vv, &pp, &qq, lane);
+            let masses = NodeColumns::lanes(&nodes.mass, l);
+            add_scaled(&mut lanes[..LANES], masses, &sums[0]);
+            if COLUMNS {
+                add_broadcast(&mut column_sums[local..local + LANES], mass, &sums[0]);
+            }
+            if GRAD {
+                add_gradient_sums::<COLUMNS>(
+                    nodes,
+                    (l, local),
+                    (mass, q, &row_p),
+                    &sums,
+                    &mut lanes,
+                    column_sums,
+                );
+            }
+        }
+        for (f, sum) in row_sums[offset * fields..(offset + 1) * fields]
+            .iter_mut()
+            .enumerate()
+        {
+            *sum = lanes[f * LANES..(f + 1) * LANES].iter().sum();
+        }
+    }
+}
+
+/// The gradient sums of one lane group (fields 1.. of [`FIXED_FIELDS`]): into the row's
+/// `lanes` times the columns' masses, and with `COLUMNS` into the columns' sums at `local`
+/// times the row's mass (`row` = (w a, q, p) of the row).
+#[inline(always)]
+fn add_gradient_sums<const COLUMNS: bool>(
+    nodes: &NodeColumns,
+    (l, local): (usize, usize),
+    (mass, q, row_p): (f64, f64, &[f64]),
+    [_, coef_v, coef_v_cos, cross]: &[[f64; LANES]; 4],
+    lanes: &mut [f64],
+    column_sums: &mut [f64],
+) {
+    let len = nodes.len;
+    add_scaled(
+        &mut lanes[LANES..2 * LANES],
+        NodeColumns::lanes(&nodes.mass, l),
+        cross,
+    );
+    add_scaled(
+        &mut lanes[2 * LANES..3 * LANES],
+        NodeColumns::lanes(&nodes.mass_q, l),
+        coef_v_cos,
+    );
+    for d in 0..row_p.len() {
+        let mass_p = NodeColumns::lanes(&nodes.mass_p, d * len + l);
+        let start = (FIXED_FIELDS + d) * LANES;
+        add_scaled(&mut lanes[start..start + LANES], mass_p, coef_v);
+    }
+    if COLUMNS {
+        let at = |field: usize| field * TILE + local;
+        add_broadcast(&mut column_sums[at(1)..at(1) + LANES], mass, cross);
+        add_broadcast(&mut column_sums[at(2)..at(2) + LANES], mass * q, coef_v_cos);
+        for (d, &pd) in row_p.iter().enumerate() {
+            let start = at(FIXED_FIELDS + d);
+            add_broadcast(&mut column_sums[start..start + LANES], mass * pd, coef_v);
+        }
+    }
+}
+
+/// relu: (K, c_v, cross) with cross = |u||v| sin(phi) / (2 pi), c_u = cross / |u|^2.
+#[inline(always)]
+fn relu_tile<const COLUMNS: bool, const GRAD: bool>(
+    args: TileArgs<'_>,
+    rows: &mut [f64],
+    columns: &mut [f64],
+) {
+    tile_pass::<COLUMNS, GRAD>(args, rows, columns, relu_lane);
+}
+
+/// erf: (K, c_v, cross) with cross = -c_v u.v, c_u = cross / (1 + |u|^2).
+#[inline(always)]
+fn erf_tile<const COLUMNS: bool, const GRAD: bool>(
+    args: TileArgs<'_>,
+    rows: &mut [f64],
+    columns: &mut [f64],
+) {
+    tile_pass::<COLUMNS, GRAD>(args, rows, columns, |uu, vv, uv| {
+        let (value, coef_v) = erf_lane(uu, vv, uv);
+        (value, coef_v, -coef_v * uv)
+    });
+}
+
+macro_rules! tile_variants {
+    (
+        $name:ident,
+        $tile:ident,
+        $columns:literal,
+        $grad:literal,
+        $plain:ident,
+        $avx512:ident,
+        $avx2:ident
+    ) => {
+        #[inline(always)]
+        fn $plain(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
+            $tile::<$columns, $grad>(args, rows, columns);
+        }
+
+        fn $name(args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) {
+            dispatch!($plain, $avx512, $avx2, (args, rows, columns))
+        }
+        simd_variants!(
+            $plain,
+            $avx512,
+            $avx2,
+            (args: TileArgs<'_>, rows: &mut [f64], columns: &mut [f64]) -> ()
+        );
+    };
+}
+
+tile_variants!(
+    relu_rows,
+    relu_tile,
+    false,
+    true,
+    relu_rows_plain,
+    relu_rows_avx512,
+    relu_rows_avx2
+);
+tile_variants!(
+    relu_both,
+    relu_tile,
+    true,
+    true,
+    relu_both_plain,
+    relu_both_avx512,
+    relu_both_avx2
+);
+tile_variants!(
+    erf_rows,
+    erf_tile,
+    false,
+    true,
+    erf_rows_plain,
+    erf_rows_avx512,
+    erf_rows_avx2
+);
+tile_variants!(
+    erf_both,
+    erf_tile,
+    true,
+    true,
+    erf_both_plain,
+    erf_both_avx512,
+    erf_both_avx2
+);
+tile_variants!(
+    relu_rows_value,
+    relu_tile,
+    false,
+    false,
+    relu_rows_value_plain,
+    relu_rows_value_avx512,
+    relu_rows_value_avx2
+);
+tile_variants!(
+    relu_both_value,
+    relu_tile,
+    true,
+    false,
+    relu_both_value_plain,
+    relu_both_value_avx512,
+    relu_both_value_avx2
+);
+tile_variants!(
+    erf_rows_value,
+    erf_tile,
+    false,
+    false,
+    erf_rows_value_plain,
+    erf_rows_value_avx512,
+    erf_rows_value_avx2
+);
+tile_variants!(
+    erf_both_value,
+    erf_tile,
+    true,
+    false,
+    erf_both_value_plain,
+    erf_both_value_avx512,
+    erf_both_value_avx2
+);
+
+/// The tiles (a, b), a <= b, of `blocks` blocks of [`TILE`] nodes, in order.
+fn tile_pairs(blocks: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..blocks).flat_map(move |a| (a..blocks).map(move |b| (a, b)))
+}
+
+/// The index of tile (a, b), a <= b, in [`tile_pairs`].
+fn tile_index(blocks: usize, a: usize, b: usize) -> usize {
+    a * blocks - a * a.saturating_sub(1) / 2 + (b - a)
+}
+
+/// Where each tile of the symmetric pass keeps its sums: tile (a, b) holds TILE rows of a
+/// (row-major, `fields` per row), then TILE columns of b (field-major).
+pub(crate) struct TileLayout {
+    /// Padded node count.
+    len: usize,
+    blocks: usize,
+    pub(crate) fields: usize,
+}
+
+impl TileLayout {
+    pub(crate) fn new(len: usize, fields: usize) -> Self {
+        Self {
+            len,
+            blocks: len.div_ceil(TILE),
+            fields,
+        }
+    }
+
+    fn tile_len(&self) -> usize {
+        2 * TILE * self.fields
+    }
+
+    /// The nodes of a block: (start, length).
+    fn span(&self, block: usize) -> (usize, usize) {
+        let start = block * TILE;
+        (start, TILE.min(self.len - start))
+    }
+
+    /// The sums of row j over all columns: the column parts of tiles (a, b) for a < b, then
+    /// the row parts of tiles (b, c) for c >= b, b the block of j.
+    pub(crate) fn gather(&self, tiles: &[f64], j: usize, sums: &mut [f64]) {
+        let (b, offset) = (j / TILE, j % TILE);
+        let (tile_len, rows_len) = (self.tile_len(), TILE * self.fields);
+        sums.iter_mut().for_each(|s| *s = 0.0);
+        for a in 0..b {
+            let start = tile_index(self.blocks, a, b) * tile_len + rows_len;
+            for (f, sum) in sums.iter_mut().enumerate() {
+                *sum += tiles[start + f * TILE + offset];
+            }
+        }
+        for c in b..self.blocks {
+            let start = tile_index(self.blocks, b, c) * tile_len + offset * self.fields;
+            for (sum, value) in sums.iter_mut().zip(&tiles[start..start + self.fields]) {
+                *sum += value;
+            }
+        }
+    }
+}
+
+/// Runs every tile (a, b), a <= b, one parallel task each, into `tiles`: diagonal tiles sum
+/// all their ordered pairs into the rows, the others each unordered pair once into both;
+/// without `want_grad` only the value sums (the others stay 0).
+pub(crate) fn run_tiles(
+    shape: Symmetric,
+    nodes: &NodeColumns,
+    k: usize,
+    layout: &TileLayout,
+    want_grad: bool,
+    tiles: &mut Vec<f64>,
+) {
+    let pairs: Vec<(usize, usize)> = tile_pairs(layout.blocks).collect();
+    tiles.clear();
+    tiles.resize(pairs.len() * layout.tile_len(), 0.0);
+    tiles
+        .par_chunks_mut(layout.tile_len())
+        .zip(pairs.par_iter())
+        .for_each(|(out, &(a, b))| {
+            let (rows, columns) = out.split_at_mut(TILE * layout.fields);
+            let args = TileArgs {
+                nodes,
+                k,
+                rows: layout.span(a),
+                columns: layout.span(b),
+            };
+            let pass = match (shape, a == b, want_grad) {
+                (Symmetric::Relu, true, true) => relu_rows,
+                (Symmetric::Relu, false, true) => relu_both,
+                (Symmetric::Erf, true, true) => erf_rows,
+                (Symmetric::Erf, false, true) => erf_both,
+                (Symmetric::Relu, true, false) => relu_rows_value,
+                (Symmetric::Relu, false, false) => relu_both_value,
+                (Symmetric::Erf, true, false) => erf_rows_value,
+                (Symmetric::Erf, false, false) => erf_both_value,
+            };
+            pass(args, rows, columns);
+        });
 }
 
 #[cfg(test)]

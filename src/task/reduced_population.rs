@@ -33,14 +33,35 @@
 //! of E = R + (lambda/2) sum_j w_j |P (a, p, q)_j|^2 (P the trained coordinates). Frozen
 //! coordinates (a_only: p, q frozen; w_only: a frozen) get zero velocity.
 //!
-//! Determinism: rows are processed in parallel in fixed chunks of rows, each row's sum over l
-//! and over the c-nodes in index order, and the risk's sum over rows by
-//! `math::reduce::ordered_sum`, so results are bit-identical on any thread count.
+//! Evaluation. relu and erf take the symmetric pass: Kbar and the means of c_v and c_v c are
+//! symmetric in the pair, and the mean of c_u is a symmetric "cross" mean divided by a
+//! function of the row alone, so each unordered pair is evaluated once and its four means go
+//! to both rows (`math::pair_block` does the same for particles):
+//!
+//! ```text
+//! relu: E_c[c_u] = E_c[|u||v| sin phi / (2 pi)] / |u|^2   (0 at u = 0)
+//! erf:  E_c[c_u] = -E_c[c_v u.v] / (1 + |u|^2)
+//! ```
+//!
+//! The nodes are cut
+//! into blocks of `TILE` = 64 (the tile pass lives in `math::orbit`); tile (a, b), a <= b, is one parallel task and keeps its own
+//! row sums (for a) and column sums (for b); its inner loop runs over 8 columns at once (the
+//! angle nodes inside), compiled for AVX-512 or AVX2 as the CPU allows (`math::simd`, the same
+//! operations in the same order on every path). Other kernels (quadrature, linear,
+//! quadratic) sum each row's ordered pairs with `math::orbit::orbit_terms`.
+//!
+//! Determinism: the tiling is fixed by `TILE`, each tile sums its rows over columns (8 lanes,
+//! then the lanes in order) and its columns over rows in index order, and row j adds the
+//! tiles that hold it in the order of the other block; the row pass sums each row over l and
+//! the c-nodes in index order; the risk's sum over rows is `math::reduce::ordered_sum`. So
+//! results are bit-identical on any thread count.
 
 use crate::error::Error;
 use crate::math::activation::Activation;
 use crate::math::kernel::PairKernel;
-use crate::math::orbit::{AngleRule, orbit_terms};
+use crate::math::orbit::{
+    AngleRule, FIXED_FIELDS, NodeColumns, Symmetric, TileLayout, orbit_terms, run_tiles,
+};
 use crate::math::reduce::ordered_sum;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -90,6 +111,10 @@ pub struct ReducedPopulation {
     packed: Vec<f64>,
     /// Scratch: per row (G_j - V_j, grad_p (k), grad_q), stride 2 + k.
     fields: Vec<f64>,
+    /// Scratch of the symmetric pass: the nodes by columns.
+    columns: NodeColumns,
+    /// Scratch of the symmetric pass: the sums of every tile.
+    tiles: Vec<f64>,
 }
 
 impl ReducedPopulation {
@@ -151,6 +176,8 @@ impl ReducedPopulation {
             sq_norms: Vec::new(),
             packed: Vec::new(),
             fields: Vec::new(),
+            columns: NodeColumns::default(),
+            tiles: Vec::new(),
         })
     }
 
@@ -207,20 +234,27 @@ impl ReducedPopulation {
     /// sum_l w_l a_l dKbar/dp(j, l) - dV/dp_j and the same for q (when `want_grad`).
     fn fill_fields(&mut self, nodes: &DMatrix<f64>, want_grad: bool) {
         let n = nodes.nrows();
-        let k = self.k;
-        let stride = k + 3;
-        let field_stride = k + 2;
+        let stride = self.k + 3;
         self.packed.resize(n * stride, 0.0);
         self.sq_norms.resize(n, 0.0);
-        self.fields.resize(n * field_stride, 0.0);
+        self.fields.resize(n * (self.k + 2), 0.0);
         for j in 0..n {
             for c in 0..stride {
                 self.packed[j * stride + c] = nodes[(j, c)];
             }
             let row = &self.packed[j * stride..(j + 1) * stride];
-            let (p, q) = (&row[2..2 + k], row[2 + k]);
+            let (p, q) = (&row[2..2 + self.k], row[2 + self.k]);
             self.sq_norms[j] = dot(p, p) + q * q;
         }
+        match Symmetric::of(&self.kernel) {
+            Some(shape) => self.fill_symmetric(shape, n, want_grad),
+            None => self.fill_by_rows(n, want_grad),
+        }
+    }
+
+    /// Any kernel: each row sums its ordered pairs (j, l) over l in index order.
+    fn fill_by_rows(&mut self, n: usize, want_grad: bool) {
+        let (k, stride, field_stride) = (self.k, self.k + 3, self.k + 2);
         let mut fields = std::mem::take(&mut self.fields);
         let (packed, sq_norms) = (&self.packed, &self.sq_norms);
         let this = &*self;
@@ -232,8 +266,7 @@ impl ReducedPopulation {
                     let j = chunk * ROW_CHUNK + offset;
                     let row = &packed[j * stride..(j + 1) * stride];
                     let (p, q) = (&row[2..2 + k], row[2 + k]);
-                    let (value_sum, rest) = field.split_at_mut(1);
-                    let (grad_p, grad_q) = rest.split_at_mut(k);
+                    let grad_p = &mut field[1..1 + k];
                     grad_p.iter_mut().for_each(|g| *g = 0.0);
                     let (mut value, mut coef_u_sum, mut q_sum) = (0.0, 0.0, 0.0);
                     for l in 0..n {
@@ -257,24 +290,65 @@ impl ReducedPopulation {
                             }
                         }
                     }
-                    let mut teacher_grad_q = 0.0;
-                    let teacher_value = if want_grad {
-                        let (v, dq) = this.add_teacher_terms(p, q, -1.0, grad_p);
-                        teacher_grad_q = dq;
-                        v
-                    } else {
-                        this.teacher_value(p, q)
+                    let sums = RowSums {
+                        value,
+                        coef_u: coef_u_sum,
+                        coef_v_cos_q: q_sum,
                     };
-                    value_sum[0] = value - teacher_value;
-                    if want_grad {
-                        for (g, &pi) in grad_p.iter_mut().zip(p) {
-                            *g += coef_u_sum * pi;
-                        }
-                        grad_q[0] = q_sum + coef_u_sum * q - teacher_grad_q;
-                    }
+                    this.finish_row((p, q), sums, field, want_grad);
                 }
             });
         self.fields = fields;
+    }
+
+    /// relu and erf: each unordered pair once, by tiles (`math::orbit::run_tiles`); row j then adds
+    /// the tiles (a, b) that hold it in the order of the other block.
+    fn fill_symmetric(&mut self, shape: Symmetric, n: usize, want_grad: bool) {
+        let (k, stride, field_stride) = (self.k, self.k + 3, self.k + 2);
+        self.columns.fill(&self.packed, n, k, &self.rule);
+        let mut tiles = std::mem::take(&mut self.tiles);
+        let layout = TileLayout::new(self.columns.len, FIXED_FIELDS + k);
+        run_tiles(shape, &self.columns, k, &layout, want_grad, &mut tiles);
+        let mut fields = std::mem::take(&mut self.fields);
+        let this = &*self;
+        fields
+            .par_chunks_mut(ROW_CHUNK * field_stride)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let mut sums = vec![0.0; layout.fields];
+                for (offset, field) in out.chunks_mut(field_stride).enumerate() {
+                    let j = chunk * ROW_CHUNK + offset;
+                    layout.gather(&tiles, j, &mut sums);
+                    let row = &this.packed[j * stride..(j + 1) * stride];
+                    let (p, q) = (&row[2..2 + k], row[2 + k]);
+                    field[1..1 + k].copy_from_slice(&sums[FIXED_FIELDS..]);
+                    let row_sums = RowSums {
+                        value: sums[0],
+                        coef_u: shape.cross_scale(this.sq_norms[j]) * sums[1],
+                        coef_v_cos_q: sums[2],
+                    };
+                    this.finish_row((p, q), row_sums, field, want_grad);
+                }
+            });
+        self.fields = fields;
+        self.tiles = tiles;
+    }
+
+    /// Completes the field of one row from its interaction sums (`field[1..1 + k]` already
+    /// holds sum_l w_l a_l `E_c[c_v]` p_l): subtracts the teacher terms, adds `E_c[c_u]` p, q.
+    fn finish_row(&self, (p, q): (&[f64], f64), sums: RowSums, field: &mut [f64], want_grad: bool) {
+        let (value_sum, rest) = field.split_at_mut(1);
+        let (grad_p, grad_q) = rest.split_at_mut(self.k);
+        if !want_grad {
+            value_sum[0] = sums.value - self.teacher_value(p, q);
+            return;
+        }
+        let (teacher_value, teacher_grad_q) = self.add_teacher_terms(p, q, -1.0, grad_p);
+        value_sum[0] = sums.value - teacher_value;
+        for (g, &pi) in grad_p.iter_mut().zip(p) {
+            *g += sums.coef_u * pi;
+        }
+        grad_q[0] = sums.coef_v_cos_q + sums.coef_u * q - teacher_grad_q;
     }
 
     /// V(p, q) only.
@@ -404,6 +478,13 @@ impl ReducedPopulation {
 #[inline]
 fn dot(u: &[f64], v: &[f64]) -> f64 {
     u.iter().zip(v).map(|(a, b)| a * b).sum()
+}
+
+/// The interaction sums of one row: sum_l w_l a_l `E_c[K]`, `E_c[c_u]` and `E_c[c_v c]` q_l.
+struct RowSums {
+    value: f64,
+    coef_u: f64,
+    coef_v_cos_q: f64,
 }
 
 #[cfg(test)]
