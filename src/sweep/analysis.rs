@@ -3,9 +3,11 @@
 //! For every point of the sweep (values of the varied keys), observable (risk, movement,
 //! alignment) and logged step: the seed mean, standard deviation and standard error of the
 //! observable at each width; its reference value (the coupled wide run of the same seed, the
-//! Richardson extrapolation a + b/m of the seed means, or the exact reduced equation); and the
-//! per-seed deviations from it, whose mean is the bias E R_m(t) - R_inf(t) and whose standard
-//! deviation is the fluctuation of one run. Written to `sweep_stats.csv`.
+//! Richardson extrapolation a + b/m of the seed means, the exact reduced equation, or the exact
+//! limit of `meanfield limit`); and the per-seed deviations from it, whose mean is the bias
+//! E R_m(t) - R_inf(t) and whose standard deviation is the fluctuation of one run; with the
+//! exact limit, also the control-variate bias of the risk (`sweep::limit_reference`). Written
+//! to `sweep_stats.csv`.
 //!
 //! At the fit times, power laws of the bias (|mean deviation|) and of the fluctuation
 //! (standard deviation of the deviations) against m are fitted on log-log axes, with
@@ -29,7 +31,7 @@ use crate::sweep::fits::{
     draw_scaling, fit_record, fit_steps, scaling_series, seed_means, short_time,
 };
 use crate::sweep::limit_reference::{
-    ExactLimitRecord, LimitReference, adjusted_sample, control_variate, limit_reference,
+    CONTROL_VARIATE, Control, ExactLimitRecord, LimitReference, limit_reference,
 };
 use crate::sweep::merge::RunSeries;
 use crate::sweep::partners::{coupled_distances, linear_reference, snapshot_steps};
@@ -523,14 +525,17 @@ fn analyse_point(
             Reference::None => None,
         };
         // The control variate of the risk (limit reference): the t = 0 deviation per seed.
+        // Needs the t = 0 row (whose mean B/(2m) is known) and 3 seeds (n - 2 degrees of freedom).
         let control = match (&limit, &reference, steps.first()) {
-            (Some(l), Some(r), Some(&first)) if *observable == "risk" => Some(Control {
-                initial_bias: l.initial_bias,
-                deviation: |m: usize, step: u64| {
-                    deviation_at(&values(observable, m, step), &r[&step])
-                },
-                first,
-            }),
+            (Some(l), Some(r), Some(&0)) if *observable == "risk" && seeds.len() >= 3 => {
+                Some(Control {
+                    initial_bias: l.initial_bias,
+                    deviation: |m: usize, step: u64| {
+                        deviation_at(&values(observable, m, step), &r[&step])
+                    },
+                    first: 0,
+                })
+            }
             _ => None,
         };
         // Statistics rows.
@@ -966,43 +971,7 @@ fn draw_overlays(plan: &Plan, points: &[PointRuns<'_>], out: &Path) -> Result<Ve
     Ok(figures)
 }
 
-/// How the control-variate bias samples are described in sweep_summary.json.
-const CONTROL_VARIATE: &str = "control variate: x_i - beta (c_i - B/(2m)), c_i the seed's t = 0 \
-                               deviation (docs/sweeps.md)";
-
 /// Per-seed deviations sample - reference.
 fn deviation_at(sample: &[f64], reference: &[f64]) -> Vec<f64> {
     sample.iter().zip(reference).map(|(x, r)| x - r).collect()
-}
-
-/// The control variate of the risk deviations at one point: `deviation(m, step)` gives the
-/// per-seed deviations, `first` is the t = 0 step, B/(2m) the control's mean.
-struct Control<F: Fn(usize, u64) -> Vec<f64>> {
-    initial_bias: f64,
-    deviation: F,
-    first: u64,
-}
-
-impl<F: Fn(usize, u64) -> Vec<f64>> Control<F> {
-    /// The control-variate estimate at width m and `step`.
-    fn estimate(&self, m: usize, step: u64) -> crate::sweep::limit_reference::ControlVariate {
-        let mu = self.initial_bias / (2.0 * m as f64);
-        control_variate(
-            &(self.deviation)(m, step),
-            &(self.deviation)(m, self.first),
-            mu,
-        )
-    }
-
-    /// The per-seed samples whose mean is the control-variate mean.
-    fn adjusted(&self, m: usize, step: u64) -> Vec<f64> {
-        let mu = self.initial_bias / (2.0 * m as f64);
-        let beta = self.estimate(m, step).beta;
-        adjusted_sample(
-            &(self.deviation)(m, step),
-            &(self.deviation)(m, self.first),
-            mu,
-            beta,
-        )
-    }
 }

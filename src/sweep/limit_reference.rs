@@ -235,6 +235,42 @@ pub fn adjusted_sample(x: &[f64], c: &[f64], mu: f64, beta: f64) -> Vec<f64> {
     x.iter().zip(c).map(|(x, c)| x - beta * (c - mu)).collect()
 }
 
+/// How the control-variate bias samples are described in sweep_summary.json.
+pub(crate) const CONTROL_VARIATE: &str = "control variate: x_i - beta (c_i - B/(2m)), c_i the seed's t = 0 \
+                               deviation (docs/sweeps.md)";
+
+/// The control variate of the risk deviations at one point: `deviation(m, step)` gives the
+/// per-seed deviations, `first` is the t = 0 step, B/(2m) the control's mean.
+pub(crate) struct Control<F: Fn(usize, u64) -> Vec<f64>> {
+    pub(crate) initial_bias: f64,
+    pub(crate) deviation: F,
+    pub(crate) first: u64,
+}
+
+impl<F: Fn(usize, u64) -> Vec<f64>> Control<F> {
+    /// The control-variate estimate at width m and `step`.
+    pub(crate) fn estimate(&self, m: usize, step: u64) -> ControlVariate {
+        let mu = self.initial_bias / (2.0 * m as f64);
+        control_variate(
+            &(self.deviation)(m, step),
+            &(self.deviation)(m, self.first),
+            mu,
+        )
+    }
+
+    /// The per-seed samples whose mean is the control-variate mean.
+    pub(crate) fn adjusted(&self, m: usize, step: u64) -> Vec<f64> {
+        let mu = self.initial_bias / (2.0 * m as f64);
+        let beta = self.estimate(m, step).beta;
+        adjusted_sample(
+            &(self.deviation)(m, step),
+            &(self.deviation)(m, self.first),
+            mu,
+            beta,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
