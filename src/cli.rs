@@ -155,7 +155,7 @@ enum Command {
         /// Number of seeds per width (default: sweep.seeds, else 8).
         #[arg(long)]
         seeds: Option<usize>,
-        /// wide | richardson | linear | none (default: sweep.reference, else wide).
+        /// wide | richardson | linear | limit | none (default: sweep.reference, else wide).
         #[arg(long)]
         reference: Option<String>,
         /// Output directory (default sweeps/<name>; with --merge, the first directory).

@@ -18,6 +18,7 @@
 //! solve at dt and at dt/2 (the integrator's error at dt, up to the factor
 //! 2^p / (2^p - 1) of an order-p method; not computed under a dt schedule).
 
+pub mod bias;
 pub mod problem;
 pub mod solver;
 

@@ -66,22 +66,14 @@ impl LimitProblem {
     /// The limit problem of `scenario`, or exit-2 errors naming the first key that breaks the
     /// reduction and why.
     pub fn from_scenario(scenario: &Scenario) -> Result<Self> {
-        check_symmetry(scenario)?;
+        if let Some(obstacle) = obstacle(scenario)? {
+            return Err(scenario.fail(obstacle.key, obstacle.found, obstacle.instead));
+        }
         let InitSource::Law(law) = scenario.init else {
             return Err(scenario.fail("init.file", "a file", "init.a and init.w laws"));
         };
         let teacher = scenario.teacher()?;
         let (basis, rows) = reduce_teacher(teacher.matrix(), scenario.d);
-        if basis.nrows() > MAX_K {
-            return Err(scenario.fail(
-                "target.k",
-                format!("a teacher spanning {} dimensions", basis.nrows()),
-                format!(
-                    "a teacher span of at most {MAX_K} dimensions for meanfield limit (its \
-                     initial rule has nodes^k points)"
-                ),
-            ));
-        }
         let dynamics = scenario.dynamics;
         Ok(Self {
             activation: scenario.network.activation,
@@ -117,8 +109,42 @@ impl LimitProblem {
     }
 }
 
-/// Refuses what breaks the symmetry or is not the mean-field limit (exit 2, naming the key).
-fn check_symmetry(scenario: &Scenario) -> Result<()> {
+/// A scenario key whose value the limit solver does not describe: the scenario breaks the
+/// rotation symmetry of the reduction or is not the mean-field limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Obstacle {
+    /// The scenario key, dotted (`risk.mode`).
+    pub key: &'static str,
+    /// Its value in this scenario, as TOML.
+    pub found: String,
+    /// What the limit needs instead, and why.
+    pub instead: String,
+}
+
+/// The first key of `scenario` that the limit solver refuses (None: it solves the scenario's
+/// limit): risk.mode other than population, model.bias, model.alpha != 1, init.file,
+/// dynamics.tau > 0 (at any time of a tau schedule), a teacher spanning more than [`MAX_K`]
+/// dimensions. [`LimitProblem::from_scenario`] and the sweep's `limit` reference both use it.
+/// Errors only where the teacher cannot be built (an unreadable `target.file`).
+pub fn obstacle(scenario: &Scenario) -> Result<Option<Obstacle>> {
+    if let Some(obstacle) = mode_or_model_obstacle(scenario) {
+        return Ok(Some(obstacle));
+    }
+    let span = reduce_teacher(scenario.teacher()?.matrix(), scenario.d)
+        .0
+        .nrows();
+    Ok((span > MAX_K).then(|| Obstacle {
+        key: "target.k",
+        found: format!("a teacher spanning {span} dimensions"),
+        instead: format!(
+            "a teacher span of at most {MAX_K} dimensions for meanfield limit (its initial rule \
+             has nodes^k points)"
+        ),
+    }))
+}
+
+/// The checks of [`obstacle`] that need no teacher.
+fn mode_or_model_obstacle(scenario: &Scenario) -> Option<Obstacle> {
     let why = "meanfield limit solves the population-mode limit (Gaussian inputs, exact risk)";
     let mode = match scenario.risk {
         RiskSpec::Population => None,
@@ -126,54 +152,56 @@ fn check_symmetry(scenario: &Scenario) -> Result<()> {
         RiskSpec::EmpiricalGenerated { .. } | RiskSpec::EmpiricalFiles { .. } => Some("empirical"),
     };
     if let Some(mode) = mode {
-        return Err(scenario.fail(
-            "risk.mode",
-            format!("\"{mode}\""),
-            format!(
+        return Some(Obstacle {
+            key: "risk.mode",
+            found: format!("\"{mode}\""),
+            instead: format!(
                 "\"population\": {why}; a batch or a data set of finite size is another problem"
             ),
-        ));
+        });
     }
     if scenario.bias {
-        return Err(scenario.fail(
-            "model.bias",
-            true,
-            "false: a constant input coordinate breaks the rotation symmetry of the reduction \
-             (docs/limit.md section 10)",
-        ));
+        return Some(Obstacle {
+            key: "model.bias",
+            found: "true".into(),
+            instead: "false: a constant input coordinate breaks the rotation symmetry of the \
+                      reduction (docs/limit.md section 10)"
+                .into(),
+        });
     }
+    // model.alpha is validated in [1/2, 1]: below 1 is not the mean-field scaling.
     if scenario.network.alpha < 1.0 {
-        return Err(scenario.fail(
-            "model.alpha",
-            scenario.network.alpha,
-            "1 (the mean-field scaling): for 1/2 < alpha < 1 the limit is the kernel flow of \
-             the initial tangent kernel, and at alpha = 1/2 f(0) is a random Gaussian process; \
-             neither is implemented",
-        ));
+        return Some(Obstacle {
+            key: "model.alpha",
+            found: scenario.network.alpha.to_string(),
+            instead: "1 (the mean-field scaling): for 1/2 < alpha < 1 the limit is the kernel \
+                      flow of the initial tangent kernel, and at alpha = 1/2 f(0) is a random \
+                      Gaussian process; neither is implemented"
+                .into(),
+        });
     }
     if let InitSource::File(path) = &scenario.init {
-        return Err(scenario.fail(
-            "init.file",
-            format!("\"{}\"", path.display()),
-            "init.a and init.w laws: the limit starts from the law, and the reduction needs a \
-             law of w invariant under rotations (normal or uniform on a sphere)",
-        ));
+        return Some(Obstacle {
+            key: "init.file",
+            found: format!("\"{}\"", path.display()),
+            instead: "init.a and init.w laws: the limit starts from the law, and the reduction \
+                      needs a law of w invariant under rotations (normal or uniform on a sphere)"
+                .into(),
+        });
     }
     let tau = scenario
         .schedules
         .tau
         .as_ref()
         .map_or(scenario.dynamics.tau, ParameterSchedule::highest);
-    if tau > 0.0 {
-        return Err(scenario.fail(
-            "dynamics.tau",
-            tau,
-            "0: with noise the limit law is not the push-forward of the initial law, and \
-             weighted nodes under Euler-Maruyama would be a finite particle system with an \
-             error invisible to the solver's resolution estimate (docs/limit.md section 11)",
-        ));
-    }
-    Ok(())
+    (tau > 0.0).then(|| Obstacle {
+        key: "dynamics.tau",
+        found: tau.to_string(),
+        instead: "0: with noise the limit law is not the push-forward of the initial law, and \
+                  weighted nodes under Euler-Maruyama would be a finite particle system with an \
+                  error invisible to the solver's resolution estimate (docs/limit.md section 11)"
+            .into(),
+    })
 }
 
 /// (orthonormal basis of the span, reduced teacher rows) from a k x (1 + d) teacher matrix.

@@ -58,10 +58,14 @@ pub struct SweepConfig {
     pub vary: Option<toml::Table>,
     /// The limit to compare with: `wide` (default; a coupled run per seed at
     /// `reference_width`), `richardson` (extrapolation of the seed means in 1/m), `linear` (the
-    /// exact reduced equation of a linear network, docs/limit.md) or `none`.
+    /// exact reduced equation of a linear network, docs/limit.md), `limit` (the exact
+    /// mean-field limit of `meanfield limit`, docs/limit.md section 10) or `none`.
     pub reference: Option<String>,
     /// Width of the `wide` reference runs (default 16 x the largest width).
     pub reference_width: Option<usize>,
+    /// Nodes per direction of the initial rule of the `limit` reference (default: the
+    /// solver's, about 1000 initial nodes in all).
+    pub limit_nodes: Option<usize>,
     /// Times at which exponents are fitted (default: 0, the middle and the last logged time;
     /// each is moved to the nearest logged time).
     pub times: Option<Vec<f64>>,

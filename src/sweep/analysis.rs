@@ -3,9 +3,11 @@
 //! For every point of the sweep (values of the varied keys), observable (risk, movement,
 //! alignment) and logged step: the seed mean, standard deviation and standard error of the
 //! observable at each width; its reference value (the coupled wide run of the same seed, the
-//! Richardson extrapolation a + b/m of the seed means, or the exact reduced equation); and the
-//! per-seed deviations from it, whose mean is the bias E R_m(t) - R_inf(t) and whose standard
-//! deviation is the fluctuation of one run. Written to `sweep_stats.csv`.
+//! Richardson extrapolation a + b/m of the seed means, the exact reduced equation, or the exact
+//! limit of `meanfield limit`); and the per-seed deviations from it, whose mean is the bias
+//! E R_m(t) - R_inf(t) and whose standard deviation is the fluctuation of one run; with the
+//! exact limit, also the control-variate bias of the risk (`sweep::limit_reference`). Written
+//! to `sweep_stats.csv`.
 //!
 //! At the fit times, power laws of the bias (|mean deviation|) and of the fluctuation
 //! (standard deviation of the deviations) against m are fitted on log-log axes, with
@@ -27,6 +29,9 @@ use crate::plot::Scale;
 use crate::plot::sweep::{BandCurve, WidthCurves, render_width_curves};
 use crate::sweep::fits::{
     draw_scaling, fit_record, fit_steps, scaling_series, seed_means, short_time,
+};
+use crate::sweep::limit_reference::{
+    CONTROL_VARIATE, Control, ExactLimitRecord, LimitReference, limit_reference,
 };
 use crate::sweep::merge::RunSeries;
 use crate::sweep::partners::{coupled_distances, linear_reference, snapshot_steps};
@@ -79,6 +84,10 @@ pub struct FitRecord {
     pub resamples: Option<(usize, usize)>,
     /// Why there is no fit, if there is none.
     pub note: Option<String>,
+    /// How the per-seed samples of a bias were formed, where not the plain deviations (the
+    /// control variate of the `limit` reference).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimator: Option<String>,
 }
 
 /// The Richardson extrapolation of one observable at one time.
@@ -124,6 +133,9 @@ pub struct PointRecord {
     pub limits: Vec<LimitRecord>,
     /// Coupled distances at every snapshot step (reference `wide` or `linear`).
     pub coupled_distance: Vec<CoupledRecord>,
+    /// The exact limit compared with (reference `limit`): its directory, error estimate and B.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<ExactLimitRecord>,
     /// Figures written, relative to the sweep directory.
     pub figures: Vec<String>,
 }
@@ -135,6 +147,11 @@ pub struct SweepSummary {
     pub name: String,
     /// The reference.
     pub reference: Reference,
+    /// The reference in words (`exact limit (meanfield limit)`).
+    pub reference_label: String,
+    /// How the bias of the risk is estimated, where not by the plain mean deviation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias_estimator: Option<String>,
     /// Ladder widths.
     pub widths: Vec<usize>,
     /// Seeds.
@@ -251,6 +268,8 @@ pub fn analyse(plan: &Plan, runs: &[RunSeries], out: &Path) -> Result<String> {
             "deviation_mean",
             "deviation_se",
             "deviation_sd",
+            "deviation_cv_mean",
+            "deviation_cv_se",
         ]
         .map(String::from),
     );
@@ -281,6 +300,12 @@ pub fn analyse(plan: &Plan, runs: &[RunSeries], out: &Path) -> Result<String> {
     let summary = SweepSummary {
         name: plan.name.clone(),
         reference: plan.reference.clone(),
+        reference_label: reference_label(&plan.reference),
+        bias_estimator: (plan.reference == Reference::Limit).then(|| {
+            "control variate: the t = 0 deviation with its exact mean B/(2m) (risk at t > 0; \
+             at t = 0 the plain deviations, whose mean B/(2m) is known)"
+                .to_string()
+        }),
         widths: plan.widths.clone(),
         seeds: plan.seeds.clone(),
         runs: runs.len(),
@@ -292,6 +317,17 @@ pub fn analyse(plan: &Plan, runs: &[RunSeries], out: &Path) -> Result<String> {
     };
     write_json(&out.join("sweep_summary.json"), &summary)?;
     Ok(report(&summary, out))
+}
+
+/// The reference in words, for figures and sweep_summary.json.
+fn reference_label(reference: &Reference) -> String {
+    match reference {
+        Reference::Wide { width } => format!("reference (m = {width})"),
+        Reference::Richardson => "Richardson limit".into(),
+        Reference::Linear => "limit ODE".into(),
+        Reference::Limit => "exact limit (meanfield limit)".into(),
+        Reference::None => "none".into(),
+    }
 }
 
 /// Lines for the terminal: the risk exponents of each point.
@@ -401,6 +437,10 @@ fn analyse_point(
         Reference::Linear => Some(linear_reference(plan, first_run, &times, &snapshot_steps)?),
         _ => None,
     };
+    let limit: Option<LimitReference> = match plan.reference {
+        Reference::Limit => Some(limit_reference(plan, point, out)?),
+        _ => None,
+    };
     let settings = BootstrapSettings {
         resamples: plan.bootstrap,
         level: plan.level,
@@ -471,7 +511,32 @@ fn analyse_point(
                         .collect()
                 })
             }),
+            Reference::Limit => limit.as_ref().and_then(|l| {
+                l.values.get(*observable).map(|by_step| {
+                    steps
+                        .iter()
+                        .map(|&step| {
+                            let value = by_step.get(&step).copied().unwrap_or(f64::NAN);
+                            (step, vec![value; seeds.len()])
+                        })
+                        .collect()
+                })
+            }),
             Reference::None => None,
+        };
+        // The control variate of the risk (limit reference): the t = 0 deviation per seed.
+        // Needs the t = 0 row (whose mean B/(2m) is known) and 3 seeds (n - 2 degrees of freedom).
+        let control = match (&limit, &reference, steps.first()) {
+            (Some(l), Some(r), Some(&0)) if *observable == "risk" && seeds.len() >= 3 => {
+                Some(Control {
+                    initial_bias: l.initial_bias,
+                    deviation: |m: usize, step: u64| {
+                        deviation_at(&values(observable, m, step), &r[&step])
+                    },
+                    first: 0,
+                })
+            }
+            _ => None,
         };
         // Statistics rows.
         for &m in widths {
@@ -487,6 +552,7 @@ fn analyse_point(
                     }
                     None => (f64::NAN, None),
                 };
+                let cv = control.as_ref().map(|c| c.estimate(m, step));
                 let mut fields: Vec<String> =
                     point.point.iter().map(|v| quote_csv_field(v)).collect();
                 fields.push((*observable).to_string());
@@ -503,6 +569,8 @@ fn analyse_point(
                         deviation.map_or(f64::NAN, |d| d.mean),
                         deviation.map_or(f64::NAN, |d| d.se),
                         deviation.map_or(f64::NAN, |d| d.sd),
+                        cv.map_or(f64::NAN, |c| c.mean),
+                        cv.map_or(f64::NAN, |c| c.se),
                     ]
                     .map(format_float),
                 );
@@ -523,27 +591,37 @@ fn analyse_point(
                 .map(|&m| {
                     let sample = values(observable, m, step);
                     match &reference {
-                        Some(r) => sample.iter().zip(&r[&step]).map(|(x, r)| x - r).collect(),
+                        Some(r) => deviation_at(&sample, &r[&step]),
                         None => sample,
                     }
                 })
                 .collect();
+            // The bias at t > 0 from the control variate (at t = 0 it is B/(2m) exactly, so
+            // the fit there measures the plain deviations).
+            let bias_samples: Option<Vec<Vec<f64>>> = control
+                .as_ref()
+                .filter(|c| step != c.first)
+                .map(|c| widths.iter().map(|&m| c.adjusted(m, step)).collect());
             // Nothing to fit where the observable is exactly 0 (movement at t = 0, a cone
             // share no particle reaches).
             if samples.iter().flatten().all(|v| *v == 0.0) {
                 continue;
             }
-            let mut fit_one = |statistic: Statistic, name: &str| {
-                let record =
-                    fit_record(observable, name, time, &ms, &samples, statistic, &settings);
-                let series = scaling_series(&ms, &samples, statistic, &record, time);
+            let mut fit_one = |samples: &[Vec<f64>], statistic: Statistic, name: &str| {
+                let mut record =
+                    fit_record(observable, name, time, &ms, samples, statistic, &settings);
+                if bias_samples.is_some() && name == "bias" {
+                    record.estimator = Some(CONTROL_VARIATE.into());
+                }
+                let series = scaling_series(&ms, samples, statistic, &record, time);
                 fits.push(record);
                 series
             };
             if reference.is_some() {
-                bias_series.push(fit_one(Statistic::AbsMean, "bias"));
+                let bias = bias_samples.as_deref().unwrap_or(&samples);
+                bias_series.push(fit_one(bias, Statistic::AbsMean, "bias"));
             }
-            fluctuation_series.push(fit_one(Statistic::StdDev, "fluctuation"));
+            fluctuation_series.push(fit_one(&samples, Statistic::StdDev, "fluctuation"));
             // How far particles move scales like m^(alpha - 1) (docs/math.md section 2): fit the
             // seed mean of the movement itself (the lazy-against-mean-field exponent).
             if observable.starts_with("movement") && step > 0 {
@@ -577,7 +655,17 @@ fn analyse_point(
             }
         }
         if *observable == "risk" {
-            let label = |what: &str| format!("{what} of the risk");
+            let label = |what: &str| match plan.reference {
+                Reference::Limit => format!(
+                    "{what} of the risk against the exact limit (meanfield limit){}",
+                    if what == "bias" {
+                        ", control variate at t > 0"
+                    } else {
+                        ""
+                    }
+                ),
+                _ => format!("{what} of the risk"),
+            };
             if reference.is_some() {
                 let stem = format!("plots/risk_bias{suffix}");
                 if draw_scaling(
@@ -610,11 +698,7 @@ fn analyse_point(
             }
             let stem = format!("plots/risk_by_width{suffix}");
             let reference_curve = reference.as_ref().map(|r| Curve {
-                label: match &plan.reference {
-                    Reference::Wide { width } => format!("reference (m = {width})"),
-                    Reference::Richardson => "Richardson limit".into(),
-                    _ => "limit ODE".into(),
-                },
+                label: reference_label(&plan.reference),
                 x: times.clone(),
                 y: steps.iter().map(|s| Summary::of(&r[s]).mean).collect(),
             });
@@ -712,6 +796,7 @@ fn analyse_point(
             .collect(),
         fits,
         limits,
+        limit: limit.map(|l| l.record),
         coupled_distance: coupled
             .iter()
             .flat_map(|at| {
@@ -884,4 +969,9 @@ fn draw_overlays(plan: &Plan, points: &[PointRuns<'_>], out: &Path) -> Result<Ve
         }
     }
     Ok(figures)
+}
+
+/// Per-seed deviations sample - reference.
+fn deviation_at(sample: &[f64], reference: &[f64]) -> Vec<f64> {
+    sample.iter().zip(reference).map(|(x, r)| x - r).collect()
 }

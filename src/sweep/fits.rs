@@ -70,6 +70,7 @@ pub(crate) fn fit_record(
         level: settings.level,
         resamples: None,
         note: None,
+        estimator: None,
     };
     // A seed enters only if it is finite at every width (a diverged run drops its seed
     // everywhere), so that sample i is the same seed at every width, as pairing requires.

@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod execute;
 pub mod fits;
+pub mod limit_reference;
 pub mod merge;
 pub mod partners;
 pub mod plan;

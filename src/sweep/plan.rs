@@ -27,6 +27,9 @@ pub enum Reference {
     Richardson,
     /// The exact reduced equation of a linear network (docs/limit.md).
     Linear,
+    /// The exact mean-field limit of `meanfield limit` (the symmetry reduction of
+    /// docs/limit.md sections 10 and 11), solved once per point.
+    Limit,
     /// No reference: statistics of the widths only.
     None,
 }
@@ -77,6 +80,10 @@ pub struct Plan {
     pub level: f64,
     /// Every run, in a fixed order (points, then seeds, then widths; reference last).
     pub runs: Vec<PlannedRun>,
+    /// Nodes per direction of the initial rule of the `limit` reference (`sweep.limit_nodes`;
+    /// None: the solver's default resolution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_nodes: Option<usize>,
 }
 
 /// What the command line says about a sweep (each overrides the `[sweep]` section).
@@ -270,16 +277,25 @@ impl Plan {
                 Reference::Richardson
             }
             "linear" => Reference::Linear,
+            "limit" => Reference::Limit,
             "none" => Reference::None,
             other => {
                 return Err(config_error(
                     path,
                     "sweep.reference",
                     format!("\"{other}\""),
-                    "one of wide, richardson, linear, none",
+                    "one of wide, richardson, linear, limit, none",
                 ));
             }
         };
+        if section.limit_nodes == Some(0) {
+            return Err(config_error(
+                path,
+                "sweep.limit_nodes",
+                0,
+                "an integer >= 1",
+            ));
+        }
         let bootstrap = section.bootstrap.unwrap_or(2000);
         let level = section.level.unwrap_or(0.95);
         if !(level > 0.0 && level < 1.0) {
@@ -411,6 +427,7 @@ impl Plan {
             bootstrap,
             level,
             runs,
+            limit_nodes: section.limit_nodes,
         })
     }
 

@@ -33,6 +33,7 @@ pub fn reference_name(reference: &Reference) -> &'static str {
         Reference::Wide { .. } => "wide",
         Reference::Richardson => "richardson",
         Reference::Linear => "linear",
+        Reference::Limit => "limit",
         Reference::None => "none",
     }
 }
@@ -44,6 +45,7 @@ pub fn describes(reference: &Reference, scenario: &Scenario) -> Result<(), Misma
         Reference::Wide { width } => wide(*width, scenario),
         Reference::Richardson => richardson(scenario),
         Reference::Linear => linear(scenario),
+        Reference::Limit => limit(scenario),
         Reference::None => none(scenario),
     }
 }
@@ -176,6 +178,33 @@ fn linear(scenario: &Scenario) -> Result<(), Mismatch> {
         ));
     }
     ladder(scenario, describes)
+}
+
+/// `limit`: the exact mean-field limit that `meanfield limit` solves, refusing exactly what
+/// it refuses (`limit::problem::obstacle`, shared with `LimitProblem::from_scenario`):
+/// population mode, no bias, alpha = 1, an initialisation law, tau = 0, a teacher span of at
+/// most `limit::problem::MAX_K` dimensions. Every activation, weight decay, label noise,
+/// training subset and lr_ratio is described.
+fn limit(scenario: &Scenario) -> Result<(), Mismatch> {
+    let describes = "the exact mean-field limit of `meanfield limit` (population mode: \
+                     Gaussian inputs and the exact risk; the scaling model.alpha = 1; no bias; \
+                     tau = 0; an initialisation law with the rotation symmetry of docs/limit.md \
+                     section 10)";
+    let mismatch = |key: &str, found: String, instead: String| Mismatch {
+        describes: describes.into(),
+        key: key.into(),
+        found,
+        instead,
+    };
+    match crate::limit::problem::obstacle(scenario) {
+        Ok(None) => ladder(scenario, describes),
+        Ok(Some(obstacle)) => Err(mismatch(obstacle.key, obstacle.found, obstacle.instead)),
+        Err(error) => Err(mismatch(
+            "target",
+            "a teacher that cannot be built".into(),
+            error.to_string(),
+        )),
+    }
 }
 
 /// `none`: statistics of the widths alone, no limit: every scenario a ladder can run.
