@@ -115,8 +115,9 @@ enum Command {
         /// Override a scenario key (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
-        /// Nodes per direction of the initial law (a, each teacher coordinate p_i, q); default
-        /// about 1000 nodes in all (10 per direction for one teacher direction).
+        /// Nodes of the initial-law rule for a and for each teacher coordinate p_i (q gets
+        /// round(0.45 N), at least 3: its rule converges fastest). Default: about 1200 nodes in
+        /// all (N = 14 for one teacher direction, 7 for two).
         #[arg(long, value_name = "N")]
         nodes: Option<usize>,
         /// Nodes of the rule in the cosine between complement directions.

@@ -54,23 +54,46 @@ impl Resolution {
     /// Default angle nodes.
     pub const DEFAULT_ANGLE: usize = AngleRule::DEFAULT_NODES;
 
-    /// The default resolution for a teacher span of dimension `k`: about
-    /// [`Self::DEFAULT_BUDGET`] initial nodes in all, spread evenly over the k + 2 directions.
+    /// The default resolution for a teacher span of dimension `k`: N nodes for a and for each
+    /// p_i and [`Self::q_nodes`] for q, with N the largest that keeps the tensor within about
+    /// [`Self::DEFAULT_BUDGET`] nodes (k = 0: N = 52, q = 23; k = 1: 14 and 6, 1176 nodes;
+    /// k = 2: 7 and 3; k = 3: 4 and 3), and [`Self::DEFAULT_ANGLE`] angle nodes.
     pub fn default_for(k: usize) -> Self {
-        let per = (Self::DEFAULT_BUDGET as f64)
+        let mut nodes = ((Self::DEFAULT_BUDGET as f64) / Self::Q_SHARE)
             .powf(1.0 / (k + 2) as f64)
             .round()
             .max(2.0) as usize;
-        Self::with_nodes(per)
+        let size = |n: usize| {
+            n.saturating_pow(u32::try_from(k + 1).unwrap_or(u32::MAX))
+                .saturating_mul(Self::q_nodes(n))
+        };
+        while nodes > 2 && size(nodes) > Self::DEFAULT_BUDGET + Self::DEFAULT_BUDGET / 2 {
+            nodes -= 1;
+        }
+        Self::with_nodes(nodes)
     }
 
-    /// About this many initial nodes (before atoms collapse directions) at the default.
-    pub const DEFAULT_BUDGET: usize = 1000;
+    /// About this many initial nodes at the default resolution.
+    pub const DEFAULT_BUDGET: usize = 1200;
 
-    /// `nodes` per direction and the default angle rule.
+    /// The q rule gets this share of the nodes of the other directions: it converges fastest
+    /// (docs/limit.md section 11: at t = 4 of the relu study, 16 q nodes instead of 10 move the
+    /// risk by 8e-8, 16 a or p nodes by 4e-6 to 6e-6).
+    pub const Q_SHARE: f64 = 0.45;
+
+    /// The q nodes that go with `nodes` for a and each p_i: round(0.45 nodes), at least 3.
+    pub fn q_nodes(nodes: usize) -> usize {
+        ((nodes as f64 * Self::Q_SHARE).round() as usize).max(3)
+    }
+
+    /// `nodes` for a and each p_i, [`Self::q_nodes`] for q, and the default angle rule.
     pub fn with_nodes(nodes: usize) -> Self {
         Self {
-            init: InitResolution::uniform(nodes),
+            init: InitResolution {
+                a: nodes,
+                p: nodes,
+                q: Self::q_nodes(nodes),
+            },
             angle: Self::DEFAULT_ANGLE,
         }
     }
