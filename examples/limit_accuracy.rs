@@ -6,7 +6,11 @@
 //! ```
 //!
 //! Prints, per resolution, the node count, the wall time and the risk at every logged time.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a measurement script")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a measurement script"
+)]
 
 use std::path::Path;
 use std::time::Instant;

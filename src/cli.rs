@@ -116,7 +116,7 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
         /// Nodes of the initial-law rule for a and for each teacher coordinate p_i (q gets
-        /// round(0.45 N), at least 3: its rule converges fastest). Default: about 1200 nodes in
+        /// round(0.45 N), at least 4: its rule converges fastest). Default: about 1200 nodes in
         /// all (N = 14 for one teacher direction, 7 for two).
         #[arg(long, value_name = "N")]
         nodes: Option<usize>,

@@ -239,7 +239,7 @@ fn writes_the_run_directory() {
         ]
     );
     let nodes = meanfield::output::read_npy(&out.join("reduced_init.npy")).unwrap();
-    assert_eq!(nodes.shape(), (81, 5));
+    assert_eq!(nodes.shape(), (108, 5)); // 3 (a) x 3^2 (p) x 4 (q)
     let total: f64 = nodes.column(0).iter().sum();
     assert!((total - 1.0).abs() < 1e-14);
 }

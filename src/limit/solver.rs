@@ -57,7 +57,7 @@ impl Resolution {
     /// The default resolution for a teacher span of dimension `k`: N nodes for a and for each
     /// p_i and [`Self::q_nodes`] for q, with N the largest that keeps the tensor within about
     /// [`Self::DEFAULT_BUDGET`] nodes (k = 0: N = 52, q = 23; k = 1: 14 and 6, 1176 nodes;
-    /// k = 2: 7 and 3; k = 3: 4 and 3), and [`Self::DEFAULT_ANGLE`] angle nodes.
+    /// k = 2: 7 and 4; k = 3: 4 and 4), and [`Self::DEFAULT_ANGLE`] angle nodes.
     pub fn default_for(k: usize) -> Self {
         let mut nodes = ((Self::DEFAULT_BUDGET as f64) / Self::Q_SHARE)
             .powf(1.0 / (k + 2) as f64)
@@ -81,9 +81,9 @@ impl Resolution {
     /// risk by 8e-8, 16 a or p nodes by 4e-6 to 6e-6).
     pub const Q_SHARE: f64 = 0.45;
 
-    /// The q nodes that go with `nodes` for a and each p_i: round(0.45 nodes), at least 3.
+    /// The q nodes that go with `nodes` for a and each p_i: round(0.45 nodes), at least 4.
     pub fn q_nodes(nodes: usize) -> usize {
-        ((nodes as f64 * Self::Q_SHARE).round() as usize).max(3)
+        ((nodes as f64 * Self::Q_SHARE).round() as usize).max(4)
     }
 
     /// `nodes` for a and each p_i, [`Self::q_nodes`] for q, and the default angle rule.
