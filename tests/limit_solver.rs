@@ -54,10 +54,16 @@ fn resolution(nodes: usize, angle: usize) -> Resolution {
 /// 2 in the initial point (the flow map is linear in theta given Sigma(t)), so a Gauss rule
 /// with 3 nodes per direction integrates it exactly and the error is RK4's: measured 1.3e-8
 /// relative at dt = 0.01 and 6.7e-10 at dt = 0.005 (19x smaller: order 4), plus the
-/// reference's own 1e-10 (`dynamics::reduced::TOLERANCE`); hence dt = 0.005 and 2e-9.
+/// reference's own 1e-10 (`dynamics::reduced::TOLERANCE`); hence dt = 0.005 and 2e-9. Cases:
+/// plain, weight decay with lr_ratio, a_only, w_only with decay.
 #[test]
 fn linear_network_matches_the_exact_second_moment_limit() {
-    for (k, extra) in [(1, ""), (2, "lambda = 0.05\nlr_ratio = 0.5\n")] {
+    for (k, extra) in [
+        (1, ""),
+        (2, "lambda = 0.05\nlr_ratio = 0.5\n"),
+        (1, "train = \"a_only\"\n"),
+        (2, "train = \"w_only\"\nlambda = 0.1\n"),
+    ] {
         let text = text("linear", 5, k, (0.005, 2.0), extra, "");
         let scenario = scenario(&text);
         let problem = LimitProblem::from_scenario(&scenario).unwrap();
