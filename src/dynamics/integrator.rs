@@ -151,39 +151,20 @@ pub struct Stepper {
     noise: Vec<f64>,
 }
 
-/// The host's stage operations: the particles and stages are matrices here.
-struct HostOps<'s, 'f> {
-    flow: &'s mut Flow<'f>,
-    theta: &'s mut DMatrix<f64>,
-    stages: &'s mut [DMatrix<f64>],
-    probe: &'s mut DMatrix<f64>,
-}
-
-impl StageOps for HostOps<'_, '_> {
-    fn drift(&mut self, at: At, stage: usize) -> Result<f64> {
-        let point = match at {
-            At::State => &*self.theta,
-            At::Probe => &*self.probe,
-        };
-        self.flow.velocity(point, &mut self.stages[stage])
+/// The particle flow is a velocity field whose states take the noise of docs/math.md section 2.
+impl VelocityField for Flow<'_> {
+    fn velocity(&mut self, state: &DMatrix<f64>, velocity: &mut DMatrix<f64>) -> Result<f64> {
+        Flow::velocity(self, state, velocity)
     }
 
-    fn probe_from_state(&mut self) -> Result<()> {
-        self.probe.copy_from(self.theta);
-        Ok(())
-    }
-
-    fn axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()> {
-        let target = match target {
-            At::State => &mut *self.theta,
-            At::Probe => &mut *self.probe,
-        };
-        axpy(target, alpha, &self.stages[stage]);
-        Ok(())
-    }
-
-    fn noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()> {
-        apply_noise(self.theta, amplitude, train, draws);
+    fn noise(
+        &mut self,
+        state: &mut DMatrix<f64>,
+        amplitude: f64,
+        train: Train,
+        draws: &[f64],
+    ) -> Result<()> {
+        apply_noise(state, amplitude, train, draws);
         Ok(())
     }
 }
@@ -298,9 +279,9 @@ impl Stepper {
         }
         let (tau, train) = (flow.dynamics.tau, flow.dynamics.train);
         let shape = theta.shape();
-        let mut ops = HostOps {
-            flow,
-            theta,
+        let mut ops = FieldOps {
+            field: flow,
+            state: theta,
             stages: &mut self.stages,
             probe: &mut self.probe,
         };
@@ -370,11 +351,28 @@ impl Stepper {
 }
 
 /// y += alpha x, elementwise in parallel (each element written by one task: deterministic).
-/// A deterministic velocity field over a state matrix: the integrators of this module step it
-/// with [`FieldStepper`] (the reduced limit of `crate::limit` is one).
+/// A velocity field over a state matrix, stepped by the integrators of this module on host
+/// matrices: the particle flow ([`Flow`], through [`Stepper`]) and the reduced limit of
+/// `crate::limit` (through [`FieldStepper`]).
 pub trait VelocityField {
     /// The velocity at `state` into `velocity` (same shape); returns the risk at `state`.
     fn velocity(&mut self, state: &DMatrix<f64>, velocity: &mut DMatrix<f64>) -> Result<f64>;
+
+    /// state += amplitude draws on the trained columns, for tau > 0; a deterministic field
+    /// refuses (the default).
+    fn noise(
+        &mut self,
+        _state: &mut DMatrix<f64>,
+        _amplitude: f64,
+        _train: Train,
+        _draws: &[f64],
+    ) -> Result<()> {
+        Err(Error::invalid(
+            "tau",
+            "> 0",
+            "0: this velocity field is stepped deterministically",
+        ))
+    }
 }
 
 /// The stage operations of a [`VelocityField`] on host matrices.
@@ -408,12 +406,8 @@ impl<F: VelocityField> StageOps for FieldOps<'_, F> {
         Ok(())
     }
 
-    fn noise(&mut self, _: f64, _: Train, _: &[f64]) -> Result<()> {
-        Err(Error::invalid(
-            "tau",
-            "> 0",
-            "0: a velocity field is stepped deterministically",
-        ))
+    fn noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()> {
+        self.field.noise(self.state, amplitude, train, draws)
     }
 }
 

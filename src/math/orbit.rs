@@ -34,7 +34,7 @@
 //! # The rule in c
 //!
 //! [`AngleRule`]: n = 1, the two atoms; n = 2, Gauss-Chebyshev (nodes cos((2i - 1) pi / (2N)),
-//! weights 1/N); n >= 3, Gauss-Jacobi with alpha = beta = (n - 3)/2 by Golub-Welsch: the
+//! weights 1/N); n >= 3, Gauss-Jacobi with alpha = beta = (n - 3)/2 by Golub-Welsch (`math::gauss::jacobi_symmetric`, made exactly symmetric): the
 //! eigenvalues of the symmetric tridiagonal Jacobi matrix (zero diagonal, off-diagonal
 //! b_i = sqrt(i (i + 2a) / ((2i + 2a)^2 - 1))) are the nodes, the squared first components of
 //! its normalised eigenvectors the weights, which then sum to 1. The rule with N nodes is
@@ -60,7 +60,6 @@ use crate::error::Error;
 use crate::math::activation::Activation;
 use crate::math::kernel::{PairKernel, erf_lane, relu_lane};
 use crate::math::simd::{dispatch, simd_variants};
-use nalgebra::{DMatrix, SymmetricEigen};
 use rayon::prelude::*;
 use std::f64::consts::PI;
 
@@ -99,7 +98,7 @@ impl AngleRule {
                     .collect();
                 (nodes, vec![1.0 / count; count as usize])
             }
-            _ => golub_welsch((n as f64 - 3.0) / 2.0, nodes)?,
+            _ => crate::math::gauss::jacobi_symmetric((n as f64 - 3.0) / 2.0, nodes)?,
         };
         Ok(Self { n, nodes, weights })
     }
@@ -132,36 +131,6 @@ impl AngleRule {
             .map(|(&c, &weight)| weight * g(c))
             .sum()
     }
-}
-
-/// Gauss-Jacobi nodes and normalised weights for alpha = beta = a > -1, by Golub-Welsch.
-fn golub_welsch(a: f64, count: usize) -> crate::Result<(Vec<f64>, Vec<f64>)> {
-    let mut jacobi = DMatrix::<f64>::zeros(count, count);
-    for i in 1..count {
-        let k = i as f64;
-        let two = 2.0 * k + 2.0 * a;
-        let b = (k * (k + 2.0 * a) / (two * two - 1.0)).sqrt();
-        jacobi[(i, i - 1)] = b;
-        jacobi[(i - 1, i)] = b;
-    }
-    let eigen = SymmetricEigen::new(jacobi);
-    let mut pairs: Vec<(f64, f64)> = (0..count)
-        .map(|i| (eigen.eigenvalues[i], eigen.eigenvectors[(0, i)].powi(2)))
-        .collect();
-    pairs.sort_by(|x, y| x.0.total_cmp(&y.0));
-    let total: f64 = pairs.iter().map(|pair| pair.1).sum();
-    if !(total.is_finite() && total > 0.0) {
-        return Err(Error::invalid(
-            "Golub-Welsch weight sum",
-            total,
-            "a positive number",
-        ));
-    }
-    // The eigenvectors are normalised, so total = 1 up to rounding; divide it out.
-    Ok(pairs
-        .into_iter()
-        .map(|(c, weight)| (c.clamp(-1.0, 1.0), weight / total))
-        .unzip())
 }
 
 /// Kbar and the c-means that give its derivatives in the first argument.
