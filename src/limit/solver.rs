@@ -140,7 +140,7 @@ pub enum Ending {
 /// A solved limit: the logged series and the nodes.
 #[derive(Clone, Debug)]
 pub struct Solution {
-    /// step, time, risk, objective, dissipation, a_mean, a_std, w_norm_mean, cone_share_<i>.
+    /// step, time, risk, objective, dissipation, a_mean, a_std, w_norm_mean, `cone_share_<i>`.
     pub series: Table,
     /// The initial nodes (weight, a, p_1..p_k, q).
     pub initial: DMatrix<f64>,
