@@ -245,13 +245,7 @@ impl Entry for ExactLimit {
             .collect::<Result<_>>()?;
         let control_figure = measured.fit_against(&wrong, CONTROL_FIGURE_TIME)?;
         let out = ctx.out();
-        draw_bias(
-            &measured,
-            &bias,
-            &wrong,
-            &control_figure,
-            &out.join("exact_limit"),
-        )?;
+        draw_bias(&measured, &bias, &wrong, &control_figure, out)?;
         draw_risk(&measured, &out.join("exact_limit_risk"))?;
         let numbers = numbers_of(&measured, &bias, &control, &wrong);
         Ok(EntryResult {
@@ -260,6 +254,8 @@ impl Entry for ExactLimit {
             figures: [
                 "exact_limit.png",
                 "exact_limit.svg",
+                "exact_limit_control.png",
+                "exact_limit_control.svg",
                 "exact_limit_risk.png",
                 "exact_limit_risk.svg",
             ]
@@ -316,31 +312,61 @@ fn limit_resolution(plan: &Plan, ctx: &Context<'_>) -> Result<Resolution> {
     ))
 }
 
-/// Figure (b): |bias| (control variate, +- 2 SE) against m at each fit time with its fit, the
-/// negative control at [`CONTROL_FIGURE_TIME`], and an m^-1 guide.
+/// The figures of the bias: `exact_limit` (|bias| against m at each fit time, with its fit and
+/// an m^-1 guide) and `exact_limit_control` (at [`CONTROL_FIGURE_TIME`], against the true and
+/// the wrong limit), both with the control variate and bars of +- 2 SE.
 fn draw_bias(
     measured: &Measured,
     bias: &[Fit],
     wrong: &BTreeMap<u64, f64>,
     control: &Fit,
-    stem: &Path,
+    out: &Path,
 ) -> Result<()> {
-    let ms: Vec<f64> = measured.plan.widths.iter().map(|&m| m as f64).collect();
-    let mut series: Vec<ScalingSeries> = bias
+    let seeds = measured.plan.seeds.len();
+    let series: Vec<ScalingSeries> = bias.iter().map(|f| bias_series(measured, f)).collect();
+    render_bias(
+        format!("Bias of the relu risk against the exact limit ({seeds} seeds)"),
+        series.clone(),
+        &out.join("exact_limit"),
+    )?;
+    let mut pair: Vec<ScalingSeries> = bias
         .iter()
-        .map(|fit| {
-            let rows: Vec<&RiskRow> = measured
-                .plan
-                .widths
-                .iter()
-                .filter_map(|&m| row_near(&measured.rows, m, fit.time))
-                .collect();
-            let value: Vec<f64> = rows.iter().map(|r| r.deviation_cv_mean.abs()).collect();
-            let half: Vec<f64> = rows.iter().map(|r| 2.0 * r.deviation_cv_se).collect();
-            let label = format!("t = {}", rounded(fit.time, 4));
-            scaling_series(&label, &ms, &value, &half, Some(fit.power(1.0)))
+        .zip(series)
+        .filter(|(f, _)| (f.time - control.time).abs() < 1e-9)
+        .map(|(_, s)| {
+            let label = format!("exact limit, {}", s.label);
+            ScalingSeries { label, ..s }
         })
         .collect();
+    pair.push(control_series(measured, wrong, control));
+    render_bias(
+        format!(
+            "Negative control: the limit of {} ({seeds} seeds)",
+            WRONG_PROBLEM.replace('=', " = ")
+        ),
+        pair,
+        &out.join("exact_limit_control"),
+    )
+}
+
+/// The bias (control variate) at the time of `fit`, from sweep_stats.csv, with the fit.
+fn bias_series(measured: &Measured, fit: &Fit) -> ScalingSeries {
+    let ms: Vec<f64> = measured.plan.widths.iter().map(|&m| m as f64).collect();
+    let rows: Vec<&RiskRow> = measured
+        .plan
+        .widths
+        .iter()
+        .filter_map(|&m| row_near(&measured.rows, m, fit.time))
+        .collect();
+    let value: Vec<f64> = rows.iter().map(|r| r.deviation_cv_mean.abs()).collect();
+    let half: Vec<f64> = rows.iter().map(|r| 2.0 * r.deviation_cv_se).collect();
+    let label = format!("t = {}", rounded(fit.time, 4));
+    scaling_series(&label, &ms, &value, &half, Some(fit.power(1.0)))
+}
+
+/// The deviation from the wrong limit (control variate) at the time of `control`, with its fit.
+fn control_series(measured: &Measured, wrong: &BTreeMap<u64, f64>, control: &Fit) -> ScalingSeries {
+    let ms: Vec<f64> = measured.plan.widths.iter().map(|&m| m as f64).collect();
     let step = step_near(&measured.limit, control.time, measured.dt);
     let (samples, se) = measured.risks.bias_samples(
         &measured.plan.widths,
@@ -355,19 +381,13 @@ fn draw_bias(
         .collect();
     let half: Vec<f64> = se.iter().map(|s| 2.0 * s).collect();
     let label = format!("wrong limit, t = {}", rounded(control.time, 4));
-    series.push(scaling_series(
-        &label,
-        &ms,
-        &value,
-        &half,
-        Some(control.power(1.0)),
-    ));
+    scaling_series(&label, &ms, &value, &half, Some(control.power(1.0)))
+}
+
+/// A scaling figure of the bias with an m^-1 guide.
+fn render_bias(title: String, series: Vec<ScalingSeries>, stem: &Path) -> Result<()> {
     let figure = ScalingFigure {
-        title: format!(
-            "Bias against the exact limit (relu, {} seeds; wrong limit: {})",
-            measured.plan.seeds.len(),
-            WRONG_PROBLEM.replace('=', " = ")
-        ),
+        title,
         x_label: "width m".into(),
         y_label: "|E R_m(t) - R_inf(t)| (+- 2 SE)".into(),
         series,
