@@ -72,6 +72,11 @@ fn limit() {
 }
 
 #[test]
+fn exact_limit() {
+    quick_entry("exact_limit");
+}
+
+#[test]
 fn langevin() {
     quick_entry("langevin");
 }

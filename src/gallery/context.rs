@@ -38,6 +38,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../scenarios/gallery/limit.toml"),
     ),
     (
+        "exact_limit.toml",
+        include_str!("../../scenarios/gallery/exact_limit.toml"),
+    ),
+    (
         "langevin.toml",
         include_str!("../../scenarios/gallery/langevin.toml"),
     ),

@@ -11,12 +11,12 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::lazy::{Fit, rounded, sweep_fit};
+use super::sweep_output::{RiskRow, fits_text, risk_rows, scaling_series};
 use crate::error::{Error, Result};
 use crate::gallery::{Check, Context, Entry, EntryResult};
 use crate::output::read_json;
 use crate::plot::sweep::{
-    BandCurve, PowerFit, ScalingFigure, ScalingSeries, WidthCurves, render_scaling,
-    render_width_curves,
+    BandCurve, ScalingFigure, WidthCurves, render_scaling, render_width_curves,
 };
 use crate::plot::{Curve, Scale};
 use crate::sweep::SweepOverrides;
@@ -31,99 +31,6 @@ const QUICK_SEEDS: usize = 64;
 
 /// Finite-m convergence to the limit.
 pub struct FiniteWidth;
-
-/// One row of sweep_stats.csv for the risk (a sweep without varied keys).
-#[derive(Clone, Debug)]
-struct RiskRow {
-    m: usize,
-    time: f64,
-    seeds: f64,
-    mean: f64,
-    se: f64,
-    reference: f64,
-    deviation_mean: f64,
-    deviation_se: f64,
-    deviation_sd: f64,
-}
-
-/// The risk rows of the sweep_stats.csv at `path`.
-fn risk_rows(path: &Path) -> Result<Vec<RiskRow>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let index = |name: &str| {
-        header
-            .iter()
-            .position(|c| *c == name)
-            .ok_or_else(|| Error::format(path, format!("no column {name}")))
-    };
-    let observable = index("observable")?;
-    let columns: Vec<usize> = [
-        "m",
-        "time",
-        "seeds",
-        "mean",
-        "se",
-        "reference",
-        "deviation_mean",
-        "deviation_se",
-        "deviation_sd",
-    ]
-    .iter()
-    .map(|name| index(name))
-    .collect::<Result<_>>()?;
-    let mut rows = Vec::new();
-    for (number, line) in lines.enumerate() {
-        let fields: Vec<&str> = line.split(',').collect();
-        if fields.get(observable) != Some(&"risk") {
-            continue;
-        }
-        let mut values = [0.0; 9];
-        for (value, column) in values.iter_mut().zip(&columns) {
-            let column = *column;
-            *value = fields
-                .get(column)
-                .and_then(|f| f.parse::<f64>().ok())
-                .ok_or_else(|| {
-                    Error::format(
-                        path,
-                        format!("line {}, column {}: not a number", number + 2, column + 1),
-                    )
-                })?;
-        }
-        let [
-            m,
-            time,
-            seeds,
-            mean,
-            se,
-            reference,
-            deviation_mean,
-            deviation_se,
-            deviation_sd,
-        ] = values;
-        rows.push(RiskRow {
-            m: m as usize,
-            time,
-            seeds,
-            mean,
-            se,
-            reference,
-            deviation_mean,
-            deviation_se,
-            deviation_sd,
-        });
-    }
-    Ok(rows)
-}
-
-/// `t = 0: -1.046 [-1.290, -0.897]; t = 1: ...`.
-fn fits_text(fits: &[Fit]) -> String {
-    fits.iter()
-        .map(|f| format!("t = {}: {}", rounded(f.time, 4), f.text()))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 impl Entry for FiniteWidth {
     fn name(&self) -> &'static str {
@@ -291,24 +198,6 @@ impl Entry for FiniteWidth {
             checks: checks_of(&bias, level, &sizes_text),
             seconds: 0.0,
         })
-    }
-}
-
-/// A scaling-figure series: `value` at each width with bars of +- `half`.
-fn scaling_series(
-    label: &str,
-    ms: &[f64],
-    value: &[f64],
-    half: &[f64],
-    fit: Option<PowerFit>,
-) -> ScalingSeries {
-    ScalingSeries {
-        label: label.into(),
-        m: ms.to_vec(),
-        value: value.to_vec(),
-        lo: value.iter().zip(half).map(|(v, h)| v - h).collect(),
-        hi: value.iter().zip(half).map(|(v, h)| v + h).collect(),
-        fit,
     }
 }
 

@@ -10,12 +10,14 @@
 
 mod context;
 mod convergence;
+mod exact_limit;
 mod features;
 mod langevin;
 mod lazy;
 mod limit;
 mod overparameterised;
 mod separation;
+mod sweep_output;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -104,6 +106,7 @@ pub fn entries() -> Vec<Box<dyn Entry>> {
         Box::new(lazy::LazyAgainstMeanField),
         Box::new(features::RandomFeatures),
         Box::new(limit::FiniteWidth),
+        Box::new(exact_limit::ExactLimit),
         Box::new(langevin::Langevin),
         Box::new(separation::ScaleSeparation),
     ]

@@ -1,0 +1,560 @@
+//! Gallery entry `exact_limit`: finite m against the exact mean-field limit of a non-linear
+//! network (docs/limit.md sections 10 and 11, docs/math.md sections 5 and 7). One sweep of
+//! `scenarios/gallery/exact_limit.toml` (relu, d = 8, one teacher neuron, population mode) runs
+//! a ladder of widths and many seeds against `reference = "limit"`, the m -> infinity limit
+//! solved by the symmetry reduction. The bias E R_m(t) - R_inf(t) is estimated with the control
+//! variate of docs/sweeps.md (the t = 0 deviation, whose mean B/(2m) is exact) and its fitted
+//! exponent must be -1 and not -1/2.
+//!
+//! Negative control: the same per-seed risks against the limit of a slightly different problem
+//! (a teacher 5% smaller, `target.norm = 0.95`, solved here with `limit::solve`) deviate by a
+//! constant (about 0.02 at t = 0.5 and 0.013 at t = 1), so the fitted exponent of the bias
+//! tends to 0 and the check must fail there; the entry fails if it passes. The control keeps the true t = 0 deviation as the control variate (its mean is known
+//! only for the true problem), so the control's samples are the true ones shifted by
+//! R_inf(t) - R_wrong(t): only the reference differs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use super::lazy::{Fit, rounded, sweep_fit};
+use super::sweep_output::{RiskRow, fits_text, risk_rows, row_near, scaling_series};
+use crate::diagnostics::stats::{BootstrapSettings, Statistic, bootstrap_power_law};
+use crate::dynamics::Control;
+use crate::error::{Error, Result};
+use crate::gallery::{Check, Context, Entry, EntryResult};
+use crate::limit::{LimitProblem, Resolution, solve};
+use crate::output::{RunEntry, Table, read_json};
+use crate::plot::sweep::{
+    BandCurve, ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves,
+    render_scaling_with_slopes, render_width_curves,
+};
+use crate::plot::{Curve, Scale};
+use crate::sweep::execute::run_dir;
+use crate::sweep::limit_reference::{adjusted_sample, control_variate};
+use crate::sweep::{Plan, SweepOverrides};
+
+/// The entry's scenario (and sweep) file in `scenarios/gallery/`.
+const SCENARIO: &str = "exact_limit.toml";
+
+/// Widths and seeds of `--quick` (the file's `[sweep]` section gives the full size): the bias
+/// stands out of the seed noise by about 2.5 sqrt(n / m), so small widths and many seeds
+/// resolve it cheaply.
+const QUICK_WIDTHS: [usize; 4] = [16, 32, 64, 128];
+const QUICK_SEEDS: usize = 256;
+
+/// `--quick` solves the limit with 8 nodes per direction (256 nodes, 0.6 s instead of 18 s;
+/// its error estimate, 8e-5, is 5% of the bias at m = 128).
+const QUICK_LIMIT_NODES: &str = "sweep.limit_nodes=8";
+
+/// The times whose bias exponent is checked (later times are reported: there the bias of the
+/// smallest widths is not yet in its 1/m regime).
+const CHECK_TIMES: [f64; 2] = [0.5, 1.0];
+
+/// The negative control's problem: the scenario with this override.
+const WRONG_PROBLEM: &str = "target.norm=0.95";
+
+/// The time of the figure's negative-control series.
+const CONTROL_FIGURE_TIME: f64 = 1.0;
+
+/// Finite m against the exact limit of a non-linear network.
+pub struct ExactLimit;
+
+/// The per-seed risks of a sweep without varied keys.
+struct SeedRisks {
+    /// risk[k][s]: step -> R of width k and seed s (plan orders).
+    risk: Vec<Vec<BTreeMap<u64, f64>>>,
+    /// The first logged step (t = 0).
+    first: u64,
+}
+
+impl SeedRisks {
+    /// The risks of every run of `plan` in the sweep folder `dir`.
+    fn read(plan: &Plan, dir: &Path) -> Result<Self> {
+        let mut risk = vec![vec![BTreeMap::new(); plan.seeds.len()]; plan.widths.len()];
+        for run in plan.runs.iter().filter(|r| !r.reference) {
+            let width = plan.widths.iter().position(|&m| m == run.m);
+            let seed = plan.seeds.iter().position(|&s| s == run.seed);
+            if let (Some(k), Some(s)) = (width, seed) {
+                risk[k][s] = risk_by_step(&run_dir(dir, run))?;
+            }
+        }
+        let first = risk
+            .iter()
+            .flatten()
+            .filter_map(|r| r.keys().next().copied())
+            .min()
+            .unwrap_or(0);
+        Ok(Self { risk, first })
+    }
+
+    /// Per width, the control-variate samples x_i - beta (c_i - mu) of the bias against
+    /// `reference` at `step` (x_i = R_i(step) - reference(step)), with c_i = R_i(0) - R_inf(0),
+    /// mu = B/(2m), and the estimate's standard error.
+    fn bias_samples(
+        &self,
+        widths: &[usize],
+        step: u64,
+        reference: &BTreeMap<u64, f64>,
+        limit: &BTreeMap<u64, f64>,
+        initial_bias: f64,
+    ) -> (Vec<Vec<f64>>, Vec<f64>) {
+        let at = |map: &BTreeMap<u64, f64>, step: u64| map.get(&step).copied().unwrap_or(f64::NAN);
+        widths
+            .iter()
+            .zip(&self.risk)
+            .map(|(&m, seeds)| {
+                let x: Vec<f64> = seeds
+                    .iter()
+                    .map(|r| at(r, step) - at(reference, step))
+                    .collect();
+                let c: Vec<f64> = seeds
+                    .iter()
+                    .map(|r| at(r, self.first) - at(limit, self.first))
+                    .collect();
+                let mu = initial_bias / (2.0 * m as f64);
+                let estimate = control_variate(&x, &c, mu);
+                (adjusted_sample(&x, &c, mu, estimate.beta), estimate.se)
+            })
+            .unzip()
+    }
+}
+
+/// step -> risk of the series.csv of the run (or limit) folder `dir`.
+fn risk_by_step(dir: &Path) -> Result<BTreeMap<u64, f64>> {
+    let path = RunEntry::Series.path(dir);
+    series_risk(&Table::read_csv(&path)?, &path)
+}
+
+/// step -> risk of a series table (read from `path`, for the error).
+fn series_risk(series: &Table, path: &Path) -> Result<BTreeMap<u64, f64>> {
+    let column = |name: &str| {
+        series
+            .column(name)
+            .ok_or_else(|| Error::format(path, format!("no column {name}")))
+    };
+    let steps = column("step")?;
+    let risk = column("risk")?;
+    Ok(steps.iter().map(|s| *s as u64).zip(risk).collect())
+}
+
+/// The logged step nearest to `time` (dt constant in a sweep).
+fn step_near(map: &BTreeMap<u64, f64>, time: f64, dt: f64) -> u64 {
+    let wanted = time / dt;
+    map.keys()
+        .copied()
+        .min_by(|a, b| {
+            (*a as f64 - wanted)
+                .abs()
+                .total_cmp(&(*b as f64 - wanted).abs())
+        })
+        .unwrap_or(0)
+}
+
+/// The limit of the wrong problem (the negative control), solved at `resolution`.
+fn wrong_limit(ctx: &Context<'_>, resolution: Resolution) -> Result<BTreeMap<u64, f64>> {
+    let scenario = ctx.scenario(SCENARIO, &[WRONG_PROBLEM.to_string()])?;
+    let problem = LimitProblem::from_scenario(&scenario)?;
+    let solution = solve(&problem, resolution, &mut |_, _| Control::Continue)?;
+    series_risk(&solution.series, Path::new(WRONG_PROBLEM))
+}
+
+/// What the sweep measured, read back.
+struct Measured {
+    plan: Plan,
+    rows: Vec<RiskRow>,
+    summary: Value,
+    risks: SeedRisks,
+    limit: BTreeMap<u64, f64>,
+    initial_bias: f64,
+    dt: f64,
+}
+
+impl Measured {
+    /// The bias fits of the risk (control variate) at the sweep's fit times.
+    fn bias_fits(&self, path: &Path) -> Result<Vec<Fit>> {
+        let mut times: Vec<f64> = self.summary["points"][0]["fits"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["observable"] == "risk" && f["statistic"] == "bias")
+            .filter_map(|f| f["time"].as_f64())
+            .filter(|t| *t > 0.0)
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times.dedup();
+        times
+            .iter()
+            .map(|&t| sweep_fit(&self.summary, 0, "risk", "bias", t, path))
+            .collect()
+    }
+
+    /// The bias fit against `reference` at `time`, with the sweep's bootstrap settings.
+    fn fit_against(&self, reference: &BTreeMap<u64, f64>, time: f64) -> Result<Fit> {
+        let step = step_near(&self.limit, time, self.dt);
+        let (samples, _) = self.risks.bias_samples(
+            &self.plan.widths,
+            step,
+            reference,
+            &self.limit,
+            self.initial_bias,
+        );
+        let ms: Vec<f64> = self.plan.widths.iter().map(|&m| m as f64).collect();
+        let settings = BootstrapSettings {
+            resamples: self.plan.bootstrap,
+            level: self.plan.level,
+            seed: self.plan.seeds.first().copied().unwrap_or(0),
+            paired: true,
+        };
+        let interval =
+            bootstrap_power_law(&ms, &samples, |s| Statistic::AbsMean.apply(s), &settings)?;
+        Ok(Fit {
+            slope: interval.slope,
+            intercept: interval.intercept,
+            lo: interval.lo,
+            hi: interval.hi,
+            level: interval.level,
+            time: step as f64 * self.dt,
+        })
+    }
+}
+
+impl Entry for ExactLimit {
+    fn name(&self) -> &'static str {
+        "exact_limit"
+    }
+
+    fn title(&self) -> &'static str {
+        "Finite m against the exact limit, non-linear"
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
+        let measured = measure(ctx, &ctx.work_dir(self.name()))?;
+        let summary_path = ctx.work_dir(self.name()).join("sweep_summary.json");
+        let bias = measured.bias_fits(&summary_path)?;
+        let checked: Vec<Fit> = CHECK_TIMES
+            .iter()
+            .map(|&t| sweep_fit(&measured.summary, 0, "risk", "bias", t, &summary_path))
+            .collect::<Result<_>>()?;
+        let resolution = limit_resolution(&measured.plan, ctx)?;
+        let wrong = wrong_limit(ctx, resolution)?;
+        let control: Vec<Fit> = CHECK_TIMES
+            .iter()
+            .map(|&t| measured.fit_against(&wrong, t))
+            .collect::<Result<_>>()?;
+        let control_figure = measured.fit_against(&wrong, CONTROL_FIGURE_TIME)?;
+        let out = ctx.out();
+        draw_bias(&measured, &bias, &wrong, &control_figure, out)?;
+        draw_risk(&measured, &out.join("exact_limit_risk"))?;
+        let numbers = numbers_of(&measured, &bias, &control, &wrong);
+        Ok(EntryResult {
+            name: self.name().into(),
+            title: self.title().into(),
+            figures: [
+                "exact_limit.png",
+                "exact_limit.svg",
+                "exact_limit_control.png",
+                "exact_limit_control.svg",
+                "exact_limit_risk.png",
+                "exact_limit_risk.svg",
+            ]
+            .map(String::from)
+            .to_vec(),
+            numbers,
+            checks: checks_of(&checked, &control, &measured.plan),
+            seconds: 0.0,
+        })
+    }
+}
+
+/// Runs (or reuses) the sweep into `dir` and reads back what the entry needs.
+fn measure(ctx: &Context<'_>, dir: &Path) -> Result<Measured> {
+    let (sizes, overrides) = if ctx.quick() {
+        let sizes = SweepOverrides {
+            widths: Some(QUICK_WIDTHS.to_vec()),
+            seeds: Some(QUICK_SEEDS),
+            reference: None,
+        };
+        (sizes, vec![QUICK_LIMIT_NODES.to_string()])
+    } else {
+        (SweepOverrides::default(), Vec::new())
+    };
+    let plan = ctx.sweep(SCENARIO, &overrides, &sizes, dir)?;
+    let summary_path = dir.join("sweep_summary.json");
+    let summary: Value = read_json(&summary_path)?;
+    let limit_record = &summary["points"][0]["limit"];
+    let missing = |what: &str| Error::format(&summary_path, format!("no limit {what}"));
+    let limit_dir = limit_record["directory"]
+        .as_str()
+        .ok_or_else(|| missing("directory"))?;
+    let initial_bias = limit_record["initial_bias"]
+        .as_f64()
+        .ok_or_else(|| missing("initial_bias"))?;
+    let dt = ctx.scenario(SCENARIO, &overrides)?.dt;
+    Ok(Measured {
+        rows: risk_rows(&dir.join("sweep_stats.csv"))?,
+        risks: SeedRisks::read(&plan, dir)?,
+        limit: risk_by_step(&dir.join(limit_dir))?,
+        initial_bias,
+        dt,
+        summary,
+        plan,
+    })
+}
+
+/// The resolution the sweep solved its limit at (the wrong limit is solved at the same).
+fn limit_resolution(plan: &Plan, ctx: &Context<'_>) -> Result<Resolution> {
+    let problem = LimitProblem::from_scenario(&ctx.scenario(SCENARIO, &[])?)?;
+    Ok(plan.limit_nodes.map_or_else(
+        || Resolution::default_for(problem.k()),
+        Resolution::with_nodes,
+    ))
+}
+
+/// The figures of the bias: `exact_limit` (|bias| against m at each fit time, with its fit and
+/// an m^-1 guide) and `exact_limit_control` (at [`CONTROL_FIGURE_TIME`], against the true and
+/// the wrong limit), both with the control variate and bars of +- 2 SE.
+fn draw_bias(
+    measured: &Measured,
+    bias: &[Fit],
+    wrong: &BTreeMap<u64, f64>,
+    control: &Fit,
+    out: &Path,
+) -> Result<()> {
+    let seeds = measured.plan.seeds.len();
+    let series: Vec<ScalingSeries> = bias.iter().map(|f| bias_series(measured, f)).collect();
+    render_bias(
+        format!("Bias of the relu risk against the exact limit ({seeds} seeds)"),
+        series.clone(),
+        &out.join("exact_limit"),
+    )?;
+    let mut pair: Vec<ScalingSeries> = bias
+        .iter()
+        .zip(series)
+        .filter(|(f, _)| (f.time - control.time).abs() < 1e-9)
+        .map(|(_, s)| {
+            let label = format!("exact limit, {}", s.label);
+            ScalingSeries { label, ..s }
+        })
+        .collect();
+    pair.push(control_series(measured, wrong, control));
+    render_bias(
+        format!(
+            "Negative control: the limit of {} ({seeds} seeds)",
+            WRONG_PROBLEM.replace('=', " = ")
+        ),
+        pair,
+        &out.join("exact_limit_control"),
+    )
+}
+
+/// The bias (control variate) at the time of `fit`, from sweep_stats.csv, with the fit.
+fn bias_series(measured: &Measured, fit: &Fit) -> ScalingSeries {
+    let ms: Vec<f64> = measured.plan.widths.iter().map(|&m| m as f64).collect();
+    let rows: Vec<&RiskRow> = measured
+        .plan
+        .widths
+        .iter()
+        .filter_map(|&m| row_near(&measured.rows, m, fit.time))
+        .collect();
+    let value: Vec<f64> = rows.iter().map(|r| r.deviation_cv_mean.abs()).collect();
+    let half: Vec<f64> = rows.iter().map(|r| 2.0 * r.deviation_cv_se).collect();
+    let label = format!("t = {}", rounded(fit.time, 4));
+    scaling_series(&label, &ms, &value, &half, Some(fit.power(1.0)))
+}
+
+/// The deviation from the wrong limit (control variate) at the time of `control`, with its fit.
+fn control_series(measured: &Measured, wrong: &BTreeMap<u64, f64>, control: &Fit) -> ScalingSeries {
+    let ms: Vec<f64> = measured.plan.widths.iter().map(|&m| m as f64).collect();
+    let step = step_near(&measured.limit, control.time, measured.dt);
+    let (samples, se) = measured.risks.bias_samples(
+        &measured.plan.widths,
+        step,
+        wrong,
+        &measured.limit,
+        measured.initial_bias,
+    );
+    let value: Vec<f64> = samples
+        .iter()
+        .map(|s| Statistic::AbsMean.apply(s))
+        .collect();
+    let half: Vec<f64> = se.iter().map(|s| 2.0 * s).collect();
+    let label = format!("wrong limit, t = {}", rounded(control.time, 4));
+    scaling_series(&label, &ms, &value, &half, Some(control.power(1.0)))
+}
+
+/// A scaling figure of the bias with an m^-1 guide.
+fn render_bias(title: String, series: Vec<ScalingSeries>, stem: &Path) -> Result<()> {
+    let figure = ScalingFigure {
+        title,
+        x_label: "width m".into(),
+        y_label: "|E R_m(t) - R_inf(t)| (+- 2 SE)".into(),
+        series,
+    };
+    let guide = ReferenceSlope {
+        slope: -1.0,
+        label: "m^-1".into(),
+    };
+    render_scaling_with_slopes(&figure, &[guide], stem)
+}
+
+/// Figure (a): the risk against time at each width (seed mean +- 2 SE) beside the exact limit.
+fn draw_risk(measured: &Measured, stem: &Path) -> Result<()> {
+    let curves = measured
+        .plan
+        .widths
+        .iter()
+        .map(|&m| {
+            let rows: Vec<&RiskRow> = measured.rows.iter().filter(|r| r.m == m).collect();
+            BandCurve {
+                label: format!("m = {m}"),
+                x: rows.iter().map(|r| r.time).collect(),
+                mean: rows.iter().map(|r| r.mean).collect(),
+                half_width: rows.iter().map(|r| 2.0 * r.se).collect(),
+                m: m as f64,
+            }
+        })
+        .collect();
+    let reference = Curve {
+        label: "exact limit (meanfield limit)".into(),
+        x: measured
+            .limit
+            .keys()
+            .map(|&s| s as f64 * measured.dt)
+            .collect(),
+        y: measured.limit.values().copied().collect(),
+    };
+    let figure = WidthCurves {
+        title: format!(
+            "Relu risk against the exact limit ({} seeds)",
+            measured.plan.seeds.len()
+        ),
+        x_label: "time t".into(),
+        y_label: "risk R (seed mean +- 2 SE)".into(),
+        x_scale: Scale::Linear,
+        y_scale: Scale::Log,
+        curves,
+        reference: Some(reference),
+    };
+    render_width_curves(&figure, stem)
+}
+
+/// The numbers of gallery.json: sizes, the bias exponents, m x bias, the limit's accuracy and
+/// the negative control.
+fn numbers_of(
+    measured: &Measured,
+    bias: &[Fit],
+    control: &[Fit],
+    wrong: &BTreeMap<u64, f64>,
+) -> Map<String, Value> {
+    let plan = &measured.plan;
+    let mut numbers = Map::new();
+    numbers.insert("widths".into(), json!(plan.widths));
+    numbers.insert("seeds".into(), json!(plan.seeds.len()));
+    numbers.insert(
+        "bias_slopes".into(),
+        Value::Array(bias.iter().map(Fit::json).collect()),
+    );
+    let m_times_bias: Vec<Value> = bias
+        .iter()
+        .map(|fit| {
+            let values: Vec<f64> = plan
+                .widths
+                .iter()
+                .filter_map(|&m| row_near(&measured.rows, m, fit.time))
+                .map(|r| rounded(r.m as f64 * r.deviation_cv_mean, 3))
+                .collect();
+            json!({ "time": rounded(fit.time, 4), "m_times_bias": values })
+        })
+        .collect();
+    numbers.insert("m_times_bias".into(), Value::Array(m_times_bias));
+    numbers.insert(
+        "limit".into(),
+        measured.summary["points"][0]["limit"].clone(),
+    );
+    let shift = wrong
+        .iter()
+        .filter_map(|(s, r)| Some((r - measured.limit.get(s)?).abs()))
+        .fold(0.0, f64::max);
+    numbers.insert(
+        "negative_control".into(),
+        json!({
+            "problem": WRONG_PROBLEM,
+            "max_risk_shift": rounded(shift, 3),
+            "bias_slopes": control.iter().map(Fit::json).collect::<Vec<_>>(),
+            "check_passed": passes(control),
+        }),
+    );
+    numbers
+}
+
+/// The check on bias exponents: -1 inside every interval and -1/2 outside every one.
+fn passes(fits: &[Fit]) -> bool {
+    !fits.is_empty() && fits.iter().all(|f| f.covers(-1.0) && !f.covers(-0.5))
+}
+
+/// The checks: -1 inside and -1/2 outside the bias intervals at [`CHECK_TIMES`], and the same
+/// check failing against the wrong limit.
+fn checks_of(checked: &[Fit], control: &[Fit], plan: &Plan) -> Vec<Check> {
+    let percent = 100.0 * plan.level;
+    let times = CHECK_TIMES.map(|t| t.to_string()).join(" and ");
+    let sizes = format!("widths {:?}, {} seeds", plan.widths, plan.seeds.len());
+    let detail = format!("{} ({sizes})", fits_text(checked));
+    vec![
+        Check::new(
+            format!(
+                "-1 lies in the {percent:.0}% interval of the bias exponent (control variate) at \
+                 t = {times}"
+            ),
+            !checked.is_empty() && checked.iter().all(|f| f.covers(-1.0)),
+            detail.clone(),
+        ),
+        Check::new(
+            format!("the {percent:.0}% interval of the bias exponent excludes -1/2 at t = {times}"),
+            !checked.is_empty() && checked.iter().all(|f| !f.covers(-0.5)),
+            detail,
+        ),
+        Check::new(
+            format!(
+                "negative control: against the limit of a slightly different problem \
+                 ({WRONG_PROBLEM}) the same check fails"
+            ),
+            !passes(control),
+            format!("{} ({sizes})", fits_text(control)),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit(slope: f64, lo: f64, hi: f64) -> Fit {
+        Fit {
+            slope,
+            intercept: 0.0,
+            lo,
+            hi,
+            level: 0.95,
+            time: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_check_passes_only_for_intervals_around_minus_one_without_minus_one_half() {
+        assert!(passes(&[fit(-1.0, -1.2, -0.85), fit(-1.05, -1.3, -0.9)]));
+        // A constant deviation (the negative control): exponent near 0.
+        assert!(!passes(&[fit(-0.24, -0.27, -0.21)]));
+        // Too wide to tell -1 from -1/2.
+        assert!(!passes(&[fit(-1.0, -1.9, -0.4)]));
+        assert!(!passes(&[]));
+    }
+
+    #[test]
+    fn step_near_picks_the_logged_step_closest_to_the_time() {
+        let logged: BTreeMap<u64, f64> = [(0, 1.0), (10, 0.5), (20, 0.25)].into();
+        assert_eq!(step_near(&logged, 0.45, 0.05), 10);
+        assert_eq!(step_near(&logged, 0.8, 0.05), 20);
+    }
+}
