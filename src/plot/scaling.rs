@@ -218,6 +218,40 @@ fn fit_label(label: &str, fit: Option<&PowerFit>) -> String {
     }
 }
 
+/// `y_range` with its top raised, where needed, so that an upper corner of the plot holds the
+/// legend of `labels` without covering a data point or an error bar end (`data`): a legend
+/// over the data would hide what the figure shows. Unchanged where some corner is already free.
+fn with_legend_room(
+    x_range: &Range<f64>,
+    y_range: Range<f64>,
+    data: &[(f64, f64)],
+    labels: &[String],
+) -> Range<f64> {
+    // The plotting area in pixels as laid out by `framed_chart` (chart.rs's Layout).
+    let (width, height) = SAMPLE_LEGEND.size_for(labels);
+    let (legend_x, legend_y) = (width / 1000.0, height / 620.0);
+    let fraction = |value: f64, range: &Range<f64>| {
+        (value.ln() - range.start.ln()) / (range.end.ln() - range.start.ln())
+    };
+    let covered = |range: &Range<f64>, right: bool, upper: bool| {
+        data.iter().any(|&(x, y)| {
+            let (fx, fy) = (fraction(x, x_range), fraction(y, range));
+            let inside_x = if right { fx > 1.0 - legend_x } else { fx < legend_x };
+            let inside_y = if upper { fy > 1.0 - legend_y } else { fy < legend_y };
+            inside_x && inside_y
+        })
+    };
+    let corners = [(true, true), (false, true), (true, false), (false, false)];
+    if legend_y >= 0.9 || corners.iter().any(|&(r, u)| !covered(&y_range, r, u)) {
+        return y_range;
+    }
+    let highest = data.iter().fold(y_range.start, |top, &(_, y)| top.max(y));
+    // The data end below the legend (and a 3 % margin) on the raised log axis.
+    let span = (highest.ln() - y_range.start.ln()) / (1.0 - legend_y - 0.03);
+    let top = (y_range.start.ln() + span).exp();
+    y_range.start..top.max(y_range.end)
+}
+
 /// The part of the line y = y0 (x / x0)^slope with x in `x_range` and y in `y_range` (a
 /// segment on log-log axes), `None` if the line misses the chart.
 fn power_line_in(
@@ -319,6 +353,31 @@ impl<'a> ScalingChart<'a> {
                 drawable_in_words(Scale::Log, Scale::Log, "m", "value"),
             ));
         };
+        let labels: Vec<String> = figure
+            .series
+            .iter()
+            .zip(&points)
+            .map(|(series, points)| {
+                legend_label(
+                    &fit_label(&series.label, series.fit.as_ref()),
+                    points.is_empty(),
+                )
+            })
+            .chain(slopes.iter().map(|reference| reference.label.clone()))
+            .collect();
+        let data: Vec<(f64, f64)> = points
+            .iter()
+            .flatten()
+            .copied()
+            .chain(
+                raw_bars
+                    .iter()
+                    .flatten()
+                    .flat_map(|&(m, _, lo, hi)| [(m, lo), (m, hi)])
+                    .filter(|&(_, y)| positive(y)),
+            )
+            .collect();
+        let y_range = with_legend_room(&x_range, y_range, &data, &labels);
         let bars = raw_bars
             .iter()
             .map(|series_bars| {
