@@ -236,8 +236,16 @@ fn with_legend_room(
     let covered = |range: &Range<f64>, right: bool, upper: bool| {
         data.iter().any(|&(x, y)| {
             let (fx, fy) = (fraction(x, x_range), fraction(y, range));
-            let inside_x = if right { fx > 1.0 - legend_x } else { fx < legend_x };
-            let inside_y = if upper { fy > 1.0 - legend_y } else { fy < legend_y };
+            let inside_x = if right {
+                fx > 1.0 - legend_x
+            } else {
+                fx < legend_x
+            };
+            let inside_y = if upper {
+                fy > 1.0 - legend_y
+            } else {
+                fy < legend_y
+            };
             inside_x && inside_y
         })
     };
