@@ -5,7 +5,8 @@
 //! theta_j = (a_j, w_j) (every convention is in `docs/math.md`).
 //!
 //! Layers, each using only those to its left:
-//! `error -> random -> math -> {device, gpu} -> task -> dynamics -> diagnostics -> {plot, output} -> scenario`.
+//! `error -> random -> math -> {device, gpu} -> task -> dynamics -> diagnostics -> {plot, output} -> scenario`,
+//! and above them the commands: `run -> limit -> sweep -> gallery` (and `bench`).
 //!
 //! - [`math`]: activations, pair kernels K and grad_1 K, particles, deterministic reductions.
 //! - [`device`]: where the population interaction runs (`cpu`, `cuda`) and in which precision.
@@ -15,6 +16,9 @@
 //! - [`diagnostics`]: scalars observed along a run.
 //! - [`plot`] and [`output`]: figures and the files of a run directory.
 //! - [`scenario`]: experiments as TOML data, validated into typed configuration.
+//! - [`run`]: a run directory (`meanfield run`); [`limit`]: the exact mean-field limit of a
+//!   scenario with rotation symmetry (`meanfield limit`, `docs/limit.md` sections 10-12);
+//!   [`sweep`]: widths and seeds against a limit; [`gallery`]: classic results reproduced.
 
 pub mod bench;
 pub mod device;
