@@ -199,7 +199,7 @@ fn error_estimates(problem: &LimitProblem, solution: &Solution) -> Result<(f64, 
     let half = solution.resolution.halved();
     let coarse = solve(problem, half, &mut |_, _| Control::Continue)?;
     let resolution_error = largest_difference(&solution.series, &coarse.series)?;
-    if problem.dt_schedule.is_some() {
+    if problem.schedules.dt.is_some() {
         return Ok((resolution_error, None));
     }
     let fine_dt = refined_in_time(problem);

@@ -14,8 +14,8 @@
 
 use nalgebra::DMatrix;
 
-use crate::dynamics::ParameterSchedule;
 use crate::dynamics::{Integrator, Schedule, Train};
+use crate::dynamics::{ParameterSchedule, Schedules};
 use crate::error::Result;
 use crate::math::{Activation, InitLaw};
 use crate::scenario::{InitSource, RiskSpec, Scenario};
@@ -46,10 +46,8 @@ pub struct LimitProblem {
     pub law: InitLaw,
     /// The reduced flow at t = 0 (lambda from its schedule at 0).
     pub flow: ReducedFlow,
-    /// lambda(t), if scheduled.
-    pub lambda_schedule: Option<ParameterSchedule>,
-    /// dt(t), if scheduled.
-    pub dt_schedule: Option<ParameterSchedule>,
+    /// dt(t) and lambda(t) where scheduled (tau is 0: a tau schedule is refused).
+    pub schedules: Schedules,
     /// The integrator (deterministic: euler, heun or rk4).
     pub integrator: Integrator,
     /// dt at t = 0.
@@ -88,8 +86,10 @@ impl LimitProblem {
                 train_a: dynamics.train != Train::WOnly,
                 train_w: dynamics.train != Train::AOnly,
             },
-            lambda_schedule: scenario.schedules.lambda.clone(),
-            dt_schedule: scenario.schedules.dt.clone(),
+            schedules: Schedules {
+                tau: None,
+                ..scenario.schedules.clone()
+            },
             integrator: scenario.integrator,
             dt: scenario.dt,
             steps: scenario.steps,

@@ -30,8 +30,8 @@
 
 use nalgebra::DMatrix;
 
+use crate::dynamics::Control;
 use crate::dynamics::integrator::{FieldStepper, VelocityField};
-use crate::dynamics::{Control, Schedules};
 use crate::error::Result;
 use crate::limit::problem::LimitProblem;
 use crate::math::AngleRule;
@@ -176,11 +176,7 @@ pub fn solve(
     let mut last = initial.clone();
     let mut last_step = 0;
     let mut stepper = FieldStepper::new(problem.integrator, state.shape());
-    let schedules = Schedules {
-        dt: problem.dt_schedule.clone(),
-        lambda: problem.lambda_schedule.clone(),
-        tau: None,
-    };
+    let schedules = &problem.schedules;
     let (mut clock_time, mut clock) = schedules.clock_at(problem.dt, 0);
     let mut dt = problem.dt;
     let mut series = Table::new(columns(problem));
