@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nalgebra::DMatrix;
 
@@ -27,30 +27,19 @@ pub use run_directory::{
 
 /// Writes `bytes` to `path` atomically.
 ///
-/// The bytes go to a temporary file `.{name}.{pid}.{n}.tmp` in the same directory (so the
-/// rename cannot cross file systems), which is flushed to disk (`sync_all`) and then renamed
-/// over `path`. `path` therefore holds either its old content or all of `bytes`, never a part.
-/// On failure the temporary file is removed. Concurrent writers of the same `path` (in one
-/// process or several) each rename a complete file; the last rename wins.
+/// The bytes go to a new temporary file `.{name}.XXXXXX.tmp` in the same directory (so the
+/// rename cannot cross file systems; `tempfile` creates it exclusively, under a random tag),
+/// which is flushed to disk (`sync_all`) and then renamed over `path` (`persist`). `path`
+/// therefore holds either its old content or all of `bytes`, never a part. On failure, or a
+/// panic, the temporary file is removed. Concurrent writers of the same `path` (in one process
+/// or several) each rename a complete file; the last rename wins. The file gets the
+/// permissions `File::create` would give it (0666 less the umask), not tempfile's private 0600:
+/// results are meant to be read by others.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file that could not be written or renamed; [`Error::Invalid`] if
 /// `path` has no file name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = temporary_path(path)?;
-    let written = write_and_sync(&temporary, bytes)
-        .and_then(|()| std::fs::rename(&temporary, path).map_err(|e| Error::io(path, e)));
-    if written.is_err() {
-        // Best effort: the error that matters is the one already in `written`.
-        let _ = std::fs::remove_file(&temporary);
-        return written;
-    }
-    sync_parent_directory(path);
-    Ok(())
-}
-
-/// `dir/.{name}.{pid}.{n}.tmp` for `dir/name`, n counting the calls of this process.
-fn temporary_path(path: &Path) -> Result<PathBuf> {
     let name = path.file_name().ok_or_else(|| {
         Error::invalid(
             "output path",
@@ -58,21 +47,40 @@ fn temporary_path(path: &Path) -> Result<PathBuf> {
             "a path ending in a file name",
         )
     })?;
-    // Unique per process and call: writers of the same file (shards of one sweep writing
-    // the same plan) each rename a whole file of their own; the last rename wins.
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let call = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(name);
-    temporary_name.push(format!(".{}.{call}.tmp", std::process::id()));
-    Ok(path.with_file_name(temporary_name))
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder
+        .prefix(&prefix)
+        .suffix(TEMPORARY_SUFFIX)
+        .rand_bytes(TEMPORARY_TAG);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut file = builder
+        .tempfile_in(directory)
+        .map_err(|e| Error::io(path, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    file.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_parent_directory(path);
+    Ok(())
 }
 
-fn write_and_sync(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
-    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    file.sync_all().map_err(|e| Error::io(path, e))
-}
+/// The temporary file of [`write_atomic`] is `.{name}.{tag}.tmp`, its tag this many random
+/// ASCII letters and digits ([`run_directory::is_run_entry`] recognises one left by a killed
+/// run).
+pub const TEMPORARY_TAG: usize = 6;
+
+/// The suffix of [`write_atomic`]'s temporary files.
+pub const TEMPORARY_SUFFIX: &str = ".tmp";
 
 /// Makes the rename itself durable where the platform allows (directories can be opened and
 /// synced on Unix). A failure here does not make the file content wrong, so it is ignored.
@@ -234,59 +242,32 @@ impl NpyDtype {
     }
 }
 
-/// The parsed header dict of an `.npy` file.
-#[derive(Debug, Default)]
-struct NpyHeader {
-    descr: Option<String>,
-    fortran_order: Option<bool>,
-    shape: Option<Vec<usize>>,
-}
-
+/// The matrix of an `.npy` file's bytes. The header (magic, version, the Python dict literal)
+/// is parsed by the `npyz` crate; the checks of the dtype, the dimensions and the data length,
+/// and the decoding, are this module's, so that every message names what was found.
 fn parse_npy(bytes: &[u8]) -> Result<DMatrix<f64>, String> {
     if !bytes.starts_with(NPY_MAGIC) {
         return Err("not an .npy file (missing the magic string \\x93NUMPY)".to_owned());
     }
-    let truncated_header = || "truncated .npy header".to_owned();
-    let version = bytes.get(6..8).ok_or_else(truncated_header)?;
-    let (length_size, header_is_utf8) = match (version[0], version[1]) {
-        (1, 0) => (2, false),
-        (2, 0) => (4, false),
-        (3, 0) => (4, true),
-        (major, minor) => {
-            return Err(format!(
-                "unsupported .npy format version {major}.{minor}: expected 1.0, 2.0 or 3.0"
-            ));
+    let mut cursor = std::io::Cursor::new(bytes);
+    let header = npyz::NpyHeader::from_reader(&mut cursor).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "truncated .npy header".to_owned()
+        } else {
+            format!("malformed .npy header: {e}")
         }
+    })?;
+    let descr = match header.dtype() {
+        npyz::DType::Plain(type_string) => type_string.to_string(),
+        other => other.descr(),
     };
-    let length_bytes = bytes.get(8..8 + length_size).ok_or_else(truncated_header)?;
-    let header_length = length_bytes
-        .iter()
-        .rev()
-        .fold(0_usize, |length, &byte| (length << 8) | usize::from(byte));
-    let data_start = 8 + length_size + header_length;
-    let header_bytes = bytes
-        .get(8 + length_size..data_start)
-        .ok_or_else(truncated_header)?;
-    let header_text = if header_is_utf8 {
-        std::str::from_utf8(header_bytes).map_err(|_| "the .npy header is not UTF-8".to_owned())?
-    } else {
-        std::str::from_utf8(header_bytes)
-            .ok()
-            .filter(|text| text.is_ascii())
-            .ok_or_else(|| "the .npy header is not ASCII".to_owned())?
-    };
-    let header = parse_header_dict(header_text)?;
-
-    let descr = header
-        .descr
-        .ok_or_else(|| "the .npy header has no 'descr'".to_owned())?;
     let dtype = NpyDtype::parse(&descr)?;
-    let fortran_order = header
-        .fortran_order
-        .ok_or_else(|| "the .npy header has no 'fortran_order'".to_owned())?;
-    let shape = header
-        .shape
-        .ok_or_else(|| "the .npy header has no 'shape'".to_owned())?;
+    let shape: Vec<usize> = header
+        .shape()
+        .iter()
+        .map(|&n| usize::try_from(n))
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("shape {:?} is too large", header.shape()))?;
     let (nrows, ncols) = match shape.as_slice() {
         [] => (1, 1),
         [n] => (*n, 1),
@@ -302,7 +283,8 @@ fn parse_npy(bytes: &[u8]) -> Result<DMatrix<f64>, String> {
         .checked_mul(ncols)
         .and_then(|count| count.checked_mul(dtype.size()))
         .ok_or_else(|| format!("shape {shape:?} is too large"))?;
-    let data = &bytes[data_start..];
+    // The cursor stands at the first data byte (within `bytes`: it only read from them).
+    let data = &bytes[usize::try_from(cursor.position()).unwrap_or(bytes.len())..];
     if data.len() != expected {
         let problem = if data.len() < expected {
             "truncated data"
@@ -317,116 +299,10 @@ fn parse_npy(bytes: &[u8]) -> Result<DMatrix<f64>, String> {
     let values = data
         .chunks_exact(dtype.size())
         .map(|chunk| dtype.decode(chunk));
-    Ok(if fortran_order {
-        DMatrix::from_iterator(nrows, ncols, values)
-    } else {
-        DMatrix::from_row_iterator(nrows, ncols, values)
+    Ok(match header.order() {
+        npyz::Order::Fortran => DMatrix::from_iterator(nrows, ncols, values),
+        npyz::Order::C => DMatrix::from_row_iterator(nrows, ncols, values),
     })
-}
-
-/// Parses the Python dict literal of an `.npy` header, e.g.
-/// `{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }`.
-fn parse_header_dict(text: &str) -> Result<NpyHeader, String> {
-    let mut parser = DictParser { rest: text.trim() };
-    let mut header = NpyHeader::default();
-    parser.expect('{')?;
-    loop {
-        if parser.eat('}') {
-            break;
-        }
-        let key = parser.string()?;
-        parser.expect(':')?;
-        match key.as_str() {
-            "descr" => header.descr = Some(parser.string()?),
-            "fortran_order" => header.fortran_order = Some(parser.boolean()?),
-            "shape" => header.shape = Some(parser.tuple()?),
-            other => return Err(format!("unexpected key '{other}' in the .npy header")),
-        }
-        if !parser.eat(',') {
-            parser.expect('}')?;
-            break;
-        }
-    }
-    Ok(header)
-}
-
-/// A cursor over the few Python literals that `.npy` headers use.
-struct DictParser<'a> {
-    rest: &'a str,
-}
-
-impl DictParser<'_> {
-    fn malformed(&self) -> String {
-        let context: String = self.rest.chars().take(20).collect();
-        format!("malformed .npy header near {context:?}")
-    }
-
-    fn eat(&mut self, expected: char) -> bool {
-        self.rest = self.rest.trim_start();
-        match self.rest.strip_prefix(expected) {
-            Some(rest) => {
-                self.rest = rest;
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn expect(&mut self, expected: char) -> Result<(), String> {
-        if self.eat(expected) {
-            Ok(())
-        } else {
-            Err(self.malformed())
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.rest = self.rest.trim_start();
-        let quote = match self.rest.chars().next() {
-            Some(quote @ ('\'' | '"')) => quote,
-            _ => return Err(self.malformed()),
-        };
-        let body = &self.rest[1..];
-        let end = body.find(quote).ok_or_else(|| self.malformed())?;
-        let value = body[..end].to_owned();
-        self.rest = &body[end + 1..];
-        Ok(value)
-    }
-
-    fn boolean(&mut self) -> Result<bool, String> {
-        self.rest = self.rest.trim_start();
-        for (word, value) in [("True", true), ("False", false)] {
-            if let Some(rest) = self.rest.strip_prefix(word) {
-                self.rest = rest;
-                return Ok(value);
-            }
-        }
-        Err(self.malformed())
-    }
-
-    fn tuple(&mut self) -> Result<Vec<usize>, String> {
-        self.expect('(')?;
-        let mut values = Vec::new();
-        loop {
-            if self.eat(')') {
-                return Ok(values);
-            }
-            self.rest = self.rest.trim_start();
-            let digits = self
-                .rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(self.rest.len());
-            let value = self.rest[..digits].parse().map_err(|_| self.malformed())?;
-            values.push(value);
-            self.rest = &self.rest[digits..];
-            // Python 2 wrote long integers with an `L` suffix.
-            self.rest = self.rest.strip_prefix('L').unwrap_or(self.rest);
-            if !self.eat(',') {
-                self.expect(')')?;
-                return Ok(values);
-            }
-        }
-    }
 }
 
 /// A table of float columns: `series.csv` and friends.
@@ -517,9 +393,10 @@ impl Table {
         write_atomic(path, self.to_csv().as_bytes())
     }
 
-    /// Reads a CSV file as written by [`Table::write_csv`]: a header line, then rows of floats
-    /// (`NaN`, `nan`, `inf`, `-inf` included). Line ends may be `\n` or `\r\n`; blank lines at
-    /// the end are ignored.
+    /// Reads a CSV file as written by [`Table::write_csv`]: a header line (names quoted as
+    /// [`quote_csv_field`] writes them), then rows of floats (`NaN`, `nan`, `inf`, `-inf`
+    /// included). Line ends may be `\n` or `\r\n`; blank lines are ignored. The `csv` crate
+    /// splits the records; the floats are parsed by `str::parse`, so they read back bit for bit.
     ///
     /// # Errors
     /// [`Error::Io`] if the file cannot be read; [`Error::Format`] naming the file and line for
@@ -527,22 +404,30 @@ impl Table {
     /// header's.
     pub fn read_csv(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let text = String::from_utf8(bytes).map_err(|_| Error::format(path, "not UTF-8 text"))?;
-        let mut lines = text.lines().enumerate();
-        let header = lines
-            .next()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .ok_or_else(|| Error::format(path, "line 1: empty file, expected a header line"))?;
-        let columns = parse_csv_header(header.1)
-            .map_err(|message| Error::format(path, format!("line 1: {message}")))?;
-        let body: Vec<(usize, &str)> = lines.collect();
-        let last_nonblank = body.iter().rposition(|(_, line)| !line.trim().is_empty());
-        let body = &body[..last_nonblank.map_or(0, |index| index + 1)];
-        let mut table = Self::new(columns);
-        for &(index, line) in body {
-            let number = index + 1;
-            let row = line
-                .split(',')
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(Error::format(path, "not UTF-8 text"));
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes.as_slice());
+        let mut records = reader.records();
+        let header = match records.next() {
+            Some(Ok(header)) if !header.iter().all(|name| name.trim().is_empty()) => header,
+            Some(Err(e)) => return Err(Error::format(path, format!("line 1: {e}"))),
+            _ => {
+                return Err(Error::format(
+                    path,
+                    "line 1: empty file, expected a header line",
+                ));
+            }
+        };
+        let mut table = Self::new(header.iter().map(str::to_owned).collect());
+        for record in records {
+            let record = record.map_err(|e| Error::format(path, e.to_string()))?;
+            let number = record.position().map_or(0, csv::Position::line);
+            let row = record
+                .iter()
                 .enumerate()
                 .map(|(column, field)| {
                     let field = field.trim();
@@ -592,51 +477,6 @@ pub fn quote_csv_field(field: &str) -> String {
     }
 }
 
-/// Splits a CSV header line into names, undoing [`quote_csv_field`].
-fn parse_csv_header(line: &str) -> Result<Vec<String>, String> {
-    let mut names = Vec::new();
-    let mut characters = line.chars().peekable();
-    loop {
-        let mut name = String::new();
-        if characters.peek() == Some(&'"') {
-            characters.next();
-            loop {
-                match characters.next() {
-                    Some('"') if characters.peek() == Some(&'"') => {
-                        characters.next();
-                        name.push('"');
-                    }
-                    Some('"') => break,
-                    Some(character) => name.push(character),
-                    None => return Err("unterminated quoted column name".to_owned()),
-                }
-            }
-            match characters.next() {
-                None => {
-                    names.push(name);
-                    return Ok(names);
-                }
-                Some(',') => names.push(name),
-                Some(other) => {
-                    return Err(format!("unexpected {other:?} after a quoted column name"));
-                }
-            }
-        } else {
-            loop {
-                match characters.next() {
-                    None => {
-                        names.push(name.trim().to_owned());
-                        return Ok(names);
-                    }
-                    Some(',') => break,
-                    Some(character) => name.push(character),
-                }
-            }
-            names.push(name.trim().to_owned());
-        }
-    }
-}
-
 /// Reads the JSON file `path` into a `T` (the counterpart of [`write_json`]).
 ///
 /// # Errors
@@ -675,24 +515,47 @@ mod tests {
         }
     }
 
-    #[test]
-    fn header_dict_parser_accepts_numpy_variants() {
-        let header =
-            parse_header_dict("{'descr': '>f8', 'fortran_order': True, 'shape': (4L,), }   ")
-                .unwrap();
-        assert_eq!(header.descr.as_deref(), Some(">f8"));
-        assert_eq!(header.fortran_order, Some(true));
-        assert_eq!(header.shape, Some(vec![4]));
-        let header =
-            parse_header_dict("{\"shape\":(),\"descr\":\"<f4\",\"fortran_order\":False}").unwrap();
-        assert_eq!(header.shape, Some(vec![]));
+    /// A version 1.0 `.npy` file with header dict `dict` and data bytes `data`.
+    fn npy_with_header(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = dict.to_owned();
+        while !(NPY_MAGIC.len() + 4 + header.len() + 1).is_multiple_of(NPY_ALIGNMENT) {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = NPY_MAGIC.to_vec();
+        bytes.extend_from_slice(&[1, 0]);
+        bytes.extend_from_slice(&u16::try_from(header.len()).unwrap().to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(data);
+        bytes
     }
 
     #[test]
-    fn header_dict_parser_rejects_garbage() {
-        assert!(parse_header_dict("{'descr': <f8}").is_err());
-        assert!(parse_header_dict("{'shape': (2, x)}").is_err());
-        assert!(parse_header_dict("{'descr': '<f8'").is_err());
+    fn header_variants_numpy_writes_are_read() {
+        let data: Vec<u8> = [1.0_f64, 2.0, 3.0, 4.0]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let bytes = npy_with_header(
+            "{'descr': '>f8', 'fortran_order': True, 'shape': (4,), }   ",
+            &data,
+        );
+        let matrix = parse_npy(&bytes).unwrap();
+        assert_eq!(matrix.shape(), (4, 1));
+        assert_eq!(matrix[(3, 0)], 4.0);
+        let bytes = npy_with_header(
+            "{\"shape\":(),\"descr\":\"<f4\",\"fortran_order\":False}",
+            &0.5_f32.to_le_bytes(),
+        );
+        assert_eq!(parse_npy(&bytes).unwrap(), DMatrix::from_element(1, 1, 0.5));
+    }
+
+    #[test]
+    fn malformed_headers_are_rejected_with_a_message() {
+        for dict in ["{'descr': <f8}", "{'shape': (2, x)}", "{'descr': '<f8'"] {
+            let message = parse_npy(&npy_with_header(dict, &[])).unwrap_err();
+            assert!(message.contains(".npy header"), "{dict}: {message}");
+        }
     }
 
     #[test]
@@ -709,7 +572,13 @@ mod tests {
     #[test]
     fn quoted_column_names_round_trip() {
         let names = ["a,b", "say \"hi\"", "plain"];
-        let line: Vec<String> = names.iter().map(|name| quote_csv_field(name)).collect();
-        assert_eq!(parse_csv_header(&line.join(",")).unwrap(), names);
+        let mut table = Table::new(names.iter().map(|name| (*name).to_owned()).collect());
+        table.push(vec![1.0, 2.0, 3.0]);
+        let path =
+            std::env::temp_dir().join(format!("meanfield-quoted-{}.csv", std::process::id()));
+        table.write_csv(&path).unwrap();
+        let read = Table::read_csv(&path);
+        std::fs::remove_file(&path).ok();
+        assert_eq!(read.unwrap(), table);
     }
 }

@@ -379,6 +379,32 @@ fn write_atomic_replaces_the_file_and_leaves_no_temporary_file() {
     assert_eq!(names, ["config.json"]);
 }
 
+/// The file gets the permissions of `File::create` (0666 less the umask), not the private
+/// 0600 of a temporary file: results are read by others (a cluster's shared folders).
+#[cfg(unix)]
+#[test]
+fn write_atomic_gives_the_permissions_of_a_created_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = scratch_directory("atomic_mode");
+    let created = directory.join("created.csv");
+    std::fs::File::create(&created).unwrap();
+    let atomic = directory.join("atomic.csv");
+    write_atomic(&atomic, b"x").unwrap();
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode(&atomic) & 0o777, mode(&created) & 0o777);
+    assert_ne!(mode(&atomic) & 0o044, 0, "group and others can read");
+}
+
+/// A blank line between rows is skipped (the `csv` crate's reading), not an error.
+#[test]
+fn csv_reader_skips_a_blank_line_between_rows() {
+    let directory = scratch_directory("csv_blank");
+    let path = directory.join("series.csv");
+    std::fs::write(&path, "a,b\n1,2\n\n3,4\n").unwrap();
+    let table = Table::read_csv(&path).unwrap();
+    assert_eq!(table.rows, vec![vec![1.0, 2.0], vec![3.0, 4.0]]);
+}
+
 #[test]
 fn write_atomic_into_a_missing_directory_names_the_path() {
     let directory = scratch_directory("atomic_missing");

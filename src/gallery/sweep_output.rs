@@ -4,13 +4,18 @@
 
 use std::path::Path;
 
+use serde::Deserialize;
+
 use super::lazy::{Fit, rounded};
 use crate::error::{Error, Result};
 use crate::plot::sweep::{PowerFit, ScalingSeries};
 
-/// One row of sweep_stats.csv for the risk (a sweep without varied keys).
-#[derive(Clone, Debug)]
+/// One row of sweep_stats.csv for the risk (a sweep without varied keys), read by name with
+/// serde (the `csv` crate): the other columns of the file are ignored.
+#[derive(Clone, Debug, Deserialize)]
 pub(super) struct RiskRow {
+    /// Which observable the row is of (only `risk` rows are kept).
+    observable: String,
     /// Width.
     pub(super) m: usize,
     /// Logged time.
@@ -29,99 +34,34 @@ pub(super) struct RiskRow {
     pub(super) deviation_se: f64,
     /// Seed standard deviation of R_m(t) - R(t).
     pub(super) deviation_sd: f64,
-    /// Control-variate estimate of the mean deviation (NaN unless reference = "limit").
+    /// Control-variate estimate of the mean deviation (NaN unless reference = "limit", and
+    /// where the file predates the column).
+    #[serde(default = "not_a_number")]
     pub(super) deviation_cv_mean: f64,
     /// Its standard error.
+    #[serde(default = "not_a_number")]
     pub(super) deviation_cv_se: f64,
 }
 
-/// The columns read, in the order of [`RiskRow`]'s fields; those after the first
-/// [`REQUIRED`] may be absent (NaN).
-const COLUMNS: [&str; 11] = [
-    "m",
-    "time",
-    "seeds",
-    "mean",
-    "se",
-    "reference",
-    "deviation_mean",
-    "deviation_se",
-    "deviation_sd",
-    "deviation_cv_mean",
-    "deviation_cv_se",
-];
-
-/// How many of [`COLUMNS`] every sweep_stats.csv has.
-const REQUIRED: usize = 9;
+/// NaN: the value of a column a sweep_stats.csv lacks.
+fn not_a_number() -> f64 {
+    f64::NAN
+}
 
 /// The risk rows of the sweep_stats.csv at `path`.
 pub(super) fn risk_rows(path: &Path) -> Result<Vec<RiskRow>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let index = |name: &str| header.iter().position(|c| *c == name);
-    let observable =
-        index("observable").ok_or_else(|| Error::format(path, "no column observable"))?;
-    let mut columns = Vec::new();
-    for (k, name) in COLUMNS.iter().enumerate() {
-        match index(name) {
-            Some(column) => columns.push(Some(column)),
-            None if k >= REQUIRED => columns.push(None),
-            None => return Err(Error::format(path, format!("no column {name}"))),
-        }
-    }
+    let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
+        csv::ErrorKind::Io(e) => Error::io(path, e),
+        other => Error::format(path, format!("{other:?}")),
+    })?;
     let mut rows = Vec::new();
-    for (number, line) in lines.enumerate() {
-        let fields: Vec<&str> = line.split(',').collect();
-        if fields.get(observable) != Some(&"risk") {
-            continue;
+    for row in reader.deserialize::<RiskRow>() {
+        let row = row.map_err(|e| Error::format(path, e.to_string()))?;
+        if row.observable == "risk" {
+            rows.push(row);
         }
-        let mut values = [f64::NAN; COLUMNS.len()];
-        for (value, column) in values.iter_mut().zip(&columns) {
-            let Some(column) = *column else { continue };
-            *value = fields
-                .get(column)
-                .and_then(|f| f.parse::<f64>().ok())
-                .ok_or_else(|| {
-                    Error::format(
-                        path,
-                        format!("line {}, column {}: not a number", number + 2, column + 1),
-                    )
-                })?;
-        }
-        rows.push(row_of(values));
     }
     Ok(rows)
-}
-
-/// The row of the values of [`COLUMNS`].
-fn row_of(values: [f64; COLUMNS.len()]) -> RiskRow {
-    let [
-        m,
-        time,
-        seeds,
-        mean,
-        se,
-        reference,
-        deviation_mean,
-        deviation_se,
-        deviation_sd,
-        deviation_cv_mean,
-        deviation_cv_se,
-    ] = values;
-    RiskRow {
-        m: m as usize,
-        time,
-        seeds,
-        mean,
-        se,
-        reference,
-        deviation_mean,
-        deviation_se,
-        deviation_sd,
-        deviation_cv_mean,
-        deviation_cv_se,
-    }
 }
 
 /// The row of width `m` logged nearest to `time`.

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::output::{TEMPORARY_SUFFIX, TEMPORARY_TAG};
 
 /// A file or folder of a run directory: what `meanfield run` writes there, and therefore what
 /// it owns and removes before writing a new run (`--overwrite`). The writer (`run.rs`) names
@@ -135,23 +136,29 @@ pub fn marginal_quantity(file_name: &str) -> Option<&str> {
 }
 
 /// Whether a run owns the directory entry `file_name`: one of [`RunEntry::ALL`], or the
-/// temporary file of an atomic write of one (`.{name}.{pid}.{n}.tmp`, left by a killed run).
+/// temporary file of an atomic write of one, left by a killed run: `.{name}.{tag}.tmp` with a
+/// random tag of [`TEMPORARY_TAG`] letters and digits ([`crate::output::write_atomic`]), or
+/// `.{name}.{pid}.{n}.tmp` as earlier builds named it.
 #[must_use]
 pub fn is_run_entry(file_name: &str) -> bool {
     let owned = |name: &str| RunEntry::ALL.iter().any(|entry| entry.matches(name));
     if owned(file_name) {
         return true;
     }
-    let temporary = file_name
+    let Some((rest, tag)) = file_name
         .strip_prefix('.')
-        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .and_then(|rest| rest.strip_suffix(TEMPORARY_SUFFIX))
         .and_then(|rest| rest.rsplit_once('.'))
-        .and_then(|(rest, call)| {
-            let (name, pid) = rest.rsplit_once('.')?;
-            let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-            (numeric(call) && numeric(pid)).then_some(name)
-        });
-    temporary.is_some_and(owned)
+    else {
+        return false;
+    };
+    let tagged = tag.len() == TEMPORARY_TAG && tag.bytes().all(|b| b.is_ascii_alphanumeric());
+    if tagged && owned(rest) {
+        return true;
+    }
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    rest.rsplit_once('.')
+        .is_some_and(|(name, pid)| numeric(tag) && numeric(pid) && owned(name))
 }
 
 /// The entries of `dir` that a run owns ([`is_run_entry`]), sorted; empty if `dir` does not
@@ -224,6 +231,7 @@ mod tests {
             "marginals_angle_0.csv",
             "checkpoint.tmp",
             ".series.csv.4242.7.tmp",
+            ".series.csv.aB3x9Z.tmp",
         ] {
             assert!(is_run_entry(name), "{name}");
         }
@@ -233,6 +241,9 @@ mod tests {
             "series.csv.bak",
             ".notes.txt.4242.7.tmp",
             ".series.csv.tmp",
+            ".notes.txt.aB3x9Z.tmp",
+            ".series.csv.aB3.tmp",
+            ".series.csv.aB3-9Z.tmp",
         ] {
             assert!(!is_run_entry(name), "{name}");
         }
