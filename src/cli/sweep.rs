@@ -25,7 +25,7 @@ enum SweepRequest {
         quiet: bool,
     },
     /// Run the selected runs of a plan into `out`.
-    Execute(Execution),
+    Execute(Box<Execution>),
 }
 
 /// The runs of a sweep (or of one shard) to execute.
@@ -54,7 +54,7 @@ pub(super) fn command(args: SweepArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SweepRequest::Execute(execution) => execute(execution),
+        SweepRequest::Execute(execution) => execute(*execution),
     }
 }
 
@@ -91,7 +91,7 @@ fn validate(args: SweepArgs) -> anyhow::Result<SweepRequest> {
         Some((index, count)) => plan.shard(index, count),
         None => (0..plan.runs.len()).collect(),
     };
-    Ok(SweepRequest::Execute(Execution {
+    Ok(SweepRequest::Execute(Box::new(Execution {
         plan,
         shard,
         selection,
@@ -99,7 +99,7 @@ fn validate(args: SweepArgs) -> anyhow::Result<SweepRequest> {
         jobs: args.jobs.unwrap_or_else(rayon::current_num_threads),
         overwrite: args.overwrite,
         quiet: args.quiet,
-    }))
+    })))
 }
 
 /// `I/N` with I < N.
