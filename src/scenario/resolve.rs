@@ -296,3 +296,47 @@ fn resolve_name(cx: &Context<'_>, name: Option<&str>, path: &Path) -> Result<Str
     }
     Ok(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str) -> Result<Scenario> {
+        let config: ScenarioConfig =
+            toml::from_str(text).map_err(|e| Error::invalid("test", e, "TOML"))?;
+        Scenario::from_config(config, Path::new("/nowhere/test.toml"), text, &[])
+    }
+
+    #[test]
+    fn resolving_a_resolved_scenario_changes_nothing() -> Result<()> {
+        let text = "[model]\nd = 3\nm = 10\n[risk]\nmode = \"online\"\n\
+                    [dynamics]\nt_end = 1.0\n\
+                    dt = { schedule = \"exponential\", start = 0.1, rate = 0.5, floor = 0.01 }\n\
+                    [record]\npoints = 20\n";
+        let first = resolve(text)?;
+        let resolved_text = first.resolved_toml()?;
+        let second = resolve(&resolved_text)?;
+        assert_eq!(first.resolved, second.resolved);
+        assert_eq!(first.steps, second.steps);
+        assert_eq!(first.name, "test");
+        Ok(())
+    }
+
+    #[test]
+    fn the_first_section_with_an_error_is_reported() {
+        // model.d is wrong and so is record.every: sections resolve in file order, so the
+        // model's error wins.
+        let text = "[model]\nd = 0\nm = 10\n[record]\nevery = 0\n";
+        let error = resolve(text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("model.d"), "{error}");
+        let text = "[model]\nd = 2\nm = 10\n[target]\nk = 3\n[record]\nevery = 0\n";
+        let error = resolve(text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("target.k"), "{error}");
+    }
+}
