@@ -11,7 +11,8 @@
 //!
 //! At the fit times, power laws of the bias (|mean deviation|) and of the fluctuation
 //! (standard deviation of the deviations) against m are fitted on log-log axes, with
-//! percentile bootstrap intervals over seeds (`diagnostics::stats`); with a wide or linear
+//! paired percentile bootstrap intervals over seeds (whole seeds resampled, the same at every
+//! width: `diagnostics::stats`, docs/sweeps.md "Statistics"); with a wide or linear
 //! reference, so is the coupled distance (docs/math.md section 6) between the width-m particles and
 //! their partners at the snapshot steps: the first m particles of the reference run, or Phi(t)
 //! theta_j(0) for the linear limit. Written to `sweep_summary.json` and drawn in `plots/`.
@@ -22,9 +23,13 @@
 //! of a `vary` sweep; `summary` gathers the points into `sweep_summary.json`; `records` holds
 //! the records it serializes.
 
+mod context;
+mod exponents;
+mod figures;
 mod overlay;
 mod point;
 mod records;
+mod reference;
 mod summary;
 mod tracks;
 
