@@ -37,16 +37,15 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostics::measure::{angles_to, histogram, w_norms};
 use crate::diagnostics::recorder::RunFacts;
 use crate::diagnostics::{Recorder, Series};
-use crate::dynamics::{Control, Observation, Observer, Outcome};
+use crate::dynamics::{Control, Observation, Observer, Outcome, Simulation};
 use crate::error::{Error, Result};
 use crate::output::{
-    RunEntry, Table, clear_run_directory, marginal_path, marginal_quantity, read_json, read_npy,
-    run_entries_in, write_atomic, write_json, write_npy, write_npy_vector,
+    RunEntry, Table, clear_run_directory, marginal_path, read_json, read_npy, run_entries_in,
+    write_atomic, write_json, write_npy, write_npy_vector,
 };
-use crate::plot::{
-    CloudFigure, CloudFrame, Curve, HeatMap, LineFigure, Scale, render_cloud, render_cloud_gif,
-    render_cloud_panels, render_heatmap, render_lines, write_report,
-};
+use crate::plot::run_figures::read_snapshots;
+pub use crate::plot::run_figures::render_plots;
+pub(crate) use crate::plot::run_figures::render_risk;
 use crate::scenario::{Scenario, differing_keys};
 
 pub mod figures;
@@ -301,29 +300,6 @@ pub(crate) fn prepare_fresh(out: &Path, resolved: &str, overwrite: bool) -> Resu
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))
 }
 
-/// The snapshots of a run directory, in step order: (step, particles).
-fn read_snapshots(out: &Path) -> Result<Vec<(u64, DMatrix<f64>)>> {
-    let dir = RunEntry::Snapshots.path(out);
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let mut snapshots = Vec::new();
-    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-        let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-        let step = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("step_"))
-            .and_then(|n| n.strip_suffix(".npy"))
-            .and_then(|n| n.parse::<u64>().ok());
-        if let Some(step) = step {
-            snapshots.push((step, read_npy(&path)?));
-        }
-    }
-    snapshots.sort_by_key(|(step, _)| *step);
-    Ok(snapshots)
-}
-
 /// A scalar per particle of a snapshot (a, |w|, an angle).
 type Quantity = Box<dyn Fn(&DMatrix<f64>) -> Vec<f64>>;
 
@@ -391,267 +367,6 @@ fn write_marginals(out: &Path, time_at: &dyn Fn(u64) -> f64) -> Result<()> {
     Ok(())
 }
 
-/// plots/risk.png and .svg of the run directory `out` from its series `table` (times `time`):
-/// the risk figure of [`figures::risk_figure`]; returns its caption and PNG path.
-pub(crate) fn render_risk(
-    out: &Path,
-    name: &str,
-    table: &Table,
-    time: &[f64],
-) -> Result<(String, PathBuf)> {
-    let plots = RunEntry::Plots.path(out);
-    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
-    // What the risk figure may claim (E beside R under weight decay; D = -dE/dt or not).
-    let facts = figures::RunFacts::of_scenario(
-        &std::fs::read_to_string(out.join("scenario.toml")).unwrap_or_default(),
-    );
-    let risk_figure = figures::risk_figure(table, &facts);
-    let curves = risk_figure
-        .curves
-        .iter()
-        .filter_map(|(column, label)| {
-            table.column(column).map(|y| Curve {
-                label: label.clone(),
-                x: time.to_vec(),
-                y,
-            })
-        })
-        .collect();
-    render_lines(
-        &LineFigure {
-            title: format!("{name}: {}", risk_figure.title),
-            x_label: "time t".into(),
-            y_label: risk_figure.y_label.clone(),
-            x_scale: Scale::Log,
-            y_scale: Scale::Log,
-            curves,
-        },
-        &plots.join("risk"),
-    )?;
-    Ok((risk_figure.caption, plots.join("risk.png")))
-}
-
-/// Re-renders every figure of a run directory (`plots/`) and `report.html` from its stored
-/// data: series.csv, measures.csv, snapshots/, marginals_*.csv, teacher.npy, summary.json.
-pub fn render_plots(out: &Path, name: &str) -> Result<()> {
-    let series_path = RunEntry::Series.path(out);
-    let table = Table::read_csv(&series_path)?;
-    let time = table
-        .column("time")
-        .ok_or_else(|| Error::format(&series_path, "no column `time`"))?;
-    let plots = RunEntry::Plots.path(out);
-    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
-    let mut figures: Vec<(String, PathBuf)> = Vec::new();
-    let curves = |table: &Table, time: &[f64], wanted: &[(&str, &str)]| -> Vec<Curve> {
-        wanted
-            .iter()
-            .filter_map(|(column, label)| {
-                table.column(column).map(|y| Curve {
-                    label: (*label).into(),
-                    x: time.to_vec(),
-                    y,
-                })
-            })
-            .collect()
-    };
-
-    figures.push(render_risk(out, name, &table, &time)?);
-
-    let measures = Table::read_csv(&RunEntry::Measures.path(out)).ok();
-    let mut movement_curves = curves(
-        &table,
-        &time,
-        &[
-            ("movement_mean", "mean |theta_j(t) - theta_j(0)|"),
-            ("movement_relative", "|Theta(t) - Theta(0)| / |Theta(0)|"),
-        ],
-    );
-    if let Some(measures) = &measures
-        && let Some(measure_time) = measures.column("time")
-    {
-        movement_curves.extend(curves(
-            measures,
-            &measure_time,
-            &[("kernel_change", "tangent kernel change (rel. Frobenius)")],
-        ));
-        render_lines(
-            &LineFigure {
-                title: format!("{name}: distance to the initial measure"),
-                x_label: "time t".into(),
-                y_label: "distance".into(),
-                x_scale: Scale::Log,
-                y_scale: Scale::Log,
-                curves: curves(
-                    measures,
-                    &measure_time,
-                    &[
-                        ("coupled_to_init", "coupled (paired particles)"),
-                        ("sliced_w2_to_init", "sliced W2"),
-                        ("exact_w2_to_init", "exact W2"),
-                    ],
-                ),
-            },
-            &plots.join("distance"),
-        )?;
-        figures.push((
-            "Distance between the measure at t and at 0.".into(),
-            plots.join("distance.png"),
-        ));
-    }
-    render_lines(
-        &LineFigure {
-            title: format!("{name}: movement and tangent kernel"),
-            x_label: "time t".into(),
-            y_label: "relative change".into(),
-            x_scale: Scale::Log,
-            y_scale: Scale::Log,
-            curves: movement_curves,
-        },
-        &plots.join("movement"),
-    )?;
-    figures.push((
-        "Particle movement and tangent-kernel change (lazy-regime indicators).".into(),
-        plots.join("movement.png"),
-    ));
-
-    let snapshots = read_snapshots(out)?;
-    if let Some((_, last)) = snapshots.last() {
-        let teacher = read_npy(&RunEntry::Teacher.path(out)).ok();
-        let d = last.ncols() - 1;
-        let teacher_w: Vec<Vec<f64>> = teacher
-            .as_ref()
-            .filter(|t| t.ncols() == d + 1)
-            .map(|t| {
-                (0..t.nrows())
-                    .map(|i| (0..d).map(|c| t[(i, 1 + c)]).collect())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let plane = figures::cloud_plane(&teacher_w, last);
-        let (e1, e2) = (plane.e1.clone(), plane.e2.clone());
-        let project = |w: &[f64], e: &[f64]| w.iter().zip(e).map(|(x, y)| x * y).sum::<f64>();
-        let frames: Vec<CloudFrame> = snapshots
-            .iter()
-            .map(|(step, t)| {
-                let rows: Vec<Vec<f64>> = (0..t.nrows())
-                    .map(|j| (0..d).map(|c| t[(j, 1 + c)]).collect())
-                    .collect();
-                let norms = w_norms(t);
-                CloudFrame {
-                    time: time_at_step(&table, *step),
-                    x: rows.iter().map(|w| project(w, &e1)).collect(),
-                    y: rows.iter().map(|w| project(w, &e2)).collect(),
-                    color: t.column(0).iter().copied().collect(),
-                    size: t
-                        .column(0)
-                        .iter()
-                        .zip(&norms)
-                        .map(|(a, n)| a.abs() * n)
-                        .collect(),
-                }
-            })
-            .collect();
-        let tracked = frames.first().map_or(0, |f| f.x.len().min(40));
-        let trajectories = (0..tracked)
-            .map(|j| frames.iter().map(|f| (f.x[j], f.y[j])).collect())
-            .collect();
-        let projected = |w: &Vec<f64>| (project(w, &e1), project(w, &e2));
-        let cloud = CloudFigure {
-            title: format!("{name}: particles w_j, {}", plane.name),
-            x_label: plane.x_label.clone(),
-            y_label: plane.y_label.clone(),
-            color_label: "a".into(),
-            teacher: teacher_w
-                .iter()
-                .take(plane.teachers_in_plane)
-                .map(projected)
-                .collect(),
-            projected_teacher: teacher_w
-                .iter()
-                .skip(plane.teachers_in_plane)
-                .map(projected)
-                .collect(),
-            frames,
-            trajectories,
-        };
-        render_cloud(&cloud, &plots.join("cloud"))?;
-        render_cloud_panels(&cloud, 6, &plots.join("cloud_panels"))?;
-        render_cloud_gif(&cloud, &plots.join("cloud.gif"))?;
-        figures.push((format!("Particles at the last snapshot on the {}, coloured by a, sized by |a||w|, with trajectories; teacher neurons marked (hollow: projected from outside the plane).", plane.name), plots.join("cloud.png")));
-        figures.push((
-            "The particle cloud over time.".into(),
-            plots.join("cloud_panels.png"),
-        ));
-    }
-
-    let mut marginal_files: Vec<PathBuf> = std::fs::read_dir(out)
-        .map_err(|e| Error::io(out, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| RunEntry::Marginals.matches(n))
-        })
-        .collect();
-    marginal_files.sort();
-    for path in marginal_files {
-        let marginal = Table::read_csv(&path)?;
-        let quantity = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(marginal_quantity)
-            .unwrap_or("value")
-            .to_string();
-        let centres: Vec<f64> = marginal.columns[2..]
-            .iter()
-            .filter_map(|c| c.parse().ok())
-            .collect();
-        if centres.len() < 2 {
-            continue;
-        }
-        let width = centres[1] - centres[0];
-        let mut edges: Vec<f64> = centres.iter().map(|c| c - 0.5 * width).collect();
-        edges.push(centres[centres.len() - 1] + 0.5 * width);
-        let label = match quantity.as_str() {
-            "a" => "output weight a".to_string(),
-            "w_norm" => "|w|".to_string(),
-            other => other
-                .strip_prefix("angle_")
-                .and_then(|i| i.parse::<usize>().ok())
-                .map_or(other.to_string(), |i| {
-                    format!("angle to teacher neuron {} (rad)", i + 1)
-                }),
-        };
-        render_heatmap(
-            &HeatMap {
-                title: format!("{name}: marginal of {label}"),
-                value_label: label.clone(),
-                times: marginal.rows.iter().map(|r| r[1]).collect(),
-                edges,
-                density: marginal.rows.iter().map(|r| r[2..].to_vec()).collect(),
-            },
-            &plots.join(format!("marginal_{quantity}")),
-        )?;
-        figures.push((
-            format!("Density of {label} over time."),
-            plots.join(format!("marginal_{quantity}.png")),
-        ));
-    }
-
-    let summary: Vec<(String, String)> = std::fs::read_to_string(RunEntry::Summary.path(out))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|v| v.as_object().cloned())
-        .map(|map| map.into_iter().map(|(k, v)| (k, v.to_string())).collect())
-        .unwrap_or_default();
-    write_report(
-        &RunEntry::Report.path(out),
-        &format!("meanfield run: {name}"),
-        &summary,
-        &figures,
-    )
-}
-
 /// Re-renders the figures and report of the run directory `out` ([`render_plots`]), as
 /// `meanfield plot` does, titled with the scenario name in its scenario.toml (as at run time;
 /// the folder's name only if scenario.toml has none).
@@ -692,29 +407,6 @@ fn run_name(out: &Path) -> String {
         .unwrap_or_else(|| "run".into())
 }
 
-/// The time of `step`, from a run's series: its row's time, else linear between the logged
-/// steps around it (exact for a constant dt; a dt schedule is piecewise linear in the step
-/// between its logged rows only where dt does not change), else time / step of the last row.
-fn time_at_step(table: &Table, step: u64) -> f64 {
-    let steps = table.column("step").unwrap_or_default();
-    let times = table.column("time").unwrap_or_default();
-    let target = step as f64;
-    let rows: Vec<(f64, f64)> = steps.into_iter().zip(times).collect();
-    let after = rows.partition_point(|(s, _)| *s < target);
-    match (
-        after.checked_sub(1).and_then(|i| rows.get(i)),
-        rows.get(after),
-    ) {
-        (_, Some((s, t))) if *s <= target => *t,
-        (Some((s0, t0)), Some((s1, t1))) => t0 + (t1 - t0) * (target - s0) / (s1 - s0),
-        _ => rows
-            .iter()
-            .rev()
-            .find(|(s, _)| *s > 0.0)
-            .map_or(target, |(s, t)| target * t / s),
-    }
-}
-
 /// Forwards observations to the recorder and writes its snapshots as they are taken.
 struct RunObserver<'a> {
     recorder: Recorder,
@@ -738,161 +430,165 @@ impl Observer for RunObserver<'_> {
     }
 }
 
-/// Runs `scenario` into `options.out`, calling `progress` after each step. Returns the summary;
-/// a diverged run returns [`Error::Diverged`] after writing its rows and last finite particles.
-pub fn run(
+/// Where a run starts: the step, the wall time of earlier invocations, the particles and the
+/// rows logged so far (all empty for a fresh run).
+struct Start {
+    step: u64,
+    earlier_wall: f64,
+    theta: DMatrix<f64>,
+    rows: Vec<Vec<f64>>,
+    measure_rows: Vec<Vec<f64>>,
+}
+
+/// The start of a resumed run: its checkpoint, after checking that `out` was started with the
+/// same `resolved` scenario and that the checkpoint's particles have the shape of `initial`.
+fn resume_start(out: &Path, resolved: &str, initial: &DMatrix<f64>) -> Result<Start> {
+    let written = RunEntry::Scenario.path(out);
+    let previous = std::fs::read_to_string(&written).map_err(|e| Error::io(&written, e))?;
+    if let Some(differences) = scenario_differences(&previous, resolved) {
+        return Err(Error::RunDirectory {
+            dir: out.to_path_buf(),
+            message: format!(
+                "cannot resume: the scenario (with its --set overrides) differs from the one \
+                 this run was started with (differing keys, run's -> now: {differences}); \
+                 resume with the same scenario, the run's own: {}",
+                resume_command(out)
+            ),
+        });
+    }
+    let checkpoint = read_checkpoint(out)?;
+    if checkpoint.theta.shape() != initial.shape() {
+        return Err(Error::format(
+            RunEntry::Checkpoint.path(out),
+            "particles of another shape than the scenario's",
+        ));
+    }
+    Ok(Start {
+        step: checkpoint.state.step,
+        earlier_wall: checkpoint.state.wall_seconds,
+        theta: checkpoint.theta,
+        rows: checkpoint.rows,
+        measure_rows: checkpoint.measure_rows,
+    })
+}
+
+/// The start of a fresh run: `out` made ready ([`prepare_fresh`]), with the resolved scenario,
+/// the initial particles and the teacher written.
+fn fresh_start(
+    out: &Path,
+    resolved: &str,
+    overwrite: bool,
+    initial: &DMatrix<f64>,
+    teacher: &DMatrix<f64>,
+) -> Result<Start> {
+    prepare_fresh(out, resolved, overwrite)?;
+    write_atomic(&RunEntry::Scenario.path(out), resolved.as_bytes())?;
+    write_npy(&RunEntry::ParticlesInit.path(out), initial)?;
+    write_npy(&RunEntry::Teacher.path(out), teacher)?;
+    Ok(Start {
+        step: 0,
+        earlier_wall: 0.0,
+        theta: initial.clone(),
+        rows: Vec::new(),
+        measure_rows: Vec::new(),
+    })
+}
+
+/// The observer of a run: a recorder of `scenario` holding the rows logged so far (series
+/// `rows`, `measure_rows`), writing its snapshots under `out` (whose `snapshots/indices.npy`
+/// it writes now).
+fn run_observer<'a>(
     scenario: &Scenario,
-    options: &RunOptions<'_>,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Summary> {
-    let out = &options.out;
-    let resolved = scenario.resolved_toml()?;
-    let setup = scenario.setup()?;
-    let mut simulation = setup.simulation;
-    let initial = setup.particles.into_matrix();
-    let has_test = simulation
-        .risk
-        .test_risk(&simulation.network, &initial)?
-        .is_some();
-    let has_population = simulation
-        .risk
-        .population_risk(&simulation.network, &initial)?
-        .is_some();
-
-    let (start, earlier_wall, mut theta, rows, measure_rows) = if options.resume {
-        let written = RunEntry::Scenario.path(out);
-        let previous = std::fs::read_to_string(&written).map_err(|e| Error::io(&written, e))?;
-        if let Some(differences) = scenario_differences(&previous, &resolved) {
-            return Err(Error::RunDirectory {
-                dir: out.clone(),
-                message: format!(
-                    "cannot resume: the scenario (with its --set overrides) differs from the one \
-                     this run was started with (differing keys, run's -> now: {differences}); \
-                     resume with the same scenario, the run's own: {}",
-                    resume_command(out)
-                ),
-            });
-        }
-        let checkpoint = read_checkpoint(out)?;
-        if checkpoint.theta.shape() != initial.shape() {
-            return Err(Error::format(
-                RunEntry::Checkpoint.path(out),
-                "particles of another shape than the scenario's",
-            ));
-        }
-        (
-            checkpoint.state.step,
-            checkpoint.state.wall_seconds,
-            checkpoint.theta,
-            checkpoint.rows,
-            checkpoint.measure_rows,
-        )
-    } else {
-        prepare_fresh(out, &resolved, options.overwrite)?;
-        write_atomic(&RunEntry::Scenario.path(out), resolved.as_bytes())?;
-        write_npy(&RunEntry::ParticlesInit.path(out), &initial)?;
-        write_npy(&RunEntry::Teacher.path(out), setup.teacher.matrix())?;
-        (0, 0.0, initial.clone(), Vec::new(), Vec::new())
-    };
-
-    let mut recorder = Recorder::new(
-        &RunFacts {
-            initial: &initial,
-            teacher: Some(setup.teacher.matrix()),
-            has_test,
-            has_population,
-            total_steps: scenario.steps,
-            dt: scenario.dt,
-            seed: scenario.seed,
-            d: scenario.d,
-            bias: scenario.bias,
-            network: &scenario.network,
-            tau: scenario
-                .schedules
-                .tau
-                .as_ref()
-                .map_or(scenario.dynamics.tau, |tau| tau.highest()),
-        },
-        scenario.record,
-    );
+    facts: &RunFacts<'_>,
+    (rows, measure_rows): (Vec<Vec<f64>>, Vec<Vec<f64>>),
+    out: &'a Path,
+) -> Result<RunObserver<'a>> {
+    let mut recorder = Recorder::new(facts, scenario.record);
     recorder.restore(rows, measure_rows);
     let snapshots_dir = RunEntry::Snapshots.path(out);
     std::fs::create_dir_all(&snapshots_dir).map_err(|e| Error::io(&snapshots_dir, e))?;
     let indices: Vec<f64> = recorder.subsample().iter().map(|j| *j as f64).collect();
     write_npy_vector(&snapshots_dir.join("indices.npy"), &indices)?;
-    let snapshot_particles = indices.len();
-    let mut observer = RunObserver {
-        recorder,
-        out: out.as_path(),
-    };
+    Ok(RunObserver { recorder, out })
+}
+
+/// Steps `theta` from `start` to `scenario.steps`, calling `progress` after each step and
+/// stopping at an interrupt. Periodic checkpoints pause the loop (Control::Stop), write, and
+/// continue: the loop state is the particles and the step alone. Returns the loop's outcome
+/// (an error that is not a checkpoint's) and the wall time of this invocation.
+fn simulate(
+    simulation: &mut Simulation,
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    start: (u64, f64),
+    theta: &mut DMatrix<f64>,
+    observer: &mut RunObserver<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Result<Outcome>, f64)> {
+    let (start, earlier_wall) = start;
+    let out = &options.out;
     let started = Instant::now();
     let last_checkpoint = std::cell::Cell::new(Instant::now());
     let total = scenario.steps;
-    let mut checkpoint_error: Option<Error> = None;
     let pending_checkpoint: std::cell::Cell<Option<u64>> = std::cell::Cell::new(None);
-    let outcome = {
-        let mut after_step = |step: u64, risk: f64| {
-            progress(Progress { step, total, risk });
-            let stop =
-                options.interrupt.load(Ordering::SeqCst) || options.stop_at_step == Some(step);
-            if stop {
-                return Control::Stop;
+    let mut after_step = |step: u64, risk: f64| {
+        progress(Progress { step, total, risk });
+        let stop = options.interrupt.load(Ordering::SeqCst) || options.stop_at_step == Some(step);
+        if stop {
+            return Control::Stop;
+        }
+        if last_checkpoint.get().elapsed() >= options.checkpoint_every {
+            pending_checkpoint.set(Some(step));
+            return Control::Stop;
+        }
+        Control::Continue
+    };
+    let mut from = start;
+    let outcome = loop {
+        let result = simulation.run(
+            theta,
+            from,
+            total,
+            scenario.schedule,
+            observer,
+            &mut after_step,
+        );
+        match result {
+            Ok(Outcome::Interrupted { step }) if pending_checkpoint.get() == Some(step) => {
+                pending_checkpoint.set(None);
+                let recorder = &observer.recorder;
+                let state = CheckpointState {
+                    step,
+                    wall_seconds: earlier_wall + started.elapsed().as_secs_f64(),
+                };
+                write_checkpoint(out, &state, theta, recorder.series(), recorder.measures())?;
+                last_checkpoint.set(Instant::now());
+                from = step;
             }
-            if last_checkpoint.get().elapsed() >= options.checkpoint_every {
-                pending_checkpoint.set(Some(step));
-                return Control::Stop;
-            }
-            Control::Continue
-        };
-        // Periodic checkpoints pause the loop (Control::Stop), write, and continue: the loop
-        // state is the particles and the step alone.
-        let mut from = start;
-        loop {
-            let result = simulation.run(
-                &mut theta,
-                from,
-                total,
-                scenario.schedule,
-                &mut observer,
-                &mut after_step,
-            );
-            match result {
-                Ok(Outcome::Interrupted { step }) if pending_checkpoint.get() == Some(step) => {
-                    pending_checkpoint.set(None);
-                    let recorder = &observer.recorder;
-                    let state = CheckpointState {
-                        step,
-                        wall_seconds: earlier_wall + started.elapsed().as_secs_f64(),
-                    };
-                    if let Err(e) = write_checkpoint(
-                        out,
-                        &state,
-                        &theta,
-                        recorder.series(),
-                        recorder.measures(),
-                    ) {
-                        checkpoint_error = Some(e);
-                        break Ok(Outcome::Interrupted { step });
-                    }
-                    last_checkpoint.set(Instant::now());
-                    from = step;
-                }
-                other => break other,
-            }
+            other => break other,
         }
     };
-    if let Some(e) = checkpoint_error {
-        return Err(e);
-    }
-    let wall = started.elapsed().as_secs_f64();
-    let wall_total = earlier_wall + wall;
-    let recorder = &observer.recorder;
+    Ok((outcome, started.elapsed().as_secs_f64()))
+}
+
+/// The summary.json of a run of `scenario` that ended with `outcome` at particles `theta`,
+/// after `wall` seconds of this invocation (`wall_total` in all), with `recorder`'s rows.
+/// A loop error other than divergence becomes [`Error::Format`] on `out`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the facts summary.json records, each from a different phase of the run"
+)]
+fn summarise(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    simulation: &Simulation,
+    outcome: &Result<Outcome>,
+    theta: &DMatrix<f64>,
+    recorder: &Recorder,
+    snapshot_particles: usize,
+    (wall, wall_total): (f64, f64),
+) -> Result<Summary> {
     let series = recorder.series();
-    series_table(series).write_csv(&RunEntry::Series.path(out))?;
-    series_table(recorder.measures()).write_csv(&RunEntry::Measures.path(out))?;
-    if scenario.record.marginals {
-        write_marginals(out, &|step| simulation.time_at(step))?;
-    }
     let column = |name: &str, row: &Vec<f64>| {
         series
             .columns
@@ -902,13 +598,13 @@ pub fn run(
     };
     let first = series.rows.first();
     let last = series.rows.last();
-    let (status, message, step) = match &outcome {
-        Ok(Outcome::Finished) => (Status::Finished, None, total),
+    let (status, message, step) = match outcome {
+        Ok(Outcome::Finished) => (Status::Finished, None, scenario.steps),
         Ok(Outcome::Interrupted { step }) => (Status::Interrupted, None, *step),
         Err(e @ Error::Diverged { step, .. }) => (Status::Diverged, Some(e.to_string()), *step),
-        Err(e) => return Err(Error::format(out, e.to_string())),
+        Err(e) => return Err(Error::format(&options.out, e.to_string())),
     };
-    let summary = Summary {
+    Ok(Summary {
         name: scenario.name.clone(),
         status,
         message,
@@ -932,10 +628,21 @@ pub fn run(
         version: env!("CARGO_PKG_VERSION").into(),
         snapshot_particles,
         snapshot_subsampled: snapshot_particles < theta.nrows(),
-    };
-    match status {
+    })
+}
+
+/// The state a run leaves by how it ended: the final particles (and no checkpoint) when
+/// finished, a checkpoint when interrupted, the last finite particles when diverged.
+fn write_end_state(
+    out: &Path,
+    summary: &Summary,
+    theta: &DMatrix<f64>,
+    recorder: &Recorder,
+) -> Result<()> {
+    let wall_total = summary.wall_seconds_total;
+    match summary.status {
         Status::Finished => {
-            write_npy(&RunEntry::ParticlesFinal.path(out), &theta)?;
+            write_npy(&RunEntry::ParticlesFinal.path(out), theta)?;
             let checkpoint = RunEntry::Checkpoint.path(out);
             if checkpoint.exists() {
                 std::fs::remove_dir_all(&checkpoint).map_err(|e| Error::io(&checkpoint, e))?;
@@ -943,10 +650,10 @@ pub fn run(
         }
         Status::Interrupted => {
             let state = CheckpointState {
-                step,
+                step: summary.step,
                 wall_seconds: wall_total,
             };
-            write_checkpoint(out, &state, &theta, series, recorder.measures())?;
+            write_checkpoint(out, &state, theta, recorder.series(), recorder.measures())?;
         }
         Status::Diverged => {
             if let Some((last_step, state)) = recorder.last_state() {
@@ -961,8 +668,99 @@ pub fn run(
             }
         }
     }
+    Ok(())
+}
+
+/// Runs `scenario` into `options.out`, calling `progress` after each step. Returns the summary;
+/// a diverged run returns [`Error::Diverged`] after writing its rows and last finite particles.
+///
+/// Phases: prepare the directory (fresh) or read the checkpoint (resume); simulate with the
+/// recorder as observer, checkpointing on the way; write the series, the end state, summary.json
+/// and the figures.
+pub fn run(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Summary> {
+    let out = &options.out;
+    let resolved = scenario.resolved_toml()?;
+    let setup = scenario.setup()?;
+    let mut simulation = setup.simulation;
+    let initial = setup.particles.into_matrix();
+    let has_test = simulation
+        .risk
+        .test_risk(&simulation.network, &initial)?
+        .is_some();
+    let has_population = simulation
+        .risk
+        .population_risk(&simulation.network, &initial)?
+        .is_some();
+    let start = if options.resume {
+        resume_start(out, &resolved, &initial)?
+    } else {
+        fresh_start(
+            out,
+            &resolved,
+            options.overwrite,
+            &initial,
+            setup.teacher.matrix(),
+        )?
+    };
+    let facts = RunFacts {
+        initial: &initial,
+        teacher: Some(setup.teacher.matrix()),
+        has_test,
+        has_population,
+        total_steps: scenario.steps,
+        dt: scenario.dt,
+        seed: scenario.seed,
+        d: scenario.d,
+        bias: scenario.bias,
+        network: &scenario.network,
+        tau: scenario
+            .schedules
+            .tau
+            .as_ref()
+            .map_or(scenario.dynamics.tau, |tau| tau.highest()),
+    };
+    let Start {
+        step,
+        earlier_wall,
+        mut theta,
+        rows,
+        measure_rows,
+    } = start;
+    let mut observer = run_observer(scenario, &facts, (rows, measure_rows), out)?;
+    let snapshot_particles = observer.recorder.subsample().len();
+    let (outcome, wall) = simulate(
+        &mut simulation,
+        scenario,
+        options,
+        (step, earlier_wall),
+        &mut theta,
+        &mut observer,
+        progress,
+    )?;
+    let wall_total = earlier_wall + wall;
+    let recorder = &observer.recorder;
+    series_table(recorder.series()).write_csv(&RunEntry::Series.path(out))?;
+    series_table(recorder.measures()).write_csv(&RunEntry::Measures.path(out))?;
+    if scenario.record.marginals {
+        write_marginals(out, &|step| simulation.time_at(step))?;
+    }
+    let summary = summarise(
+        scenario,
+        options,
+        &simulation,
+        &outcome,
+        &theta,
+        recorder,
+        snapshot_particles,
+        (wall, wall_total),
+    )?;
+    write_end_state(out, &summary, &theta, recorder)?;
     write_json(&RunEntry::Summary.path(out), &summary)?;
-    if scenario.record.figures && !series.rows.is_empty() {
+    if scenario.record.figures && !recorder.series().rows.is_empty() {
         render_plots(out, &scenario.name)?;
     }
     match outcome {

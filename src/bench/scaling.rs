@@ -246,6 +246,44 @@ pub fn write_scaling(
     records: &[BenchRecord],
     out: &Path,
 ) -> Result<ScalingReport> {
+    check_increasing(mode, records)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let stem = out.join(format!("scaling_{}", mode.name()));
+    let mut files = Vec::new();
+
+    let fitted = fitted_points(mode, records);
+    let csv = with_extension(&stem, "csv");
+    scaling_table(mode, records, &fitted).write_csv(&csv)?;
+    files.push(csv);
+
+    let fit = fit_scaling(mode, records);
+    let guides = match mode {
+        ScalingMode::Population => reference_slopes(mode, &[2.0, 1.0]),
+        ScalingMode::Data => reference_slopes(mode, &[1.0]),
+    };
+    render_scaling_with_slopes(
+        &time_figure(mode, records, &fitted, fit.as_ref()),
+        &guides,
+        &stem,
+    )?;
+    files.push(with_extension(&stem, "png"));
+    files.push(with_extension(&stem, "svg"));
+
+    if let Some(memory_figure) = memory_figure(mode, records) {
+        let memory_stem = out.join(format!("scaling_{}_memory", mode.name()));
+        render_scaling_with_slopes(
+            &memory_figure,
+            &reference_slopes(mode, &[2.0, 1.0]),
+            &memory_stem,
+        )?;
+        files.push(with_extension(&memory_stem, "png"));
+        files.push(with_extension(&memory_stem, "svg"));
+    }
+    Ok(ScalingReport { fit, files })
+}
+
+/// Refuses no records, or records not increasing in size.
+fn check_increasing(mode: ScalingMode, records: &[BenchRecord]) -> Result<()> {
     if records.is_empty() {
         return Err(Error::invalid(
             "scaling points",
@@ -263,11 +301,12 @@ pub fn write_scaling(
             "one point per size, in increasing order",
         ));
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let stem = out.join(format!("scaling_{}", mode.name()));
-    let mut files = Vec::new();
+    Ok(())
+}
 
-    let fitted = fitted_points(mode, records);
+/// The CSV table of a scaling run: the size first, then the other sizes, the timings, memory,
+/// threads, the check's error and whether the point is in the fit (`fitted`).
+fn scaling_table(mode: ScalingMode, records: &[BenchRecord], fitted: &[bool]) -> Table {
     let symbol = mode.size_symbol();
     let mut columns = vec![symbol.to_string()];
     columns.extend(
@@ -290,7 +329,7 @@ pub fn write_scaling(
         .map(|name| name.to_string()),
     );
     let mut table = Table::new(columns);
-    for (record, &in_fit) in records.iter().zip(&fitted) {
+    for (record, &in_fit) in records.iter().zip(fitted) {
         let mut row = vec![mode.size_of(record) as f64];
         if mode == ScalingMode::Data {
             row.push(record.m as f64);
@@ -311,22 +350,29 @@ pub fn write_scaling(
         ]);
         table.push(row);
     }
-    let csv = with_extension(&stem, "csv");
-    table.write_csv(&csv)?;
-    files.push(csv);
+    table
+}
 
-    let fit = fit_scaling(mode, records);
-    let sizes: Vec<f64> = records.iter().map(|r| mode.size_of(r) as f64).collect();
-    let threads = records[0].threads;
-    // Titles stay under about 50 characters, so that they fit the 1200 px figure.
-    let setting = match mode {
+/// The start of a figure title, naming the mode and its fixed sizes (the caller closes the
+/// parenthesis). Titles stay under about 50 characters, so that they fit the 1200 px figure.
+fn setting(mode: ScalingMode) -> String {
+    match mode {
         ScalingMode::Population => format!("Population mode (d = {SCALING_D}"),
         ScalingMode::Data => format!("Data mode (m = {DATA_M}, d = {SCALING_D}"),
-    };
-    let x_label = match mode {
+    }
+}
+
+/// The horizontal axis label: the size that grows.
+fn x_label(mode: ScalingMode) -> &'static str {
+    match mode {
         ScalingMode::Population => "width m",
         ScalingMode::Data => "samples n",
-    };
+    }
+}
+
+/// Guide lines of the given slopes, labelled as powers of the size (`m^2`, `m`).
+fn reference_slopes(mode: ScalingMode, exponents: &[f64]) -> Vec<ReferenceSlope> {
+    let symbol = mode.size_symbol();
     let power = |exponent: f64| {
         if (exponent - 1.0).abs() < f64::EPSILON {
             symbol.to_string()
@@ -334,21 +380,29 @@ pub fn write_scaling(
             format!("{symbol}^{exponent}")
         }
     };
-    let slopes = |exponents: &[f64]| -> Vec<ReferenceSlope> {
-        exponents
-            .iter()
-            .map(|&slope| ReferenceSlope {
-                slope,
-                label: power(slope),
-            })
-            .collect()
-    };
-    // The fitted points carry the fit (drawn over their range only); the smaller ones, left
-    // out of the fit, are a series of their own.
+    exponents
+        .iter()
+        .map(|&slope| ReferenceSlope {
+            slope,
+            label: power(slope),
+        })
+        .collect()
+}
+
+/// The time-per-step figure: the fitted points carry the fit (drawn over their range only);
+/// the smaller ones, left out of the fit, are a series of their own.
+fn time_figure(
+    mode: ScalingMode,
+    records: &[BenchRecord],
+    fitted: &[bool],
+    fit: Option<&ScalingFit>,
+) -> ScalingFigure {
+    let symbol = mode.size_symbol();
+    let threads = records[0].threads;
     let part = |in_fit: bool, label: String, fit: Option<PowerFit>| {
         let chosen: Vec<&BenchRecord> = records
             .iter()
-            .zip(&fitted)
+            .zip(fitted)
             .filter_map(|(record, &f)| (f == in_fit).then_some(record))
             .collect();
         ScalingSeries {
@@ -366,34 +420,31 @@ pub fn write_scaling(
     }
     series.push(part(
         true,
-        match &fit {
+        match fit {
             Some(fit) => format!(
                 "fitted ({symbol} >= {})",
                 fit.fitted.first().copied().unwrap_or(0)
             ),
             None => "too few points to fit".into(),
         },
-        fit.as_ref().map(|fit| PowerFit {
+        fit.map(|fit| PowerFit {
             slope: fit.slope,
             intercept_log: fit.intercept_log,
             lo: fit.interval.0,
             hi: fit.interval.1,
         }),
     ));
-    let time_figure = ScalingFigure {
-        title: format!("{setting}, {threads} threads): time per step"),
-        x_label: x_label.into(),
+    ScalingFigure {
+        title: format!("{}, {threads} threads): time per step", setting(mode)),
+        x_label: x_label(mode).into(),
         y_label: "median s per step (bars: min-max)".into(),
         series,
-    };
-    let guides = match mode {
-        ScalingMode::Population => slopes(&[2.0, 1.0]),
-        ScalingMode::Data => slopes(&[1.0]),
-    };
-    render_scaling_with_slopes(&time_figure, &guides, &stem)?;
-    files.push(with_extension(&stem, "png"));
-    files.push(with_extension(&stem, "svg"));
+    }
+}
 
+/// The peak-memory figure, when some point measured its memory.
+fn memory_figure(mode: ScalingMode, records: &[BenchRecord]) -> Option<ScalingFigure> {
+    let sizes: Vec<f64> = records.iter().map(|r| mode.size_of(r) as f64).collect();
     let memory: Vec<f64> = records
         .iter()
         .map(|r| {
@@ -401,26 +452,22 @@ pub fn write_scaling(
                 .map_or(f64::NAN, |b| b as f64 / 1_048_576.0)
         })
         .collect();
-    if memory.iter().any(|v| v.is_finite() && *v > 0.0) {
-        let memory_figure = ScalingFigure {
-            title: format!("{setting}): peak memory"),
-            x_label: x_label.into(),
-            y_label: "peak resident memory (MiB)".into(),
-            series: vec![ScalingSeries {
-                label: "peak resident memory (VmHWM)".into(),
-                m: sizes,
-                lo: vec![f64::NAN; memory.len()],
-                hi: vec![f64::NAN; memory.len()],
-                value: memory,
-                fit: None,
-            }],
-        };
-        let memory_stem = out.join(format!("scaling_{}_memory", mode.name()));
-        render_scaling_with_slopes(&memory_figure, &slopes(&[2.0, 1.0]), &memory_stem)?;
-        files.push(with_extension(&memory_stem, "png"));
-        files.push(with_extension(&memory_stem, "svg"));
+    if !memory.iter().any(|v| v.is_finite() && *v > 0.0) {
+        return None;
     }
-    Ok(ScalingReport { fit, files })
+    Some(ScalingFigure {
+        title: format!("{}): peak memory", setting(mode)),
+        x_label: x_label(mode).into(),
+        y_label: "peak resident memory (MiB)".into(),
+        series: vec![ScalingSeries {
+            label: "peak resident memory (VmHWM)".into(),
+            m: sizes,
+            lo: vec![f64::NAN; memory.len()],
+            hi: vec![f64::NAN; memory.len()],
+            value: memory,
+            fit: None,
+        }],
+    })
 }
 
 /// `stem.extension`, keeping any dots of the stem.

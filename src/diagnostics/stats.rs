@@ -582,49 +582,8 @@ pub fn richardson(
     standard_errors: &[f64],
     order: usize,
 ) -> Result<Extrapolation> {
-    if order == 0 {
-        return Err(Error::invalid("richardson order", 0, "at least 1"));
-    }
-    if means.len() != ms.len() {
-        return Err(Error::invalid(
-            "richardson: number of means",
-            means.len(),
-            format!("the number of widths ({})", ms.len()),
-        ));
-    }
-    if !standard_errors.is_empty() && standard_errors.len() != ms.len() {
-        return Err(Error::invalid(
-            "richardson: number of standard errors",
-            standard_errors.len(),
-            format!("0 or the number of widths ({})", ms.len()),
-        ));
-    }
-    check_positive("richardson: ms", ms)?;
-    if let Some(i) = means.iter().position(|v| !v.is_finite()) {
-        return Err(Error::invalid(
-            format!("richardson: means[{i}]"),
-            means[i],
-            "a finite number",
-        ));
-    }
-    if let Some(i) = standard_errors.iter().position(|se| *se < 0.0) {
-        return Err(Error::invalid(
-            format!("richardson: standard_errors[{i}]"),
-            standard_errors[i],
-            "a non-negative number",
-        ));
-    }
-    let mut distinct = ms.to_vec();
-    distinct.sort_by(f64::total_cmp);
-    distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
+    let distinct = richardson_widths(ms, means, standard_errors, order)?;
     let parameters = order + 1;
-    if distinct.len() < parameters {
-        return Err(Error::invalid(
-            "richardson: widths",
-            format!("{ms:?}"),
-            format!("at least {parameters} distinct widths for order {order}"),
-        ));
-    }
 
     let weighted =
         !standard_errors.is_empty() && standard_errors.iter().all(|se| se.is_finite() && *se > 0.0);
@@ -686,4 +645,58 @@ pub fn richardson(
         dof,
         weighted,
     })
+}
+
+/// The distinct widths of `ms` in increasing order, after checking the inputs of
+/// [`richardson`] (its errors, in the order it lists them).
+fn richardson_widths(
+    ms: &[f64],
+    means: &[f64],
+    standard_errors: &[f64],
+    order: usize,
+) -> Result<Vec<f64>> {
+    if order == 0 {
+        return Err(Error::invalid("richardson order", 0, "at least 1"));
+    }
+    if means.len() != ms.len() {
+        return Err(Error::invalid(
+            "richardson: number of means",
+            means.len(),
+            format!("the number of widths ({})", ms.len()),
+        ));
+    }
+    if !standard_errors.is_empty() && standard_errors.len() != ms.len() {
+        return Err(Error::invalid(
+            "richardson: number of standard errors",
+            standard_errors.len(),
+            format!("0 or the number of widths ({})", ms.len()),
+        ));
+    }
+    check_positive("richardson: ms", ms)?;
+    if let Some(i) = means.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            format!("richardson: means[{i}]"),
+            means[i],
+            "a finite number",
+        ));
+    }
+    if let Some(i) = standard_errors.iter().position(|se| *se < 0.0) {
+        return Err(Error::invalid(
+            format!("richardson: standard_errors[{i}]"),
+            standard_errors[i],
+            "a non-negative number",
+        ));
+    }
+    let mut distinct = ms.to_vec();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
+    let parameters = order + 1;
+    if distinct.len() < parameters {
+        return Err(Error::invalid(
+            "richardson: widths",
+            format!("{ms:?}"),
+            format!("at least {parameters} distinct widths for order {order}"),
+        ));
+    }
+    Ok(distinct)
 }

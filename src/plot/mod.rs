@@ -11,6 +11,7 @@ pub mod figure;
 pub mod font;
 pub mod heatmap;
 pub mod report;
+pub mod run_figures;
 pub mod scaling;
 pub mod sweep;
 

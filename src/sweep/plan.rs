@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::scenario::{RiskSpec, Scenario, SweepConfig};
+use crate::scenario::{RiskSpec, Scenario, ScenarioConfig, SweepConfig};
 
 /// The limit a sweep compares its widths with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -102,6 +102,257 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+/// Refuses a schedule of dt, lambda or tau: the widths' times (k dt) and the `linear`
+/// reference assume constant parameters.
+fn check_constant_parameters(path: &Path, config: &ScenarioConfig) -> Result<()> {
+    for (key, value) in [
+        ("dynamics.dt", &config.dynamics.dt),
+        ("dynamics.lambda", &config.dynamics.lambda),
+        ("dynamics.tau", &config.dynamics.tau),
+    ] {
+        if value.as_ref().is_some_and(|v| v.value().is_none()) {
+            return Err(config_error(
+                path,
+                key,
+                "a schedule",
+                "a number in a sweep (schedules run with `meanfield run`)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The ladder's widths, sorted and without repeats: the command line's, else `sweep.widths`,
+/// else 16, 64, 256, 1024; each at least 1.
+fn ladder_widths(path: &Path, cli: &SweepOverrides, section: &SweepConfig) -> Result<Vec<usize>> {
+    let widths = cli
+        .widths
+        .clone()
+        .or(section.widths.clone())
+        .unwrap_or_else(|| vec![16, 64, 256, 1024]);
+    if widths.is_empty() || widths.contains(&0) {
+        return Err(config_error(
+            path,
+            "sweep.widths",
+            format!("{widths:?}"),
+            "a non-empty list of widths >= 1",
+        ));
+    }
+    let mut sorted = widths;
+    sorted.sort_unstable();
+    sorted.dedup();
+    Ok(sorted)
+}
+
+/// The reference of the sweep (the command line's, else `sweep.reference`, else `wide`),
+/// checked against the ladder `sorted`: a wide reference wider than its largest width
+/// (default 16 times it), Richardson with at least 2 widths.
+fn reference_of(
+    path: &Path,
+    cli: &SweepOverrides,
+    section: &SweepConfig,
+    sorted: &[usize],
+) -> Result<Reference> {
+    let largest = sorted[sorted.len() - 1];
+    let reference_name = cli
+        .reference
+        .clone()
+        .or(section.reference.clone())
+        .unwrap_or_else(|| "wide".into());
+    Ok(match reference_name.as_str() {
+        "wide" => {
+            let width = section.reference_width.unwrap_or(16 * largest);
+            if width <= largest {
+                return Err(config_error(
+                    path,
+                    "sweep.reference_width",
+                    width,
+                    &format!("a width larger than the largest of the ladder ({largest})"),
+                ));
+            }
+            Reference::Wide { width }
+        }
+        "richardson" => {
+            if sorted.len() < 2 {
+                return Err(config_error(
+                    path,
+                    "sweep.reference",
+                    "\"richardson\"",
+                    "richardson needs at least 2 widths",
+                ));
+            }
+            Reference::Richardson
+        }
+        "linear" => Reference::Linear,
+        "limit" => Reference::Limit,
+        "none" => Reference::None,
+        other => {
+            return Err(config_error(
+                path,
+                "sweep.reference",
+                format!("\"{other}\""),
+                "one of wide, richardson, linear, limit, none",
+            ));
+        }
+    })
+}
+
+/// The analysis settings of `section`, checked: `limit_nodes` >= 1, `level` in (0, 1), finite
+/// `times` >= 0. Returns (bootstrap resamples, default 2000; level, default 0.95).
+fn check_statistics(path: &Path, section: &SweepConfig) -> Result<(usize, f64)> {
+    if section.limit_nodes == Some(0) {
+        return Err(config_error(
+            path,
+            "sweep.limit_nodes",
+            0,
+            "an integer >= 1",
+        ));
+    }
+    let bootstrap = section.bootstrap.unwrap_or(2000);
+    let level = section.level.unwrap_or(0.95);
+    if !(level > 0.0 && level < 1.0) {
+        return Err(config_error(
+            path,
+            "sweep.level",
+            level,
+            "a number in (0, 1)",
+        ));
+    }
+    if let Some(times) = &section.times
+        && times.iter().any(|t| !(t.is_finite() && *t >= 0.0))
+    {
+        return Err(config_error(
+            path,
+            "sweep.times",
+            format!("{times:?}"),
+            "finite times >= 0",
+        ));
+    }
+    Ok((bootstrap, level))
+}
+
+/// The varied keys of `sweep.vary` with their values as TOML text, in file order; neither
+/// `model.m` nor `seed` (the ladder and the seeds vary those), each with a non-empty array.
+fn varied_values(path: &Path, section: &SweepConfig) -> Result<Vec<(String, Vec<String>)>> {
+    let mut vary: Vec<(String, Vec<String>)> = Vec::new();
+    for (key, values) in section.vary.clone().unwrap_or_default() {
+        let key_path = format!("sweep.vary.\"{key}\"");
+        if matches!(key.as_str(), "model.m" | "seed") {
+            return Err(config_error(
+                path,
+                &key_path,
+                &key,
+                "a key other than model.m and seed (use sweep.widths and sweep.seeds)",
+            ));
+        }
+        let list = values
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| config_error(path, &key_path, &values, "a non-empty array of values"))?;
+        vary.push((key, list.iter().map(ToString::to_string).collect()));
+    }
+    Ok(vary)
+}
+
+/// Refuses two runs with the same id: two points with the same resolved scenario (a value
+/// listed twice) would share their run directories.
+fn check_distinct_runs(path: &Path, runs: &[PlannedRun]) -> Result<()> {
+    let mut ids: Vec<&str> = runs.iter().map(|r: &PlannedRun| r.id.as_str()).collect();
+    ids.sort_unstable();
+    if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(config_error(
+            path,
+            "sweep.vary",
+            format!("two points giving the same run {}", pair[0]),
+            "distinct values for every varied key",
+        ));
+    }
+    Ok(())
+}
+
+/// What every run of a plan shares: the scenario file, the user's overrides and the choices
+/// that become overrides of each run.
+struct RunPlanner<'a> {
+    /// The scenario file.
+    path: &'a Path,
+    /// The user's `--set` overrides, applied first.
+    user_overrides: &'a [String],
+    /// The first seed (the teacher's seed when pinned).
+    base_seed: u64,
+    /// Pin `target.seed` to `base_seed` (the scenario sets neither a teacher file nor seed).
+    pin_teacher: bool,
+    /// The varied keys and values.
+    vary: &'a [(String, Vec<String>)],
+    /// Keep the first `largest` particles in snapshots (the scenario chose no sample).
+    pin_snapshots: bool,
+    /// The largest ladder width.
+    largest: usize,
+    /// Turn figures off (the scenario does not say).
+    default_figures: bool,
+    /// The sweep's reference, which must describe every run.
+    limit: &'a Reference,
+    /// Whether the command line chose the reference.
+    explicit_reference: bool,
+}
+
+impl RunPlanner<'_> {
+    /// The run at `point`, width `m` and `seed` (a reference run if `reference`), validated,
+    /// with the name of its scenario.
+    fn plan(
+        &self,
+        point: &[String],
+        m: usize,
+        seed: u64,
+        reference: bool,
+    ) -> Result<(PlannedRun, String)> {
+        let mut overrides = self.user_overrides.to_vec();
+        overrides.push(format!("model.m={m}"));
+        overrides.push(format!("seed={seed}"));
+        if self.pin_teacher {
+            overrides.push(format!("target.seed={}", self.base_seed));
+        }
+        for ((key, _), value) in self.vary.iter().zip(point) {
+            overrides.push(format!("{key}={value}"));
+        }
+        // Snapshots keep the first particles, up to the largest ladder width, so that every
+        // width's snapshot and its wide reference's hold paired particles (coupled distance
+        // over time).
+        if self.pin_snapshots {
+            overrides.push("record.snapshot_sample=\"first\"".into());
+            overrides.push(format!("record.snapshot_particles={}", self.largest));
+        }
+        // Runs of a sweep draw no figures unless the scenario asks (`meanfield plot` can).
+        if self.default_figures {
+            overrides.push("record.figures=false".into());
+        }
+        let scenario = Scenario::load(self.path, &overrides)?;
+        // The reference must describe every run (docs/sweeps.md), before anything runs.
+        crate::sweep::validity::check(self.limit, &scenario, self.explicit_reference)?;
+        let resolved = scenario.resolved_toml()?;
+        let per_step = match scenario.risk {
+            RiskSpec::Population => (m as f64) * (m as f64),
+            RiskSpec::Online { batch, .. } => (m * batch) as f64,
+            RiskSpec::EmpiricalGenerated { n, .. } => (m * n) as f64,
+            _ => m as f64,
+        };
+        let leaf = format!("m{m}-seed{seed}-{:016x}", fnv1a(resolved.as_bytes()));
+        let run = PlannedRun {
+            id: if point.is_empty() {
+                leaf
+            } else {
+                format!("{}/{leaf}", point_directory(self.vary, point))
+            },
+            m,
+            seed,
+            point: point.to_vec(),
+            reference,
+            overrides,
+            cost: per_step * scenario.steps as f64 * (scenario.d as f64 + 8.0),
+        };
+        Ok((run, scenario.name))
+    }
 }
 
 fn config_error(file: &Path, key: &str, found: impl ToString, allowed: &str) -> Error {
@@ -208,38 +459,9 @@ impl Plan {
     /// before anything runs.
     pub fn build(path: &Path, user_overrides: &[String], cli: &SweepOverrides) -> Result<Self> {
         let (config, _) = crate::scenario::file::load(path, user_overrides)?;
-        // The widths' times (k dt) and the `linear` reference assume constant parameters.
-        for (key, value) in [
-            ("dynamics.dt", &config.dynamics.dt),
-            ("dynamics.lambda", &config.dynamics.lambda),
-            ("dynamics.tau", &config.dynamics.tau),
-        ] {
-            if value.as_ref().is_some_and(|v| v.value().is_none()) {
-                return Err(config_error(
-                    path,
-                    key,
-                    "a schedule",
-                    "a number in a sweep (schedules run with `meanfield run`)",
-                ));
-            }
-        }
+        check_constant_parameters(path, &config)?;
         let section = config.sweep.clone().unwrap_or_else(SweepConfig::default);
-        let widths = cli
-            .widths
-            .clone()
-            .or(section.widths.clone())
-            .unwrap_or_else(|| vec![16, 64, 256, 1024]);
-        if widths.is_empty() || widths.contains(&0) {
-            return Err(config_error(
-                path,
-                "sweep.widths",
-                format!("{widths:?}"),
-                "a non-empty list of widths >= 1",
-            ));
-        }
-        let mut sorted = widths.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
+        let sorted = ladder_widths(path, cli, &section)?;
         let count = cli.seeds.or(section.seeds).unwrap_or(8);
         if count == 0 {
             return Err(config_error(path, "sweep.seeds", 0, "an integer >= 1"));
@@ -247,145 +469,30 @@ impl Plan {
         let base_seed = config.seed.unwrap_or(0);
         let seeds: Vec<u64> = (0..count as u64).map(|s| base_seed + s).collect();
         let largest = sorted[sorted.len() - 1];
-        let reference_name = cli
-            .reference
-            .clone()
-            .or(section.reference.clone())
-            .unwrap_or_else(|| "wide".into());
-        let reference = match reference_name.as_str() {
-            "wide" => {
-                let width = section.reference_width.unwrap_or(16 * largest);
-                if width <= largest {
-                    return Err(config_error(
-                        path,
-                        "sweep.reference_width",
-                        width,
-                        &format!("a width larger than the largest of the ladder ({largest})"),
-                    ));
-                }
-                Reference::Wide { width }
-            }
-            "richardson" => {
-                if sorted.len() < 2 {
-                    return Err(config_error(
-                        path,
-                        "sweep.reference",
-                        "\"richardson\"",
-                        "richardson needs at least 2 widths",
-                    ));
-                }
-                Reference::Richardson
-            }
-            "linear" => Reference::Linear,
-            "limit" => Reference::Limit,
-            "none" => Reference::None,
-            other => {
-                return Err(config_error(
-                    path,
-                    "sweep.reference",
-                    format!("\"{other}\""),
-                    "one of wide, richardson, linear, limit, none",
-                ));
-            }
+        let reference = reference_of(path, cli, &section, &sorted)?;
+        let (bootstrap, level) = check_statistics(path, &section)?;
+        let vary = varied_values(path, &section)?;
+        let planner = RunPlanner {
+            path,
+            user_overrides,
+            base_seed,
+            pin_teacher: config.target.file.is_none() && config.target.seed.is_none(),
+            vary: &vary,
+            pin_snapshots: config.record.snapshot_sample.is_none()
+                && config.record.snapshot_particles.is_none(),
+            largest,
+            default_figures: config.record.figures.is_none(),
+            limit: &reference,
+            explicit_reference: cli.reference.is_some(),
         };
-        if section.limit_nodes == Some(0) {
-            return Err(config_error(
-                path,
-                "sweep.limit_nodes",
-                0,
-                "an integer >= 1",
-            ));
-        }
-        let bootstrap = section.bootstrap.unwrap_or(2000);
-        let level = section.level.unwrap_or(0.95);
-        if !(level > 0.0 && level < 1.0) {
-            return Err(config_error(
-                path,
-                "sweep.level",
-                level,
-                "a number in (0, 1)",
-            ));
-        }
-        if let Some(times) = &section.times
-            && times.iter().any(|t| !(t.is_finite() && *t >= 0.0))
-        {
-            return Err(config_error(
-                path,
-                "sweep.times",
-                format!("{times:?}"),
-                "finite times >= 0",
-            ));
-        }
-        let mut vary: Vec<(String, Vec<String>)> = Vec::new();
-        for (key, values) in section.vary.clone().unwrap_or_default() {
-            let key_path = format!("sweep.vary.\"{key}\"");
-            if matches!(key.as_str(), "model.m" | "seed") {
-                return Err(config_error(
-                    path,
-                    &key_path,
-                    &key,
-                    "a key other than model.m and seed (use sweep.widths and sweep.seeds)",
-                ));
-            }
-            let list = values.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
-                config_error(path, &key_path, &values, "a non-empty array of values")
-            })?;
-            vary.push((key, list.iter().map(ToString::to_string).collect()));
-        }
-        let pin_teacher = config.target.file.is_none() && config.target.seed.is_none();
-
         let mut runs = Vec::new();
         let mut name = String::new();
-        let limit = reference.clone();
         let mut plan_one = |point: &[String], m: usize, seed: u64, reference: bool| {
-            let mut overrides = user_overrides.to_vec();
-            overrides.push(format!("model.m={m}"));
-            overrides.push(format!("seed={seed}"));
-            if pin_teacher {
-                overrides.push(format!("target.seed={base_seed}"));
-            }
-            for ((key, _), value) in vary.iter().zip(point) {
-                overrides.push(format!("{key}={value}"));
-            }
-            // Snapshots keep the first particles, up to the largest ladder width, so that every
-            // width's snapshot and its wide reference's hold paired particles (coupled distance
-            // over time).
-            if config.record.snapshot_sample.is_none() && config.record.snapshot_particles.is_none()
-            {
-                overrides.push("record.snapshot_sample=\"first\"".into());
-                overrides.push(format!("record.snapshot_particles={largest}"));
-            }
-            // Runs of a sweep draw no figures unless the scenario asks (`meanfield plot` can).
-            if config.record.figures.is_none() {
-                overrides.push("record.figures=false".into());
-            }
-            let scenario = Scenario::load(path, &overrides)?;
-            // The reference must describe every run (docs/sweeps.md), before anything runs.
-            crate::sweep::validity::check(&limit, &scenario, cli.reference.is_some())?;
+            let (run, scenario_name) = planner.plan(point, m, seed, reference)?;
             if name.is_empty() {
-                name.clone_from(&scenario.name);
+                name = scenario_name;
             }
-            let resolved = scenario.resolved_toml()?;
-            let per_step = match scenario.risk {
-                RiskSpec::Population => (m as f64) * (m as f64),
-                RiskSpec::Online { batch, .. } => (m * batch) as f64,
-                RiskSpec::EmpiricalGenerated { n, .. } => (m * n) as f64,
-                _ => m as f64,
-            };
-            let leaf = format!("m{m}-seed{seed}-{:016x}", fnv1a(resolved.as_bytes()));
-            runs.push(PlannedRun {
-                id: if point.is_empty() {
-                    leaf
-                } else {
-                    format!("{}/{leaf}", point_directory(&vary, point))
-                },
-                m,
-                seed,
-                point: point.to_vec(),
-                reference,
-                overrides,
-                cost: per_step * scenario.steps as f64 * (scenario.d as f64 + 8.0),
-            });
+            runs.push(run);
             Ok::<(), Error>(())
         };
         let all_points = points(&vary);
@@ -403,18 +510,7 @@ impl Plan {
                 }
             }
         }
-        // Two points with the same resolved scenario (a value listed twice) would share
-        // their run directories.
-        let mut ids: Vec<&str> = runs.iter().map(|r: &PlannedRun| r.id.as_str()).collect();
-        ids.sort_unstable();
-        if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
-            return Err(config_error(
-                path,
-                "sweep.vary",
-                format!("two points giving the same run {}", pair[0]),
-                "distinct values for every varied key",
-            ));
-        }
+        check_distinct_runs(path, &runs)?;
         Ok(Self {
             name,
             scenario_file: path.display().to_string(),
