@@ -181,15 +181,7 @@ impl<'a> Context<'a> {
     pub fn sizes<T: DeserializeOwned>(&self, entry: &str) -> Result<T> {
         let path = self.scenario_path(SIZES_FILE)?;
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let file: toml::Table =
-            toml::from_str(&text).map_err(|e| Error::format(&path, format!("not TOML: {e}")))?;
-        let size = if self.quick() { "quick" } else { "full" };
-        let table = file
-            .get(entry)
-            .and_then(|sizes| sizes.get(size))
-            .ok_or_else(|| Error::format(&path, format!("no table [{entry}.{size}]")))?;
-        T::deserialize(table.clone())
-            .map_err(|e| Error::format(&path, format!("[{entry}.{size}]: {e}")))
+        sizes_in(&text, &path, entry, self.quick())
     }
 
     /// Loads gallery scenario `file` with `--set`-style overrides (`key=value`).
@@ -270,6 +262,29 @@ impl<'a> Context<'a> {
     }
 }
 
+/// The sizes of `entry` in the text of a sizes file (read from `path`, for errors): table
+/// `[<entry>.quick]` or `[<entry>.full]`.
+fn sizes_in<T: DeserializeOwned>(text: &str, path: &Path, entry: &str, quick: bool) -> Result<T> {
+    let file: toml::Table =
+        toml::from_str(text).map_err(|e| Error::format(path, format!("not TOML: {e}")))?;
+    let size = if quick { "quick" } else { "full" };
+    let table = file
+        .get(entry)
+        .and_then(|sizes| sizes.get(size))
+        .ok_or_else(|| Error::format(path, format!("no table [{entry}.{size}]")))?;
+    T::deserialize(table.clone()).map_err(|e| Error::format(path, format!("[{entry}.{size}]: {e}")))
+}
+
+/// The sizes of `entry` in the sizes file compiled into the binary (for the entries' tests).
+#[cfg(test)]
+pub(super) fn shipped_sizes<T: DeserializeOwned>(entry: &str, quick: bool) -> Result<T> {
+    let text = EMBEDDED
+        .iter()
+        .find(|(name, _)| *name == SIZES_FILE)
+        .map_or("", |(_, text)| text);
+    sizes_in(text, Path::new(SIZES_FILE), entry, quick)
+}
+
 /// The summary of the sweep in `dir` (its sweep_summary.json), read into the types the sweep
 /// wrote it from.
 pub fn read_sweep_summary(dir: &Path) -> Result<SweepSummary> {
@@ -319,4 +334,69 @@ pub fn read_run(dir: &Path) -> Result<RunOutput> {
         dir: dir.to_path_buf(),
         summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use crate::gallery::ENTRIES;
+
+    #[test]
+    fn every_entry_scenario_file_is_compiled_in() {
+        for entry in &ENTRIES {
+            assert!(
+                EMBEDDED.iter().any(|(name, _)| *name == entry.scenario),
+                "{}",
+                entry.scenario
+            );
+        }
+    }
+
+    #[test]
+    fn the_sizes_file_has_a_quick_and_a_full_table_for_each_entry_and_nothing_else() {
+        let text = EMBEDDED.iter().find(|(n, _)| *n == SIZES_FILE).unwrap().1;
+        let file: toml::Table = toml::from_str(text).unwrap();
+        let names: Vec<&str> = file.keys().map(String::as_str).collect();
+        let mut expected: Vec<&str> = ENTRIES.iter().map(|e| e.name).collect();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        for (name, sizes) in &file {
+            let tables: Vec<&str> = sizes
+                .as_table()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(tables, ["full", "quick"], "{name}");
+        }
+    }
+
+    #[test]
+    fn the_sweep_entries_sizes_read_and_quick_is_smaller() {
+        for entry in ["lazy", "limit"] {
+            let quick: SweepSizes = shipped_sizes(entry, true).unwrap();
+            let full: SweepSizes = shipped_sizes(entry, false).unwrap();
+            assert!(quick.widths.is_some() && quick.seeds.is_some(), "{entry}");
+            // Full size: the scenario's own [sweep].
+            assert!(full.widths.is_none() && full.seeds.is_none(), "{entry}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_size_is_an_error_that_names_the_table_and_key() {
+        let text = "[lazy.quick]\nwidth = [1]\n[lazy.full]\n";
+        let error = sizes_in::<SweepSizes>(text, Path::new("sizes.toml"), "lazy", true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("[lazy.quick]") && error.contains("width"),
+            "{error}"
+        );
+        let missing = sizes_in::<SweepSizes>(text, Path::new("sizes.toml"), "limit", false)
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("[limit.full]"), "{missing}");
+    }
 }

@@ -282,6 +282,20 @@ mod tests {
     use crate::output::read_npy;
 
     #[test]
+    fn the_shipped_sizes_read_and_full_size_is_the_scenario_file() {
+        let quick: Sizes = crate::gallery::context::shipped_sizes("convergence", true).unwrap();
+        let full: Sizes = crate::gallery::context::shipped_sizes("convergence", false).unwrap();
+        assert!(quick.m.is_some() && quick.risk_n.is_some() && quick.t_end.is_some());
+        assert!(full.m.is_none() && full.risk_n.is_none() && full.t_end.is_none());
+        let teacher = Path::new("teacher.npy");
+        assert_eq!(overrides(&full, teacher).len(), 3);
+        assert_eq!(
+            overrides(&quick, teacher)[3..],
+            ["model.m=100", "risk.n=1024", "dynamics.t_end=1000.0"]
+        );
+    }
+
+    #[test]
     fn the_shipped_teacher_file_is_the_entry_teacher() {
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/gallery/convergence_teacher.npy");

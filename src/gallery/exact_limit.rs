@@ -509,7 +509,18 @@ fn checks_of(checked: &[Fit], control: &[Fit], plan: &Plan) -> Vec<Check> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
     use super::*;
+
+    #[test]
+    fn the_shipped_sizes_read_and_full_size_is_the_scenario_file() {
+        let quick: Sizes = crate::gallery::context::shipped_sizes("exact_limit", true).unwrap();
+        let full: Sizes = crate::gallery::context::shipped_sizes("exact_limit", false).unwrap();
+        assert_eq!(quick.limit_nodes, Some(8));
+        assert!(quick.sweep.widths.is_some() && quick.sweep.seeds.is_some());
+        assert!(full.limit_nodes.is_none() && full.sweep.widths.is_none());
+    }
 
     fn fit(slope: f64, lo: f64, hi: f64) -> Fit {
         Fit {

@@ -24,7 +24,7 @@ use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use serde::Deserialize;
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 
 use crate::diagnostics::stats::Summary;
 use crate::error::{Error, Result};
@@ -86,21 +86,28 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
         results.push([both, random]);
     }
 
-    let mean_of = |t: usize, pick: &dyn Fn(&Runs) -> &Vec<f64>| -> Vec<f64> {
-        results
-            .iter()
-            .map(|r| Summary::of(pick(&r[t])).mean)
-            .collect()
-    };
-    let trained = mean_of(0, &|r| &r.final_risk);
-    let random = mean_of(1, &|r| &r.final_risk);
-    let floor = mean_of(1, &|r| &r.floor);
+    let figures = draw(ctx.out(), &sizes, &results)?;
+    Ok(Outcome {
+        figures,
+        numbers: numbers_of(&sizes, &results),
+        checks: checks_of(&sizes, &results),
+    })
+}
+
+/// The seed mean of `pick` at each d, for training `t` (0: both, 1: a_only).
+fn mean_of(results: &[[Runs; 2]], t: usize, pick: &dyn Fn(&Runs) -> &Vec<f64>) -> Vec<f64> {
+    results
+        .iter()
+        .map(|r| Summary::of(pick(&r[t])).mean)
+        .collect()
+}
+
+/// The checked facts (module documentation), on `results[i][t]`: dimension `sizes.dims[i]`,
+/// training `TRAININGS[t]`.
+fn checks_of(sizes: &Sizes, results: &[[Runs; 2]]) -> Vec<Check> {
     let trained_worst: Vec<f64> = results.iter().map(|r| max(&r[0].final_risk)).collect();
     let random_best: Vec<f64> = results.iter().map(|r| min(&r[1].final_risk)).collect();
     let floor_best: Vec<f64> = results.iter().map(|r| min(&r[1].floor)).collect();
-
-    let figures = draw(ctx.out(), &sizes, &results)?;
-
     let below_at_t = trained_worst
         .iter()
         .zip(&random_best)
@@ -121,7 +128,7 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let checks = vec![
+    vec![
         Check::new(
             format!(
                 "at every d, the trained first layer's risk at t = {} is below the random \
@@ -163,8 +170,14 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
                 listing(&floor_worst)
             ),
         ),
-    ];
+    ]
+}
 
+/// The numbers of gallery.json.
+fn numbers_of(sizes: &Sizes, results: &[[Runs; 2]]) -> Map<String, Value> {
+    let trained = mean_of(results, 0, &|r| &r.final_risk);
+    let random = mean_of(results, 1, &|r| &r.final_risk);
+    let floor = mean_of(results, 1, &|r| &r.floor);
     let mut numbers = Map::new();
     numbers.insert("m".into(), json!(sizes.m));
     numbers.insert("seeds".into(), json!(sizes.seeds));
@@ -189,11 +202,7 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
         .map(|r| r[0].mean_risk.first().copied().unwrap_or(f64::NAN))
         .collect();
     numbers.insert("initial_risk".into(), json!(rounded_all(&initial, 5)));
-    Ok(Outcome {
-        figures,
-        numbers,
-        checks,
-    })
+    numbers
 }
 
 /// Runs (or reuses) the seeds of one (d, training) and reads back what the entry needs.
@@ -634,6 +643,14 @@ mod tests {
 
     use super::*;
     use crate::math::Activation;
+
+    #[test]
+    fn the_shipped_sizes_read_and_quick_is_smaller() {
+        let quick: Sizes = crate::gallery::context::shipped_sizes("features", true).unwrap();
+        let full: Sizes = crate::gallery::context::shipped_sizes("features", false).unwrap();
+        assert!(quick.m <= full.m && quick.dims.len() <= full.dims.len());
+        assert!(quick.dims.iter().any(|&d| d >= FLOOR_FROM_D));
+    }
 
     #[test]
     fn floor_vanishes_when_a_random_feature_is_the_teacher_neuron() {

@@ -486,3 +486,18 @@ fn short(value: f64) -> String {
     let text = format!("{value:.4}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn the_shipped_sizes_read_and_quick_is_smaller() {
+        let quick: Sizes = crate::gallery::context::shipped_sizes("langevin", true).unwrap();
+        let full: Sizes = crate::gallery::context::shipped_sizes("langevin", false).unwrap();
+        assert!(quick.teacher_m <= full.teacher_m && quick.zero_m <= full.zero_m);
+        assert!(quick.t_end <= full.t_end);
+    }
+}

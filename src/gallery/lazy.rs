@@ -268,6 +268,8 @@ fn short(value: f64) -> String {
 }
 
 /// Runs the entry: lazy against mean-field training.
+// Over 100 lines: the sweep's reading is short; the rest builds its three figures and their
+// checks inline, which the figure-model work of issue 23 moves out with the figures.
 pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
     let dir = ctx.work_dir(entry.name);
     let sizes: SweepSizes = ctx.sizes(entry.name)?;

@@ -522,6 +522,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shipped_sizes_read_and_quick_is_smaller() {
+        let quick: Sizes =
+            crate::gallery::context::shipped_sizes("overparameterised", true).unwrap();
+        let full: Sizes =
+            crate::gallery::context::shipped_sizes("overparameterised", false).unwrap();
+        assert!(quick.seeds <= full.seeds && quick.t_end <= full.t_end);
+    }
+
+    #[test]
     fn wilson_interval_contains_the_proportion_and_stays_in_zero_one() {
         let (lo, hi) = wilson(0, 12);
         assert_eq!(lo, 0.0);
