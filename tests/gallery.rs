@@ -104,3 +104,32 @@ fn an_unknown_entry_is_refused_with_the_list() {
         "{message}"
     );
 }
+
+#[test]
+fn a_misspelt_size_in_the_sizes_file_is_refused_with_its_table_and_key() {
+    let root = common::scratch_directory("gallery", "misspelt_size");
+    let scenarios = root.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/gallery/sizes.toml");
+    let text = std::fs::read_to_string(shipped)
+        .unwrap()
+        .replace("risk_n = 1024", "risk_size = 1024");
+    std::fs::write(scenarios.join("sizes.toml"), text).unwrap();
+    let interrupt = AtomicBool::new(false);
+    let options = GalleryOptions {
+        quick: true,
+        out: root.join("plots"),
+        work: root.join("work"),
+        scenarios,
+        interrupt: &interrupt,
+    };
+    // The scenario file itself comes from the copy compiled into the binary.
+    let error = run_gallery(&options, Some("convergence"), &|_| {}).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("sizes.toml")
+            && message.contains("[convergence.quick]")
+            && message.contains("risk_size"),
+        "{message}"
+    );
+}

@@ -1,19 +1,30 @@
-//! What a gallery entry needs: its scenario files (from `scenarios/gallery/` or the copies
-//! compiled into the binary), single runs and sweeps in its work folder (finished ones are
-//! reused when their resolved scenario is unchanged), and their outputs read back.
+//! What a gallery entry needs: its scenario files and sizes (from `scenarios/gallery/` or the
+//! copies compiled into the binary), single runs and sweeps in its work folder (finished ones
+//! are reused when their resolved scenario is unchanged), and their outputs read back: a run's
+//! files ([`read_run`], [`read_snapshots`]) and a sweep's summary in the sweep's own types
+//! ([`read_sweep_summary`]).
 
 use std::path::{Path, PathBuf};
 
 use nalgebra::DMatrix;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::gallery::GalleryOptions;
 use crate::output::{Table, read_json, read_npy};
 use crate::run::{RunOptions, Status, Summary, run};
 use crate::scenario::Scenario;
+use crate::sweep::analysis::SweepSummary;
 use crate::sweep::execute::run_state;
 use crate::sweep::execute::{ExecuteOptions, execute_with};
 use crate::sweep::{Plan, SweepOverrides, finish};
+
+/// The file of every entry's sizes (`[<entry>.quick]` and `[<entry>.full]`) in the scenarios
+/// folder. The sizes cannot sit in the scenario files themselves: those are read with
+/// `deny_unknown_fields` (src/scenario/file.rs), and `meanfield run` must accept them as they
+/// are.
+pub const SIZES_FILE: &str = "sizes.toml";
 
 /// The scenario files of the gallery, compiled in (used when `scenarios/gallery/` lacks one).
 const EMBEDDED: &[(&str, &str)] = &[
@@ -49,7 +60,32 @@ const EMBEDDED: &[(&str, &str)] = &[
         "separation.toml",
         include_str!("../../scenarios/gallery/separation.toml"),
     ),
+    (
+        SIZES_FILE,
+        include_str!("../../scenarios/gallery/sizes.toml"),
+    ),
 ];
+
+/// Widths and seeds of an entry's sweep; a size left out keeps the scenario's `[sweep]` value.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSizes {
+    /// Widths m of the ladder (`sweep.widths`).
+    pub widths: Option<Vec<usize>>,
+    /// Seeds per width (`sweep.seeds`).
+    pub seeds: Option<usize>,
+}
+
+impl SweepSizes {
+    /// The sweep overrides of these sizes (the reference is the scenario's).
+    pub fn overrides(&self) -> SweepOverrides {
+        SweepOverrides {
+            widths: self.widths.clone(),
+            seeds: self.seeds,
+            reference: None,
+        }
+    }
+}
 
 /// The outputs of one run, read back from its folder.
 #[derive(Debug)]
@@ -139,6 +175,15 @@ impl<'a> Context<'a> {
         Ok(copy)
     }
 
+    /// The sizes of `entry` for this invocation: table `[<entry>.quick]` (under `--quick`) or
+    /// `[<entry>.full]` of the sizes file, read into the entry's own type (unknown keys are an
+    /// error).
+    pub fn sizes<T: DeserializeOwned>(&self, entry: &str) -> Result<T> {
+        let path = self.scenario_path(SIZES_FILE)?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        sizes_in(&text, &path, entry, self.quick())
+    }
+
     /// Loads gallery scenario `file` with `--set`-style overrides (`key=value`).
     pub fn scenario(&self, file: &str, overrides: &[String]) -> Result<Scenario> {
         Scenario::load(&self.scenario_path(file)?, overrides)
@@ -217,6 +262,59 @@ impl<'a> Context<'a> {
     }
 }
 
+/// The sizes of `entry` in the text of a sizes file (read from `path`, for errors): table
+/// `[<entry>.quick]` or `[<entry>.full]`.
+fn sizes_in<T: DeserializeOwned>(text: &str, path: &Path, entry: &str, quick: bool) -> Result<T> {
+    let file: toml::Table =
+        toml::from_str(text).map_err(|e| Error::format(path, format!("not TOML: {e}")))?;
+    let size = if quick { "quick" } else { "full" };
+    let table = file
+        .get(entry)
+        .and_then(|sizes| sizes.get(size))
+        .ok_or_else(|| Error::format(path, format!("no table [{entry}.{size}]")))?;
+    T::deserialize(table.clone()).map_err(|e| Error::format(path, format!("[{entry}.{size}]: {e}")))
+}
+
+/// The sizes of `entry` in the sizes file compiled into the binary (for the entries' tests).
+#[cfg(test)]
+pub(super) fn shipped_sizes<T: DeserializeOwned>(entry: &str, quick: bool) -> Result<T> {
+    let text = EMBEDDED
+        .iter()
+        .find(|(name, _)| *name == SIZES_FILE)
+        .map_or("", |(_, text)| text);
+    sizes_in(text, Path::new(SIZES_FILE), entry, quick)
+}
+
+/// The summary of the sweep in `dir` (its sweep_summary.json), read into the types the sweep
+/// wrote it from.
+pub fn read_sweep_summary(dir: &Path) -> Result<SweepSummary> {
+    read_json(&dir.join("sweep_summary.json"))
+}
+
+/// The snapshots of the run folder `dir` (`snapshots/step_<step>.npy`), in step order:
+/// (step, particles).
+pub fn read_snapshots(dir: &Path) -> Result<Vec<(u64, DMatrix<f64>)>> {
+    let folder = dir.join("snapshots");
+    let mut found: Vec<(u64, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(&folder).map_err(|e| Error::io(&folder, e))? {
+        let path = entry.map_err(|e| Error::io(&folder, e))?.path();
+        let step = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_prefix("step_"))
+            .and_then(|name| name.strip_suffix(".npy"))
+            .and_then(|step| step.parse::<u64>().ok());
+        if let Some(step) = step {
+            found.push((step, path));
+        }
+    }
+    found.sort_by_key(|(step, _)| *step);
+    found
+        .into_iter()
+        .map(|(step, path)| Ok((step, read_npy(&path)?)))
+        .collect()
+}
+
 /// The outputs of the run folder `dir`.
 pub fn read_run(dir: &Path) -> Result<RunOutput> {
     let summary: Summary = read_json(&dir.join("summary.json"))?;
@@ -236,4 +334,69 @@ pub fn read_run(dir: &Path) -> Result<RunOutput> {
         dir: dir.to_path_buf(),
         summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use crate::gallery::ENTRIES;
+
+    #[test]
+    fn every_entry_scenario_file_is_compiled_in() {
+        for entry in &ENTRIES {
+            assert!(
+                EMBEDDED.iter().any(|(name, _)| *name == entry.scenario),
+                "{}",
+                entry.scenario
+            );
+        }
+    }
+
+    #[test]
+    fn the_sizes_file_has_a_quick_and_a_full_table_for_each_entry_and_nothing_else() {
+        let text = EMBEDDED.iter().find(|(n, _)| *n == SIZES_FILE).unwrap().1;
+        let file: toml::Table = toml::from_str(text).unwrap();
+        let names: Vec<&str> = file.keys().map(String::as_str).collect();
+        let mut expected: Vec<&str> = ENTRIES.iter().map(|e| e.name).collect();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        for (name, sizes) in &file {
+            let tables: Vec<&str> = sizes
+                .as_table()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(tables, ["full", "quick"], "{name}");
+        }
+    }
+
+    #[test]
+    fn the_sweep_entries_sizes_read_and_quick_is_smaller() {
+        for entry in ["lazy", "limit"] {
+            let quick: SweepSizes = shipped_sizes(entry, true).unwrap();
+            let full: SweepSizes = shipped_sizes(entry, false).unwrap();
+            assert!(quick.widths.is_some() && quick.seeds.is_some(), "{entry}");
+            // Full size: the scenario's own [sweep].
+            assert!(full.widths.is_none() && full.seeds.is_none(), "{entry}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_size_is_an_error_that_names_the_table_and_key() {
+        let text = "[lazy.quick]\nwidth = [1]\n[lazy.full]\n";
+        let error = sizes_in::<SweepSizes>(text, Path::new("sizes.toml"), "lazy", true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("[lazy.quick]") && error.contains("width"),
+            "{error}"
+        );
+        let missing = sizes_in::<SweepSizes>(text, Path::new("sizes.toml"), "limit", false)
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("[limit.full]"), "{missing}");
+    }
 }

@@ -12,26 +12,22 @@
 //! m / (k n) times a*_i (w*_i, b*_i). So the particles, which start near the origin (small a_j)
 //! in every direction, end on rays through the stars. Marker size |a_j| |(w_j, b_j)|, colour a_j.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nalgebra::DMatrix;
+use serde::Deserialize;
 use serde_json::{Map, json};
 
 use crate::error::{Error, Result};
-use crate::gallery::context::RunOutput;
-use crate::gallery::{Check, Context, Entry, EntryResult};
-use crate::output::{read_npy, write_npy};
+// `snapshots` is the name the drawing code below calls the one snapshot reader by.
+use crate::gallery::context::{RunOutput, read_snapshots as snapshots};
+use crate::gallery::{Check, Context, Entry, Outcome};
+use crate::output::write_npy;
 use crate::plot::{
     CloudFigure, CloudFrame, Curve, LogLogFigure, render_cloud, render_cloud_gif,
     render_cloud_panels, render_loglog,
 };
 use crate::scenario::{RiskSpec, Scenario};
-
-/// Global convergence in the mean-field regime.
-pub struct GlobalConvergence;
-
-/// The scenario file of the entry.
-const FILE: &str = "convergence.toml";
 
 /// Least factor by which the held-out risk must fall.
 const REDUCTION: f64 = 100.0;
@@ -59,113 +55,111 @@ fn teacher() -> DMatrix<f64> {
     DMatrix::from_fn(3, 4, |i, j| rows[i][j])
 }
 
-/// The `--set` overrides of one invocation: the teacher file and, with `--quick`, the sizes.
-fn overrides(quick: bool, teacher_file: &Path) -> Vec<String> {
+/// The sizes of one gallery invocation (`[convergence.quick]` or `[convergence.full]` of the
+/// sizes file); a size left out keeps the scenario file's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sizes {
+    /// Width (`model.m`).
+    m: Option<usize>,
+    /// Training-set size (`risk.n`).
+    risk_n: Option<usize>,
+    /// Final time (`dynamics.t_end`).
+    t_end: Option<f64>,
+}
+
+/// The `--set` overrides of one invocation: the teacher file and the sizes.
+fn overrides(sizes: &Sizes, teacher_file: &Path) -> Vec<String> {
     let mut overrides = vec![
         format!("target.file={:?}", teacher_file.display().to_string()),
         // The entry draws its own figures.
         "record.figures=false".to_string(),
         "record.marginals=false".to_string(),
     ];
-    if quick {
-        overrides.extend(
-            ["model.m=100", "risk.n=1024", "dynamics.t_end=1000.0"]
-                .iter()
-                .map(|s| (*s).to_string()),
-        );
-    }
+    overrides.extend(sizes.m.map(|m| format!("model.m={m}")));
+    overrides.extend(sizes.risk_n.map(|n| format!("risk.n={n}")));
+    overrides.extend(sizes.t_end.map(|t| format!("dynamics.t_end={t:?}")));
     overrides
 }
 
-impl Entry for GlobalConvergence {
-    fn name(&self) -> &'static str {
-        "convergence"
-    }
+/// Runs the entry: global convergence in the mean-field regime.
+pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
+    let work = ctx.work_dir(entry.name);
+    std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    let teacher_file = work.join("teacher.npy");
+    write_npy(&teacher_file, &teacher())?;
+    // Paths in a scenario are relative to the scenario file: this one must be absolute.
+    let teacher_file =
+        std::path::absolute(&teacher_file).map_err(|e| Error::io(&teacher_file, e))?;
+    let sizes: Sizes = ctx.sizes(entry.name)?;
+    let scenario = ctx.scenario(entry.scenario, &overrides(&sizes, &teacher_file))?;
+    let run = ctx.run(&scenario, &work.join("run"))?;
 
-    fn title(&self) -> &'static str {
-        "Global convergence in the mean-field regime"
-    }
+    let time = run.series_column("time")?;
+    let risk = run.series_column("risk")?;
+    let test_risk = run.series_column("test_risk")?;
+    let k = teacher().nrows();
+    let shares: Vec<Vec<f64>> = (0..k)
+        .map(|i| run.series_column(&format!("cone_share_{i}")))
+        .collect::<Result<_>>()?;
+    let total_share = |row: usize| shares.iter().map(|s| s[row]).sum::<f64>();
+    let last = time.len() - 1;
+    let (initial_test, final_test) = (test_risk[0], test_risk[last]);
+    let reduction = initial_test / final_test;
+    let final_shares: Vec<f64> = shares.iter().map(|s| s[last]).collect();
+    let least_share = final_shares.iter().copied().fold(f64::INFINITY, f64::min);
 
-    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
-        let work = ctx.work_dir(self.name());
-        std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
-        let teacher_file = work.join("teacher.npy");
-        write_npy(&teacher_file, &teacher())?;
-        // Paths in a scenario are relative to the scenario file: this one must be absolute.
-        let teacher_file =
-            std::path::absolute(&teacher_file).map_err(|e| Error::io(&teacher_file, e))?;
-        let scenario = ctx.scenario(FILE, &overrides(ctx.quick(), &teacher_file))?;
-        let run = ctx.run(&scenario, &work.join("run"))?;
+    let mut figures = draw_particles(ctx.out(), &run, scenario.dt)?;
+    figures.extend(draw_risk(ctx.out(), scenario.m, &time, &risk, &test_risk)?);
 
-        let time = run.series_column("time")?;
-        let risk = run.series_column("risk")?;
-        let test_risk = run.series_column("test_risk")?;
-        let k = teacher().nrows();
-        let shares: Vec<Vec<f64>> = (0..k)
-            .map(|i| run.series_column(&format!("cone_share_{i}")))
-            .collect::<Result<_>>()?;
-        let total_share = |row: usize| shares.iter().map(|s| s[row]).sum::<f64>();
-        let last = time.len() - 1;
-        let (initial_test, final_test) = (test_risk[0], test_risk[last]);
-        let reduction = initial_test / final_test;
-        let final_shares: Vec<f64> = shares.iter().map(|s| s[last]).collect();
-        let least_share = final_shares.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut numbers = Map::new();
+    numbers.insert("m".into(), json!(scenario.m));
+    numbers.insert("k".into(), json!(k));
+    numbers.insert("n".into(), json!(training_size(&scenario)));
+    numbers.insert("t_end".into(), json!(time[last]));
+    numbers.insert("initial_risk".into(), json!(risk[0]));
+    numbers.insert("final_risk".into(), json!(risk[last]));
+    numbers.insert("initial_test_risk".into(), json!(initial_test));
+    numbers.insert("final_test_risk".into(), json!(final_test));
+    numbers.insert("test_risk_reduction".into(), json!(reduction));
+    numbers.insert("mass_near_teacher_initial".into(), json!(total_share(0)));
+    numbers.insert("mass_near_teacher_final".into(), json!(total_share(last)));
+    numbers.insert("mass_near_each_teacher_final".into(), json!(final_shares));
 
-        let mut figures = draw_particles(ctx.out(), &run, scenario.dt)?;
-        figures.extend(draw_risk(ctx.out(), scenario.m, &time, &risk, &test_risk)?);
-
-        let mut numbers = Map::new();
-        numbers.insert("m".into(), json!(scenario.m));
-        numbers.insert("k".into(), json!(k));
-        numbers.insert("n".into(), json!(training_size(&scenario)));
-        numbers.insert("t_end".into(), json!(time[last]));
-        numbers.insert("initial_risk".into(), json!(risk[0]));
-        numbers.insert("final_risk".into(), json!(risk[last]));
-        numbers.insert("initial_test_risk".into(), json!(initial_test));
-        numbers.insert("final_test_risk".into(), json!(final_test));
-        numbers.insert("test_risk_reduction".into(), json!(reduction));
-        numbers.insert("mass_near_teacher_initial".into(), json!(total_share(0)));
-        numbers.insert("mass_near_teacher_final".into(), json!(total_share(last)));
-        numbers.insert("mass_near_each_teacher_final".into(), json!(final_shares));
-
-        let cone = scenario.record.cone_degrees;
-        let checks = vec![
-            Check::new(
-                format!("the held-out risk falls by at least {REDUCTION}x"),
-                final_test.is_finite() && final_test * REDUCTION <= initial_test,
-                format!(
-                    "test risk {initial_test:.3e} at t = 0, {final_test:.3e} at t = {}: {reduction:.3e}x",
-                    time[last]
-                ),
+    let cone = scenario.record.cone_degrees;
+    let checks = vec![
+        Check::new(
+            format!("the held-out risk falls by at least {REDUCTION}x"),
+            final_test.is_finite() && final_test * REDUCTION <= initial_test,
+            format!(
+                "test risk {initial_test:.3e} at t = 0, {final_test:.3e} at t = {}: {reduction:.3e}x",
+                time[last]
             ),
-            Check::new(
-                format!(
-                    "the particles concentrate on the teacher's neurons: at least {CONCENTRATED} \
-                     of the mass |a_j||(w_j, b_j)| ends within {cone} degrees of one, at least \
-                     {PER_NEURON} near each"
-                ),
-                total_share(last) >= CONCENTRATED && least_share >= PER_NEURON,
-                format!(
-                    "share within {cone} degrees {:.3} at t = 0, {:.3} at the end; per neuron {}",
-                    total_share(0),
-                    total_share(last),
-                    final_shares
-                        .iter()
-                        .map(|s| format!("{s:.3}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+        ),
+        Check::new(
+            format!(
+                "the particles concentrate on the teacher's neurons: at least {CONCENTRATED} \
+                 of the mass |a_j||(w_j, b_j)| ends within {cone} degrees of one, at least \
+                 {PER_NEURON} near each"
             ),
-        ];
-        Ok(EntryResult {
-            name: self.name().into(),
-            title: self.title().into(),
-            figures,
-            numbers,
-            checks,
-            seconds: 0.0,
-        })
-    }
+            total_share(last) >= CONCENTRATED && least_share >= PER_NEURON,
+            format!(
+                "share within {cone} degrees {:.3} at t = 0, {:.3} at the end; per neuron {}",
+                total_share(0),
+                total_share(last),
+                final_shares
+                    .iter()
+                    .map(|s| format!("{s:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    ];
+    Ok(Outcome {
+        figures,
+        numbers,
+        checks,
+    })
 }
 
 /// The training-set size n of a scenario (0 outside the generated empirical mode).
@@ -174,29 +168,6 @@ fn training_size(scenario: &Scenario) -> usize {
         RiskSpec::EmpiricalGenerated { n, .. } => n,
         _ => 0,
     }
-}
-
-/// The snapshots of a run, in step order: (step, particles).
-fn snapshots(dir: &Path) -> Result<Vec<(u64, DMatrix<f64>)>> {
-    let folder = dir.join("snapshots");
-    let mut found: Vec<(u64, PathBuf)> = Vec::new();
-    for entry in std::fs::read_dir(&folder).map_err(|e| Error::io(&folder, e))? {
-        let path = entry.map_err(|e| Error::io(&folder, e))?.path();
-        let step = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .and_then(|name| name.strip_prefix("step_"))
-            .and_then(|name| name.strip_suffix(".npy"))
-            .and_then(|step| step.parse::<u64>().ok());
-        if let Some(step) = step {
-            found.push((step, path));
-        }
-    }
-    found.sort_by_key(|(step, _)| *step);
-    found
-        .into_iter()
-        .map(|(step, path)| Ok((step, read_npy(&path)?)))
-        .collect()
 }
 
 /// A neuron (a, w_1, w_2, b) as drawn: its effective weights |a| (w_1, w_2), and |(w, b)|.
@@ -308,6 +279,21 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
 
     use super::*;
+    use crate::output::read_npy;
+
+    #[test]
+    fn the_shipped_sizes_read_and_full_size_is_the_scenario_file() {
+        let quick: Sizes = crate::gallery::context::shipped_sizes("convergence", true).unwrap();
+        let full: Sizes = crate::gallery::context::shipped_sizes("convergence", false).unwrap();
+        assert!(quick.m.is_some() && quick.risk_n.is_some() && quick.t_end.is_some());
+        assert!(full.m.is_none() && full.risk_n.is_none() && full.t_end.is_none());
+        let teacher = Path::new("teacher.npy");
+        assert_eq!(overrides(&full, teacher).len(), 3);
+        assert_eq!(
+            overrides(&quick, teacher)[3..],
+            ["model.m=100", "risk.n=1024", "dynamics.t_end=1000.0"]
+        );
+    }
 
     #[test]
     fn the_shipped_teacher_file_is_the_entry_teacher() {

@@ -18,35 +18,29 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::lazy::{Fit, rounded, sweep_fit};
-use super::sweep_output::{RiskRow, fits_text, risk_rows, row_near, scaling_series};
+use serde::Deserialize;
+
+use super::context::{SweepSizes, read_sweep_summary};
+use super::numbers::rounded;
+use super::sweep_output::{
+    Fit, RiskRow, fit_times, fits_text, risk_rows, row_near, scaling_series, sweep_fit,
+};
 use crate::diagnostics::stats::{BootstrapSettings, Statistic, bootstrap_power_law};
 use crate::dynamics::Control;
 use crate::error::{Error, Result};
-use crate::gallery::{Check, Context, Entry, EntryResult};
+use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::limit::{LimitProblem, Resolution, solve};
-use crate::output::{RunEntry, Table, read_json};
+use crate::output::{RunEntry, Table};
 use crate::plot::sweep::{
     BandCurve, ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves,
     render_scaling_with_slopes, render_width_curves,
 };
 use crate::plot::{Curve, Scale};
+use crate::sweep::Plan;
+use crate::sweep::analysis::SweepSummary;
 use crate::sweep::execute::run_dir;
+use crate::sweep::limit_reference::ExactLimitRecord;
 use crate::sweep::limit_reference::{adjusted_sample, control_variate};
-use crate::sweep::{Plan, SweepOverrides};
-
-/// The entry's scenario (and sweep) file in `scenarios/gallery/`.
-const SCENARIO: &str = "exact_limit.toml";
-
-/// Widths and seeds of `--quick` (the file's `[sweep]` section gives the full size): the bias
-/// stands out of the seed noise by about 2.5 sqrt(n / m), so small widths and many seeds
-/// resolve it cheaply.
-const QUICK_WIDTHS: [usize; 4] = [16, 32, 64, 128];
-const QUICK_SEEDS: usize = 256;
-
-/// `--quick` solves the limit with 8 nodes per direction (256 nodes, 0.6 s instead of 18 s;
-/// its error estimate, 8e-5, is 5% of the bias at m = 128).
-const QUICK_LIMIT_NODES: &str = "sweep.limit_nodes=8";
 
 /// The times whose bias exponent is checked (later times are reported: there the bias of the
 /// smallest widths is not yet in its 1/m regime).
@@ -57,9 +51,6 @@ const WRONG_PROBLEM: &str = "target.norm=0.95";
 
 /// The time of the figure's negative-control series.
 const CONTROL_FIGURE_TIME: f64 = 1.0;
-
-/// Finite m against the exact limit of a non-linear network.
-pub struct ExactLimit;
 
 /// The per-seed risks of a sweep without varied keys.
 struct SeedRisks {
@@ -153,8 +144,12 @@ fn step_near(map: &BTreeMap<u64, f64>, time: f64, dt: f64) -> u64 {
 }
 
 /// The limit of the wrong problem (the negative control), solved at `resolution`.
-fn wrong_limit(ctx: &Context<'_>, resolution: Resolution) -> Result<BTreeMap<u64, f64>> {
-    let scenario = ctx.scenario(SCENARIO, &[WRONG_PROBLEM.to_string()])?;
+fn wrong_limit(
+    ctx: &Context<'_>,
+    file: &str,
+    resolution: Resolution,
+) -> Result<BTreeMap<u64, f64>> {
+    let scenario = ctx.scenario(file, &[WRONG_PROBLEM.to_string()])?;
     let problem = LimitProblem::from_scenario(&scenario)?;
     let solution = solve(&problem, resolution, &mut |_, _| Control::Continue)?;
     series_risk(&solution.series, Path::new(WRONG_PROBLEM))
@@ -164,7 +159,9 @@ fn wrong_limit(ctx: &Context<'_>, resolution: Resolution) -> Result<BTreeMap<u64
 struct Measured {
     plan: Plan,
     rows: Vec<RiskRow>,
-    summary: Value,
+    summary: SweepSummary,
+    /// The sweep's record of the limit it compared with.
+    limit_record: ExactLimitRecord,
     risks: SeedRisks,
     limit: BTreeMap<u64, f64>,
     initial_bias: f64,
@@ -174,16 +171,8 @@ struct Measured {
 impl Measured {
     /// The bias fits of the risk (control variate) at the sweep's fit times.
     fn bias_fits(&self, path: &Path) -> Result<Vec<Fit>> {
-        let mut times: Vec<f64> = self.summary["points"][0]["fits"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|f| f["observable"] == "risk" && f["statistic"] == "bias")
-            .filter_map(|f| f["time"].as_f64())
-            .filter(|t| *t > 0.0)
-            .collect();
-        times.sort_by(f64::total_cmp);
-        times.dedup();
+        let mut times = fit_times(&self.summary, 0, "risk", "bias");
+        times.retain(|t| *t > 0.0);
         times
             .iter()
             .map(|&t| sweep_fit(&self.summary, 0, "risk", "bias", t, path))
@@ -220,83 +209,78 @@ impl Measured {
     }
 }
 
-impl Entry for ExactLimit {
-    fn name(&self) -> &'static str {
-        "exact_limit"
-    }
-
-    fn title(&self) -> &'static str {
-        "Finite m against the exact limit, non-linear"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
-        let measured = measure(ctx, &ctx.work_dir(self.name()))?;
-        let summary_path = ctx.work_dir(self.name()).join("sweep_summary.json");
-        let bias = measured.bias_fits(&summary_path)?;
-        let checked: Vec<Fit> = CHECK_TIMES
-            .iter()
-            .map(|&t| sweep_fit(&measured.summary, 0, "risk", "bias", t, &summary_path))
-            .collect::<Result<_>>()?;
-        let resolution = limit_resolution(&measured.plan, ctx)?;
-        let wrong = wrong_limit(ctx, resolution)?;
-        let control: Vec<Fit> = CHECK_TIMES
-            .iter()
-            .map(|&t| measured.fit_against(&wrong, t))
-            .collect::<Result<_>>()?;
-        let control_figure = measured.fit_against(&wrong, CONTROL_FIGURE_TIME)?;
-        let out = ctx.out();
-        draw_bias(&measured, &bias, &wrong, &control_figure, out)?;
-        draw_risk(&measured, &out.join("exact_limit_risk"))?;
-        let numbers = numbers_of(&measured, &bias, &control, &wrong);
-        Ok(EntryResult {
-            name: self.name().into(),
-            title: self.title().into(),
-            figures: [
-                "exact_limit.png",
-                "exact_limit.svg",
-                "exact_limit_control.png",
-                "exact_limit_control.svg",
-                "exact_limit_risk.png",
-                "exact_limit_risk.svg",
-            ]
-            .map(String::from)
-            .to_vec(),
-            numbers,
-            checks: checks_of(&checked, &control, &measured.plan),
-            seconds: 0.0,
-        })
-    }
+/// Runs the entry: finite m against the exact limit of a non-linear network.
+pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
+    let measured = measure(ctx, entry.scenario, &ctx.work_dir(entry.name))?;
+    let summary_path = ctx.work_dir(entry.name).join("sweep_summary.json");
+    let bias = measured.bias_fits(&summary_path)?;
+    let checked: Vec<Fit> = CHECK_TIMES
+        .iter()
+        .map(|&t| sweep_fit(&measured.summary, 0, "risk", "bias", t, &summary_path))
+        .collect::<Result<_>>()?;
+    let resolution = limit_resolution(&measured.plan, ctx, entry.scenario)?;
+    let wrong = wrong_limit(ctx, entry.scenario, resolution)?;
+    let control: Vec<Fit> = CHECK_TIMES
+        .iter()
+        .map(|&t| measured.fit_against(&wrong, t))
+        .collect::<Result<_>>()?;
+    let control_figure = measured.fit_against(&wrong, CONTROL_FIGURE_TIME)?;
+    let out = ctx.out();
+    draw_bias(&measured, &bias, &wrong, &control_figure, out)?;
+    draw_risk(&measured, &out.join("exact_limit_risk"))?;
+    let numbers = numbers_of(&measured, &bias, &control, &wrong);
+    Ok(Outcome {
+        figures: [
+            "exact_limit.png",
+            "exact_limit.svg",
+            "exact_limit_control.png",
+            "exact_limit_control.svg",
+            "exact_limit_risk.png",
+            "exact_limit_risk.svg",
+        ]
+        .map(String::from)
+        .to_vec(),
+        numbers,
+        checks: checks_of(&checked, &control, &measured.plan),
+    })
 }
 
-/// Runs (or reuses) the sweep into `dir` and reads back what the entry needs.
-fn measure(ctx: &Context<'_>, dir: &Path) -> Result<Measured> {
-    let (sizes, overrides) = if ctx.quick() {
-        let sizes = SweepOverrides {
-            widths: Some(QUICK_WIDTHS.to_vec()),
-            seeds: Some(QUICK_SEEDS),
-            reference: None,
-        };
-        (sizes, vec![QUICK_LIMIT_NODES.to_string()])
-    } else {
-        (SweepOverrides::default(), Vec::new())
-    };
-    let plan = ctx.sweep(SCENARIO, &overrides, &sizes, dir)?;
+/// The sizes of one gallery invocation (`[exact_limit.quick]` or `[exact_limit.full]` of the
+/// sizes file); a size left out keeps the scenario's `[sweep]` value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sizes {
+    /// Widths and seeds.
+    #[serde(flatten)]
+    sweep: SweepSizes,
+    /// Nodes per direction of the limit's initial rule (`sweep.limit_nodes`).
+    limit_nodes: Option<usize>,
+}
+
+/// Runs (or reuses) the sweep of scenario `file` into `dir` and reads back what the entry
+/// needs.
+fn measure(ctx: &Context<'_>, file: &str, dir: &Path) -> Result<Measured> {
+    let sizes: Sizes = ctx.sizes("exact_limit")?;
+    let overrides: Vec<String> = sizes
+        .limit_nodes
+        .map(|nodes| format!("sweep.limit_nodes={nodes}"))
+        .into_iter()
+        .collect();
+    let plan = ctx.sweep(file, &overrides, &sizes.sweep.overrides(), dir)?;
     let summary_path = dir.join("sweep_summary.json");
-    let summary: Value = read_json(&summary_path)?;
-    let limit_record = &summary["points"][0]["limit"];
-    let missing = |what: &str| Error::format(&summary_path, format!("no limit {what}"));
-    let limit_dir = limit_record["directory"]
-        .as_str()
-        .ok_or_else(|| missing("directory"))?;
-    let initial_bias = limit_record["initial_bias"]
-        .as_f64()
-        .ok_or_else(|| missing("initial_bias"))?;
-    let dt = ctx.scenario(SCENARIO, &overrides)?.dt;
+    let summary = read_sweep_summary(dir)?;
+    let limit_record = summary
+        .points
+        .first()
+        .and_then(|point| point.limit.clone())
+        .ok_or_else(|| Error::format(&summary_path, "no limit record"))?;
+    let dt = ctx.scenario(file, &overrides)?.dt;
     Ok(Measured {
         rows: risk_rows(&dir.join("sweep_stats.csv"))?,
         risks: SeedRisks::read(&plan, dir)?,
-        limit: risk_by_step(&dir.join(limit_dir))?,
-        initial_bias,
+        limit: risk_by_step(&dir.join(&limit_record.directory))?,
+        initial_bias: limit_record.initial_bias,
+        limit_record,
         dt,
         summary,
         plan,
@@ -304,8 +288,8 @@ fn measure(ctx: &Context<'_>, dir: &Path) -> Result<Measured> {
 }
 
 /// The resolution the sweep solved its limit at (the wrong limit is solved at the same).
-fn limit_resolution(plan: &Plan, ctx: &Context<'_>) -> Result<Resolution> {
-    let problem = LimitProblem::from_scenario(&ctx.scenario(SCENARIO, &[])?)?;
+fn limit_resolution(plan: &Plan, ctx: &Context<'_>, file: &str) -> Result<Resolution> {
+    let problem = LimitProblem::from_scenario(&ctx.scenario(file, &[])?)?;
     Ok(plan.limit_nodes.map_or_else(
         || Resolution::default_for(problem.k()),
         Resolution::with_nodes,
@@ -469,10 +453,7 @@ fn numbers_of(
         })
         .collect();
     numbers.insert("m_times_bias".into(), Value::Array(m_times_bias));
-    numbers.insert(
-        "limit".into(),
-        measured.summary["points"][0]["limit"].clone(),
-    );
+    numbers.insert("limit".into(), json!(measured.limit_record));
     let shift = wrong
         .iter()
         .filter_map(|(s, r)| Some((r - measured.limit.get(s)?).abs()))
@@ -528,7 +509,18 @@ fn checks_of(checked: &[Fit], control: &[Fit], plan: &Plan) -> Vec<Check> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
     use super::*;
+
+    #[test]
+    fn the_shipped_sizes_read_and_full_size_is_the_scenario_file() {
+        let quick: Sizes = crate::gallery::context::shipped_sizes("exact_limit", true).unwrap();
+        let full: Sizes = crate::gallery::context::shipped_sizes("exact_limit", false).unwrap();
+        assert_eq!(quick.limit_nodes, Some(8));
+        assert!(quick.sweep.widths.is_some() && quick.sweep.seeds.is_some());
+        assert!(full.limit_nodes.is_none() && full.sweep.widths.is_none());
+    }
 
     fn fit(slope: f64, lo: f64, hi: f64) -> Fit {
         Fit {

@@ -23,12 +23,14 @@ use std::path::Path;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::stats::Summary;
 use crate::error::{Error, Result};
 use crate::gallery::context::RunOutput;
-use crate::gallery::{Check, Context, Entry, EntryResult};
+use crate::gallery::numbers::rounded_all;
+use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::math::PairKernel;
 use crate::plot::canvas::{DrawResult, render_png_and_svg};
 use crate::plot::chart::{
@@ -39,42 +41,19 @@ use crate::plot::sweep::{ReferenceSlope, ScalingFigure, ScalingSeries};
 use crate::plot::{Curve, LineFigure, Scale, render_lines};
 use crate::scenario::Scenario;
 
-/// Random features against a trained first layer.
-pub struct RandomFeatures;
-
-/// The scenario file of the entry.
-const FILE: &str = "features.toml";
-
-/// The sizes of one gallery invocation.
+/// The sizes of one gallery invocation (`[features.quick]` or `[features.full]` of the sizes
+/// file).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Sizes {
     /// Input dimensions.
-    dims: &'static [usize],
+    dims: Vec<usize>,
     /// Width m (the same at every d).
     m: usize,
     /// Seeds per (d, training): the student's draws; the teacher is fixed (`target.seed`).
     seeds: u64,
     /// Final time.
     t_end: f64,
-}
-
-impl Sizes {
-    fn new(quick: bool) -> Self {
-        if quick {
-            Self {
-                dims: &[4, 8, 16, 32],
-                m: 128,
-                seeds: 2,
-                t_end: 100.0,
-            }
-        } else {
-            Self {
-                dims: &[4, 8, 16, 32, 64],
-                m: 512,
-                seeds: 3,
-                t_end: 100.0,
-            }
-        }
-    }
 }
 
 /// The least d at which the trained network is checked against the random-features floor.
@@ -95,133 +74,146 @@ struct Runs {
     floor: Vec<f64>,
 }
 
-impl Entry for RandomFeatures {
-    fn name(&self) -> &'static str {
-        "features"
+/// Runs the entry: random features against a trained first layer.
+pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
+    let sizes: Sizes = ctx.sizes(entry.name)?;
+    let work = ctx.work_dir(entry.name);
+    // results[i][t]: dimension sizes.dims[i], training TRAININGS[t].
+    let mut results: Vec<[Runs; 2]> = Vec::new();
+    for &d in &sizes.dims {
+        let both = collect(ctx, entry.scenario, &sizes, d, TRAININGS[0], &work)?;
+        let random = collect(ctx, entry.scenario, &sizes, d, TRAININGS[1], &work)?;
+        results.push([both, random]);
     }
 
-    fn title(&self) -> &'static str {
-        "Random features against a trained first layer"
-    }
+    let figures = draw(ctx.out(), &sizes, &results)?;
+    Ok(Outcome {
+        figures,
+        numbers: numbers_of(&sizes, &results),
+        checks: checks_of(&sizes, &results),
+    })
+}
 
-    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
-        let sizes = Sizes::new(ctx.quick());
-        let work = ctx.work_dir(self.name());
-        // results[i][t]: dimension sizes.dims[i], training TRAININGS[t].
-        let mut results: Vec<[Runs; 2]> = Vec::new();
-        for &d in sizes.dims {
-            let both = collect(ctx, &sizes, d, TRAININGS[0], &work)?;
-            let random = collect(ctx, &sizes, d, TRAININGS[1], &work)?;
-            results.push([both, random]);
-        }
+/// The seed mean of `pick` at each d, for training `t` (0: both, 1: a_only).
+fn mean_of(results: &[[Runs; 2]], t: usize, pick: &dyn Fn(&Runs) -> &Vec<f64>) -> Vec<f64> {
+    results
+        .iter()
+        .map(|r| Summary::of(pick(&r[t])).mean)
+        .collect()
+}
 
-        let mean_of = |t: usize, pick: &dyn Fn(&Runs) -> &Vec<f64>| -> Vec<f64> {
-            results
-                .iter()
-                .map(|r| Summary::of(pick(&r[t])).mean)
-                .collect()
-        };
-        let trained = mean_of(0, &|r| &r.final_risk);
-        let random = mean_of(1, &|r| &r.final_risk);
-        let floor = mean_of(1, &|r| &r.floor);
-        let trained_worst: Vec<f64> = results.iter().map(|r| max(&r[0].final_risk)).collect();
-        let random_best: Vec<f64> = results.iter().map(|r| min(&r[1].final_risk)).collect();
-        let floor_best: Vec<f64> = results.iter().map(|r| min(&r[1].floor)).collect();
-
-        let figures = draw(ctx.out(), &sizes, &results)?;
-
-        let below_at_t = trained_worst
+/// The checked facts (module documentation), on `results[i][t]`: dimension `sizes.dims[i]`,
+/// training `TRAININGS[t]`.
+fn checks_of(sizes: &Sizes, results: &[[Runs; 2]]) -> Vec<Check> {
+    let trained_worst: Vec<f64> = results.iter().map(|r| max(&r[0].final_risk)).collect();
+    let random_best: Vec<f64> = results.iter().map(|r| min(&r[1].final_risk)).collect();
+    let floor_best: Vec<f64> = results.iter().map(|r| min(&r[1].floor)).collect();
+    let below_at_t = trained_worst
+        .iter()
+        .zip(&random_best)
+        .all(|(trained, random)| trained < random);
+    // The floor is a property of m random features in dimension d: at d = 4, 512 of them
+    // approximate a relu neuron about as well as the trained network does by t = 100, so
+    // the comparison with the floor is made from d = 8 on.
+    let high_d: Vec<usize> = (0..sizes.dims.len())
+        .filter(|&i| sizes.dims[i] >= FLOOR_FROM_D)
+        .collect();
+    let below_floor = high_d.iter().all(|&i| trained_worst[i] < floor_best[i]);
+    let floor_worst: Vec<f64> = results.iter().map(|r| max(&r[1].floor)).collect();
+    let floor_grows = (1..sizes.dims.len()).all(|i| floor_best[i] > floor_worst[i - 1]);
+    let listing = |values: &[f64]| -> String {
+        values
             .iter()
-            .zip(&random_best)
-            .all(|(trained, random)| trained < random);
-        // The floor is a property of m random features in dimension d: at d = 4, 512 of them
-        // approximate a relu neuron about as well as the trained network does by t = 100, so
-        // the comparison with the floor is made from d = 8 on.
-        let high_d: Vec<usize> = (0..sizes.dims.len())
-            .filter(|&i| sizes.dims[i] >= FLOOR_FROM_D)
-            .collect();
-        let below_floor = high_d.iter().all(|&i| trained_worst[i] < floor_best[i]);
-        let floor_worst: Vec<f64> = results.iter().map(|r| max(&r[1].floor)).collect();
-        let floor_grows = (1..sizes.dims.len()).all(|i| floor_best[i] > floor_worst[i - 1]);
-        let listing = |values: &[f64]| -> String {
-            values
-                .iter()
-                .map(|v| format!("{v:.3e}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let checks = vec![
-            Check::new(
-                format!(
-                    "at every d, the trained first layer's risk at t = {} is below the random \
-                     features' risk at the same time (worst seed against best seed)",
-                    sizes.t_end
-                ),
-                below_at_t,
-                format!(
-                    "d = {:?}: trained (worst of {} seeds) {}; random features (best) {}",
-                    sizes.dims,
-                    sizes.seeds,
-                    listing(&trained_worst),
-                    listing(&random_best)
-                ),
+            .map(|v| format!("{v:.3e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    vec![
+        Check::new(
+            format!(
+                "at every d, the trained first layer's risk at t = {} is below the random \
+                 features' risk at the same time (worst seed against best seed)",
+                sizes.t_end
             ),
-            Check::new(
-                format!(
-                    "at every d >= {FLOOR_FROM_D}, the trained first layer's risk at t = {} is \
-                     below the random-features floor (the least risk of any output weights on \
-                     the frozen first layer, the t -> infinity limit of random features)",
-                    sizes.t_end
-                ),
-                below_floor,
-                format!(
-                    "d = {:?}: trained (worst seed) {}; floor (best seed) {}",
-                    sizes.dims,
-                    listing(&trained_worst),
-                    listing(&floor_best)
-                ),
+            below_at_t,
+            format!(
+                "d = {:?}: trained (worst of {} seeds) {}; random features (best) {}",
+                sizes.dims,
+                sizes.seeds,
+                listing(&trained_worst),
+                listing(&random_best)
             ),
-            Check::new(
-                "the random-features floor grows with d (curse of dimensionality): at each d, \
-                 every seed's floor is above every seed's floor at the next smaller d",
-                floor_grows,
-                format!(
-                    "d = {:?}: floor, best seed {}; worst seed {}",
-                    sizes.dims,
-                    listing(&floor_best),
-                    listing(&floor_worst)
-                ),
+        ),
+        Check::new(
+            format!(
+                "at every d >= {FLOOR_FROM_D}, the trained first layer's risk at t = {} is \
+                 below the random-features floor (the least risk of any output weights on \
+                 the frozen first layer, the t -> infinity limit of random features)",
+                sizes.t_end
             ),
-        ];
+            below_floor,
+            format!(
+                "d = {:?}: trained (worst seed) {}; floor (best seed) {}",
+                sizes.dims,
+                listing(&trained_worst),
+                listing(&floor_best)
+            ),
+        ),
+        Check::new(
+            "the random-features floor grows with d (curse of dimensionality): at each d, \
+             every seed's floor is above every seed's floor at the next smaller d",
+            floor_grows,
+            format!(
+                "d = {:?}: floor, best seed {}; worst seed {}",
+                sizes.dims,
+                listing(&floor_best),
+                listing(&floor_worst)
+            ),
+        ),
+    ]
+}
 
-        let mut numbers = Map::new();
-        numbers.insert("m".into(), json!(sizes.m));
-        numbers.insert("seeds".into(), json!(sizes.seeds));
-        numbers.insert("t_end".into(), json!(sizes.t_end));
-        numbers.insert("d".into(), json!(sizes.dims));
-        numbers.insert("risk_trained".into(), json!(rounded(&trained)));
-        numbers.insert("risk_random_features".into(), json!(rounded(&random)));
-        numbers.insert("random_features_floor".into(), json!(rounded(&floor)));
-        let ratio: Vec<f64> = random.iter().zip(&trained).map(|(r, t)| r / t).collect();
-        numbers.insert("ratio_random_to_trained".into(), json!(rounded(&ratio)));
-        let initial: Vec<f64> = results
-            .iter()
-            .map(|r| r[0].mean_risk.first().copied().unwrap_or(f64::NAN))
-            .collect();
-        numbers.insert("initial_risk".into(), json!(rounded(&initial)));
-        Ok(EntryResult {
-            name: self.name().into(),
-            title: self.title().into(),
-            figures,
-            numbers,
-            checks,
-            seconds: 0.0,
-        })
-    }
+/// The numbers of gallery.json.
+fn numbers_of(sizes: &Sizes, results: &[[Runs; 2]]) -> Map<String, Value> {
+    let trained = mean_of(results, 0, &|r| &r.final_risk);
+    let random = mean_of(results, 1, &|r| &r.final_risk);
+    let floor = mean_of(results, 1, &|r| &r.floor);
+    let mut numbers = Map::new();
+    numbers.insert("m".into(), json!(sizes.m));
+    numbers.insert("seeds".into(), json!(sizes.seeds));
+    numbers.insert("t_end".into(), json!(sizes.t_end));
+    numbers.insert("d".into(), json!(sizes.dims));
+    numbers.insert("risk_trained".into(), json!(rounded_all(&trained, 5)));
+    numbers.insert(
+        "risk_random_features".into(),
+        json!(rounded_all(&random, 5)),
+    );
+    numbers.insert(
+        "random_features_floor".into(),
+        json!(rounded_all(&floor, 5)),
+    );
+    let ratio: Vec<f64> = random.iter().zip(&trained).map(|(r, t)| r / t).collect();
+    numbers.insert(
+        "ratio_random_to_trained".into(),
+        json!(rounded_all(&ratio, 5)),
+    );
+    let initial: Vec<f64> = results
+        .iter()
+        .map(|r| r[0].mean_risk.first().copied().unwrap_or(f64::NAN))
+        .collect();
+    numbers.insert("initial_risk".into(), json!(rounded_all(&initial, 5)));
+    numbers
 }
 
 /// Runs (or reuses) the seeds of one (d, training) and reads back what the entry needs.
-fn collect(ctx: &Context<'_>, sizes: &Sizes, d: usize, train: &str, work: &Path) -> Result<Runs> {
+fn collect(
+    ctx: &Context<'_>,
+    file: &str,
+    sizes: &Sizes,
+    d: usize,
+    train: &str,
+    work: &Path,
+) -> Result<Runs> {
     let mut final_risk = Vec::new();
     let mut floor = Vec::new();
     let mut curves: Vec<Vec<f64>> = Vec::new();
@@ -234,7 +226,7 @@ fn collect(ctx: &Context<'_>, sizes: &Sizes, d: usize, train: &str, work: &Path)
             format!("dynamics.train=\"{train}\""),
             format!("dynamics.t_end={:?}", sizes.t_end),
         ];
-        let scenario = ctx.scenario(FILE, &overrides)?;
+        let scenario = ctx.scenario(file, &overrides)?;
         let output = ctx.run(&scenario, &work.join(format!("d{d}_{train}_seed{seed}")))?;
         final_risk.push(output.summary.final_risk);
         if train == "a_only" {
@@ -390,18 +382,6 @@ fn min(values: &[f64]) -> f64 {
 
 fn max(values: &[f64]) -> f64 {
     values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-}
-
-/// Values with 4 significant digits, for gallery.json and summary.md.
-fn rounded(values: &[f64]) -> Vec<Value> {
-    values
-        .iter()
-        .map(|v| {
-            format!("{v:.4e}")
-                .parse::<f64>()
-                .map_or(Value::Null, Value::from)
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -663,6 +643,14 @@ mod tests {
 
     use super::*;
     use crate::math::Activation;
+
+    #[test]
+    fn the_shipped_sizes_read_and_quick_is_smaller() {
+        let quick: Sizes = crate::gallery::context::shipped_sizes("features", true).unwrap();
+        let full: Sizes = crate::gallery::context::shipped_sizes("features", false).unwrap();
+        assert!(quick.m <= full.m && quick.dims.len() <= full.dims.len());
+        assert!(quick.dims.iter().any(|&d| d >= FLOOR_FROM_D));
+    }
 
     #[test]
     fn floor_vanishes_when_a_random_feature_is_the_teacher_neuron() {

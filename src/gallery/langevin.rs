@@ -33,23 +33,21 @@
 use std::path::Path;
 
 use nalgebra::DMatrix;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::measure::{entropy_kozachenko_leonenko, histogram};
 use crate::error::{Error, Result};
-use crate::gallery::context::RunOutput;
-use crate::gallery::{Check, Context, Entry, EntryResult};
-use crate::output::read_npy;
+use crate::gallery::context::{RunOutput, read_snapshots};
+use crate::gallery::numbers::rounded;
+use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::plot::{Curve, LineFigure, Scale, render_lines};
 use crate::scenario::Scenario;
 
-/// Mean-field Langevin dynamics.
-pub struct Langevin;
-
-/// The scenario file of the entry.
-const FILE: &str = "langevin.toml";
-
-/// The sizes of one gallery invocation.
+/// The sizes of one gallery invocation (`[langevin.quick]` or `[langevin.full]` of the sizes
+/// file).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Sizes {
     /// Width of the teacher run.
     teacher_m: usize,
@@ -59,69 +57,39 @@ struct Sizes {
     t_end: f64,
 }
 
-impl Sizes {
-    fn new(quick: bool) -> Self {
-        if quick {
-            Self {
-                teacher_m: 500,
-                zero_m: 1000,
-                t_end: 60.0,
-            }
-        } else {
-            Self {
-                teacher_m: 2000,
-                zero_m: 2000,
-                t_end: 100.0,
-            }
-        }
-    }
-}
-
 /// How many noise standard deviations the checks allow.
 const Z: f64 = 4.0;
 
-impl Entry for Langevin {
-    fn name(&self) -> &'static str {
-        "langevin"
-    }
+/// Runs the entry: mean-field Langevin dynamics.
+pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
+    let sizes: Sizes = ctx.sizes(entry.name)?;
+    let work = ctx.work_dir(entry.name);
+    let common = |m: usize| {
+        vec![
+            format!("model.m={m}"),
+            format!("dynamics.t_end={:?}", sizes.t_end),
+        ]
+    };
+    let teacher_scenario = ctx.scenario(entry.scenario, &common(sizes.teacher_m))?;
+    let teacher = ctx.run(&teacher_scenario, &work.join("teacher"))?;
+    let mut zero_overrides = common(sizes.zero_m);
+    zero_overrides.push("target.a=0.0".into());
+    let zero_scenario = ctx.scenario(entry.scenario, &zero_overrides)?;
+    let zero = ctx.run(&zero_scenario, &work.join("zero_target"))?;
 
-    fn title(&self) -> &'static str {
-        "Mean-field Langevin dynamics"
-    }
+    let mut numbers = Map::new();
+    let mut checks = Vec::new();
+    let free = free_energy(&teacher_scenario, &teacher)?;
+    free.report(&mut numbers, &mut checks);
+    let gibbs = GibbsFit::of(&zero_scenario, &zero);
+    gibbs.report(&mut numbers, &mut checks);
 
-    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
-        let sizes = Sizes::new(ctx.quick());
-        let work = ctx.work_dir(self.name());
-        let common = |m: usize| {
-            vec![
-                format!("model.m={m}"),
-                format!("dynamics.t_end={:?}", sizes.t_end),
-            ]
-        };
-        let teacher_scenario = ctx.scenario(FILE, &common(sizes.teacher_m))?;
-        let teacher = ctx.run(&teacher_scenario, &work.join("teacher"))?;
-        let mut zero_overrides = common(sizes.zero_m);
-        zero_overrides.push("target.a=0.0".into());
-        let zero_scenario = ctx.scenario(FILE, &zero_overrides)?;
-        let zero = ctx.run(&zero_scenario, &work.join("zero_target"))?;
-
-        let mut numbers = Map::new();
-        let mut checks = Vec::new();
-        let free = free_energy(&teacher_scenario, &teacher)?;
-        free.report(&mut numbers, &mut checks);
-        let gibbs = GibbsFit::of(&zero_scenario, &zero);
-        gibbs.report(&mut numbers, &mut checks);
-
-        let figures = draw(ctx.out(), &teacher, &free, &gibbs)?;
-        Ok(EntryResult {
-            name: self.name().into(),
-            title: self.title().into(),
-            figures,
-            numbers,
-            checks,
-            seconds: 0.0,
-        })
-    }
+    let figures = draw(ctx.out(), &teacher, &free, &gibbs)?;
+    Ok(Outcome {
+        figures,
+        numbers,
+        checks,
+    })
 }
 
 /// The free energy of the teacher run and its noise.
@@ -212,25 +180,37 @@ impl FreeEnergy {
         numbers.insert("teacher_m".into(), json!(self.m));
         numbers.insert("tau".into(), json!(self.tau));
         numbers.insert("lambda".into(), json!(self.lambda));
-        numbers.insert("free_energy_initial".into(), rounded(first));
-        numbers.insert("free_energy_final".into(), rounded(self.last));
+        numbers.insert("free_energy_initial".into(), json!(rounded(first, 4)));
+        numbers.insert("free_energy_final".into(), json!(rounded(self.last, 4)));
         numbers.insert(
             "free_energy_largest_rise".into(),
-            rounded(self.largest_rise),
+            json!(rounded(self.largest_rise, 4)),
         );
-        numbers.insert("free_energy_noise_sigma".into(), rounded(self.sigma));
-        numbers.insert("entropy_sd_split_halves".into(), rounded(self.entropy_sd));
+        numbers.insert(
+            "free_energy_noise_sigma".into(),
+            json!(rounded(self.sigma, 4)),
+        );
+        numbers.insert(
+            "entropy_sd_split_halves".into(),
+            json!(rounded(self.entropy_sd, 4)),
+        );
         numbers.insert(
             "entropy_sd_gaussian_prediction".into(),
-            rounded(self.entropy_sd_gaussian),
+            json!(rounded(self.entropy_sd_gaussian, 4)),
         );
-        numbers.insert("energy_sd_equipartition".into(), rounded(self.energy_sd));
-        numbers.insert("free_energy_tolerance".into(), rounded(tolerance));
+        numbers.insert(
+            "energy_sd_equipartition".into(),
+            json!(rounded(self.energy_sd, 4)),
+        );
+        numbers.insert("free_energy_tolerance".into(), json!(rounded(tolerance, 4)));
         numbers.insert(
             "free_energy_change_last_half".into(),
-            rounded(self.last - self.half),
+            json!(rounded(self.last - self.half, 4)),
         );
-        numbers.insert("free_energy_sd_last_half".into(), rounded(self.late_sd));
+        numbers.insert(
+            "free_energy_sd_last_half".into(),
+            json!(rounded(self.late_sd, 4)),
+        );
         checks.push(Check::new(
             format!(
                 "the free energy is non-increasing up to noise: no snapshot exceeds the lowest \
@@ -265,13 +245,20 @@ impl FreeEnergy {
 /// so Var(H_n) = E[(H_even - H_odd)^2] / 4, averaged over the snapshots.
 fn split_half_entropy_sd(output: &RunOutput) -> Result<f64> {
     let steps = output.measures_column("step")?;
+    let snapshots = read_snapshots(&output.dir)?;
     let mut sum = 0.0;
     for &step in &steps {
-        let path = output
-            .dir
-            .join("snapshots")
-            .join(format!("step_{}.npy", step as u64));
-        let particles = read_npy(&path)?;
+        let step = step as u64;
+        let particles = snapshots
+            .iter()
+            .find(|(snapshot, _)| *snapshot == step)
+            .map(|(_, particles)| particles)
+            .ok_or_else(|| {
+                Error::format(
+                    output.dir.join("snapshots"),
+                    format!("no snapshot step_{step}.npy"),
+                )
+            })?;
         let half = |parity: usize| {
             let rows: Vec<usize> = (parity..particles.nrows()).step_by(2).collect();
             let matrix = DMatrix::from_fn(rows.len(), particles.ncols(), |r, c| {
@@ -343,21 +330,33 @@ impl GibbsFit {
         let relative_error = (2.0 / count).sqrt();
         let deviation = self.variance / expected - 1.0;
         numbers.insert("zero_target_m".into(), json!(self.m));
-        numbers.insert("gibbs_variance_expected".into(), rounded(expected));
+        numbers.insert(
+            "gibbs_variance_expected".into(),
+            json!(rounded(expected, 4)),
+        );
         numbers.insert(
             "gibbs_variance_expected_euler_maruyama".into(),
-            rounded(self.expected_discrete()),
+            json!(rounded(self.expected_discrete(), 4)),
         );
-        numbers.insert("stationary_variance".into(), rounded(self.variance));
-        numbers.insert("stationary_variance_a".into(), rounded(self.variance_a));
-        numbers.insert("stationary_variance_w".into(), rounded(self.variance_w));
+        numbers.insert(
+            "stationary_variance".into(),
+            json!(rounded(self.variance, 4)),
+        );
+        numbers.insert(
+            "stationary_variance_a".into(),
+            json!(rounded(self.variance_a, 4)),
+        );
+        numbers.insert(
+            "stationary_variance_w".into(),
+            json!(rounded(self.variance_w, 4)),
+        );
         numbers.insert(
             "stationary_variance_relative_error".into(),
-            rounded(deviation),
+            json!(rounded(deviation, 4)),
         );
         numbers.insert(
             "stationary_variance_sampling_error".into(),
-            rounded(relative_error),
+            json!(rounded(relative_error, 4)),
         );
         checks.push(Check::new(
             "with a zero target the stationary variance of every coordinate is within 10% of \
@@ -482,15 +481,23 @@ fn draw(
         .collect())
 }
 
-/// A value with 4 significant digits, for gallery.json.
-fn rounded(value: f64) -> Value {
-    format!("{value:.3e}")
-        .parse::<f64>()
-        .map_or(Value::Null, Value::from)
-}
-
 /// A number with at most 4 decimals and no trailing zeros (0.1 for 0.09999999999999999).
 fn short(value: f64) -> String {
     let text = format!("{value:.4}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn the_shipped_sizes_read_and_quick_is_smaller() {
+        let quick: Sizes = crate::gallery::context::shipped_sizes("langevin", true).unwrap();
+        let full: Sizes = crate::gallery::context::shipped_sizes("langevin", false).unwrap();
+        assert!(quick.teacher_m <= full.teacher_m && quick.zero_m <= full.zero_m);
+        assert!(quick.t_end <= full.t_end);
+    }
 }

@@ -13,134 +13,23 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+use super::context::{SweepSizes, read_sweep_summary};
+use super::numbers::rounded;
+use super::sweep_output::{Fit, sweep_fit};
 use crate::diagnostics::stats::{BootstrapSettings, Statistic, Summary, bootstrap_power_law};
 use crate::error::{Error, Result};
-use crate::gallery::{Check, Context, Entry, EntryResult};
-use crate::output::{Table, read_json};
+use crate::gallery::{Check, Context, Entry, Outcome};
+use crate::output::Table;
 use crate::plot::sweep::{
-    PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, render_scaling_with_slopes,
+    ReferenceSlope, ScalingFigure, ScalingSeries, render_scaling_with_slopes,
 };
 use crate::plot::{Curve, LineFigure, Scale, render_lines};
+use crate::sweep::Plan;
+use crate::sweep::analysis::SweepSummary;
 use crate::sweep::execute::run_dir;
-use crate::sweep::{Plan, SweepOverrides};
-
-/// The entry's scenario (and sweep) file in `scenarios/gallery/`.
-const SCENARIO: &str = "lazy.toml";
-
-/// Widths and seeds of `--quick` (the file's `[sweep]` section gives the full size).
-const QUICK_WIDTHS: [usize; 3] = [64, 256, 1024];
-const QUICK_SEEDS: usize = 4;
 
 /// How far a fitted movement exponent may be from m^(alpha - 1) (docs/math.md section 2).
 const TOLERANCE: f64 = 0.15;
-
-/// Lazy against mean-field training.
-pub struct LazyAgainstMeanField;
-
-/// A fitted exponent of statistic ~ C m^slope with its bootstrap interval.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Fit {
-    /// The exponent.
-    pub(super) slope: f64,
-    /// ln C.
-    pub(super) intercept: f64,
-    /// Lower end of the interval.
-    pub(super) lo: f64,
-    /// Upper end of the interval.
-    pub(super) hi: f64,
-    /// Confidence level of [lo, hi].
-    pub(super) level: f64,
-    /// The time of the fit.
-    pub(super) time: f64,
-}
-
-impl Fit {
-    /// Whether `value` lies in [lo, hi].
-    pub(super) fn covers(&self, value: f64) -> bool {
-        self.lo <= value && value <= self.hi
-    }
-
-    /// `-0.503 [-0.612, -0.398]`.
-    pub(super) fn text(&self) -> String {
-        format!("{:+.3} [{:+.3}, {:+.3}]", self.slope, self.lo, self.hi)
-    }
-
-    /// The numbers of gallery.json.
-    pub(super) fn json(&self) -> Value {
-        json!({
-            "slope": rounded(self.slope, 4),
-            "lo": rounded(self.lo, 4),
-            "hi": rounded(self.hi, 4),
-            "level": self.level,
-            "time": rounded(self.time, 4),
-        })
-    }
-
-    /// The line of a scaling figure, its prefactor divided by `scale`.
-    pub(super) fn power(&self, scale: f64) -> PowerFit {
-        PowerFit {
-            slope: self.slope,
-            intercept_log: self.intercept - scale.ln(),
-            lo: self.lo,
-            hi: self.hi,
-        }
-    }
-}
-
-/// `value` rounded to `digits` significant digits (for gallery.json and summary.md).
-pub(super) fn rounded(value: f64, digits: i32) -> f64 {
-    if !value.is_normal() {
-        return value;
-    }
-    let scale = 10_f64.powi(digits - 1 - value.abs().log10().floor() as i32);
-    (value * scale).round() / scale
-}
-
-/// The fit of `observable` and `statistic` at the time nearest to `time` among the fits of
-/// point `point` of a sweep_summary.json (at `path`, for the error).
-pub(super) fn sweep_fit(
-    summary: &Value,
-    point: usize,
-    observable: &str,
-    statistic: &str,
-    time: f64,
-    path: &Path,
-) -> Result<Fit> {
-    let missing = |why: String| {
-        Error::format(
-            path,
-            format!("point {point}: no {statistic} fit of {observable} near t = {time}: {why}"),
-        )
-    };
-    let record = summary["points"][point]["fits"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["observable"] == observable && f["statistic"] == statistic)
-        .min_by(|a, b| {
-            let distance = |f: &Value| (f["time"].as_f64().unwrap_or(f64::INFINITY) - time).abs();
-            distance(a).total_cmp(&distance(b))
-        })
-        .ok_or_else(|| missing("none recorded".into()))?;
-    let number = |key: &str| {
-        record[key].as_f64().ok_or_else(|| {
-            missing(
-                record["note"]
-                    .as_str()
-                    .unwrap_or("no value or interval")
-                    .into(),
-            )
-        })
-    };
-    Ok(Fit {
-        slope: number("slope")?,
-        intercept: number("intercept")?,
-        lo: number("lo")?,
-        hi: number("hi")?,
-        level: number("level")?,
-        time: number("time")?,
-    })
-}
 
 /// A column of a CSV table of the run folder `dir`.
 pub(super) fn run_column(table: &Table, name: &str, dir: &Path, file: &str) -> Result<Vec<f64>> {
@@ -241,12 +130,13 @@ fn last(values: &[f64]) -> f64 {
 }
 
 /// Reads the runs of point `index` of the sweep in `dir` and fits the kernel change.
-fn regime(plan: &Plan, dir: &Path, summary: &Value, index: usize) -> Result<Regime> {
+fn regime(plan: &Plan, dir: &Path, summary: &SweepSummary, index: usize) -> Result<Regime> {
     let summary_path = dir.join("sweep_summary.json");
-    let point_value = summary["points"][index]["point"]["model.alpha"]
-        .as_str()
+    let point_value = summary.points[index]
+        .point
+        .get("model.alpha")
         .ok_or_else(|| Error::format(&summary_path, format!("point {index}: no model.alpha")))?
-        .to_string();
+        .clone();
     let alpha: f64 = point_value.parse().map_err(|_| {
         Error::format(
             &summary_path,
@@ -377,197 +267,179 @@ fn short(value: f64) -> String {
     }
 }
 
-impl Entry for LazyAgainstMeanField {
-    fn name(&self) -> &'static str {
-        "lazy"
+/// Runs the entry: lazy against mean-field training.
+// Over 100 lines: the sweep's reading is short; the rest builds its three figures and their
+// checks inline, which the figure-model work of issue 23 moves out with the figures.
+pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
+    let dir = ctx.work_dir(entry.name);
+    let sizes: SweepSizes = ctx.sizes(entry.name)?;
+    let plan = ctx.sweep(entry.scenario, &[], &sizes.overrides(), &dir)?;
+    let summary = read_sweep_summary(&dir)?;
+    let point_count = summary.points.len();
+    let mut regimes = (0..point_count)
+        .map(|index| regime(&plan, &dir, &summary, index))
+        .collect::<Result<Vec<_>>>()?;
+    regimes.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
+    if regimes.len() != 2 {
+        return Err(Error::invalid(
+            format!("{}: sweep.vary", entry.scenario),
+            format!("{point_count} values of model.alpha"),
+            "two: 0.5 and 1.0",
+        ));
     }
+    let ms: Vec<f64> = plan.widths.iter().map(|m| *m as f64).collect();
+    let largest = plan.widths[plan.widths.len() - 1];
+    let time = regimes[0].movement_fit.time;
 
-    fn title(&self) -> &'static str {
-        "Lazy against mean-field training"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
-        let dir = ctx.work_dir(self.name());
-        let sizes = if ctx.quick() {
-            SweepOverrides {
-                widths: Some(QUICK_WIDTHS.to_vec()),
-                seeds: Some(QUICK_SEEDS),
-                reference: None,
-            }
-        } else {
-            SweepOverrides::default()
-        };
-        let plan = ctx.sweep(SCENARIO, &[], &sizes, &dir)?;
-        let summary: Value = read_json(&dir.join("sweep_summary.json"))?;
-        let point_count = summary["points"].as_array().map_or(0, Vec::len);
-        let mut regimes = (0..point_count)
-            .map(|index| regime(&plan, &dir, &summary, index))
-            .collect::<Result<Vec<_>>>()?;
-        regimes.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
-        if regimes.len() != 2 {
-            return Err(Error::invalid(
-                format!("{SCENARIO}: sweep.vary"),
-                format!("{point_count} values of model.alpha"),
-                "two: 0.5 and 1.0",
-            ));
-        }
-        let ms: Vec<f64> = plan.widths.iter().map(|m| *m as f64).collect();
-        let largest = plan.widths[plan.widths.len() - 1];
-        let time = regimes[0].movement_fit.time;
-
-        // Figures 1 and 2: the movement and the kernel change against m.
-        let (lazy_risk, field_risk) = (risk_reached(&regimes[0]), risk_reached(&regimes[1]));
-        // One guide: the mean-field series is its own m^0 line (and a second guide would make
-        // the legend hide the lazy series).
-        let guides = [ReferenceSlope {
-            slope: -0.5,
-            label: "m^-1/2".into(),
-        }];
-        let out = ctx.out();
-        let scaling = |title: String, y_label: &str, pick: fn(&Regime) -> (&[Vec<f64>], &Fit)| {
-            // Mean field first: the guide goes through its first point and runs above the lazy
-            // series, parallel to it.
-            let series = regimes
-                .iter()
-                .rev()
-                .map(|r| {
-                    let (samples, fit) = pick(r);
-                    mean_series(r.symbol(), &ms, samples, Some(fit), 1.0)
-                })
-                .collect();
-            ScalingFigure {
-                title,
-                x_label: "width m".into(),
-                y_label: y_label.into(),
-                series,
-            }
-        };
-        let movement = scaling(
-            format!("Movement of a particle by t = {}", short(time)),
-            "mean |theta_j(t) - theta_j(0)|",
-            |r| (&r.movement, &r.movement_fit),
-        );
-        render_scaling_with_slopes(&movement, &guides, &out.join("lazy"))?;
-        let kernel = scaling(
-            format!("Change of the tangent kernel by t = {}", short(time)),
-            "|K(t) - K(0)|_F / |K(0)|_F",
-            |r| (&r.kernel, &r.kernel_fit),
-        );
-        render_scaling_with_slopes(&kernel, &guides, &out.join("lazy_kernel"))?;
-
-        // Figure 3: the risk against time at the largest width.
-        let curves = regimes
+    // Figures 1 and 2: the movement and the kernel change against m.
+    let (lazy_risk, field_risk) = (risk_reached(&regimes[0]), risk_reached(&regimes[1]));
+    // One guide: the mean-field series is its own m^0 line (and a second guide would make
+    // the legend hide the lazy series).
+    let guides = [ReferenceSlope {
+        slope: -0.5,
+        label: "m^-1/2".into(),
+    }];
+    let out = ctx.out();
+    let scaling = |title: String, y_label: &str, pick: fn(&Regime) -> (&[Vec<f64>], &Fit)| {
+        // Mean field first: the guide goes through its first point and runs above the lazy
+        // series, parallel to it.
+        let series = regimes
             .iter()
-            .map(|r| Curve {
-                label: format!(
-                    "{}, m = {largest}: R({}) = {}",
-                    r.label(),
-                    short(time),
-                    short(risk_reached(r).mean)
-                ),
-                x: r.times.clone(),
-                y: r.risk_curve.clone(),
+            .rev()
+            .map(|r| {
+                let (samples, fit) = pick(r);
+                mean_series(r.symbol(), &ms, samples, Some(fit), 1.0)
             })
             .collect();
-        let risk_figure = LineFigure {
-            title: format!("Test risk, mean of {} seeds", plan.seeds.len()),
-            x_label: "time t".into(),
-            y_label: "population risk R".into(),
-            x_scale: Scale::Linear,
-            y_scale: Scale::Log,
-            curves,
-        };
-        render_lines(&risk_figure, &out.join("lazy_risk"))?;
-
-        // Numbers and checks.
-        let mut numbers = Map::new();
-        numbers.insert("time".into(), json!(rounded(time, 4)));
-        numbers.insert("widths".into(), json!(plan.widths));
-        numbers.insert("seeds".into(), json!(plan.seeds.len()));
-        let mut checks = Vec::new();
-        for r in &regimes {
-            let name = r.name();
-            let reached = risk_reached(r);
-            let mean_at = |samples: &[Vec<f64>], k: usize| {
-                let finite: Vec<f64> = samples[k]
-                    .iter()
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .collect();
-                rounded(Summary::of(&finite).mean, 4)
-            };
-            let last_width = plan.widths.len() - 1;
-            let mut insert = |key: &str, value: Value| {
-                numbers.insert(format!("{name}_{key}"), value);
-            };
-            insert("alpha", json!(r.alpha));
-            insert("movement_slope", r.movement_fit.json());
-            insert("kernel_change_slope", r.kernel_fit.json());
-            insert(
-                "movement",
-                json!({
-                    "smallest_m": mean_at(&r.movement, 0),
-                    "largest_m": mean_at(&r.movement, last_width),
-                }),
-            );
-            insert(
-                "kernel_change",
-                json!({
-                    "smallest_m": mean_at(&r.kernel, 0),
-                    "largest_m": mean_at(&r.kernel, last_width),
-                }),
-            );
-            insert(
-                "risk_largest_m",
-                json!({
-                    "initial": rounded(r.initial_risk, 4),
-                    "reached": rounded(reached.mean, 4),
-                    "reached_se": rounded(reached.se, 2),
-                }),
-            );
-            let expected = r.expected_slope();
-            let fit = &r.movement_fit;
-            checks.push(Check::new(
-                format!(
-                    "the fitted movement exponent at {} is within {TOLERANCE} of {}",
-                    r.plain(),
-                    if expected < 0.0 { "-1/2" } else { "0" }
-                ),
-                (fit.slope - expected).abs() <= TOLERANCE,
-                format!(
-                    "slope {} ({:.0}% interval) at t = {}, widths {:?}, {} seeds",
-                    fit.text(),
-                    100.0 * fit.level,
-                    short(fit.time),
-                    plan.widths,
-                    plan.seeds.len()
-                ),
-            ));
+        ScalingFigure {
+            title,
+            x_label: "width m".into(),
+            y_label: y_label.into(),
+            series,
         }
-        checks.push(Check::new(
-            format!("mean-field training reaches a lower risk than lazy training at m = {largest}"),
-            field_risk.mean + 2.0 * field_risk.se < lazy_risk.mean - 2.0 * lazy_risk.se,
-            format!(
-                "risk at t = {}: {:.3e} +- {:.1e} (alpha = 1) against {:.3e} +- {:.1e} (alpha = 1/2), \
-                 mean +- SE over {} seeds",
+    };
+    let movement = scaling(
+        format!("Movement of a particle by t = {}", short(time)),
+        "mean |theta_j(t) - theta_j(0)|",
+        |r| (&r.movement, &r.movement_fit),
+    );
+    render_scaling_with_slopes(&movement, &guides, &out.join("lazy"))?;
+    let kernel = scaling(
+        format!("Change of the tangent kernel by t = {}", short(time)),
+        "|K(t) - K(0)|_F / |K(0)|_F",
+        |r| (&r.kernel, &r.kernel_fit),
+    );
+    render_scaling_with_slopes(&kernel, &guides, &out.join("lazy_kernel"))?;
+
+    // Figure 3: the risk against time at the largest width.
+    let curves = regimes
+        .iter()
+        .map(|r| Curve {
+            label: format!(
+                "{}, m = {largest}: R({}) = {}",
+                r.label(),
                 short(time),
-                field_risk.mean,
-                field_risk.se,
-                lazy_risk.mean,
-                lazy_risk.se,
+                short(risk_reached(r).mean)
+            ),
+            x: r.times.clone(),
+            y: r.risk_curve.clone(),
+        })
+        .collect();
+    let risk_figure = LineFigure {
+        title: format!("Test risk, mean of {} seeds", plan.seeds.len()),
+        x_label: "time t".into(),
+        y_label: "population risk R".into(),
+        x_scale: Scale::Linear,
+        y_scale: Scale::Log,
+        curves,
+    };
+    render_lines(&risk_figure, &out.join("lazy_risk"))?;
+
+    // Numbers and checks.
+    let mut numbers = Map::new();
+    numbers.insert("time".into(), json!(rounded(time, 4)));
+    numbers.insert("widths".into(), json!(plan.widths));
+    numbers.insert("seeds".into(), json!(plan.seeds.len()));
+    let mut checks = Vec::new();
+    for r in &regimes {
+        let name = r.name();
+        let reached = risk_reached(r);
+        let mean_at = |samples: &[Vec<f64>], k: usize| {
+            let finite: Vec<f64> = samples[k]
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
+            rounded(Summary::of(&finite).mean, 4)
+        };
+        let last_width = plan.widths.len() - 1;
+        let mut insert = |key: &str, value: Value| {
+            numbers.insert(format!("{name}_{key}"), value);
+        };
+        insert("alpha", json!(r.alpha));
+        insert("movement_slope", r.movement_fit.json());
+        insert("kernel_change_slope", r.kernel_fit.json());
+        insert(
+            "movement",
+            json!({
+                "smallest_m": mean_at(&r.movement, 0),
+                "largest_m": mean_at(&r.movement, last_width),
+            }),
+        );
+        insert(
+            "kernel_change",
+            json!({
+                "smallest_m": mean_at(&r.kernel, 0),
+                "largest_m": mean_at(&r.kernel, last_width),
+            }),
+        );
+        insert(
+            "risk_largest_m",
+            json!({
+                "initial": rounded(r.initial_risk, 4),
+                "reached": rounded(reached.mean, 4),
+                "reached_se": rounded(reached.se, 2),
+            }),
+        );
+        let expected = r.expected_slope();
+        let fit = &r.movement_fit;
+        checks.push(Check::new(
+            format!(
+                "the fitted movement exponent at {} is within {TOLERANCE} of {}",
+                r.plain(),
+                if expected < 0.0 { "-1/2" } else { "0" }
+            ),
+            (fit.slope - expected).abs() <= TOLERANCE,
+            format!(
+                "slope {} ({:.0}% interval) at t = {}, widths {:?}, {} seeds",
+                fit.text(),
+                100.0 * fit.level,
+                short(fit.time),
+                plan.widths,
                 plan.seeds.len()
             ),
         ));
-        Ok(EntryResult {
-            name: self.name().into(),
-            title: self.title().into(),
-            figures: ["lazy", "lazy_kernel", "lazy_risk"]
-                .iter()
-                .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
-                .collect(),
-            numbers,
-            checks,
-            seconds: 0.0,
-        })
     }
+    checks.push(Check::new(
+        format!("mean-field training reaches a lower risk than lazy training at m = {largest}"),
+        field_risk.mean + 2.0 * field_risk.se < lazy_risk.mean - 2.0 * lazy_risk.se,
+        format!(
+            "risk at t = {}: {:.3e} +- {:.1e} (alpha = 1) against {:.3e} +- {:.1e} (alpha = 1/2), \
+             mean +- SE over {} seeds",
+            short(time),
+            field_risk.mean,
+            field_risk.se,
+            lazy_risk.mean,
+            lazy_risk.se,
+            plan.seeds.len()
+        ),
+    ));
+    Ok(Outcome {
+        figures: ["lazy", "lazy_kernel", "lazy_risk"]
+            .iter()
+            .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
+            .collect(),
+        numbers,
+        checks,
+    })
 }

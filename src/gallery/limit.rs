@@ -10,205 +10,172 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::lazy::{Fit, rounded, sweep_fit};
-use super::sweep_output::{RiskRow, fits_text, risk_rows, scaling_series};
+use super::context::{SweepSizes, read_sweep_summary};
+use super::numbers::rounded;
+use super::sweep_output::{
+    Fit, RiskRow, fit_times, fits_text, risk_rows, scaling_series, sweep_fit,
+};
 use crate::error::{Error, Result};
-use crate::gallery::{Check, Context, Entry, EntryResult};
-use crate::output::read_json;
+use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::plot::sweep::{
     BandCurve, ScalingFigure, WidthCurves, render_scaling, render_width_curves,
 };
 use crate::plot::{Curve, Scale};
-use crate::sweep::SweepOverrides;
+use crate::sweep::analysis::SweepSummary;
 
-/// The entry's scenario (and sweep) file in `scenarios/gallery/`.
-const SCENARIO: &str = "limit.toml";
+/// Runs the entry: finite-m convergence to the limit.
+// Over 100 lines: the sweep's reading is short; the rest builds its two figures and the
+// numbers inline, which the figure-model work of issue 23 moves out with the figures.
+pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
+    let dir = ctx.work_dir(entry.name);
+    let sizes: SweepSizes = ctx.sizes(entry.name)?;
+    let plan = ctx.sweep(entry.scenario, &[], &sizes.overrides(), &dir)?;
+    let summary_path = dir.join("sweep_summary.json");
+    let summary = read_sweep_summary(&dir)?;
+    let rows = risk_rows(&dir.join("sweep_stats.csv"))?;
 
-/// Widths and seeds of `--quick` (the file's `[sweep]` section gives the full size). With
-/// fewer seeds the bias of the widest runs sinks into their m^-1/2 fluctuation.
-const QUICK_WIDTHS: [usize; 3] = [64, 256, 1024];
-const QUICK_SEEDS: usize = 64;
+    // The fit times of the risk bias, and the fits at each.
+    let times = fit_times(&summary, 0, "risk", "bias");
+    let Some(&last_time) = times.last() else {
+        return Err(Error::format(&summary_path, "no bias fit of the risk"));
+    };
+    let fit = |observable: &str, statistic: &str, time: f64| {
+        sweep_fit(&summary, 0, observable, statistic, time, &summary_path)
+    };
+    let bias: Vec<Fit> = times
+        .iter()
+        .map(|&t| fit("risk", "bias", t))
+        .collect::<Result<_>>()?;
+    let fluctuation: Vec<Fit> = times
+        .iter()
+        .map(|&t| fit("risk", "fluctuation", t))
+        .collect::<Result<_>>()?;
+    let coupled = fit("coupled_distance", "mean", last_time)?;
 
-/// Finite-m convergence to the limit.
-pub struct FiniteWidth;
-
-impl Entry for FiniteWidth {
-    fn name(&self) -> &'static str {
-        "limit"
-    }
-
-    fn title(&self) -> &'static str {
-        "Finite-m convergence to the limit"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
-        let dir = ctx.work_dir(self.name());
-        let sizes = if ctx.quick() {
-            SweepOverrides {
-                widths: Some(QUICK_WIDTHS.to_vec()),
-                seeds: Some(QUICK_SEEDS),
-                reference: None,
-            }
-        } else {
-            SweepOverrides::default()
-        };
-        let plan = ctx.sweep(SCENARIO, &[], &sizes, &dir)?;
-        let summary_path = dir.join("sweep_summary.json");
-        let summary: Value = read_json(&summary_path)?;
-        let rows = risk_rows(&dir.join("sweep_stats.csv"))?;
-
-        // The fit times of the risk bias, and the fits at each.
-        let mut times: Vec<f64> = summary["points"][0]["fits"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|f| f["observable"] == "risk" && f["statistic"] == "bias")
-            .filter_map(|f| f["time"].as_f64())
-            .collect();
-        times.sort_by(f64::total_cmp);
-        times.dedup();
-        let Some(&last_time) = times.last() else {
-            return Err(Error::format(&summary_path, "no bias fit of the risk"));
-        };
-        let fit = |observable: &str, statistic: &str, time: f64| {
-            sweep_fit(&summary, 0, observable, statistic, time, &summary_path)
-        };
-        let bias: Vec<Fit> = times
+    // Figure 1: at the last fit time, the bias and fluctuation relative to the limit risk
+    // R(t) (a constant at that time: the slopes are the fitted ones), and the coupled
+    // distance, against m.
+    let at_time = |time: f64| -> Vec<&RiskRow> {
+        plan.widths
             .iter()
-            .map(|&t| fit("risk", "bias", t))
-            .collect::<Result<_>>()?;
-        let fluctuation: Vec<Fit> = times
-            .iter()
-            .map(|&t| fit("risk", "fluctuation", t))
-            .collect::<Result<_>>()?;
-        let coupled = fit("coupled_distance", "mean", last_time)?;
-
-        // Figure 1: at the last fit time, the bias and fluctuation relative to the limit risk
-        // R(t) (a constant at that time: the slopes are the fitted ones), and the coupled
-        // distance, against m.
-        let at_time = |time: f64| -> Vec<&RiskRow> {
-            plan.widths
-                .iter()
-                .filter_map(|&m| {
-                    rows.iter()
-                        .filter(|r| r.m == m)
-                        .min_by(|a, b| (a.time - time).abs().total_cmp(&(b.time - time).abs()))
-                })
-                .collect()
-        };
-        let final_rows = at_time(last_time);
-        let limit_risk = final_rows.first().map_or(f64::NAN, |r| r.reference);
-        let ms: Vec<f64> = final_rows.iter().map(|r| r.m as f64).collect();
-        // Per width, relative to the limit risk: a column of the final rows.
-        let relative = |column: fn(&RiskRow) -> f64| -> Vec<f64> {
-            final_rows.iter().map(|r| column(r) / limit_risk).collect()
-        };
-        let bias_series = scaling_series(
-            "bias / R",
-            &ms,
-            &relative(|r| r.deviation_mean.abs()),
-            &relative(|r| 2.0 * r.deviation_se),
-            bias.last().map(|f| f.power(limit_risk)),
-        );
-        // The sd of n seeds has a relative standard error of about 1 / sqrt(2 (n - 1)).
-        let fluctuation_series = scaling_series(
-            "sd / R",
-            &ms,
-            &relative(|r| r.deviation_sd),
-            &relative(|r| 2.0 * r.deviation_sd / (2.0 * (r.seeds - 1.0).max(1.0)).sqrt()),
-            fluctuation.last().map(|f| f.power(limit_risk)),
-        );
-        let distances = coupled_distances(&summary, coupled.time);
-        let coupled_series = scaling_series(
-            "distance",
-            &distances.iter().map(|d| d.0).collect::<Vec<_>>(),
-            &distances.iter().map(|d| d.1).collect::<Vec<_>>(),
-            &distances.iter().map(|d| 2.0 * d.2).collect::<Vec<_>>(),
-            Some(coupled.power(1.0)),
-        );
-        let time_text = rounded(last_time, 4);
-        let figure = ScalingFigure {
-            title: format!("Finite m against the exact limit at t = {time_text}"),
-            x_label: "width m".into(),
-            y_label: "deviation from the limit".into(),
-            series: vec![bias_series, fluctuation_series, coupled_series],
-        };
-        let out = ctx.out();
-        render_scaling(&figure, &out.join("limit"))?;
-        draw_risk(
-            &plan.widths,
-            plan.seeds.len(),
-            &rows,
-            &out.join("limit_risk"),
-        )?;
-
-        // Numbers and checks.
-        let mut numbers = Map::new();
-        numbers.insert("widths".into(), json!(plan.widths));
-        numbers.insert("seeds".into(), json!(plan.seeds.len()));
-        numbers.insert(
-            "bias_slopes".into(),
-            Value::Array(bias.iter().map(Fit::json).collect()),
-        );
-        numbers.insert(
-            "fluctuation_slopes".into(),
-            Value::Array(fluctuation.iter().map(Fit::json).collect()),
-        );
-        numbers.insert("coupled_distance_slope".into(), coupled.json());
-        let limit_risks: Vec<Value> = times
-            .iter()
-            .map(|&t| {
-                let row = at_time(t).first().map_or(f64::NAN, |r| r.reference);
-                json!({ "time": rounded(t, 4), "risk": rounded(row, 6) })
+            .filter_map(|&m| {
+                rows.iter()
+                    .filter(|r| r.m == m)
+                    .min_by(|a, b| (a.time - time).abs().total_cmp(&(b.time - time).abs()))
             })
-            .collect();
-        numbers.insert("limit_risk".into(), Value::Array(limit_risks));
-        let ends = |values: &[f64]| {
-            json!({
-                "smallest_m": rounded(values.first().copied().unwrap_or(f64::NAN), 4),
-                "largest_m": rounded(values.last().copied().unwrap_or(f64::NAN), 4),
-            })
-        };
-        numbers.insert(
-            format!("relative_bias_t{time_text}"),
-            ends(&relative(|r| r.deviation_mean)),
-        );
-        let distance_means: Vec<f64> = distances.iter().map(|d| d.1).collect();
-        numbers.insert(
-            format!("coupled_distance_t{time_text}"),
-            ends(&distance_means),
-        );
-        // At t = 0, E R_m(0) - R(0) = E[a^2] E|w|^2 / (2m) exactly (docs/limit.md section 5).
-        let initial_bias: Vec<f64> = at_time(0.0)
-            .iter()
-            .filter(|r| r.time.abs() < 1e-12)
-            .map(|r| rounded(r.m as f64 * r.deviation_mean, 4))
-            .collect();
-        numbers.insert("m_times_bias_t0".into(), json!(initial_bias));
-        let seeds = plan.seeds.len();
-        let sizes_text = format!("widths {:?}, {seeds} seeds", plan.widths);
-        let level = bias.first().map_or(0.95, |f| f.level);
-        Ok(EntryResult {
-            name: self.name().into(),
-            title: self.title().into(),
-            figures: ["limit.png", "limit.svg", "limit_risk.png", "limit_risk.svg"]
-                .map(String::from)
-                .to_vec(),
-            numbers,
-            checks: checks_of(&bias, level, &sizes_text),
-            seconds: 0.0,
+            .collect()
+    };
+    let final_rows = at_time(last_time);
+    let limit_risk = final_rows.first().map_or(f64::NAN, |r| r.reference);
+    let ms: Vec<f64> = final_rows.iter().map(|r| r.m as f64).collect();
+    // Per width, relative to the limit risk: a column of the final rows.
+    let relative = |column: fn(&RiskRow) -> f64| -> Vec<f64> {
+        final_rows.iter().map(|r| column(r) / limit_risk).collect()
+    };
+    let bias_series = scaling_series(
+        "bias / R",
+        &ms,
+        &relative(|r| r.deviation_mean.abs()),
+        &relative(|r| 2.0 * r.deviation_se),
+        bias.last().map(|f| f.power(limit_risk)),
+    );
+    // The sd of n seeds has a relative standard error of about 1 / sqrt(2 (n - 1)).
+    let fluctuation_series = scaling_series(
+        "sd / R",
+        &ms,
+        &relative(|r| r.deviation_sd),
+        &relative(|r| 2.0 * r.deviation_sd / (2.0 * (r.seeds - 1.0).max(1.0)).sqrt()),
+        fluctuation.last().map(|f| f.power(limit_risk)),
+    );
+    let distances = coupled_distances(&summary, coupled.time);
+    let coupled_series = scaling_series(
+        "distance",
+        &distances.iter().map(|d| d.0).collect::<Vec<_>>(),
+        &distances.iter().map(|d| d.1).collect::<Vec<_>>(),
+        &distances.iter().map(|d| 2.0 * d.2).collect::<Vec<_>>(),
+        Some(coupled.power(1.0)),
+    );
+    let time_text = rounded(last_time, 4);
+    let figure = ScalingFigure {
+        title: format!("Finite m against the exact limit at t = {time_text}"),
+        x_label: "width m".into(),
+        y_label: "deviation from the limit".into(),
+        series: vec![bias_series, fluctuation_series, coupled_series],
+    };
+    let out = ctx.out();
+    render_scaling(&figure, &out.join("limit"))?;
+    draw_risk(
+        &plan.widths,
+        plan.seeds.len(),
+        &rows,
+        &out.join("limit_risk"),
+    )?;
+
+    // Numbers and checks.
+    let mut numbers = Map::new();
+    numbers.insert("widths".into(), json!(plan.widths));
+    numbers.insert("seeds".into(), json!(plan.seeds.len()));
+    numbers.insert(
+        "bias_slopes".into(),
+        Value::Array(bias.iter().map(Fit::json).collect()),
+    );
+    numbers.insert(
+        "fluctuation_slopes".into(),
+        Value::Array(fluctuation.iter().map(Fit::json).collect()),
+    );
+    numbers.insert("coupled_distance_slope".into(), coupled.json());
+    let limit_risks: Vec<Value> = times
+        .iter()
+        .map(|&t| {
+            let row = at_time(t).first().map_or(f64::NAN, |r| r.reference);
+            json!({ "time": rounded(t, 4), "risk": rounded(row, 6) })
         })
-    }
+        .collect();
+    numbers.insert("limit_risk".into(), Value::Array(limit_risks));
+    let ends = |values: &[f64]| {
+        json!({
+            "smallest_m": rounded(values.first().copied().unwrap_or(f64::NAN), 4),
+            "largest_m": rounded(values.last().copied().unwrap_or(f64::NAN), 4),
+        })
+    };
+    numbers.insert(
+        format!("relative_bias_t{time_text}"),
+        ends(&relative(|r| r.deviation_mean)),
+    );
+    let distance_means: Vec<f64> = distances.iter().map(|d| d.1).collect();
+    numbers.insert(
+        format!("coupled_distance_t{time_text}"),
+        ends(&distance_means),
+    );
+    // At t = 0, E R_m(0) - R(0) = E[a^2] E|w|^2 / (2m) exactly (docs/limit.md section 5).
+    let initial_bias: Vec<f64> = at_time(0.0)
+        .iter()
+        .filter(|r| r.time.abs() < 1e-12)
+        .map(|r| rounded(r.m as f64 * r.deviation_mean, 4))
+        .collect();
+    numbers.insert("m_times_bias_t0".into(), json!(initial_bias));
+    let seeds = plan.seeds.len();
+    let sizes_text = format!("widths {:?}, {seeds} seeds", plan.widths);
+    let level = bias.first().map_or(0.95, |f| f.level);
+    Ok(Outcome {
+        figures: ["limit.png", "limit.svg", "limit_risk.png", "limit_risk.svg"]
+            .map(String::from)
+            .to_vec(),
+        numbers,
+        checks: checks_of(&bias, level, &sizes_text),
+    })
 }
 
 /// (m, seed mean, standard error) of the coupled distance at `time`, from sweep_summary.json.
-fn coupled_distances(summary: &Value, time: f64) -> Vec<(f64, f64, f64)> {
-    summary["points"][0]["coupled_distance"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["time"].as_f64().is_some_and(|t| (t - time).abs() < 1e-9))
-        .filter_map(|c| Some((c["m"].as_f64()?, c["mean"].as_f64()?, c["se"].as_f64()?)))
+fn coupled_distances(summary: &SweepSummary, time: f64) -> Vec<(f64, f64, f64)> {
+    summary
+        .points
+        .first()
+        .map(|p| p.coupled_distance.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| (c.time - time).abs() < 1e-9)
+        .map(|c| (c.m as f64, c.mean, c.se))
         .collect()
 }
 

@@ -6,7 +6,8 @@
 //! that can fail: tests/gallery.rs asserts every check of a `--quick` gallery).
 //!
 //! `--quick` runs every entry at reduced size (minutes in total on 2 cores); the full size
-//! gives the figures at publication quality.
+//! gives the figures at publication quality. Both sizes are data: `scenarios/gallery/sizes.toml`
+//! ([`Context::sizes`]). The entries themselves are a table, [`ENTRIES`].
 
 mod context;
 mod convergence;
@@ -15,6 +16,7 @@ mod features;
 mod langevin;
 mod lazy;
 mod limit;
+mod numbers;
 mod overparameterised;
 mod separation;
 mod sweep_output;
@@ -86,35 +88,87 @@ pub struct EntryResult {
     pub seconds: f64,
 }
 
-/// One gallery entry.
-pub trait Entry: Sync {
-    /// Short name, used by `--only` and in file names.
-    fn name(&self) -> &'static str;
+/// What an entry's run returns (its name, title and time are added by [`run_gallery`]).
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Figure files written (PNG and SVG, relative to the output folder).
+    pub figures: Vec<String>,
+    /// The measured numbers, by name.
+    pub numbers: Map<String, Value>,
+    /// The checked facts.
+    pub checks: Vec<Check>,
+}
+
+/// One gallery entry, as data: its names, its scenario file and the function that runs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    /// Short name, used by `--only`, in file names, as the entry's work folder and as its table
+    /// in the sizes file.
+    pub name: &'static str,
     /// Title of the figure and of its paragraph.
-    fn title(&self) -> &'static str;
-    /// Runs the entry: its runs or sweeps under `ctx.work_dir(self.name())`, its figures into
-    /// `ctx.out()`; returns the figures, numbers and checks (`seconds` is filled in by the
-    /// caller).
-    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult>;
+    pub title: &'static str,
+    /// Its scenario (or sweep) file in `scenarios/gallery/`.
+    pub scenario: &'static str,
+    /// Runs the entry: its runs or sweeps under `ctx.work_dir(entry.name)`, its figures into
+    /// `ctx.out()`; returns the figures, numbers and checks.
+    run: fn(&Context<'_>, &Entry) -> Result<Outcome>,
 }
 
 /// Every entry, in the order of the gallery.
-pub fn entries() -> Vec<Box<dyn Entry>> {
-    vec![
-        Box::new(convergence::GlobalConvergence),
-        Box::new(overparameterised::Overparameterised),
-        Box::new(lazy::LazyAgainstMeanField),
-        Box::new(features::RandomFeatures),
-        Box::new(limit::FiniteWidth),
-        Box::new(exact_limit::ExactLimit),
-        Box::new(langevin::Langevin),
-        Box::new(separation::ScaleSeparation),
-    ]
-}
+pub const ENTRIES: [Entry; 8] = [
+    Entry {
+        name: "convergence",
+        title: "Global convergence in the mean-field regime",
+        scenario: "convergence.toml",
+        run: convergence::run,
+    },
+    Entry {
+        name: "overparameterised",
+        title: "Over-parameterisation helps",
+        scenario: "overparameterised.toml",
+        run: overparameterised::run,
+    },
+    Entry {
+        name: "lazy",
+        title: "Lazy against mean-field training",
+        scenario: "lazy.toml",
+        run: lazy::run,
+    },
+    Entry {
+        name: "features",
+        title: "Random features against a trained first layer",
+        scenario: "features.toml",
+        run: features::run,
+    },
+    Entry {
+        name: "limit",
+        title: "Finite-m convergence to the limit",
+        scenario: "limit.toml",
+        run: limit::run,
+    },
+    Entry {
+        name: "exact_limit",
+        title: "Finite m against the exact limit, non-linear",
+        scenario: "exact_limit.toml",
+        run: exact_limit::run,
+    },
+    Entry {
+        name: "langevin",
+        title: "Mean-field Langevin dynamics",
+        scenario: "langevin.toml",
+        run: langevin::run,
+    },
+    Entry {
+        name: "separation",
+        title: "Scale separation of the two layers",
+        scenario: "separation.toml",
+        run: separation::run,
+    },
+];
 
 /// The names of the entries, for error messages and `--help`.
 pub fn entry_names() -> Vec<&'static str> {
-    entries().iter().map(|e| e.name()).collect()
+    ENTRIES.iter().map(|e| e.name).collect()
 }
 
 /// Progress of the gallery: entry `index` of `count` starts (`done` = false) or ends.
@@ -138,19 +192,18 @@ pub fn run_gallery(
     only: Option<&str>,
     progress: &dyn Fn(GalleryProgress),
 ) -> Result<Vec<EntryResult>> {
-    let all = entries();
-    let selected: Vec<&dyn Entry> = match only {
+    let selected: Vec<&Entry> = match only {
         Some(name) => {
-            let entry = all.iter().find(|e| e.name() == name).ok_or_else(|| {
+            let entry = ENTRIES.iter().find(|e| e.name == name).ok_or_else(|| {
                 Error::invalid(
                     "--only",
                     name,
                     format!("one of {}", entry_names().join(", ")),
                 )
             })?;
-            vec![entry.as_ref()]
+            vec![entry]
         }
-        None => all.iter().map(|e| e.as_ref()).collect(),
+        None => ENTRIES.iter().collect(),
     };
     std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
     let ctx = Context::new(options);
@@ -158,7 +211,7 @@ pub fn run_gallery(
     for (index, entry) in selected.iter().enumerate() {
         let report = |done| {
             progress(GalleryProgress {
-                name: entry.name().into(),
+                name: entry.name.into(),
                 index,
                 count: selected.len(),
                 done,
@@ -166,10 +219,17 @@ pub fn run_gallery(
         };
         report(false);
         let start = Instant::now();
-        let mut result = entry.run(&ctx)?;
-        result.seconds = start.elapsed().as_secs_f64();
+        let outcome = (entry.run)(&ctx, entry)?;
+        let seconds = start.elapsed().as_secs_f64();
         report(true);
-        results.push(result);
+        results.push(EntryResult {
+            name: entry.name.into(),
+            title: entry.title.into(),
+            figures: outcome.figures,
+            numbers: outcome.numbers,
+            checks: outcome.checks,
+            seconds,
+        });
     }
     write_results(options, &results)?;
     Ok(results)

@@ -16,10 +16,11 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use serde::Deserialize;
 use serde_json::{Map, json};
 
 use crate::error::{Error, Result};
-use crate::gallery::{Check, Context, Entry, EntryResult};
+use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::output::Table;
 use crate::plot::axis::{LABELS_PER_AXIS, light_lines_per_label, log_range, tick_label};
 use crate::plot::canvas::{
@@ -30,12 +31,6 @@ use crate::plot::chart::{LINE_WIDTH, SAMPLE_LEGEND, legend_entry};
 use crate::plot::figure::PALETTE;
 use crate::sweep::SweepOverrides;
 
-/// Over-parameterisation helps.
-pub struct Overparameterised;
-
-/// The scenario file of the entry.
-const FILE: &str = "overparameterised.toml";
-
 /// A seed succeeds when its final risk is below this.
 const THRESHOLD: f64 = 1e-4;
 
@@ -44,10 +39,15 @@ const THRESHOLD: f64 = 1e-4;
 /// resolution where the widths differ.
 const FLOOR: f64 = 1e-9;
 
-/// The sizes of one invocation: seeds per width and the final time T (the widths are the
-/// scenario's `sweep.widths`).
-fn sizes(quick: bool) -> (usize, f64) {
-    if quick { (12, 2000.0) } else { (32, 5000.0) }
+/// The sizes of one invocation (`[overparameterised.quick]` or `[overparameterised.full]` of
+/// the sizes file); the widths are the scenario's `sweep.widths`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sizes {
+    /// Seeds per width.
+    seeds: usize,
+    /// The final time T.
+    t_end: f64,
 }
 
 /// The outcome at one width.
@@ -148,115 +148,103 @@ fn final_risks(path: &Path) -> Result<Vec<Width>> {
     Ok(widths)
 }
 
-impl Entry for Overparameterised {
-    fn name(&self) -> &'static str {
-        "overparameterised"
+/// Runs the entry: over-parameterisation helps.
+pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
+    let Sizes { seeds, t_end } = ctx.sizes(entry.name)?;
+    let dir = ctx
+        .work_dir(entry.name)
+        .join(if ctx.quick() { "quick" } else { "full" });
+    let overrides = vec![format!("dynamics.t_end={t_end:?}")];
+    let sweep = SweepOverrides {
+        seeds: Some(seeds),
+        ..SweepOverrides::default()
+    };
+    let plan = ctx.sweep(entry.scenario, &overrides, &sweep, &dir)?;
+    let widths = final_risks(&dir.join("sweep.csv"))?;
+    if widths.len() != plan.widths.len() || widths.iter().any(|w| w.final_risk.len() != seeds) {
+        return Err(Error::format(
+            dir.join("sweep.csv"),
+            format!("expected {seeds} seeds at each width of {:?}", plan.widths),
+        ));
     }
+    let k = ctx
+        .scenario(entry.scenario, &overrides)?
+        .resolved
+        .target
+        .k
+        .unwrap_or(1);
 
-    fn title(&self) -> &'static str {
-        "Over-parameterisation helps"
-    }
+    let figures = draw(ctx.out(), &widths, k, t_end)?;
 
-    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
-        let (seeds, t_end) = sizes(ctx.quick());
-        let dir = ctx
-            .work_dir(self.name())
-            .join(if ctx.quick() { "quick" } else { "full" });
-        let overrides = vec![format!("dynamics.t_end={t_end:?}")];
-        let sweep = SweepOverrides {
-            seeds: Some(seeds),
-            ..SweepOverrides::default()
-        };
-        let plan = ctx.sweep(FILE, &overrides, &sweep, &dir)?;
-        let widths = final_risks(&dir.join("sweep.csv"))?;
-        if widths.len() != plan.widths.len() || widths.iter().any(|w| w.final_risk.len() != seeds) {
-            return Err(Error::format(
-                dir.join("sweep.csv"),
-                format!("expected {seeds} seeds at each width of {:?}", plan.widths),
-            ));
-        }
-        let k = ctx
-            .scenario(FILE, &overrides)?
-            .resolved
-            .target
-            .k
-            .unwrap_or(1);
+    let fractions: Vec<f64> = widths.iter().map(Width::fraction).collect();
+    let one_seed = 1.0 / seeds as f64;
+    let (narrowest, widest) = (fractions[0], fractions[fractions.len() - 1]);
+    let non_decreasing = fractions
+        .windows(2)
+        .all(|pair| pair[1] >= pair[0] - one_seed - 1e-12);
+    let listed = widths
+        .iter()
+        .map(|w| format!("m = {}: {}/{}", w.m, w.successes(), seeds))
+        .collect::<Vec<_>>()
+        .join(", ");
 
-        let figures = draw(ctx.out(), &widths, k, t_end)?;
-
-        let fractions: Vec<f64> = widths.iter().map(Width::fraction).collect();
-        let one_seed = 1.0 / seeds as f64;
-        let (narrowest, widest) = (fractions[0], fractions[fractions.len() - 1]);
-        let non_decreasing = fractions
-            .windows(2)
-            .all(|pair| pair[1] >= pair[0] - one_seed - 1e-12);
-        let listed = widths
-            .iter()
-            .map(|w| format!("m = {}: {}/{}", w.m, w.successes(), seeds))
-            .collect::<Vec<_>>()
-            .join(", ");
-
-        let mut numbers = Map::new();
-        numbers.insert("k".into(), json!(k));
-        numbers.insert("seeds".into(), json!(seeds));
-        numbers.insert("t_end".into(), json!(t_end));
-        numbers.insert("threshold".into(), json!(THRESHOLD));
-        numbers.insert(
-            "widths".into(),
-            json!(widths.iter().map(|w| w.m).collect::<Vec<_>>()),
-        );
-        numbers.insert("success_fraction".into(), json!(fractions));
-        numbers.insert(
-            "success_interval_95".into(),
-            json!(
-                widths
+    let mut numbers = Map::new();
+    numbers.insert("k".into(), json!(k));
+    numbers.insert("seeds".into(), json!(seeds));
+    numbers.insert("t_end".into(), json!(t_end));
+    numbers.insert("threshold".into(), json!(THRESHOLD));
+    numbers.insert(
+        "widths".into(),
+        json!(widths.iter().map(|w| w.m).collect::<Vec<_>>()),
+    );
+    numbers.insert("success_fraction".into(), json!(fractions));
+    numbers.insert(
+        "success_interval_95".into(),
+        json!(
+            widths
+                .iter()
+                .map(|w| {
+                    let (lo, hi) = wilson(w.successes(), seeds);
+                    [lo, hi]
+                })
+                .collect::<Vec<_>>()
+        ),
+    );
+    numbers.insert(
+        "median_final_risk".into(),
+        json!(widths.iter().map(Width::median).collect::<Vec<_>>()),
+    );
+    numbers.insert(
+        "max_final_risk".into(),
+        json!(
+            widths
+                .iter()
+                .map(|w| w
+                    .final_risk
                     .iter()
-                    .map(|w| {
-                        let (lo, hi) = wilson(w.successes(), seeds);
-                        [lo, hi]
-                    })
-                    .collect::<Vec<_>>()
-            ),
-        );
-        numbers.insert(
-            "median_final_risk".into(),
-            json!(widths.iter().map(Width::median).collect::<Vec<_>>()),
-        );
-        numbers.insert(
-            "max_final_risk".into(),
-            json!(
-                widths
-                    .iter()
-                    .map(|w| w
-                        .final_risk
-                        .iter()
-                        .copied()
-                        .fold(f64::NEG_INFINITY, f64::max))
-                    .collect::<Vec<_>>()
-            ),
-        );
+                    .copied()
+                    .fold(f64::NEG_INFINITY, f64::max))
+                .collect::<Vec<_>>()
+        ),
+    );
 
-        let checks = vec![
-            Check::new(
-                "the widest students succeed more often than m = k",
-                widest > narrowest,
-                format!("risk < {THRESHOLD:e} at t = {t_end}: {listed}"),
-            ),
-            Check::new(
-                "the success fraction does not decrease with m by more than one seed",
-                non_decreasing,
-                format!("fractions {fractions:.3?}, one seed = {one_seed:.3}"),
-            ),
-        ];
-        Ok(EntryResult {
-            name: self.name().into(),
-            title: self.title().into(),
-            figures,
-            numbers,
-            checks,
-            seconds: 0.0,
-        })
-    }
+    let checks = vec![
+        Check::new(
+            "the widest students succeed more often than m = k",
+            widest > narrowest,
+            format!("risk < {THRESHOLD:e} at t = {t_end}: {listed}"),
+        ),
+        Check::new(
+            "the success fraction does not decrease with m by more than one seed",
+            non_decreasing,
+            format!("fractions {fractions:.3?}, one seed = {one_seed:.3}"),
+        ),
+    ];
+    Ok(Outcome {
+        figures,
+        numbers,
+        checks,
+    })
 }
 
 /// Draws the two panels into `overparameterised.png` and `.svg`.
@@ -532,6 +520,15 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
 
     use super::*;
+
+    #[test]
+    fn the_shipped_sizes_read_and_quick_is_smaller() {
+        let quick: Sizes =
+            crate::gallery::context::shipped_sizes("overparameterised", true).unwrap();
+        let full: Sizes =
+            crate::gallery::context::shipped_sizes("overparameterised", false).unwrap();
+        assert!(quick.seeds <= full.seeds && quick.t_end <= full.t_end);
+    }
 
     #[test]
     fn wilson_interval_contains_the_proportion_and_stays_in_zero_one() {

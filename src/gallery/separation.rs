@@ -13,12 +13,14 @@
 use std::path::Path;
 
 use nalgebra::DMatrix;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::stats::{Summary, fit_power_law};
 use crate::error::Result;
 use crate::gallery::features::render_points;
-use crate::gallery::{Check, Context, Entry, EntryResult};
+use crate::gallery::numbers::{rounded, rounded_all};
+use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::plot::Curve;
 use crate::plot::Scale;
 use crate::plot::sweep::{
@@ -26,38 +28,17 @@ use crate::plot::sweep::{
     render_width_curves,
 };
 
-/// Scale separation of the two layers.
-pub struct ScaleSeparation;
-
-/// The scenario file of the entry.
-const FILE: &str = "separation.toml";
-
-/// The sizes of one gallery invocation.
+/// The sizes of one gallery invocation (`[separation.quick]` or `[separation.full]` of the
+/// sizes file).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Sizes {
     /// Widths m.
-    widths: &'static [usize],
+    widths: Vec<usize>,
     /// Seeds per width (the student's draws; one teacher).
     seeds: u64,
     /// Final time.
     t_end: f64,
-}
-
-impl Sizes {
-    fn new(quick: bool) -> Self {
-        if quick {
-            Self {
-                widths: &[32, 128, 512],
-                seeds: 2,
-                t_end: 30.0,
-            }
-        } else {
-            Self {
-                widths: &[64, 256, 1024, 4096],
-                seeds: 3,
-                t_end: 50.0,
-            }
-        }
-    }
 }
 
 /// What the entry measures at one width, one value per seed.
@@ -77,134 +58,128 @@ struct Width {
     random_features: Vec<Vec<f64>>,
 }
 
-impl Entry for ScaleSeparation {
-    fn name(&self) -> &'static str {
-        "separation"
-    }
+/// Runs the entry: scale separation of the two layers.
+// Over 100 lines: most of it is the text of the three checks and the list of numbers, each
+// read once, top to bottom.
+pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
+    let sizes: Sizes = ctx.sizes(entry.name)?;
+    let work = ctx.work_dir(entry.name);
+    let widths: Vec<Width> = sizes
+        .widths
+        .iter()
+        .map(|&m| measure(ctx, entry.scenario, &sizes, m, &work))
+        .collect::<Result<_>>()?;
 
-    fn title(&self) -> &'static str {
-        "Scale separation of the two layers"
-    }
+    let ms: Vec<f64> = widths.iter().map(|w| w.m as f64).collect();
+    let mean = |pick: &dyn Fn(&Width) -> &Vec<f64>| -> Vec<f64> {
+        widths.iter().map(|w| Summary::of(pick(w)).mean).collect()
+    };
+    let first = mean(&|w| &w.first_layer);
+    let second = mean(&|w| &w.second_layer);
+    let gap = mean(&|w| &w.gap);
+    let slope = |values: &[f64]| fit_power_law(&ms, values).map(|fit| fit.slope).ok();
+    let (first_slope, second_slope, gap_slope) = (slope(&first), slope(&second), slope(&gap));
 
-    fn run(&self, ctx: &Context<'_>) -> Result<EntryResult> {
-        let sizes = Sizes::new(ctx.quick());
-        let work = ctx.work_dir(self.name());
-        let widths: Vec<Width> = sizes
-            .widths
+    let figures = draw(ctx.out(), &sizes, &widths)?;
+
+    // Each width's worst seed against the next smaller width's best seed: no luck of a draw.
+    let falls = |pick: &dyn Fn(&Width) -> &Vec<f64>| {
+        widths
+            .windows(2)
+            .all(|pair| max(pick(&pair[1])) < min(pick(&pair[0])))
+    };
+    let listing = |values: &[f64]| -> String {
+        values
             .iter()
-            .map(|&m| measure(ctx, &sizes, m, &work))
-            .collect::<Result<_>>()?;
-
-        let ms: Vec<f64> = widths.iter().map(|w| w.m as f64).collect();
-        let mean = |pick: &dyn Fn(&Width) -> &Vec<f64>| -> Vec<f64> {
-            widths.iter().map(|w| Summary::of(pick(w)).mean).collect()
-        };
-        let first = mean(&|w| &w.first_layer);
-        let second = mean(&|w| &w.second_layer);
-        let gap = mean(&|w| &w.gap);
-        let slope = |values: &[f64]| fit_power_law(&ms, values).map(|fit| fit.slope).ok();
-        let (first_slope, second_slope, gap_slope) = (slope(&first), slope(&second), slope(&gap));
-
-        let figures = draw(ctx.out(), &sizes, &widths)?;
-
-        // Each width's worst seed against the next smaller width's best seed: no luck of a draw.
-        let falls = |pick: &dyn Fn(&Width) -> &Vec<f64>| {
-            widths
-                .windows(2)
-                .all(|pair| max(pick(&pair[1])) < min(pick(&pair[0])))
-        };
-        let listing = |values: &[f64]| -> String {
-            values
-                .iter()
-                .map(|v| format!("{v:.3e}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let second_ratio = second.last().copied().unwrap_or(f64::NAN)
-            / second.first().copied().unwrap_or(f64::NAN);
-        let checks = vec![
-            Check::new(
-                "the first layer's relative movement |W(T) - W(0)| / |W(0)| decreases with m \
-                 (at each width, every seed below every seed of the next smaller width)",
-                falls(&|w| &w.first_layer),
-                format!(
-                    "m = {:?}: {} (seed means); fitted exponent {}",
-                    sizes.widths,
-                    listing(&first),
-                    show(first_slope)
-                ),
+            .map(|v| format!("{v:.3e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let second_ratio =
+        second.last().copied().unwrap_or(f64::NAN) / second.first().copied().unwrap_or(f64::NAN);
+    let checks = vec![
+        Check::new(
+            "the first layer's relative movement |W(T) - W(0)| / |W(0)| decreases with m \
+             (at each width, every seed below every seed of the next smaller width)",
+            falls(&|w| &w.first_layer),
+            format!(
+                "m = {:?}: {} (seed means); fitted exponent {}",
+                sizes.widths,
+                listing(&first),
+                show(first_slope)
             ),
-            Check::new(
-                "the second layer's relative movement |A(T) - A(0)| / |A(0)| does not shrink: \
-                 at the largest m it is at least half of that at the smallest",
-                second_ratio >= 0.5,
-                format!(
-                    "m = {:?}: {} (seed means); ratio {second_ratio:.3}; fitted exponent {}",
-                    sizes.widths,
-                    listing(&second),
-                    show(second_slope)
-                ),
+        ),
+        Check::new(
+            "the second layer's relative movement |A(T) - A(0)| / |A(0)| does not shrink: \
+             at the largest m it is at least half of that at the smallest",
+            second_ratio >= 0.5,
+            format!(
+                "m = {:?}: {} (seed means); ratio {second_ratio:.3}; fitted exponent {}",
+                sizes.widths,
+                listing(&second),
+                show(second_slope)
             ),
-            Check::new(
-                "the risk curve approaches random features: sup_t |R(t) - R_RF(t)| decreases \
-                 with m (every seed below every seed of the next smaller width)",
-                falls(&|w| &w.gap),
-                format!(
-                    "m = {:?}: {} (seed means); fitted exponent {}",
-                    sizes.widths,
-                    listing(&gap),
-                    show(gap_slope)
-                ),
+        ),
+        Check::new(
+            "the risk curve approaches random features: sup_t |R(t) - R_RF(t)| decreases \
+             with m (every seed below every seed of the next smaller width)",
+            falls(&|w| &w.gap),
+            format!(
+                "m = {:?}: {} (seed means); fitted exponent {}",
+                sizes.widths,
+                listing(&gap),
+                show(gap_slope)
             ),
-        ];
+        ),
+    ];
 
-        let mut numbers = Map::new();
-        numbers.insert("m".into(), json!(sizes.widths));
-        numbers.insert("seeds".into(), json!(sizes.seeds));
-        numbers.insert("t_end".into(), json!(sizes.t_end));
-        numbers.insert("first_layer_relative_movement".into(), rounded(&first));
-        numbers.insert("second_layer_relative_movement".into(), rounded(&second));
-        numbers.insert(
-            "first_layer_exponent".into(),
-            rounded(&[first_slope.unwrap_or(f64::NAN)]),
-        );
-        numbers.insert(
-            "second_layer_exponent".into(),
-            rounded(&[second_slope.unwrap_or(f64::NAN)]),
-        );
-        numbers.insert("risk_gap_to_random_features".into(), rounded(&gap));
-        numbers.insert(
-            "risk_gap_exponent".into(),
-            rounded(&[gap_slope.unwrap_or(f64::NAN)]),
-        );
-        let final_risk = |curves: &dyn Fn(&Width) -> &Vec<Vec<f64>>| -> Vec<f64> {
-            widths
-                .iter()
-                .map(|w| {
-                    let last: Vec<f64> =
-                        curves(w).iter().filter_map(|c| c.last().copied()).collect();
-                    Summary::of(&last).mean
-                })
-                .collect()
-        };
-        numbers.insert("final_risk".into(), rounded(&final_risk(&|w| &w.risk)));
-        numbers.insert(
-            "final_risk_random_features".into(),
-            rounded(&final_risk(&|w| &w.random_features)),
-        );
-        Ok(EntryResult {
-            name: self.name().into(),
-            title: self.title().into(),
-            figures,
-            numbers,
-            checks,
-            seconds: 0.0,
-        })
-    }
+    let final_risk = |curves: &dyn Fn(&Width) -> &Vec<Vec<f64>>| -> Vec<f64> {
+        widths
+            .iter()
+            .map(|w| {
+                let last: Vec<f64> = curves(w).iter().filter_map(|c| c.last().copied()).collect();
+                Summary::of(&last).mean
+            })
+            .collect()
+    };
+    let exponent = |slope: Option<f64>| json!(rounded(slope.unwrap_or(f64::NAN), 4));
+    let numbers: Map<String, Value> = [
+        ("m", json!(sizes.widths)),
+        ("seeds", json!(sizes.seeds)),
+        ("t_end", json!(sizes.t_end)),
+        (
+            "first_layer_relative_movement",
+            json!(rounded_all(&first, 4)),
+        ),
+        (
+            "second_layer_relative_movement",
+            json!(rounded_all(&second, 4)),
+        ),
+        ("first_layer_exponent", exponent(first_slope)),
+        ("second_layer_exponent", exponent(second_slope)),
+        ("risk_gap_to_random_features", json!(rounded_all(&gap, 4))),
+        ("risk_gap_exponent", exponent(gap_slope)),
+        (
+            "final_risk",
+            json!(rounded_all(&final_risk(&|w| &w.risk), 4)),
+        ),
+        (
+            "final_risk_random_features",
+            json!(rounded_all(&final_risk(&|w| &w.random_features), 4)),
+        ),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value))
+    .collect();
+    Ok(Outcome {
+        figures,
+        numbers,
+        checks,
+    })
 }
 
 /// Runs (or reuses) both trainings of every seed at width m and measures them.
-fn measure(ctx: &Context<'_>, sizes: &Sizes, m: usize, work: &Path) -> Result<Width> {
+fn measure(ctx: &Context<'_>, file: &str, sizes: &Sizes, m: usize, work: &Path) -> Result<Width> {
     let mut width = Width {
         m,
         first_layer: Vec::new(),
@@ -223,7 +198,7 @@ fn measure(ctx: &Context<'_>, sizes: &Sizes, m: usize, work: &Path) -> Result<Wi
                 format!("dynamics.train=\"{train}\""),
                 format!("dynamics.t_end={:?}", sizes.t_end),
             ];
-            let scenario = ctx.scenario(FILE, &overrides)?;
+            let scenario = ctx.scenario(file, &overrides)?;
             ctx.run(&scenario, &work.join(format!("m{m}_{train}_seed{seed}")))
         };
         let both = run("both")?;
@@ -391,22 +366,19 @@ fn show(value: Option<f64>) -> String {
     value.map_or_else(|| "none".into(), |v| format!("{v:.3}"))
 }
 
-/// Values with 4 significant digits (one value alone, or a list), for gallery.json.
-fn rounded(values: &[f64]) -> Value {
-    let round = |v: &f64| {
-        format!("{v:.3e}")
-            .parse::<f64>()
-            .map_or(Value::Null, Value::from)
-    };
-    match values {
-        [one] => round(one),
-        _ => Value::Array(values.iter().map(round).collect()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
     use super::*;
+
+    #[test]
+    fn the_shipped_sizes_read_and_quick_is_smaller() {
+        let quick: Sizes = crate::gallery::context::shipped_sizes("separation", true).unwrap();
+        let full: Sizes = crate::gallery::context::shipped_sizes("separation", false).unwrap();
+        assert!(quick.widths.len() >= 2 && quick.widths.len() <= full.widths.len());
+        assert!(quick.seeds <= full.seeds && quick.t_end <= full.t_end);
+    }
 
     #[test]
     fn relative_movements_are_per_layer_norm_ratios() {

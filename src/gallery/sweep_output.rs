@@ -1,14 +1,131 @@
-//! Readers of a finite-m sweep's outputs shared by the gallery entries that compare widths with
-//! a limit (`limit`, `exact_limit`): the risk rows of `sweep_stats.csv`, the error-bar series of
-//! a scaling figure and the text of fitted exponents.
+//! Readers of a finite-m sweep's outputs shared by the gallery entries that read sweeps (`lazy`,
+//! `limit`, `exact_limit`): the fitted exponents of `sweep_summary.json` (read into the sweep's
+//! own [`SweepSummary`]), the risk rows of `sweep_stats.csv`, the error-bar series of a scaling
+//! figure and the text of fitted exponents.
 
 use std::path::Path;
 
 use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::lazy::{Fit, rounded};
+use super::numbers::rounded;
 use crate::error::{Error, Result};
 use crate::plot::sweep::{PowerFit, ScalingSeries};
+use crate::sweep::analysis::{FitRecord, SweepSummary};
+
+/// A fitted exponent of statistic ~ C m^slope with its bootstrap interval.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Fit {
+    /// The exponent.
+    pub(super) slope: f64,
+    /// ln C.
+    pub(super) intercept: f64,
+    /// Lower end of the interval.
+    pub(super) lo: f64,
+    /// Upper end of the interval.
+    pub(super) hi: f64,
+    /// Confidence level of [lo, hi].
+    pub(super) level: f64,
+    /// The time of the fit.
+    pub(super) time: f64,
+}
+
+impl Fit {
+    /// Whether `value` lies in [lo, hi].
+    pub(super) fn covers(&self, value: f64) -> bool {
+        self.lo <= value && value <= self.hi
+    }
+
+    /// `-0.503 [-0.612, -0.398]`.
+    pub(super) fn text(&self) -> String {
+        format!("{:+.3} [{:+.3}, {:+.3}]", self.slope, self.lo, self.hi)
+    }
+
+    /// The numbers of gallery.json.
+    pub(super) fn json(&self) -> Value {
+        json!({
+            "slope": rounded(self.slope, 4),
+            "lo": rounded(self.lo, 4),
+            "hi": rounded(self.hi, 4),
+            "level": self.level,
+            "time": rounded(self.time, 4),
+        })
+    }
+
+    /// The line of a scaling figure, its prefactor divided by `scale`.
+    pub(super) fn power(&self, scale: f64) -> PowerFit {
+        PowerFit {
+            slope: self.slope,
+            intercept_log: self.intercept - scale.ln(),
+            lo: self.lo,
+            hi: self.hi,
+        }
+    }
+}
+
+/// The fits of `observable` and `statistic` of point `point` of a sweep summary (none when the
+/// sweep has no such point).
+fn fits_of<'a>(
+    summary: &'a SweepSummary,
+    point: usize,
+    observable: &'a str,
+    statistic: &'a str,
+) -> impl Iterator<Item = &'a FitRecord> {
+    summary
+        .points
+        .get(point)
+        .map(|p| p.fits.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(move |f| f.observable == observable && f.statistic == statistic)
+}
+
+/// The times of the fits of `observable` and `statistic` of point `point`, ascending, each once.
+pub(super) fn fit_times(
+    summary: &SweepSummary,
+    point: usize,
+    observable: &str,
+    statistic: &str,
+) -> Vec<f64> {
+    let mut times: Vec<f64> = fits_of(summary, point, observable, statistic)
+        .map(|f| f.time)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    times
+}
+
+/// The fit of `observable` and `statistic` at the time nearest to `time` among the fits of
+/// point `point` of a sweep summary (read from `path`, for the error).
+pub(super) fn sweep_fit(
+    summary: &SweepSummary,
+    point: usize,
+    observable: &str,
+    statistic: &str,
+    time: f64,
+    path: &Path,
+) -> Result<Fit> {
+    let missing = |why: &str| {
+        Error::format(
+            path,
+            format!("point {point}: no {statistic} fit of {observable} near t = {time}: {why}"),
+        )
+    };
+    let record = fits_of(summary, point, observable, statistic)
+        .min_by(|a, b| (a.time - time).abs().total_cmp(&(b.time - time).abs()))
+        .ok_or_else(|| missing("none recorded"))?;
+    let number = |value: Option<f64>| {
+        value.ok_or_else(|| missing(record.note.as_deref().unwrap_or("no value or interval")))
+    };
+    Ok(Fit {
+        slope: number(record.slope)?,
+        intercept: number(record.intercept)?,
+        lo: number(record.lo)?,
+        hi: number(record.hi)?,
+        level: record.level,
+        time: record.time,
+    })
+}
 
 /// One row of sweep_stats.csv for the risk (a sweep without varied keys), read by name with
 /// serde (the `csv` crate): the other columns of the file are ignored.

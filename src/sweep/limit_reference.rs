@@ -37,7 +37,7 @@ use crate::sweep::analysis::PointRuns;
 use crate::sweep::plan::{Plan, point_directory};
 
 /// What sweep_summary.json says about a point's limit.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ExactLimitRecord {
     /// The limit's run directory, relative to the sweep directory.
     pub directory: String,

@@ -10,7 +10,7 @@ use crate::sweep::limit_reference::ExactLimitRecord;
 use crate::sweep::plan::Reference;
 
 /// One fitted exponent (or why it could not be fitted).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct FitRecord {
     /// The observable (`risk`, ..., or `coupled_distance`).
     pub observable: String,
@@ -40,7 +40,7 @@ pub struct FitRecord {
 }
 
 /// The Richardson extrapolation of one observable at one time.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct LimitRecord {
     /// The observable.
     pub observable: String,
@@ -57,7 +57,7 @@ pub struct LimitRecord {
 }
 
 /// The coupled distance at one width and snapshot step.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CoupledRecord {
     /// Width m.
     pub m: usize,
@@ -72,7 +72,7 @@ pub struct CoupledRecord {
 }
 
 /// The analysis of one point of the sweep.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct PointRecord {
     /// Values of the varied keys.
     pub point: BTreeMap<String, String>,
@@ -90,7 +90,7 @@ pub struct PointRecord {
 }
 
 /// sweep_summary.json.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SweepSummary {
     /// Scenario name.
     pub name: String,
