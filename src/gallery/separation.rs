@@ -17,12 +17,11 @@ use serde_json::{Map, Value, json};
 
 use crate::diagnostics::stats::{Summary, fit_power_law};
 use crate::error::Result;
-use crate::gallery::features::render_points;
 use crate::gallery::{Check, Context, Entry, EntryResult};
 use crate::plot::Curve;
 use crate::plot::Scale;
 use crate::plot::sweep::{
-    BandCurve, PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves,
+    BandCurve, PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves, render_points,
     render_width_curves,
 };
 

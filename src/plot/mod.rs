@@ -10,6 +10,8 @@ pub mod colormap;
 pub mod figure;
 pub mod font;
 pub mod heatmap;
+pub mod model;
+pub mod points;
 pub mod report;
 pub mod scaling;
 pub mod sweep;
