@@ -282,9 +282,11 @@ impl LineChart<'_> {
                     centre(figure.x_scale, &x_range),
                     centre(figure.y_scale, &y_range),
                 ),
-                style: font(AXIS_LABEL_SIZE)
-                    .color(&NOTE_GREY)
-                    .pos(Pos::new(HPos::Center, VPos::Center)),
+                style: Box::new(
+                    font(AXIS_LABEL_SIZE)
+                        .color(&NOTE_GREY)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                ),
             });
         }
 

@@ -105,11 +105,12 @@ pub(crate) enum Layer {
         mark: Mark,
         style: ShapeStyle,
     },
-    /// Text centred at a point (the note of an empty chart).
+    /// Text at a point (the note of an empty chart); the style is boxed, being much larger
+    /// than the other layers.
     Note {
         text: String,
         at: (f64, f64),
-        style: TextStyle<'static>,
+        style: Box<TextStyle<'static>>,
     },
     /// A legend entry with no data of its own: entries are listed in the order of the layers.
     Entry(LegendEntry),
@@ -418,7 +419,7 @@ where
         Layer::Note { text, at, style } => {
             chart
                 .plotting_area()
-                .draw(&Text::new(text.as_str(), *at, style.clone()))?;
+                .draw(&Text::new(text.as_str(), *at, TextStyle::clone(style)))?;
         }
         Layer::Entry(entry) => {
             let annotation = chart.draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?;
