@@ -1,4 +1,4 @@
-//! The parts shared by the charts drawn with the figure model ([`model`](crate::plot::model)):
+//! The parts shared by the charts drawn with the figure model (`plot::model`):
 //! which points an axis of a given scale can show and the runs they form, axis extents,
 //! intervals (bands, error bars) cut at an axis, power-law lines cut at the chart's edges, and
 //! the legend: its spacing and the corner where it hides the fewest points.

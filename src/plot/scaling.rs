@@ -258,6 +258,77 @@ fn with_legend_room(
     y_range.start..top.max(y_range.end)
 }
 
+/// An error bar before it is cut at the axis: (m, value, low end, high end).
+type RawBar = (f64, f64, f64, f64);
+
+/// The drawable points of `series`, its error bars there as (m, value, low end, high end), and
+/// the ends of its fitted line over its range of m (if it has a drawable one), each counted into
+/// the axis extents.
+///
+/// # Errors
+/// [`Error::Invalid`] if `m`, `value`, `lo` and `hi` differ in length.
+#[expect(
+    clippy::type_complexity,
+    reason = "the three parts of one series, named above"
+)]
+fn series_parts(
+    title: &str,
+    series: &ScalingSeries,
+    x_extent: &mut Extent,
+    y_extent: &mut Extent,
+) -> Result<(Vec<(f64, f64)>, Vec<RawBar>, Option<Segment>)> {
+    let positive = |value: f64| drawable(value, Scale::Log);
+    let lengths = [
+        series.m.len(),
+        series.value.len(),
+        series.lo.len(),
+        series.hi.len(),
+    ];
+    if lengths.iter().any(|&length| length != lengths[0]) {
+        return Err(length_mismatch(
+            title,
+            &format!("series \"{}\"", series.label),
+            "m, value, lo, hi",
+            &lengths,
+        ));
+    }
+    let mut points = Vec::new();
+    let mut bars = Vec::new();
+    let mut m_extent = Extent::default();
+    for (((&m, &value), &lo), &hi) in series
+        .m
+        .iter()
+        .zip(&series.value)
+        .zip(&series.lo)
+        .zip(&series.hi)
+        .filter(|(((m, value), _), _)| positive(**m) && positive(**value))
+    {
+        points.push((m, value));
+        x_extent.include(m);
+        m_extent.include(m);
+        y_extent.include(value);
+        if lo.is_finite() && hi.is_finite() {
+            bars.push((m, value, lo.min(hi), lo.max(hi)));
+            let (low, high) = spread_in_range(Scale::Log, value, lo.min(hi), lo.max(hi));
+            y_extent.include(low);
+            y_extent.include(high);
+        }
+    }
+    let span = series
+        .fit
+        .as_ref()
+        .zip(m_extent.0)
+        .and_then(|(fit, (m_low, m_high))| {
+            let line = |m: f64| (m, (fit.intercept_log + fit.slope * m.ln()).exp());
+            let ends = [line(m_low), line(m_high)];
+            ends.iter().all(|&(_, y)| positive(y)).then_some(ends)
+        });
+    for &(_, y) in span.iter().flatten() {
+        y_extent.include(y);
+    }
+    Ok((points, bars, span))
+}
+
 impl<'a> ScalingChart<'a> {
     fn new(figure: &'a ScalingFigure, slopes: &[ReferenceSlope]) -> Result<Self> {
         let title = &figure.title;
@@ -274,54 +345,8 @@ impl<'a> ScalingChart<'a> {
         let mut raw_bars = Vec::new();
         let mut fit_spans = Vec::new();
         for series in &figure.series {
-            let lengths = [
-                series.m.len(),
-                series.value.len(),
-                series.lo.len(),
-                series.hi.len(),
-            ];
-            if lengths.iter().any(|&length| length != lengths[0]) {
-                return Err(length_mismatch(
-                    title,
-                    &format!("series \"{}\"", series.label),
-                    "m, value, lo, hi",
-                    &lengths,
-                ));
-            }
-            let mut series_points = Vec::new();
-            let mut series_bars = Vec::new();
-            let mut m_extent = Extent::default();
-            for (((&m, &value), &lo), &hi) in series
-                .m
-                .iter()
-                .zip(&series.value)
-                .zip(&series.lo)
-                .zip(&series.hi)
-                .filter(|(((m, value), _), _)| positive(**m) && positive(**value))
-            {
-                series_points.push((m, value));
-                x_extent.include(m);
-                m_extent.include(m);
-                y_extent.include(value);
-                if lo.is_finite() && hi.is_finite() {
-                    series_bars.push((m, value, lo.min(hi), lo.max(hi)));
-                    let (low, high) = spread_in_range(Scale::Log, value, lo.min(hi), lo.max(hi));
-                    y_extent.include(low);
-                    y_extent.include(high);
-                }
-            }
-            let span = series
-                .fit
-                .as_ref()
-                .zip(m_extent.0)
-                .and_then(|(fit, (m_low, m_high))| {
-                    let line = |m: f64| (m, (fit.intercept_log + fit.slope * m.ln()).exp());
-                    let ends = [line(m_low), line(m_high)];
-                    ends.iter().all(|&(_, y)| positive(y)).then_some(ends)
-                });
-            for &(_, y) in span.iter().flatten() {
-                y_extent.include(y);
-            }
+            let (series_points, series_bars, span) =
+                series_parts(title, series, &mut x_extent, &mut y_extent)?;
             points.push(series_points);
             raw_bars.push(series_bars);
             fit_spans.push(span);
