@@ -5,7 +5,6 @@
 
 use std::ops::Range;
 
-use plotters::element::IntoDynElement;
 use plotters::prelude::*;
 
 use crate::error::Error;
@@ -222,27 +221,6 @@ pub(crate) fn legend_label(label: &str, nothing_drawn: bool) -> String {
     } else {
         label.to_owned()
     }
-}
-
-/// Adds a legend entry with no data to a chart drawn outside the figure model (entries are
-/// listed in the order they are added); a [`Figure`](crate::plot::model::Figure) has
-/// [`Layer::Entry`](crate::plot::model::Layer::Entry) instead.
-pub(crate) fn legend_entry<'a, Backend, X, Y, Element>(
-    chart: &mut ChartContext<'a, Backend, Cartesian2d<X, Y>>,
-    label: String,
-    sample: impl Fn((i32, i32)) -> Element + 'a,
-) -> DrawResult<Backend>
-where
-    Backend: DrawingBackend + 'a,
-    X: Ranged<ValueType = f64>,
-    Y: Ranged<ValueType = f64>,
-    Element: IntoDynElement<'a, Backend, (i32, i32)>,
-{
-    chart
-        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-        .label(label)
-        .legend(sample);
-    Ok(())
 }
 
 /// Corners a legend may take, in order of preference.

@@ -246,7 +246,8 @@ impl LineChart<'_> {
                 legend: Some(LegendEntry {
                     label,
                     sample: Sample::Line {
-                        length: 40,
+                        from: 0,
+                        to: 40,
                         style: line,
                         dash,
                     },

@@ -16,7 +16,7 @@ use std::path::Path;
 use plotters::chart::SeriesAnno;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
-use plotters::element::DashedPathElement;
+use plotters::element::{ComposedElement, DashedPathElement};
 use plotters::prelude::*;
 
 use crate::error::Result;
@@ -45,8 +45,10 @@ pub(crate) struct Figure {
 pub(crate) struct Frame {
     /// Size of the image in pixels ([`SIZE`] for every chart so far).
     pub(crate) size: (u32, u32),
-    /// Title above the chart, shrunk or wrapped to fit the width.
+    /// Title above the chart.
     pub(crate) title: String,
+    /// How the title is set.
+    pub(crate) title_style: TitleStyle,
     /// Horizontal axis.
     pub(crate) x: Axis,
     /// Vertical axis (its label drawn rotated).
@@ -59,10 +61,21 @@ impl Frame {
         Self {
             size: SIZE,
             title: title.to_owned(),
+            title_style: TitleStyle::Fitted,
             x,
             y,
         }
     }
+}
+
+/// How the title of a frame is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TitleStyle {
+    /// In a strip above the chart, shrunk or wrapped to fit the width, never cut at the edges.
+    Fitted,
+    /// As plotters' caption of the chart, at the title size (the panels of the gallery's
+    /// `overparameterised` figure).
+    Caption,
 }
 
 /// One axis: ticks are labelled at decades on a log axis, at round numbers on a linear one.
@@ -73,26 +86,43 @@ pub(crate) struct Axis {
     pub(crate) scale: Scale,
     /// The values the axis spans.
     pub(crate) range: Range<f64>,
+    /// Ticks set by hand; `None` for those of the scale.
+    pub(crate) ticks: Option<TickSpec>,
 }
 
 impl Axis {
+    /// An axis with the ticks of its scale.
     pub(crate) fn new(label: &str, scale: Scale, range: Range<f64>) -> Self {
         Self {
             label: label.to_owned(),
             scale,
             range,
+            ticks: None,
         }
     }
+}
+
+/// Ticks set by hand.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TickSpec {
+    /// Number of labels plotters is asked for.
+    pub(crate) labels: usize,
+    /// Light grid lines between labelled ones, at most.
+    pub(crate) light_lines: usize,
+    /// The text of the label at a value.
+    pub(crate) format: fn(&f64) -> String,
 }
 
 /// One drawing step of a figure, in data coordinates (a plotters `draw_series` call).
 pub(crate) enum Layer {
     /// A polyline, solid or dashed, which may carry a legend entry.
     Line(Line),
-    /// Separate polylines (typically two-point segments: error bars) in one style.
+    /// Separate polylines (typically two-point segments: error bars) in one style, solid or
+    /// dashed (dash, gap in pixels).
     Paths {
         paths: Vec<Vec<(f64, f64)>>,
         style: ShapeStyle,
+        dash: Option<(u32, u32)>,
     },
     /// A filled polygon (a band).
     Area {
@@ -151,6 +181,13 @@ pub(crate) enum Mark {
     Shape(Vec<(i32, i32)>),
     /// A horizontal stroke this many pixels to each side (the cap of an error bar).
     Cap(i32),
+    /// A disc of this radius with an outline.
+    Disc { radius: i32, outline: ShapeStyle },
+    /// A polygon with these vertices and an outline along them.
+    Outlined {
+        vertices: Vec<(i32, i32)>,
+        outline: ShapeStyle,
+    },
 }
 
 /// A legend entry: its text and the sample drawn left of it.
@@ -162,11 +199,28 @@ pub(crate) struct LegendEntry {
 /// The sample of a legend entry, starting at the left end of the sample area.
 #[derive(Clone, Debug)]
 pub(crate) enum Sample {
-    /// A horizontal line this many pixels long, dashed (dash, gap) or solid.
+    /// A horizontal line from `from` to `to` pixels right of the entry's point, dashed (dash,
+    /// gap) or solid.
     Line {
-        length: i32,
+        from: i32,
+        to: i32,
         style: ShapeStyle,
         dash: Option<(u32, u32)>,
+    },
+    /// The mark of a [`Layer::Marks`] at the entry's point.
+    Mark { mark: Mark, style: ShapeStyle },
+    /// A dot of `radius` on a line `half_length` pixels to each side of it.
+    DotOnLine {
+        half_length: i32,
+        line: ShapeStyle,
+        radius: i32,
+        fill: ShapeStyle,
+    },
+    /// An error bar `half_height` pixels up and down with caps `half_cap` pixels to each side.
+    ErrorBar {
+        half_height: i32,
+        half_cap: i32,
+        style: ShapeStyle,
     },
     /// A band: a filled rectangle `half_height` pixels above and below a line, both `length`
     /// pixels long.
@@ -243,29 +297,48 @@ const LINEAR_Y_LABELS: usize = 8;
 struct Ticks {
     labels: usize,
     light_lines: usize,
-    linear: Option<LinearLabels>,
+    format: TickFormat,
+}
+
+/// The text of the tick labels of an axis.
+enum TickFormat {
+    /// Round numbers of a linear axis.
+    Linear(LinearLabels),
+    /// Decades (and 2 and 5 times them) of a log axis.
+    Log,
+    /// Set by hand.
+    Custom(fn(&f64) -> String),
 }
 
 impl Ticks {
-    fn new(scale: Scale, range: &Range<f64>, linear_labels: usize) -> Self {
-        match scale {
+    /// The ticks of `axis`, whose chart has the range `range`.
+    fn new(axis: &Axis, range: &Range<f64>, linear_labels: usize) -> Self {
+        if let Some(spec) = axis.ticks {
+            return Self {
+                labels: spec.labels,
+                light_lines: spec.light_lines,
+                format: TickFormat::Custom(spec.format),
+            };
+        }
+        match axis.scale {
             Scale::Log => Self {
                 labels: LABELS_PER_AXIS,
                 light_lines: light_lines_per_label(range),
-                linear: None,
+                format: TickFormat::Log,
             },
             Scale::Linear => Self {
                 labels: linear_labels,
                 light_lines: 1,
-                linear: Some(LinearLabels::new(range, linear_labels)),
+                format: TickFormat::Linear(LinearLabels::new(range, linear_labels)),
             },
         }
     }
 
     fn label(&self, value: &f64) -> String {
-        match &self.linear {
-            Some(labels) => labels.label(value),
-            None => tick_label(value),
+        match &self.format {
+            TickFormat::Linear(labels) => labels.label(value),
+            TickFormat::Log => tick_label(value),
+            TickFormat::Custom(format) => format(value),
         }
     }
 }
@@ -292,14 +365,18 @@ where
     X::CoordDescType: ValueFormatter<f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
-    let mut chart = ChartBuilder::on(root)
+    let mut builder = ChartBuilder::on(root);
+    if frame.title_style == TitleStyle::Caption {
+        builder.caption(&frame.title, font(TITLE_SIZE));
+    }
+    let mut chart = builder
         .margin(20)
         .margin_right(50)
         .x_label_area_size(90)
         .y_label_area_size(130)
         .build_cartesian_2d(x_spec, y_spec)?;
-    let x_ticks = Ticks::new(frame.x.scale, &chart.x_range(), LINEAR_X_LABELS);
-    let y_ticks = Ticks::new(frame.y.scale, &chart.y_range(), LINEAR_Y_LABELS);
+    let x_ticks = Ticks::new(&frame.x, &chart.x_range(), LINEAR_X_LABELS);
+    let y_ticks = Ticks::new(&frame.y, &chart.y_range(), LINEAR_Y_LABELS);
     let x_formatter = |value: &f64| x_ticks.label(value);
     let y_formatter = |value: &f64| y_ticks.label(value);
     chart
@@ -330,12 +407,64 @@ impl Picture for Figure {
         root: &DrawingArea<Backend, Shift>,
     ) -> DrawResult<Backend> {
         root.fill(&WHITE)?;
+        self.draw_on(root)
+    }
+}
+
+/// Figures side by side in one image, each in an area of its own size.
+struct Row<'a>(&'a [Figure]);
+
+impl Picture for Row<'_> {
+    fn size(&self) -> (u32, u32) {
+        let width = self.0.iter().map(|figure| figure.frame.size.0).sum();
+        let height = self.0.iter().map(|figure| figure.frame.size.1).max();
+        (width, height.unwrap_or(0))
+    }
+
+    fn draw<Backend: DrawingBackend>(
+        &self,
+        root: &DrawingArea<Backend, Shift>,
+    ) -> DrawResult<Backend> {
+        root.fill(&WHITE)?;
+        let mut rest = root.clone();
+        for figure in self.0 {
+            let (area, right) = rest.split_horizontally(figure.frame.size.0);
+            figure.draw_on(&area)?;
+            rest = right;
+        }
+        Ok(())
+    }
+}
+
+/// Renders `figures` side by side (panels) to `<stem>.png` and `<stem>.svg`, each written
+/// atomically.
+///
+/// # Errors
+/// [`Error::Io`](crate::Error::Io) naming the image that could not be drawn or written.
+pub(crate) fn render_row(figures: &[Figure], stem: &Path) -> Result<()> {
+    render_png_and_svg(&Row(figures), stem)
+}
+
+impl Figure {
+    /// Draws the title, the frame, the layers and the legend on `root`, already filled.
+    fn draw_on<Backend: DrawingBackend>(
+        &self,
+        root: &DrawingArea<Backend, Shift>,
+    ) -> DrawResult<Backend> {
         let frame = &self.frame;
-        // The title is fitted to the width (shrunk, then wrapped), never cut at the edges.
-        let (lines, size) = fit_title(root, &frame.title, TITLE_SIZE, 20);
-        let (strip, body) = root.split_vertically(title_height(lines.len(), size));
-        draw_title_lines(&strip, &lines, size)?;
-        let root = &body;
+        let body;
+        let root = match frame.title_style {
+            TitleStyle::Caption => root,
+            TitleStyle::Fitted => {
+                // The title is fitted to the width (shrunk, then wrapped), never cut at the
+                // edges.
+                let (lines, size) = fit_title(root, &frame.title, TITLE_SIZE, 20);
+                let (strip, rest) = root.split_vertically(title_height(lines.len(), size));
+                draw_title_lines(&strip, &lines, size)?;
+                body = rest;
+                &body
+            }
+        };
         let (x, y) = (frame.x.range.clone(), frame.y.range.clone());
         match (frame.x.scale, frame.y.scale) {
             (Scale::Log, Scale::Log) => self.draw_layers(&mut framed_chart(
@@ -401,11 +530,26 @@ where
                 attach_legend(annotation, entry);
             }
         }
-        Layer::Paths { paths, style } => {
+        Layer::Paths {
+            paths,
+            style,
+            dash: None,
+        } => {
             chart.draw_series(
                 paths
                     .iter()
                     .map(|path| PathElement::new(path.clone(), *style)),
+            )?;
+        }
+        Layer::Paths {
+            paths,
+            style,
+            dash: Some((dash, gap)),
+        } => {
+            chart.draw_series(
+                paths
+                    .iter()
+                    .map(|path| DashedPathElement::new(path.clone(), *dash, *gap, *style)),
             )?;
         }
         Layer::Area { vertices, style } => {
@@ -456,8 +600,41 @@ where
                 EmptyElement::at(point) + PathElement::new(vec![(-half, 0), (*half, 0)], style)
             }))?;
         }
+        Mark::Disc { radius, outline } => {
+            chart.draw_series(points.map(|point| disc(point, *radius, style, *outline)))?;
+        }
+        Mark::Outlined { vertices, outline } => {
+            chart.draw_series(points.map(|point| outlined(point, vertices, style, *outline)))?;
+        }
     }
     Ok(())
+}
+
+/// A point in pixels relative to a mark's anchor.
+type Pixel = (i32, i32);
+
+/// A circle in pixels relative to a mark's anchor.
+type PixelCircle = Circle<Pixel, i32>;
+
+/// A disc of `radius` at `at`, filled with `fill` and outlined with `outline`.
+fn disc<Coord, Backend: DrawingBackend>(
+    at: Coord,
+    radius: i32,
+    fill: ShapeStyle,
+    outline: ShapeStyle,
+) -> ComposedElement<Coord, Backend, PixelCircle, PixelCircle> {
+    EmptyElement::at(at) + Circle::new((0, 0), radius, fill) + Circle::new((0, 0), radius, outline)
+}
+
+/// The polygon `vertices` (pixels around `at`) filled with `fill`, outlined with `outline`.
+fn outlined<Coord, Backend: DrawingBackend>(
+    at: Coord,
+    vertices: &[(i32, i32)],
+    fill: ShapeStyle,
+    outline: ShapeStyle,
+) -> ComposedElement<Coord, Backend, Polygon<Pixel>, PathElement<Pixel>> {
+    let closed: Vec<(i32, i32)> = vertices.iter().chain(vertices.first()).copied().collect();
+    EmptyElement::at(at) + Polygon::new(vertices.to_vec(), fill) + PathElement::new(closed, outline)
 }
 
 /// Gives the series of `annotation` the legend entry `entry` (each sample its own closure: a
@@ -469,19 +646,48 @@ fn attach_legend<'a, Backend: DrawingBackend + 'a>(
     annotation.label(entry.label.clone());
     match entry.sample.clone() {
         Sample::Line {
-            length,
+            from,
+            to,
             style,
             dash: None,
         } => {
-            annotation.legend(move |(x, y)| PathElement::new(vec![(x, y), (x + length, y)], style));
+            annotation
+                .legend(move |(x, y)| PathElement::new(vec![(x + from, y), (x + to, y)], style));
         }
         Sample::Line {
-            length,
+            from,
+            to,
             style,
             dash: Some((dash, gap)),
         } => {
             annotation.legend(move |(x, y)| {
-                DashedPathElement::new(vec![(x, y), (x + length, y)], dash, gap, style)
+                DashedPathElement::new(vec![(x + from, y), (x + to, y)], dash, gap, style)
+            });
+        }
+        Sample::Mark { mark, style } => attach_mark(annotation, mark, style),
+        Sample::DotOnLine {
+            half_length,
+            line,
+            radius,
+            fill,
+        } => {
+            annotation.legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(-half_length, 0), (half_length, 0)], line)
+                    + Circle::new((0, 0), radius, fill)
+            });
+        }
+        Sample::ErrorBar {
+            half_height,
+            half_cap,
+            style,
+        } => {
+            annotation.legend(move |(x, y)| {
+                let (top, bottom) = (-half_height, half_height);
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, top), (0, bottom)], style)
+                    + PathElement::new(vec![(-half_cap, top), (half_cap, top)], style)
+                    + PathElement::new(vec![(-half_cap, bottom), (half_cap, bottom)], style)
             });
         }
         Sample::Band {
@@ -510,6 +716,34 @@ fn attach_legend<'a, Backend: DrawingBackend + 'a>(
                     + PathElement::new(vec![(0, 0), (reach, 0)], line)
                     + Polygon::new(shape, fill)
             });
+        }
+    }
+}
+
+/// Gives the series of `annotation` a legend sample that is `mark` drawn at the entry's point.
+fn attach_mark<'a, Backend: DrawingBackend + 'a>(
+    annotation: &mut SeriesAnno<'a, Backend>,
+    mark: Mark,
+    style: ShapeStyle,
+) {
+    match mark {
+        Mark::Dot(radius) => {
+            annotation.legend(move |at| Circle::new(at, radius, style));
+        }
+        Mark::Shape(vertices) => {
+            annotation
+                .legend(move |at| EmptyElement::at(at) + Polygon::new(vertices.clone(), style));
+        }
+        Mark::Cap(half) => {
+            annotation.legend(move |at| {
+                EmptyElement::at(at) + PathElement::new(vec![(-half, 0), (half, 0)], style)
+            });
+        }
+        Mark::Disc { radius, outline } => {
+            annotation.legend(move |at| disc(at, radius, style, outline));
+        }
+        Mark::Outlined { vertices, outline } => {
+            annotation.legend(move |at| outlined(at, &vertices, style, outline));
         }
     }
 }

@@ -151,7 +151,8 @@ impl<'a> PointsChart<'a> {
                 }
             } else {
                 Sample::Line {
-                    length: LEGEND_SAMPLE,
+                    from: 0,
+                    to: LEGEND_SAMPLE,
                     style: grey,
                     dash: Some((14, 6)),
                 }
@@ -223,6 +224,7 @@ fn series_layers(
             .map(|&(x, lo, hi)| vec![(x, lo), (x, hi)])
             .collect(),
         style: stroke,
+        dash: None,
     });
     layers.push(Layer::Marks {
         points: bars

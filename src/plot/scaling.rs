@@ -507,6 +507,7 @@ impl ScalingChart<'_> {
                     .map(|bar| vec![(bar.m * dodge, bar.low), (bar.m * dodge, bar.high)])
                     .collect(),
                 style: stroke,
+                dash: None,
             });
             let caps = bars.iter().flat_map(|bar| {
                 [(bar.low, bar.low_capped), (bar.high, bar.high_capped)]
@@ -551,7 +552,8 @@ impl ScalingChart<'_> {
             layers.push(Layer::Entry(LegendEntry {
                 label: label.clone(),
                 sample: Sample::Line {
-                    length: LEGEND_SAMPLE,
+                    from: 0,
+                    to: LEGEND_SAMPLE,
                     style: GUIDE_GREY.stroke_width(3),
                     dash: Some((guide.dash.min(14), 6)),
                 },

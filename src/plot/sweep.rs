@@ -306,6 +306,7 @@ impl WidthChart<'_> {
                     layers.push(Layer::Paths {
                         paths: vec![polygon],
                         style: fill.stroke_width(LINE_WIDTH + 4),
+                        dash: None,
                     });
                 } else {
                     layers.push(Layer::Area {
@@ -350,7 +351,8 @@ impl WidthChart<'_> {
             layers.push(Layer::Entry(LegendEntry {
                 label: label.clone(),
                 sample: Sample::Line {
-                    length: LEGEND_SAMPLE,
+                    from: 0,
+                    to: LEGEND_SAMPLE,
                     style: dashed,
                     dash: Some((12, 6)),
                 },
