@@ -17,12 +17,9 @@
 //! network does by t = 100: random features are competitive in low dimension); and the floor
 //! grows with d. Each comparison is between the worst seed of one side and the best of the other.
 
-use std::ops::Range;
 use std::path::Path;
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
-use plotters::element::DashedPathElement;
-use plotters::prelude::*;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -32,12 +29,7 @@ use crate::gallery::context::RunOutput;
 use crate::gallery::numbers::rounded_all;
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::math::PairKernel;
-use crate::plot::canvas::{DrawResult, render_png_and_svg};
-use crate::plot::chart::{
-    Extent, Frame, LEGEND_SAMPLE, LINE_WIDTH, SAMPLE_LEGEND, ScaledChart, drawable, legend_entry,
-};
-use crate::plot::figure::PALETTE;
-use crate::plot::sweep::{ReferenceSlope, ScalingFigure, ScalingSeries};
+use crate::plot::sweep::{ScalingFigure, ScalingSeries, render_points};
 use crate::plot::{Curve, LineFigure, Scale, render_lines};
 use crate::scenario::Scenario;
 
@@ -384,259 +376,6 @@ fn max(values: &[f64]) -> f64 {
     values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
-// ---------------------------------------------------------------------------------------------
-// A scaling figure whose legend hides nothing (the `separation` entry draws one too).
-
-/// Renders `figure` to `<stem>.png` and `<stem>.svg` as
-/// [`render_scaling_with_slopes`](crate::plot::sweep::render_scaling_with_slopes) does (log-log
-/// axes, one marker shape and colour per series, a bar from `lo` to `hi`, the fitted power law
-/// as a line, the reference slopes dashed grey through the first point of the first series),
-/// except that a series without a fit has its points joined by a thin line and that the
-/// vertical axis reaches far enough above the data for the legend, in the upper right corner,
-/// to hide no point, bar or line: with few points, as here, no corner of the data's own range
-/// is free.
-pub(super) fn render_points(
-    figure: &ScalingFigure,
-    slopes: &[ReferenceSlope],
-    stem: &Path,
-) -> Result<()> {
-    render_png_and_svg(&PointsChart::new(figure, slopes)?, stem)
-}
-
-/// A [`ScalingFigure`] laid out by [`render_points`].
-struct PointsChart<'a> {
-    figure: &'a ScalingFigure,
-    /// Legend texts: the series (with their slopes), then the reference slopes.
-    labels: Vec<String>,
-    /// The reference slopes' segments inside the chart.
-    guides: Vec<[(f64, f64); 2]>,
-    x_range: Range<f64>,
-    y_range: Range<f64>,
-}
-
-/// Colour of the reference slopes.
-const GUIDE_GREY: RGBColor = RGBColor(130, 130, 130);
-
-/// Half width of the caps of a bar, in pixels.
-const CAP: i32 = 9;
-
-impl<'a> PointsChart<'a> {
-    fn new(figure: &'a ScalingFigure, slopes: &[ReferenceSlope]) -> Result<Self> {
-        let (mut x_extent, mut y_extent) = (Extent::default(), Extent::default());
-        for series in &figure.series {
-            for (index, (&x, &value)) in series.m.iter().zip(&series.value).enumerate() {
-                if !(drawable(x, Scale::Log) && drawable(value, Scale::Log)) {
-                    continue;
-                }
-                x_extent.include(x);
-                y_extent.include(value);
-                for end in [series.lo.get(index), series.hi.get(index)] {
-                    if let Some(&end) = end.filter(|end| drawable(**end, Scale::Log)) {
-                        y_extent.include(end);
-                    }
-                }
-                if let Some(fit) = &series.fit {
-                    y_extent.include((fit.intercept_log + fit.slope * x.ln()).exp());
-                }
-            }
-        }
-        let (Some(x_range), Some(data_range)) = (
-            x_extent.axis_range(Scale::Log),
-            y_extent.axis_range(Scale::Log),
-        ) else {
-            return Err(Error::invalid(
-                format!("figure \"{}\": drawable points", figure.title),
-                0,
-                "at least one point with x > 0 and value > 0",
-            ));
-        };
-        let mut labels: Vec<String> = figure
-            .series
-            .iter()
-            .map(|series| match &series.fit {
-                Some(fit) => format!("{}: slope {:.2}", series.label, fit.slope),
-                None => series.label.clone(),
-            })
-            .collect();
-        labels.extend(slopes.iter().map(|slope| slope.label.clone()));
-        // The legend box's height as a fraction of the plotting area (620 px high, as laid out
-        // by the shared chart frame), with its margin: the data keep the rest.
-        let legend = SAMPLE_LEGEND.size_for(&labels).1 + 2.0 * f64::from(SAMPLE_LEGEND.margin);
-        let kept = (1.0 - legend / 620.0).max(0.3);
-        let (low, high) = (data_range.start.ln(), data_range.end.ln());
-        let y_range = data_range.start..(low + (high - low) / kept).exp();
-        let anchor = figure.series.first().and_then(|series| {
-            series
-                .m
-                .iter()
-                .zip(&series.value)
-                .find(|(x, v)| drawable(**x, Scale::Log) && drawable(**v, Scale::Log))
-                .map(|(&x, &v)| (x, v))
-        });
-        let guides = anchor.map_or_else(Vec::new, |anchor| {
-            slopes
-                .iter()
-                .filter_map(|slope| clip_power_line(anchor, slope.slope, &x_range, &y_range))
-                .collect()
-        });
-        Ok(Self {
-            figure,
-            labels,
-            guides,
-            x_range,
-            y_range,
-        })
-    }
-}
-
-/// The part of y = y0 (x / x0)^slope inside the chart, if any.
-fn clip_power_line(
-    (x0, y0): (f64, f64),
-    slope: f64,
-    x_range: &Range<f64>,
-    y_range: &Range<f64>,
-) -> Option<[(f64, f64); 2]> {
-    let (mut low, mut high) = (x_range.start.ln(), x_range.end.ln());
-    if slope.abs() > 0.0 {
-        let a = x0.ln() + (y_range.start.ln() - y0.ln()) / slope;
-        let b = x0.ln() + (y_range.end.ln() - y0.ln()) / slope;
-        low = low.max(a.min(b));
-        high = high.min(a.max(b));
-    }
-    let at = |x: f64| (x.exp(), (y0.ln() + slope * (x - x0.ln())).exp());
-    (low < high).then(|| [at(low), at(high)])
-}
-
-/// The marker of series `index` around (0, 0), in pixels: circle, square, triangle, diamond.
-fn marker(index: usize) -> Vec<(i32, i32)> {
-    let polygon = |corners: u32, radius: f64, turn: f64| -> Vec<(i32, i32)> {
-        (0..corners)
-            .map(|corner| {
-                let angle = turn + std::f64::consts::TAU * f64::from(corner) / f64::from(corners);
-                (
-                    (radius * angle.cos()).round() as i32,
-                    (-radius * angle.sin()).round() as i32,
-                )
-            })
-            .collect()
-    };
-    let quarter = std::f64::consts::FRAC_PI_2;
-    match index % 4 {
-        0 => polygon(24, 9.0, 0.0),
-        1 => polygon(4, 11.0, quarter / 2.0),
-        2 => polygon(3, 12.0, quarter),
-        _ => polygon(4, 12.0, 0.0),
-    }
-}
-
-impl ScaledChart for PointsChart<'_> {
-    fn frame(&self) -> Frame<'_> {
-        Frame {
-            title: &self.figure.title,
-            x_label: &self.figure.x_label,
-            y_label: &self.figure.y_label,
-            x_scale: Scale::Log,
-            y_scale: Scale::Log,
-        }
-    }
-
-    fn ranges(&self) -> (Range<f64>, Range<f64>) {
-        (self.x_range.clone(), self.y_range.clone())
-    }
-
-    fn draw_data<'b, Backend, X, Y>(
-        &self,
-        chart: &mut ChartContext<'b, Backend, Cartesian2d<X, Y>>,
-    ) -> DrawResult<Backend>
-    where
-        Backend: DrawingBackend + 'b,
-        X: Ranged<ValueType = f64>,
-        Y: Ranged<ValueType = f64>,
-    {
-        for guide in &self.guides {
-            chart.draw_series(DashedLineSeries::new(
-                guide.iter().copied(),
-                20,
-                8,
-                GUIDE_GREY.stroke_width(3),
-            ))?;
-        }
-        for (index, series) in self.figure.series.iter().enumerate() {
-            let colour = PALETTE[index % PALETTE.len()];
-            let points: Vec<(f64, f64)> = series
-                .m
-                .iter()
-                .zip(&series.value)
-                .filter(|(x, v)| drawable(**x, Scale::Log) && drawable(**v, Scale::Log))
-                .map(|(&x, &v)| (x, v))
-                .collect();
-            let line: Vec<(f64, f64)> = match &series.fit {
-                Some(fit) => points
-                    .iter()
-                    .map(|&(x, _)| (x, (fit.intercept_log + fit.slope * x.ln()).exp()))
-                    .collect(),
-                None => points.clone(),
-            };
-            let width = if series.fit.is_some() {
-                LINE_WIDTH - 1
-            } else {
-                2
-            };
-            chart.draw_series(LineSeries::new(line, colour.stroke_width(width)))?;
-            let stroke = colour.stroke_width(3);
-            let bars: Vec<(f64, f64, f64)> = series
-                .m
-                .iter()
-                .zip(series.lo.iter().zip(&series.hi))
-                .filter(|(x, (lo, hi))| {
-                    drawable(**x, Scale::Log)
-                        && drawable(**lo, Scale::Log)
-                        && drawable(**hi, Scale::Log)
-                })
-                .map(|(&x, (&lo, &hi))| (x, lo, hi))
-                .collect();
-            chart.draw_series(
-                bars.iter()
-                    .map(|&(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], stroke)),
-            )?;
-            chart.draw_series(bars.iter().flat_map(|&(x, lo, hi)| {
-                [lo, hi].map(|end| {
-                    EmptyElement::at((x, end)) + PathElement::new(vec![(-CAP, 0), (CAP, 0)], stroke)
-                })
-            }))?;
-            chart.draw_series(points.iter().map(|&point| {
-                EmptyElement::at(point) + Polygon::new(marker(index), colour.filled())
-            }))?;
-        }
-        for (index, label) in self.labels.iter().enumerate() {
-            if index < self.figure.series.len() {
-                let colour = PALETTE[index % PALETTE.len()];
-                let line = colour.stroke_width(LINE_WIDTH - 1);
-                legend_entry(chart, label.clone(), move |(x, y)| {
-                    let centre = LEGEND_SAMPLE / 2;
-                    let shape: Vec<(i32, i32)> = marker(index)
-                        .into_iter()
-                        .map(|(dx, dy)| (dx + centre, dy))
-                        .collect();
-                    EmptyElement::at((x, y))
-                        + PathElement::new(vec![(0, 0), (LEGEND_SAMPLE, 0)], line)
-                        + Polygon::new(shape, colour.filled())
-                })?;
-            } else {
-                legend_entry(chart, label.clone(), move |(x, y)| {
-                    DashedPathElement::new(
-                        vec![(x, y), (x + LEGEND_SAMPLE, y)],
-                        14,
-                        6,
-                        GUIDE_GREY.stroke_width(3),
-                    )
-                })?;
-            }
-        }
-        SAMPLE_LEGEND.draw(chart, SeriesLabelPosition::UpperRight)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -676,13 +415,5 @@ mod tests {
         let kernel = PairKernel::new(Activation::Linear);
         let floor = least_risk(&kernel, &particles, &teacher, 0.5);
         assert!((floor - (0.5 + 0.125)).abs() < 1e-12, "{floor}");
-    }
-
-    #[test]
-    fn clipped_power_line_leaves_the_chart_at_its_edges() {
-        // y = 1 / x through (1, 1) on [0.1, 100] x [0.1, 100]: from (0.1, 10) to (10, 0.1).
-        let [start, end] = clip_power_line((1.0, 1.0), -1.0, &(0.1..100.0), &(0.1..100.0)).unwrap();
-        assert!((start.0 - 0.1).abs() < 1e-12 && (start.1 - 10.0).abs() < 1e-9);
-        assert!((end.0 - 10.0).abs() < 1e-9 && (end.1 - 0.1).abs() < 1e-12);
     }
 }

@@ -13,8 +13,6 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
-use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use serde::Deserialize;
 use serde_json::{Map, json};
@@ -22,13 +20,14 @@ use serde_json::{Map, json};
 use crate::error::{Error, Result};
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::output::Table;
-use crate::plot::axis::{LABELS_PER_AXIS, light_lines_per_label, log_range, tick_label};
-use crate::plot::canvas::{
-    AXIS_LABEL_SIZE, BOLD_GRID, DrawResult, LIGHT_GRID, Picture, TICK_LABEL_SIZE, TITLE_SIZE, font,
-    render_png_and_svg,
-};
-use crate::plot::chart::{LINE_WIDTH, SAMPLE_LEGEND, legend_entry};
+use crate::plot::Scale;
+use crate::plot::axis::{log_range, tick_label};
+use crate::plot::chart::{LINE_WIDTH, SAMPLE_LEGEND};
 use crate::plot::figure::PALETTE;
+use crate::plot::model::{
+    Axis, Figure, Frame, Layer, Legend, LegendEntry, Line, Mark, Sample, TickSpec, TitleStyle,
+    render_row,
+};
 use crate::sweep::SweepOverrides;
 
 /// A seed succeeds when its final risk is below this.
@@ -249,8 +248,11 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
 
 /// Draws the two panels into `overparameterised.png` and `.svg`.
 fn draw(out: &Path, widths: &[Width], k: usize, t_end: f64) -> Result<Vec<String>> {
-    let picture = SuccessFigure { widths, k, t_end };
-    render_png_and_svg(&picture, &out.join("overparameterised"))?;
+    let panels = SuccessFigure { widths, k, t_end };
+    render_row(
+        &[panels.fractions(), panels.risks()],
+        &out.join("overparameterised"),
+    )?;
     Ok(vec![
         "overparameterised.png".into(),
         "overparameterised.svg".into(),
@@ -264,49 +266,26 @@ struct SuccessFigure<'a> {
     t_end: f64,
 }
 
-/// The marker of one seed's final risk at `$at`: a translucent disc.
-macro_rules! seed_marker {
-    ($at:expr, $colour:expr) => {
-        EmptyElement::at($at)
-            + Circle::new((0, 0), 8, $colour.mix(0.55).filled())
-            + Circle::new((0, 0), 8, $colour.stroke_width(1))
+/// The marker of one seed's final risk: a translucent disc.
+fn seed_marker(colour: RGBColor) -> (Mark, ShapeStyle) {
+    let mark = Mark::Disc {
+        radius: 8,
+        outline: colour.stroke_width(1),
     };
+    (mark, colour.mix(0.55).filled())
 }
 
-/// The marker of a seed's final risk below the axis, drawn at `$at` on the floor: a
-/// downward triangle.
-macro_rules! floor_marker {
-    ($at:expr, $colour:expr) => {
-        EmptyElement::at($at)
-            + Polygon::new(vec![(-9, -7), (9, -7), (0, 9)], $colour.mix(0.55).filled())
-            + PathElement::new(
-                vec![(-9, -7), (9, -7), (0, 9), (-9, -7)],
-                $colour.stroke_width(1),
-            )
+/// The marker of a seed's final risk below the axis, drawn on the floor: a downward triangle.
+fn floor_marker(colour: RGBColor) -> (Mark, ShapeStyle) {
+    let mark = Mark::Outlined {
+        vertices: vec![(-9, -7), (9, -7), (0, 9)],
+        outline: colour.stroke_width(1),
     };
+    (mark, colour.mix(0.55).filled())
 }
 
 /// A point of a chart (x, y).
 type Point = (f64, f64);
-
-/// Size of one panel in pixels (the layout of the line charts of `plot::figure`).
-const PANEL: (u32, u32) = (1200, 800);
-
-impl Picture for SuccessFigure<'_> {
-    fn size(&self) -> (u32, u32) {
-        (2 * PANEL.0, PANEL.1)
-    }
-
-    fn draw<Backend: DrawingBackend>(
-        &self,
-        root: &DrawingArea<Backend, Shift>,
-    ) -> DrawResult<Backend> {
-        root.fill(&WHITE)?;
-        let (left, right) = root.split_horizontally(PANEL.0);
-        self.draw_fractions(&left)?;
-        self.draw_risks(&right)
-    }
-}
 
 /// A width's position on the horizontal axis: log2 m.
 fn position(m: usize) -> f64 {
@@ -323,6 +302,11 @@ fn width_label(value: &f64) -> String {
     }
 }
 
+/// Label of the vertical axis of the success fraction: a percentage.
+fn percent(value: &f64) -> String {
+    format!("{:.0}%", 100.0 * value)
+}
+
 impl SuccessFigure<'_> {
     /// The horizontal range: half an octave beyond the narrowest and the widest width.
     fn x_range(&self) -> Range<f64> {
@@ -331,86 +315,96 @@ impl SuccessFigure<'_> {
         (position(first) - 0.5)..(position(last) + 0.5)
     }
 
-    fn x_label(&self) -> String {
-        format!("width m (teacher: k = {} neurons)", self.k)
-    }
-
-    fn draw_fractions<Backend: DrawingBackend>(
-        &self,
-        area: &DrawingArea<Backend, Shift>,
-    ) -> DrawResult<Backend> {
+    /// The frame of a panel: a caption, the widths labelled at each octave, and `y`.
+    fn frame(&self, title: &str, y: Axis) -> Frame {
         let x_range = self.x_range();
         let octaves = (x_range.end - x_range.start).round() as usize + 1;
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                format!("Seeds with R(t = {}) < 1e-4", self.t_end),
-                font(TITLE_SIZE),
-            )
-            .margin(20)
-            .margin_right(50)
-            .x_label_area_size(90)
-            .y_label_area_size(130)
-            .build_cartesian_2d(x_range, -0.04..1.08)?;
-        let percent = |value: &f64| format!("{:.0}%", 100.0 * value);
-        chart
-            .configure_mesh()
-            .x_labels(octaves)
-            .x_label_formatter(&width_label)
-            .y_labels(7)
-            .y_label_formatter(&percent)
-            .x_desc(self.x_label())
-            .y_desc("fraction of seeds")
-            .axis_desc_style(font(AXIS_LABEL_SIZE))
-            .label_style(font(TICK_LABEL_SIZE))
-            .bold_line_style(BOLD_GRID)
-            .light_line_style(LIGHT_GRID)
-            .max_light_lines(1)
-            .draw()?;
+        let x_label = format!("width m (teacher: k = {} neurons)", self.k);
+        let x = Axis {
+            ticks: Some(TickSpec {
+                labels: octaves,
+                light_lines: 1,
+                format: width_label,
+            }),
+            ..Axis::new(&x_label, Scale::Linear, x_range)
+        };
+        Frame {
+            title_style: TitleStyle::Caption,
+            ..Frame::new(title, x, y)
+        }
+    }
+
+    /// The left panel: the fraction of seeds that succeed at each width, with Wilson intervals.
+    fn fractions(&self) -> Figure {
         let colour = PALETTE[0];
-        let points: Vec<(f64, f64)> = self
+        let points: Vec<Point> = self
             .widths
             .iter()
             .map(|w| (position(w.m), w.fraction()))
             .collect();
-        chart.draw_series(LineSeries::new(
-            points.iter().copied(),
+        let mut layers = vec![Layer::Line(Line::new(
+            points.clone(),
             colour.stroke_width(LINE_WIDTH),
-        ))?;
+            None,
+        ))];
+        let bar = colour.stroke_width(3);
         for (width, &(x, _)) in self.widths.iter().zip(&points) {
             let (lo, hi) = wilson(width.successes(), width.final_risk.len());
-            let bar = colour.stroke_width(3);
-            chart.draw_series([
-                PathElement::new(vec![(x, lo), (x, hi)], bar),
-                PathElement::new(vec![(x - 0.06, lo), (x + 0.06, lo)], bar),
-                PathElement::new(vec![(x - 0.06, hi), (x + 0.06, hi)], bar),
-            ])?;
+            layers.push(Layer::Paths {
+                paths: vec![
+                    vec![(x, lo), (x, hi)],
+                    vec![(x - 0.06, lo), (x + 0.06, lo)],
+                    vec![(x - 0.06, hi), (x + 0.06, hi)],
+                ],
+                style: bar,
+                dash: None,
+            });
         }
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 11, colour.filled())))?;
+        layers.push(Layer::Marks {
+            points,
+            mark: Mark::Dot(11),
+            style: colour.filled(),
+        });
         let seeds = self.widths.first().map_or(0, |w| w.final_risk.len());
-        legend_entry(
-            &mut chart,
-            format!("success fraction ({seeds} seeds)"),
-            move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(-24, 0), (24, 0)], colour.stroke_width(LINE_WIDTH))
-                    + Circle::new((0, 0), 11, colour.filled())
+        layers.push(Layer::Entry(LegendEntry {
+            label: format!("success fraction ({seeds} seeds)"),
+            sample: Sample::DotOnLine {
+                half_length: 24,
+                line: colour.stroke_width(LINE_WIDTH),
+                radius: 11,
+                fill: colour.filled(),
             },
-        )?;
-        legend_entry(&mut chart, "95% Wilson interval".into(), move |(x, y)| {
-            EmptyElement::at((x, y))
-                + PathElement::new(vec![(0, -16), (0, 16)], colour.stroke_width(3))
-                + PathElement::new(vec![(-8, -16), (8, -16)], colour.stroke_width(3))
-                + PathElement::new(vec![(-8, 16), (8, 16)], colour.stroke_width(3))
-        })?;
-        SAMPLE_LEGEND.draw(&mut chart, SeriesLabelPosition::LowerRight)
+        }));
+        layers.push(Layer::Entry(LegendEntry {
+            label: "95% Wilson interval".into(),
+            sample: Sample::ErrorBar {
+                half_height: 16,
+                half_cap: 8,
+                style: bar,
+            },
+        }));
+        let y = Axis {
+            ticks: Some(TickSpec {
+                labels: 7,
+                light_lines: 1,
+                format: percent,
+            }),
+            ..Axis::new("fraction of seeds", Scale::Linear, -0.04..1.08)
+        };
+        Figure {
+            frame: self.frame(&format!("Seeds with R(t = {}) < 1e-4", self.t_end), y),
+            layers,
+            legend: Some(Legend {
+                style: SAMPLE_LEGEND,
+                corner: SeriesLabelPosition::LowerRight,
+            }),
+        }
     }
 
-    fn draw_risks<Backend: DrawingBackend>(
-        &self,
-        area: &DrawingArea<Backend, Shift>,
-    ) -> DrawResult<Backend> {
+    /// The right panel: each seed's final risk at each width (spread sideways by rank, those
+    /// below the axis on its floor), the median over seeds, and the success threshold.
+    fn risks(&self) -> Figure {
         let x_range = self.x_range();
-        let octaves = (x_range.end - x_range.start).round() as usize + 1;
         let positive = self
             .widths
             .iter()
@@ -421,97 +415,107 @@ impl SuccessFigure<'_> {
             (lo.min(r), hi.max(r))
         });
         let y_range = log_range(low.max(FLOOR), high);
-        let light = light_lines_per_label(&y_range);
-        let mut chart = ChartBuilder::on(area)
-            .caption(format!("Risk at t = {}", self.t_end), font(TITLE_SIZE))
-            .margin(20)
-            .margin_right(50)
-            .x_label_area_size(90)
-            .y_label_area_size(130)
-            .build_cartesian_2d(x_range.clone(), y_range.clone().log_scale())?;
-        chart
-            .configure_mesh()
-            .x_labels(octaves)
-            .x_label_formatter(&width_label)
-            .y_labels(LABELS_PER_AXIS)
-            .y_label_formatter(&tick_label)
-            .x_max_light_lines(1)
-            .y_max_light_lines(light)
-            .x_desc(self.x_label())
-            .y_desc("population risk R")
-            .axis_desc_style(font(AXIS_LABEL_SIZE))
-            .label_style(font(TICK_LABEL_SIZE))
-            .bold_line_style(BOLD_GRID)
-            .light_line_style(LIGHT_GRID)
-            .draw()?;
 
         let grey = RGBColor(110, 110, 110);
-        let threshold = [(x_range.start, THRESHOLD), (x_range.end, THRESHOLD)];
-        chart.draw_series([DashedPathElement::new(
-            threshold,
-            14,
-            10,
-            grey.stroke_width(3),
-        )])?;
+        let mut layers = vec![Layer::Paths {
+            paths: vec![vec![(x_range.start, THRESHOLD), (x_range.end, THRESHOLD)]],
+            style: grey.stroke_width(3),
+            dash: Some((14, 10)),
+        }];
         let seed_colour = PALETTE[0];
         for width in self.widths {
-            let x = position(width.m);
-            let count = width.final_risk.len();
-            // Seeds spread sideways by their rank in risk, so that equal risks stay apart.
-            let mut order: Vec<usize> = (0..count).collect();
-            order.sort_by(|&a, &b| width.final_risk[a].total_cmp(&width.final_risk[b]));
-            let spread = 0.28;
-            let points = order.iter().enumerate().filter_map(|(rank, &seed)| {
-                let risk = width.final_risk[seed];
-                let offset = if count > 1 {
-                    spread * ((rank % 2) as f64 * 2.0 - 1.0) * (rank as f64 / (count - 1) as f64)
-                } else {
-                    0.0
-                };
-                (risk.is_finite() && risk > 0.0).then_some((x + offset, risk))
-            });
-            let (above, below): (Vec<Point>, Vec<Point>) =
-                points.partition(|&(_, risk)| risk >= FLOOR);
-            chart.draw_series(above.into_iter().map(|p| seed_marker!(p, seed_colour)))?;
-            chart.draw_series(
-                below
-                    .into_iter()
-                    .map(|(x, _)| floor_marker!((x, FLOOR), seed_colour)),
-            )?;
-            let median = width.median();
-            if median.is_finite() && median > 0.0 {
-                chart.draw_series([PathElement::new(
-                    vec![(x - 0.36, median), (x + 0.36, median)],
-                    BLACK.stroke_width(6),
-                )])?;
-            }
+            self.width_layers(&mut layers, width, seed_colour);
         }
-        legend_entry(&mut chart, "one seed".into(), move |point| {
-            seed_marker!(point, seed_colour)
-        })?;
+        let (seed_mark, seed_fill) = seed_marker(seed_colour);
+        layers.push(Layer::Entry(LegendEntry {
+            label: "one seed".into(),
+            sample: Sample::Mark {
+                mark: seed_mark,
+                style: seed_fill,
+            },
+        }));
         let floored = self
             .widths
             .iter()
             .flat_map(|w| w.final_risk.iter())
             .any(|&r| r < FLOOR);
         if floored {
-            legend_entry(
-                &mut chart,
-                format!("one seed, R < {} (drawn at it)", tick_label(&FLOOR)),
-                move |point| floor_marker!(point, seed_colour),
-            )?;
+            let (floor_mark, floor_fill) = floor_marker(seed_colour);
+            layers.push(Layer::Entry(LegendEntry {
+                label: format!("one seed, R < {} (drawn at it)", tick_label(&FLOOR)),
+                sample: Sample::Mark {
+                    mark: floor_mark,
+                    style: floor_fill,
+                },
+            }));
         }
-        legend_entry(&mut chart, "median over seeds".into(), |(x, y)| {
-            PathElement::new(vec![(x - 24, y), (x + 24, y)], BLACK.stroke_width(6))
-        })?;
-        legend_entry(
-            &mut chart,
-            "success threshold 1e-4".into(),
-            move |(x, y)| {
-                DashedPathElement::new(vec![(x - 24, y), (x + 24, y)], 10, 6, grey.stroke_width(3))
+        layers.push(Layer::Entry(LegendEntry {
+            label: "median over seeds".into(),
+            sample: Sample::Line {
+                from: -24,
+                to: 24,
+                style: BLACK.stroke_width(6),
+                dash: None,
             },
-        )?;
-        SAMPLE_LEGEND.draw(&mut chart, SeriesLabelPosition::LowerRight)
+        }));
+        layers.push(Layer::Entry(LegendEntry {
+            label: "success threshold 1e-4".into(),
+            sample: Sample::Line {
+                from: -24,
+                to: 24,
+                style: grey.stroke_width(3),
+                dash: Some((10, 6)),
+            },
+        }));
+        let y = Axis::new("population risk R", Scale::Log, y_range);
+        Figure {
+            frame: self.frame(&format!("Risk at t = {}", self.t_end), y),
+            layers,
+            legend: Some(Legend {
+                style: SAMPLE_LEGEND,
+                corner: SeriesLabelPosition::LowerRight,
+            }),
+        }
+    }
+
+    /// Appends the seeds of `width` (above the floor, then on it) and their median.
+    fn width_layers(&self, layers: &mut Vec<Layer>, width: &Width, colour: RGBColor) {
+        let x = position(width.m);
+        let count = width.final_risk.len();
+        // Seeds spread sideways by their rank in risk, so that equal risks stay apart.
+        let mut order: Vec<usize> = (0..count).collect();
+        order.sort_by(|&a, &b| width.final_risk[a].total_cmp(&width.final_risk[b]));
+        let spread = 0.28;
+        let points = order.iter().enumerate().filter_map(|(rank, &seed)| {
+            let risk = width.final_risk[seed];
+            let offset = if count > 1 {
+                spread * ((rank % 2) as f64 * 2.0 - 1.0) * (rank as f64 / (count - 1) as f64)
+            } else {
+                0.0
+            };
+            (risk.is_finite() && risk > 0.0).then_some((x + offset, risk))
+        });
+        let (above, below): (Vec<Point>, Vec<Point>) = points.partition(|&(_, risk)| risk >= FLOOR);
+        let (seed_mark, seed_fill) = seed_marker(colour);
+        layers.push(Layer::Marks {
+            points: above,
+            mark: seed_mark,
+            style: seed_fill,
+        });
+        let (floor_mark, floor_fill) = floor_marker(colour);
+        layers.push(Layer::Marks {
+            points: below.into_iter().map(|(x, _)| (x, FLOOR)).collect(),
+            mark: floor_mark,
+            style: floor_fill,
+        });
+        let median = width.median();
+        if median.is_finite() && median > 0.0 {
+            layers.push(Layer::Paths {
+                paths: vec![vec![(x - 0.36, median), (x + 0.36, median)]],
+                style: BLACK.stroke_width(6),
+                dash: None,
+            });
+        }
     }
 }
 

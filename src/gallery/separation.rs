@@ -18,13 +18,12 @@ use serde_json::{Map, Value, json};
 
 use crate::diagnostics::stats::{Summary, fit_power_law};
 use crate::error::Result;
-use crate::gallery::features::render_points;
 use crate::gallery::numbers::{rounded, rounded_all};
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::plot::Curve;
 use crate::plot::Scale;
 use crate::plot::sweep::{
-    BandCurve, PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves,
+    BandCurve, PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves, render_points,
     render_width_curves,
 };
 
@@ -234,6 +233,29 @@ fn relative_movements(initial: &DMatrix<f64>, last: &DMatrix<f64>) -> (f64, f64)
 /// The figures: relative movement of each layer against m, and the risk curves per width next
 /// to the random-features model.
 fn draw(out: &Path, sizes: &Sizes, widths: &[Width]) -> Result<Vec<String>> {
+    draw_movement(out, sizes, widths)?;
+    draw_risks(out, sizes, widths)?;
+    Ok(["separation_movement", "separation_risk", "separation_gap"]
+        .iter()
+        .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
+        .collect())
+}
+
+/// The mean over seeds of `curves` (one per seed) at each of the `time`s, and twice its
+/// standard error.
+fn band(curves: &[Vec<f64>], time: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    (0..time.len())
+        .map(|row| {
+            let values: Vec<f64> = curves.iter().map(|c| c[row]).collect();
+            let summary = Summary::of(&values);
+            (summary.mean, 2.0 * summary.se)
+        })
+        .unzip()
+}
+
+/// `separation_movement`: the relative movement of each layer by the final time against m,
+/// with fitted power laws and the guide m^-1.
+fn draw_movement(out: &Path, sizes: &Sizes, widths: &[Width]) -> Result<()> {
     let ms: Vec<f64> = widths.iter().map(|w| w.m as f64).collect();
     let series = |label: &str, pick: &dyn Fn(&Width) -> &Vec<f64>| {
         let value: Vec<f64> = widths.iter().map(|w| Summary::of(pick(w)).mean).collect();
@@ -268,17 +290,12 @@ fn draw(out: &Path, sizes: &Sizes, widths: &[Width]) -> Result<Vec<String>> {
         slope: -1.0,
         label: "m^-1".into(),
     }];
-    render_points(&movement, &slopes, &out.join("separation_movement"))?;
+    render_points(&movement, &slopes, &out.join("separation_movement"))
+}
 
-    let band = |curves: &[Vec<f64>], time: &[f64]| -> (Vec<f64>, Vec<f64>) {
-        (0..time.len())
-            .map(|row| {
-                let values: Vec<f64> = curves.iter().map(|c| c[row]).collect();
-                let summary = Summary::of(&values);
-                (summary.mean, 2.0 * summary.se)
-            })
-            .unzip()
-    };
+/// `separation_risk` (the risk per width beside the random-features model of the widest) and
+/// `separation_gap` (the distance between the two per width), against time.
+fn draw_risks(out: &Path, sizes: &Sizes, widths: &[Width]) -> Result<()> {
     let curves = widths
         .iter()
         .map(|w| {
@@ -347,11 +364,7 @@ fn draw(out: &Path, sizes: &Sizes, widths: &[Width]) -> Result<Vec<String>> {
             reference: None,
         },
         &out.join("separation_gap"),
-    )?;
-    Ok(["separation_movement", "separation_risk", "separation_gap"]
-        .iter()
-        .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
-        .collect())
+    )
 }
 
 fn min(values: &[f64]) -> f64 {

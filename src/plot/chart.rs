@@ -1,28 +1,16 @@
-//! The parts shared by the line charts of [`figure`](crate::plot::figure),
-//! [`sweep`](crate::plot::sweep) and [`scaling`](crate::plot::scaling): which points an axis of
-//! a given scale can show and the runs they form, axis extents and ticks, the titled and gridded
-//! chart of 1200 x 800 px on linear or log axes, intervals (bands, error bars) cut at an axis,
-//! and the legend, placed in the corner where it hides the fewest points.
+//! The parts shared by the charts drawn with the figure model (`plot::model`):
+//! which points an axis of a given scale can show and the runs they form, axis extents,
+//! intervals (bands, error bars) cut at an axis, power-law lines cut at the chart's edges, and
+//! the legend: its spacing and the corner where it hides the fewest points.
 
 use std::ops::Range;
 
-use plotters::coord::Shift;
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
-use plotters::element::IntoDynElement;
 use plotters::prelude::*;
 
 use crate::error::Error;
-use crate::plot::axis::{
-    LABELS_PER_AXIS, LinearLabels, light_lines_per_label, linear_range, log_range, tick_label,
-};
-use crate::plot::canvas::{
-    AXIS_LABEL_SIZE, BOLD_GRID, DrawResult, LEGEND_SIZE, LIGHT_GRID, Picture, TICK_LABEL_SIZE,
-    TITLE_SIZE, draw_title_lines, fit_title, font, title_height,
-};
+use crate::plot::axis::{linear_range, log_range};
+use crate::plot::canvas::{DrawResult, LEGEND_SIZE, font};
 use crate::plot::figure::{Curve, Scale};
-
-/// Size of the images in pixels (SVG user units).
-const SIZE: (u32, u32) = (1200, 800);
 
 /// Line width of curves in pixels.
 pub(crate) const LINE_WIDTH: u32 = 4;
@@ -111,6 +99,32 @@ pub(crate) fn clamp_into(range: &Range<f64>, value: f64) -> f64 {
     }
 }
 
+/// The two ends of a line segment, in data coordinates.
+pub(crate) type Segment = [(f64, f64); 2];
+
+/// The part of the line y = y0 (x / x0)^slope with x in `x_range` and y in `y_range` (a
+/// segment on log-log axes), `None` if the line misses the chart: the one clipper of the
+/// reference slopes of every chart (power-law guides through a data point).
+pub(crate) fn power_line_in(
+    anchor: (f64, f64),
+    slope: f64,
+    x_range: &Range<f64>,
+    y_range: &Range<f64>,
+) -> Option<Segment> {
+    let (x0, y0) = (anchor.0.ln(), anchor.1.ln());
+    let (mut low, mut high) = (x_range.start.ln(), x_range.end.ln());
+    if slope.abs() > 0.0 {
+        let a = x0 + (y_range.start.ln() - y0) / slope;
+        let b = x0 + (y_range.end.ln() - y0) / slope;
+        low = low.max(a.min(b));
+        high = high.min(a.max(b));
+    } else if !(y_range.start..=y_range.end).contains(&anchor.1) {
+        return None;
+    }
+    let at = |x: f64| (x.exp(), (y0 + slope * (x - x0)).exp());
+    (low < high && low.is_finite() && high.is_finite()).then(|| [at(low), at(high)])
+}
+
 /// The error for a figure whose parts have different lengths.
 pub(crate) fn length_mismatch(title: &str, part: &str, names: &str, lengths: &[usize]) -> Error {
     let found: Vec<String> = lengths.iter().map(usize::to_string).collect();
@@ -139,160 +153,8 @@ pub(crate) fn drawable_in_words(
     )
 }
 
-/// Number of tick labels plotters is asked for on a linear horizontal axis (fewer than on a
-/// vertical one: labels like `0.25` are wide).
-const LINEAR_X_LABELS: usize = 7;
-const LINEAR_Y_LABELS: usize = 8;
-
-/// How one axis is ticked and labelled.
-struct Ticks {
-    labels: usize,
-    light_lines: usize,
-    linear: Option<LinearLabels>,
-}
-
-impl Ticks {
-    fn new(scale: Scale, range: &Range<f64>, linear_labels: usize) -> Self {
-        match scale {
-            Scale::Log => Self {
-                labels: LABELS_PER_AXIS,
-                light_lines: light_lines_per_label(range),
-                linear: None,
-            },
-            Scale::Linear => Self {
-                labels: linear_labels,
-                light_lines: 1,
-                linear: Some(LinearLabels::new(range, linear_labels)),
-            },
-        }
-    }
-
-    fn label(&self, value: &f64) -> String {
-        match &self.linear {
-            Some(labels) => labels.label(value),
-            None => tick_label(value),
-        }
-    }
-}
-
-/// Title, axis labels and axis scales of a chart.
-pub(crate) struct Frame<'a> {
-    pub(crate) title: &'a str,
-    pub(crate) x_label: &'a str,
-    pub(crate) y_label: &'a str,
-    pub(crate) x_scale: Scale,
-    pub(crate) y_scale: Scale,
-}
-
-/// A chart on the coordinate systems `X` and `Y`.
-type Chart<'a, Backend, X, Y> = ChartContext<
-    'a,
-    Backend,
-    Cartesian2d<<X as AsRangedCoord>::CoordDescType, <Y as AsRangedCoord>::CoordDescType>,
->;
-
-/// Builds a chart on `root` (of [`SIZE`]) with its title, grid, tick labels and axis labels,
-/// on the coordinate systems `x_spec` and `y_spec` of the scales of `frame`.
-fn framed_chart<'a, Backend, X, Y>(
-    root: &'a DrawingArea<Backend, Shift>,
-    frame: &Frame<'_>,
-    x_spec: X,
-    y_spec: Y,
-) -> std::result::Result<Chart<'a, Backend, X, Y>, DrawingAreaErrorKind<Backend::ErrorType>>
-where
-    Backend: DrawingBackend,
-    X: AsRangedCoord<Value = f64>,
-    Y: AsRangedCoord<Value = f64>,
-    X::CoordDescType: ValueFormatter<f64>,
-    Y::CoordDescType: ValueFormatter<f64>,
-{
-    let mut chart = ChartBuilder::on(root)
-        .margin(20)
-        .margin_right(50)
-        .x_label_area_size(90)
-        .y_label_area_size(130)
-        .build_cartesian_2d(x_spec, y_spec)?;
-    let x_ticks = Ticks::new(frame.x_scale, &chart.x_range(), LINEAR_X_LABELS);
-    let y_ticks = Ticks::new(frame.y_scale, &chart.y_range(), LINEAR_Y_LABELS);
-    let x_formatter = |value: &f64| x_ticks.label(value);
-    let y_formatter = |value: &f64| y_ticks.label(value);
-    chart
-        .configure_mesh()
-        .x_max_light_lines(x_ticks.light_lines)
-        .y_max_light_lines(y_ticks.light_lines)
-        .x_desc(frame.x_label)
-        .y_desc(frame.y_label)
-        .axis_desc_style(font(AXIS_LABEL_SIZE))
-        .label_style(font(TICK_LABEL_SIZE))
-        .x_labels(x_ticks.labels)
-        .y_labels(y_ticks.labels)
-        .x_label_formatter(&x_formatter)
-        .y_label_formatter(&y_formatter)
-        .bold_line_style(BOLD_GRID)
-        .light_line_style(LIGHT_GRID)
-        .draw()?;
-    Ok(chart)
-}
-
-/// A chart of [`SIZE`] whose axes each have a [`Scale`]; it is a [`Picture`] that picks the
-/// coordinate system of each axis, frames the chart with [`framed_chart`] and hands it to
-/// [`ScaledChart::draw_data`].
-pub(crate) trait ScaledChart {
-    /// Title, axis labels and scales.
-    fn frame(&self) -> Frame<'_>;
-
-    /// Ranges of the horizontal and vertical axes.
-    fn ranges(&self) -> (Range<f64>, Range<f64>);
-
-    /// Draws the data and the legend on `chart`, whose frame is drawn.
-    fn draw_data<'a, Backend, X, Y>(
-        &self,
-        chart: &mut ChartContext<'a, Backend, Cartesian2d<X, Y>>,
-    ) -> DrawResult<Backend>
-    where
-        Backend: DrawingBackend + 'a,
-        X: Ranged<ValueType = f64>,
-        Y: Ranged<ValueType = f64>;
-}
-
-impl<Scaled: ScaledChart> Picture for Scaled {
-    fn size(&self) -> (u32, u32) {
-        SIZE
-    }
-
-    fn draw<Backend: DrawingBackend>(
-        &self,
-        root: &DrawingArea<Backend, Shift>,
-    ) -> DrawResult<Backend> {
-        root.fill(&WHITE)?;
-        let frame = self.frame();
-        // The title is fitted to the width (shrunk, then wrapped), never cut at the edges.
-        let (lines, size) = fit_title(root, frame.title, TITLE_SIZE, 20);
-        let (strip, body) = root.split_vertically(title_height(lines.len(), size));
-        draw_title_lines(&strip, &lines, size)?;
-        let root = &body;
-        let (x, y) = self.ranges();
-        match (frame.x_scale, frame.y_scale) {
-            (Scale::Log, Scale::Log) => self.draw_data(&mut framed_chart(
-                root,
-                &frame,
-                x.log_scale(),
-                y.log_scale(),
-            )?),
-            (Scale::Log, Scale::Linear) => {
-                self.draw_data(&mut framed_chart(root, &frame, x.log_scale(), y)?)
-            }
-            (Scale::Linear, Scale::Log) => {
-                self.draw_data(&mut framed_chart(root, &frame, x, y.log_scale())?)
-            }
-            (Scale::Linear, Scale::Linear) => {
-                self.draw_data(&mut framed_chart(root, &frame, x, y)?)
-            }
-        }
-    }
-}
-
 /// The spacing of a legend box.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct LegendStyle {
     /// Width kept left of each entry's text for its sample, in pixels.
     pub(crate) sample_area: u32,
@@ -359,25 +221,6 @@ pub(crate) fn legend_label(label: &str, nothing_drawn: bool) -> String {
     } else {
         label.to_owned()
     }
-}
-
-/// Adds a legend entry with no data: entries are added in the order they should be listed.
-pub(crate) fn legend_entry<'a, Backend, X, Y, Element>(
-    chart: &mut ChartContext<'a, Backend, Cartesian2d<X, Y>>,
-    label: String,
-    sample: impl Fn((i32, i32)) -> Element + 'a,
-) -> DrawResult<Backend>
-where
-    Backend: DrawingBackend + 'a,
-    X: Ranged<ValueType = f64>,
-    Y: Ranged<ValueType = f64>,
-    Element: IntoDynElement<'a, Backend, (i32, i32)>,
-{
-    chart
-        .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-        .label(label)
-        .legend(sample);
-    Ok(())
 }
 
 /// Corners a legend may take, in order of preference.
@@ -549,5 +392,18 @@ mod tests {
         );
         assert_eq!(clamp_into(&(0.1..10.0), -1.0), 0.1);
         assert_eq!(clamp_into(&(0.1..10.0), 20.0), 10.0);
+    }
+
+    #[test]
+    fn power_line_is_cut_where_it_leaves_the_chart() {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+        // y = 1 / x through (1, 1) on [0.1, 100] x [0.1, 100]: leaves the chart at x = 10.
+        let [start, end] = power_line_in((1.0, 1.0), -1.0, &(0.1..100.0), &(0.1..100.0)).unwrap();
+        assert!(close(start.0, 0.1) && close(start.1, 10.0));
+        assert!(close(end.0, 10.0) && close(end.1, 0.1));
+        assert!(power_line_in((1.0, 1e6), -1.0, &(0.1..100.0), &(0.1..100.0)).is_none());
+        let flat = power_line_in((1.0, 1.0), 0.0, &(0.1..100.0), &(0.1..100.0)).unwrap();
+        assert!(close(flat[0].0, 0.1) && close(flat[1].0, 100.0));
+        assert!(power_line_in((1.0, 1e6), 0.0, &(0.1..100.0), &(0.1..100.0)).is_none());
     }
 }

@@ -5,14 +5,16 @@
 use std::ops::Range;
 use std::path::Path;
 
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::Result;
-use crate::plot::canvas::{AXIS_LABEL_SIZE, DrawResult, NOTE_GREY, font, render_png_and_svg};
+use crate::plot::canvas::{AXIS_LABEL_SIZE, NOTE_GREY, font};
 use crate::plot::chart::{
-    Extent, Frame, LINE_WIDTH, Layout, LegendStyle, ScaledChart, drawable_segments, legend_label,
+    Extent, LINE_WIDTH, Layout, LegendStyle, drawable_segments, legend_label,
+};
+use crate::plot::model::{
+    Axis, Figure, Frame, Layer, Legend, LegendEntry, Line, Mark, Sample, render,
 };
 
 /// One curve of a figure.
@@ -134,7 +136,7 @@ pub fn dash_of(index: usize) -> Option<(u32, u32)> {
 /// ```
 pub fn render_loglog(figure: &LogLogFigure, stem: &Path) -> Result<()> {
     let figure = LineFigure::from(figure.clone());
-    render_png_and_svg(&LineChart::new(&figure, 1), stem)
+    render(&LineChart::new(&figure, 1).figure(), stem)
 }
 
 /// Renders `figure` to `<stem>.png` (1200 x 800 px) and `<stem>.svg`, each written atomically.
@@ -169,7 +171,7 @@ pub fn render_loglog(figure: &LogLogFigure, stem: &Path) -> Result<()> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn render_lines(figure: &LineFigure, stem: &Path) -> Result<()> {
-    render_png_and_svg(&LineChart::new(figure, 2), stem)
+    render(&LineChart::new(figure, 2).figure(), stem)
 }
 
 /// What is drawn: the pieces of each curve that the axes can show, and the axis ranges.
@@ -215,18 +217,7 @@ fn centre(scale: Scale, range: &Range<f64>) -> f64 {
     }
 }
 
-impl ScaledChart for LineChart<'_> {
-    fn frame(&self) -> Frame<'_> {
-        let figure = self.figure;
-        Frame {
-            title: &figure.title,
-            x_label: &figure.x_label,
-            y_label: &figure.y_label,
-            x_scale: figure.x_scale,
-            y_scale: figure.y_scale,
-        }
-    }
-
+impl LineChart<'_> {
     /// The ranges of the data, or fixed ones for an empty frame.
     fn ranges(&self) -> (Range<f64>, Range<f64>) {
         let empty = |scale| match scale {
@@ -238,81 +229,84 @@ impl ScaledChart for LineChart<'_> {
             .unwrap_or_else(|| (empty(self.figure.x_scale), empty(self.figure.y_scale)))
     }
 
-    fn draw_data<'a, Backend, X, Y>(
-        &self,
-        chart: &mut ChartContext<'a, Backend, Cartesian2d<X, Y>>,
-    ) -> DrawResult<Backend>
-    where
-        Backend: DrawingBackend + 'a,
-        X: Ranged<ValueType = f64>,
-        Y: Ranged<ValueType = f64>,
-    {
+    /// The chart as a [`Figure`]: each curve's runs (the first carrying the legend entry), its
+    /// isolated points as dots, the note of an empty chart, the legend.
+    fn figure(&self) -> Figure {
         let figure = self.figure;
-        let (x_range, y_range) = (chart.x_range(), chart.y_range());
-
+        let (x_range, y_range) = self.ranges();
+        let mut layers = Vec::new();
         for (index, (curve, segments)) in figure.curves.iter().zip(&self.segments).enumerate() {
             let colour = PALETTE[index % PALETTE.len()];
             let line = colour.stroke_width(LINE_WIDTH);
+            let dash = dash_of(index);
             let label = legend_label(&curve.label, segments.is_empty());
-            // The first (possibly empty) series carries the legend entry.
+            // The first (possibly empty) run carries the legend entry.
             let first = segments.first().cloned().unwrap_or_default();
-            match dash_of(index) {
-                None => {
-                    chart
-                        .draw_series(LineSeries::new(first, line))?
-                        .label(label)
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 40, y)], line));
-                    for segment in segments.iter().skip(1) {
-                        chart.draw_series(LineSeries::new(segment.iter().copied(), line))?;
-                    }
-                }
-                Some((dash, gap)) => {
-                    chart
-                        .draw_series(DashedLineSeries::new(first, dash, gap, line))?
-                        .label(label)
-                        .legend(move |(x, y)| {
-                            DashedPathElement::new(vec![(x, y), (x + 40, y)], dash, gap, line)
-                        });
-                    for segment in segments.iter().skip(1) {
-                        chart.draw_series(DashedLineSeries::new(
-                            segment.iter().copied(),
-                            dash,
-                            gap,
-                            line,
-                        ))?;
-                    }
-                }
+            layers.push(Layer::Line(Line {
+                legend: Some(LegendEntry {
+                    label,
+                    sample: Sample::Line {
+                        from: 0,
+                        to: 40,
+                        style: line,
+                        dash,
+                    },
+                }),
+                ..Line::new(first, line, dash)
+            }));
+            for segment in segments.iter().skip(1) {
+                layers.push(Layer::Line(Line::new(segment.clone(), line, dash)));
             }
             let isolated = segments
                 .iter()
                 .filter(|segment| segment.len() == 1)
-                .flatten();
-            chart.draw_series(isolated.map(|&point| Circle::new(point, 5, colour.filled())))?;
+                .flatten()
+                .copied()
+                .collect();
+            layers.push(Layer::Marks {
+                points: isolated,
+                mark: Mark::Dot(5),
+                style: colour.filled(),
+            });
         }
 
         if self.ranges.is_none() {
-            let centre = (
-                centre(figure.x_scale, &x_range),
-                centre(figure.y_scale, &y_range),
-            );
             let any_log = figure.x_scale == Scale::Log || figure.y_scale == Scale::Log;
             let message = if any_log {
                 "no positive, finite data to plot"
             } else {
                 "no finite data to plot"
             };
-            let note = font(AXIS_LABEL_SIZE)
-                .color(&NOTE_GREY)
-                .pos(Pos::new(HPos::Center, VPos::Center));
-            chart
-                .plotting_area()
-                .draw(&Text::new(message, centre, note))?;
+            layers.push(Layer::Note {
+                text: message.into(),
+                at: (
+                    centre(figure.x_scale, &x_range),
+                    centre(figure.y_scale, &y_range),
+                ),
+                style: Box::new(
+                    font(AXIS_LABEL_SIZE)
+                        .color(&NOTE_GREY)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                ),
+            });
         }
 
-        if !figure.curves.is_empty() && figure.curves.len() >= self.legend_from {
-            LEGEND.draw(chart, self.legend_corner(&x_range, &y_range))?;
+        let legend =
+            (!figure.curves.is_empty() && figure.curves.len() >= self.legend_from).then(|| {
+                Legend {
+                    style: LEGEND,
+                    corner: self.legend_corner(&x_range, &y_range),
+                }
+            });
+        Figure {
+            frame: Frame::new(
+                &figure.title,
+                Axis::new(&figure.x_label, figure.x_scale, x_range),
+                Axis::new(&figure.y_label, figure.y_scale, y_range),
+            ),
+            layers,
+            legend,
         }
-        Ok(())
     }
 }
 

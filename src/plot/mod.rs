@@ -1,6 +1,9 @@
 //! Figures drawn from recorded data with plotters (PNG, SVG and animated GIF, embedded DejaVu
 //! Sans font) and the self-contained HTML report: this layer draws what diagnostics recorded
-//! and never recomputes it.
+//! and never recomputes it. Every chart on two axes (the line charts of [`figure`], the width
+//! curves and scaling figures of [`sweep`], the gallery's point charts of [`points`]) is built as
+//! a `model::Figure` (frame and layers, as data) and drawn by the one renderer of `model`;
+//! the particle clouds and heat maps are pictures of their own.
 
 pub mod axis;
 pub mod canvas;
@@ -10,6 +13,8 @@ pub mod colormap;
 pub mod figure;
 pub mod font;
 pub mod heatmap;
+pub(crate) mod model;
+pub mod points;
 pub mod report;
 pub mod run_figures;
 pub mod scaling;

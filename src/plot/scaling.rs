@@ -9,16 +9,17 @@
 use std::ops::Range;
 use std::path::Path;
 
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::plot::canvas::{DrawResult, render_png_and_svg};
 use crate::plot::chart::{
-    Extent, Frame, LEGEND_SAMPLE, LINE_WIDTH, Layout, SAMPLE_LEGEND, ScaledChart, clamp_into,
-    drawable, drawable_in_words, legend_entry, legend_label, length_mismatch, spread_in_range,
+    Extent, LEGEND_SAMPLE, LINE_WIDTH, Layout, SAMPLE_LEGEND, Segment, clamp_into, drawable,
+    drawable_in_words, legend_label, length_mismatch, power_line_in, spread_in_range,
 };
 use crate::plot::figure::{PALETTE, Scale};
+use crate::plot::model::{
+    Axis, Figure, Frame, Layer, Legend, LegendEntry, Line, Mark, MarkerSet, Sample, marker, render,
+};
 
 /// A power law C m^slope fitted to one series, with an interval for the slope.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -143,7 +144,7 @@ pub fn render_scaling_with_slopes(
     slopes: &[ReferenceSlope],
     stem: &Path,
 ) -> Result<()> {
-    render_png_and_svg(&ScalingChart::new(figure, slopes)?, stem)
+    render(&ScalingChart::new(figure, slopes)?.figure(), stem)
 }
 
 /// Sideways shift between neighbouring series of a scaling figure, in decades of m.
@@ -191,20 +192,17 @@ impl Bar {
     }
 }
 
-/// The two ends of a line segment, in data coordinates.
-type Segment = [(f64, f64); 2];
-
 /// A reference slope of a scaling figure.
 #[derive(Clone, Debug)]
 struct Guide {
     slope: f64,
     label: String,
     /// Length of its dashes in pixels (long for the first, e.g. m^-1, short for the second).
-    dash: i32,
+    dash: u32,
 }
 
 /// Dash lengths of the reference slopes, in order (the last for any further one).
-const GUIDE_DASHES: [i32; 3] = [20, 7, 12];
+const GUIDE_DASHES: [u32; 3] = [20, 7, 12];
 
 /// Legend text of a series: its label, then the fitted slope and its interval.
 fn fit_label(label: &str, fit: Option<&PowerFit>) -> String {
@@ -260,26 +258,75 @@ fn with_legend_room(
     y_range.start..top.max(y_range.end)
 }
 
-/// The part of the line y = y0 (x / x0)^slope with x in `x_range` and y in `y_range` (a
-/// segment on log-log axes), `None` if the line misses the chart.
-fn power_line_in(
-    anchor: (f64, f64),
-    slope: f64,
-    x_range: &Range<f64>,
-    y_range: &Range<f64>,
-) -> Option<Segment> {
-    let (x0, y0) = (anchor.0.ln(), anchor.1.ln());
-    let (mut low, mut high) = (x_range.start.ln(), x_range.end.ln());
-    if slope.abs() > 0.0 {
-        let a = x0 + (y_range.start.ln() - y0) / slope;
-        let b = x0 + (y_range.end.ln() - y0) / slope;
-        low = low.max(a.min(b));
-        high = high.min(a.max(b));
-    } else if !(y_range.start..=y_range.end).contains(&anchor.1) {
-        return None;
+/// An error bar before it is cut at the axis: (m, value, low end, high end).
+type RawBar = (f64, f64, f64, f64);
+
+/// The drawable points of `series`, its error bars there as (m, value, low end, high end), and
+/// the ends of its fitted line over its range of m (if it has a drawable one), each counted into
+/// the axis extents.
+///
+/// # Errors
+/// [`Error::Invalid`] if `m`, `value`, `lo` and `hi` differ in length.
+#[expect(
+    clippy::type_complexity,
+    reason = "the three parts of one series, named above"
+)]
+fn series_parts(
+    title: &str,
+    series: &ScalingSeries,
+    x_extent: &mut Extent,
+    y_extent: &mut Extent,
+) -> Result<(Vec<(f64, f64)>, Vec<RawBar>, Option<Segment>)> {
+    let positive = |value: f64| drawable(value, Scale::Log);
+    let lengths = [
+        series.m.len(),
+        series.value.len(),
+        series.lo.len(),
+        series.hi.len(),
+    ];
+    if lengths.iter().any(|&length| length != lengths[0]) {
+        return Err(length_mismatch(
+            title,
+            &format!("series \"{}\"", series.label),
+            "m, value, lo, hi",
+            &lengths,
+        ));
     }
-    let at = |x: f64| (x.exp(), (y0 + slope * (x - x0)).exp());
-    (low < high && low.is_finite() && high.is_finite()).then(|| [at(low), at(high)])
+    let mut points = Vec::new();
+    let mut bars = Vec::new();
+    let mut m_extent = Extent::default();
+    for (((&m, &value), &lo), &hi) in series
+        .m
+        .iter()
+        .zip(&series.value)
+        .zip(&series.lo)
+        .zip(&series.hi)
+        .filter(|(((m, value), _), _)| positive(**m) && positive(**value))
+    {
+        points.push((m, value));
+        x_extent.include(m);
+        m_extent.include(m);
+        y_extent.include(value);
+        if lo.is_finite() && hi.is_finite() {
+            bars.push((m, value, lo.min(hi), lo.max(hi)));
+            let (low, high) = spread_in_range(Scale::Log, value, lo.min(hi), lo.max(hi));
+            y_extent.include(low);
+            y_extent.include(high);
+        }
+    }
+    let span = series
+        .fit
+        .as_ref()
+        .zip(m_extent.0)
+        .and_then(|(fit, (m_low, m_high))| {
+            let line = |m: f64| (m, (fit.intercept_log + fit.slope * m.ln()).exp());
+            let ends = [line(m_low), line(m_high)];
+            ends.iter().all(|&(_, y)| positive(y)).then_some(ends)
+        });
+    for &(_, y) in span.iter().flatten() {
+        y_extent.include(y);
+    }
+    Ok((points, bars, span))
 }
 
 impl<'a> ScalingChart<'a> {
@@ -298,54 +345,8 @@ impl<'a> ScalingChart<'a> {
         let mut raw_bars = Vec::new();
         let mut fit_spans = Vec::new();
         for series in &figure.series {
-            let lengths = [
-                series.m.len(),
-                series.value.len(),
-                series.lo.len(),
-                series.hi.len(),
-            ];
-            if lengths.iter().any(|&length| length != lengths[0]) {
-                return Err(length_mismatch(
-                    title,
-                    &format!("series \"{}\"", series.label),
-                    "m, value, lo, hi",
-                    &lengths,
-                ));
-            }
-            let mut series_points = Vec::new();
-            let mut series_bars = Vec::new();
-            let mut m_extent = Extent::default();
-            for (((&m, &value), &lo), &hi) in series
-                .m
-                .iter()
-                .zip(&series.value)
-                .zip(&series.lo)
-                .zip(&series.hi)
-                .filter(|(((m, value), _), _)| positive(**m) && positive(**value))
-            {
-                series_points.push((m, value));
-                x_extent.include(m);
-                m_extent.include(m);
-                y_extent.include(value);
-                if lo.is_finite() && hi.is_finite() {
-                    series_bars.push((m, value, lo.min(hi), lo.max(hi)));
-                    let (low, high) = spread_in_range(Scale::Log, value, lo.min(hi), lo.max(hi));
-                    y_extent.include(low);
-                    y_extent.include(high);
-                }
-            }
-            let span = series
-                .fit
-                .as_ref()
-                .zip(m_extent.0)
-                .and_then(|(fit, (m_low, m_high))| {
-                    let line = |m: f64| (m, (fit.intercept_log + fit.slope * m.ln()).exp());
-                    let ends = [line(m_low), line(m_high)];
-                    ends.iter().all(|&(_, y)| positive(y)).then_some(ends)
-                });
-            for &(_, y) in span.iter().flatten() {
-                y_extent.include(y);
-            }
+            let (series_points, series_bars, span) =
+                series_parts(title, series, &mut x_extent, &mut y_extent)?;
             points.push(series_points);
             raw_bars.push(series_bars);
             fit_spans.push(span);
@@ -467,128 +468,109 @@ impl<'a> ScalingChart<'a> {
     }
 }
 
-/// Vertices of the marker of series `index` around (0, 0) in pixels: circle, square, triangle,
-/// diamond, inverted triangle, then again.
-fn marker(index: usize) -> Vec<(i32, i32)> {
-    let polygon = |corners: u32, radius: f64, turn: f64| -> Vec<(i32, i32)> {
-        (0..corners)
-            .map(|corner| {
-                let angle = turn + std::f64::consts::TAU * f64::from(corner) / f64::from(corners);
-                (
-                    (radius * angle.cos()).round() as i32,
-                    (-radius * angle.sin()).round() as i32,
-                )
-            })
-            .collect()
-    };
-    use std::f64::consts::FRAC_PI_2;
-    match index % 5 {
-        0 => polygon(24, 9.0, 0.0),
-        1 => polygon(4, 11.0, FRAC_PI_2 / 2.0),
-        2 => polygon(3, 12.0, FRAC_PI_2),
-        3 => polygon(4, 12.0, 0.0),
-        _ => polygon(3, 12.0, -FRAC_PI_2),
-    }
-}
-
 /// Half width of the caps of an error bar in pixels.
 const CAP: i32 = 9;
 
-impl ScaledChart for ScalingChart<'_> {
-    fn frame(&self) -> Frame<'_> {
+/// The markers of the series: all five shapes.
+const MARKERS: MarkerSet = MarkerSet { count: 5 };
+
+impl ScalingChart<'_> {
+    /// The chart as a [`Figure`]: the guides, the fitted lines, each series' error bars, caps
+    /// and markers, then the legend entries (series, then guides) and the legend box.
+    fn figure(&self) -> Figure {
         let figure = self.figure;
-        Frame {
-            title: &figure.title,
-            x_label: &figure.x_label,
-            y_label: &figure.y_label,
-            x_scale: Scale::Log,
-            y_scale: Scale::Log,
-        }
-    }
-
-    fn ranges(&self) -> (Range<f64>, Range<f64>) {
-        (self.x_range.clone(), self.y_range.clone())
-    }
-
-    fn draw_data<'a, Backend, X, Y>(
-        &self,
-        chart: &mut ChartContext<'a, Backend, Cartesian2d<X, Y>>,
-    ) -> DrawResult<Backend>
-    where
-        Backend: DrawingBackend + 'a,
-        X: Ranged<ValueType = f64>,
-        Y: Ranged<ValueType = f64>,
-    {
-        let figure = self.figure;
-
+        let mut layers = Vec::new();
         for (guide, ends) in &self.guides {
-            chart.draw_series(DashedLineSeries::new(
-                ends.iter().copied(),
-                guide.dash,
-                8,
+            layers.push(Layer::Line(Line::new(
+                ends.to_vec(),
                 GUIDE_GREY.stroke_width(3),
-            ))?;
+                Some((guide.dash, 8)),
+            )));
         }
         for (index, ends) in self.fits.iter().enumerate() {
             if let Some(ends) = ends {
                 let colour = PALETTE[index % PALETTE.len()];
-                chart.draw_series(LineSeries::new(
-                    ends.iter().copied(),
+                layers.push(Layer::Line(Line::new(
+                    ends.to_vec(),
                     colour.stroke_width(LINE_WIDTH - 1),
-                ))?;
+                    None,
+                )));
             }
         }
         for (index, (points, bars)) in self.points.iter().zip(&self.bars).enumerate() {
             let colour = PALETTE[index % PALETTE.len()];
             let dodge = self.dodge(index);
             let stroke = colour.stroke_width(3);
-            chart.draw_series(bars.iter().map(|bar| {
-                let m = bar.m * dodge;
-                PathElement::new(vec![(m, bar.low), (m, bar.high)], stroke)
-            }))?;
+            layers.push(Layer::Paths {
+                paths: bars
+                    .iter()
+                    .map(|bar| vec![(bar.m * dodge, bar.low), (bar.m * dodge, bar.high)])
+                    .collect(),
+                style: stroke,
+                dash: None,
+            });
             let caps = bars.iter().flat_map(|bar| {
                 [(bar.low, bar.low_capped), (bar.high, bar.high_capped)]
                     .into_iter()
                     .filter(|&(_, capped)| capped)
                     .map(move |(end, _)| (bar.m * dodge, end))
             });
-            chart.draw_series(caps.map(|end| {
-                EmptyElement::at(end) + PathElement::new(vec![(-CAP, 0), (CAP, 0)], stroke)
-            }))?;
-            chart.draw_series(points.iter().map(|&(m, value)| {
-                EmptyElement::at((m * dodge, value)) + Polygon::new(marker(index), colour.filled())
-            }))?;
+            layers.push(Layer::Marks {
+                points: caps.collect(),
+                mark: Mark::Cap(CAP),
+                style: stroke,
+            });
+            layers.push(Layer::Marks {
+                points: points
+                    .iter()
+                    .map(|&(m, value)| (m * dodge, value))
+                    .collect(),
+                mark: Mark::Shape(marker(MARKERS, index)),
+                style: colour.filled(),
+            });
         }
 
         let labels = self.legend_labels();
         for (index, (series, label)) in figure.series.iter().zip(&labels).enumerate() {
             let colour = PALETTE[index % PALETTE.len()];
-            let with_line = series.fit.is_some();
-            let line = colour.stroke_width(LINE_WIDTH - 1);
-            legend_entry(chart, label.clone(), move |(x, y)| {
-                let centre = LEGEND_SAMPLE / 2;
-                let shape: Vec<(i32, i32)> = marker(index)
-                    .into_iter()
-                    .map(|(dx, dy)| (dx + centre, dy))
-                    .collect();
-                let reach = if with_line { LEGEND_SAMPLE } else { 0 };
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(0, 0), (reach, 0)], line)
-                    + Polygon::new(shape, colour.filled())
-            })?;
+            layers.push(Layer::Entry(LegendEntry {
+                label: label.clone(),
+                sample: Sample::Marker {
+                    reach: if series.fit.is_some() {
+                        LEGEND_SAMPLE
+                    } else {
+                        0
+                    },
+                    line: colour.stroke_width(LINE_WIDTH - 1),
+                    centre: LEGEND_SAMPLE / 2,
+                    shape: marker(MARKERS, index),
+                    fill: colour.filled(),
+                },
+            }));
         }
         for (label, (guide, _)) in labels[figure.series.len()..].iter().zip(&self.guides) {
-            let dash = guide.dash.min(14);
-            legend_entry(chart, label.clone(), move |(x, y)| {
-                DashedPathElement::new(
-                    vec![(x, y), (x + LEGEND_SAMPLE, y)],
-                    dash,
-                    6,
-                    GUIDE_GREY.stroke_width(3),
-                )
-            })?;
+            layers.push(Layer::Entry(LegendEntry {
+                label: label.clone(),
+                sample: Sample::Line {
+                    from: 0,
+                    to: LEGEND_SAMPLE,
+                    style: GUIDE_GREY.stroke_width(3),
+                    dash: Some((guide.dash.min(14), 6)),
+                },
+            }));
         }
-        SAMPLE_LEGEND.draw(chart, self.legend_corner())
+        Figure {
+            frame: Frame::new(
+                &figure.title,
+                Axis::new(&figure.x_label, Scale::Log, self.x_range.clone()),
+                Axis::new(&figure.y_label, Scale::Log, self.y_range.clone()),
+            ),
+            layers,
+            legend: Some(Legend {
+                style: SAMPLE_LEGEND,
+                corner: self.legend_corner(),
+            }),
+        }
     }
 }
 
@@ -597,10 +579,6 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
 
     use super::*;
-
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
-    }
 
     #[test]
     fn fit_label_carries_slope_and_interval_to_two_decimals() {
@@ -620,16 +598,5 @@ mod tests {
         };
         assert_eq!(fit_label("t = 1", Some(&open)), "t = 1: slope -0.98");
         assert_eq!(fit_label("t = 1", None), "t = 1");
-    }
-
-    #[test]
-    fn power_line_is_cut_where_it_leaves_the_chart() {
-        // y = 1 / x through (1, 1) on [0.1, 100] x [0.1, 100]: leaves the chart at x = 10.
-        let [start, end] = power_line_in((1.0, 1.0), -1.0, &(0.1..100.0), &(0.1..100.0)).unwrap();
-        assert!(close(start.0, 0.1) && close(start.1, 10.0));
-        assert!(close(end.0, 10.0) && close(end.1, 0.1));
-        assert!(power_line_in((1.0, 1e6), -1.0, &(0.1..100.0), &(0.1..100.0)).is_none());
-        let flat = power_line_in((1.0, 1.0), 0.0, &(0.1..100.0), &(0.1..100.0)).unwrap();
-        assert!(close(flat[0].0, 0.1) && close(flat[1].0, 100.0));
     }
 }

@@ -7,19 +7,20 @@
 use std::ops::Range;
 use std::path::Path;
 
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::plot::canvas::{DrawResult, render_png_and_svg};
 use crate::plot::chart::{
-    Extent, Frame, LEGEND_SAMPLE, LINE_WIDTH, Layout, SAMPLE_LEGEND, ScaledChart, clamp_into,
-    drawable, drawable_in_words, drawable_segments, legend_entry, legend_label, length_mismatch,
-    runs, spread_in_range,
+    Extent, LEGEND_SAMPLE, LINE_WIDTH, Layout, SAMPLE_LEGEND, clamp_into, drawable,
+    drawable_in_words, drawable_segments, legend_label, length_mismatch, runs, spread_in_range,
 };
 use crate::plot::colormap::ColourMap;
 use crate::plot::figure::{Curve, Scale};
+use crate::plot::model::{
+    Axis, Figure, Frame, Layer, Legend, LegendEntry, Line, Mark, Sample, render,
+};
 
+pub use super::points::render_points;
 pub use super::scaling::{
     PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, render_scaling,
     render_scaling_with_slopes,
@@ -112,7 +113,7 @@ pub struct WidthCurves {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn render_width_curves(figure: &WidthCurves, stem: &Path) -> Result<()> {
-    render_png_and_svg(&WidthChart::new(figure)?, stem)
+    render(&WidthChart::new(figure)?.figure(), stem)
 }
 
 /// Opacity of a band's fill: overlapping bands of neighbouring widths stay distinguishable.
@@ -291,43 +292,27 @@ impl<'a> WidthChart<'a> {
     }
 }
 
-impl ScaledChart for WidthChart<'_> {
-    fn frame(&self) -> Frame<'_> {
+impl WidthChart<'_> {
+    /// The chart as a [`Figure`]: every band below every curve (a band never hides a curve of
+    /// another width), the curves by increasing m, the reference on top, then the legend.
+    fn figure(&self) -> Figure {
         let figure = self.figure;
-        Frame {
-            title: &figure.title,
-            x_label: &figure.x_label,
-            y_label: &figure.y_label,
-            x_scale: figure.x_scale,
-            y_scale: figure.y_scale,
-        }
-    }
-
-    fn ranges(&self) -> (Range<f64>, Range<f64>) {
-        (self.x_range.clone(), self.y_range.clone())
-    }
-
-    fn draw_data<'a, Backend, X, Y>(
-        &self,
-        chart: &mut ChartContext<'a, Backend, Cartesian2d<X, Y>>,
-    ) -> DrawResult<Backend>
-    where
-        Backend: DrawingBackend + 'a,
-        X: Ranged<ValueType = f64>,
-        Y: Ranged<ValueType = f64>,
-    {
-        // Every band below every curve: a band never hides a curve of another width.
+        let mut layers = Vec::new();
         for &index in &self.order {
             let fill = self.colours[index].mix(BAND_OPACITY);
             for polygon in self.band_polygons(index) {
                 if polygon.len() == 2 {
                     // A band at a lone point: a short vertical stroke.
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        polygon,
-                        fill.stroke_width(LINE_WIDTH + 4),
-                    )))?;
+                    layers.push(Layer::Paths {
+                        paths: vec![polygon],
+                        style: fill.stroke_width(LINE_WIDTH + 4),
+                        dash: None,
+                    });
                 } else {
-                    chart.draw_series(std::iter::once(Polygon::new(polygon, fill.filled())))?;
+                    layers.push(Layer::Area {
+                        vertices: polygon,
+                        style: fill.filled(),
+                    });
                 }
             }
         }
@@ -335,36 +320,65 @@ impl ScaledChart for WidthChart<'_> {
             let colour = self.colours[index];
             let line = colour.stroke_width(LINE_WIDTH);
             for run in &self.lines[index] {
-                chart.draw_series(LineSeries::new(run.iter().copied(), line))?;
+                layers.push(Layer::Line(Line::new(run.clone(), line, None)));
                 if let [point] = run.as_slice() {
-                    chart.draw_series(std::iter::once(Circle::new(*point, 5, colour.filled())))?;
+                    layers.push(lone_point(*point, colour.filled()));
                 }
             }
         }
         let dashed = BLACK.stroke_width(LINE_WIDTH - 1);
         for run in &self.reference {
-            chart.draw_series(DashedLineSeries::new(run.iter().copied(), 18, 10, dashed))?;
+            layers.push(Layer::Line(Line::new(run.clone(), dashed, Some((18, 10)))));
             if let [point] = run.as_slice() {
-                chart.draw_series(std::iter::once(Circle::new(*point, 5, BLACK.filled())))?;
+                layers.push(lone_point(*point, BLACK.filled()));
             }
         }
 
         let labels = self.legend_labels();
         for (&index, label) in self.order.iter().zip(&labels) {
             let colour = self.colours[index];
-            let (line, fill) = (colour.stroke_width(LINE_WIDTH), colour.mix(BAND_OPACITY));
-            legend_entry(chart, label.clone(), move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + Rectangle::new([(0, -13), (LEGEND_SAMPLE, 13)], fill.filled())
-                    + PathElement::new(vec![(0, 0), (LEGEND_SAMPLE, 0)], line)
-            })?;
+            layers.push(Layer::Entry(LegendEntry {
+                label: label.clone(),
+                sample: Sample::Band {
+                    length: LEGEND_SAMPLE,
+                    half_height: 13,
+                    fill: colour.mix(BAND_OPACITY).filled(),
+                    line: colour.stroke_width(LINE_WIDTH),
+                },
+            }));
         }
         if let Some(label) = labels.get(self.order.len()) {
-            legend_entry(chart, label.clone(), move |(x, y)| {
-                DashedPathElement::new(vec![(x, y), (x + LEGEND_SAMPLE, y)], 12, 6, dashed)
-            })?;
+            layers.push(Layer::Entry(LegendEntry {
+                label: label.clone(),
+                sample: Sample::Line {
+                    from: 0,
+                    to: LEGEND_SAMPLE,
+                    style: dashed,
+                    dash: Some((12, 6)),
+                },
+            }));
         }
-        SAMPLE_LEGEND.draw(chart, self.legend_corner())
+        Figure {
+            frame: Frame::new(
+                &figure.title,
+                Axis::new(&figure.x_label, figure.x_scale, self.x_range.clone()),
+                Axis::new(&figure.y_label, figure.y_scale, self.y_range.clone()),
+            ),
+            layers,
+            legend: Some(Legend {
+                style: SAMPLE_LEGEND,
+                corner: self.legend_corner(),
+            }),
+        }
+    }
+}
+
+/// The dot drawn at a run of a single point, which a line cannot show.
+fn lone_point(point: (f64, f64), style: ShapeStyle) -> Layer {
+    Layer::Marks {
+        points: vec![point],
+        mark: Mark::Dot(5),
+        style,
     }
 }
 
