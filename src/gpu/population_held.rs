@@ -18,11 +18,11 @@ use super::held::{
 };
 use super::{CudaInteraction, Real, TILE, population_risk};
 use crate::device::Precision;
+use crate::dynamics::HeldBuffer;
 use crate::dynamics::Train;
 use crate::dynamics::drift::DriftCoefficients;
 use crate::dynamics::integrator::At;
 use crate::error::{Error, Result};
-use crate::task::HeldBuffer;
 
 /// The held particles of population mode with the teacher and the per-stage sums.
 pub(crate) struct HeldPopulation<T> {
