@@ -190,7 +190,7 @@ pub(crate) fn held_mut<T>(held: &mut Option<HeldParticles<T>>) -> Outcome<&mut H
         Failure::Invalid(Error::invalid(
             "particles on the GPU",
             "none",
-            "particles held (RiskMode::hold) before a step",
+            "particles held (Backend::hold) before a step",
         ))
     })
 }

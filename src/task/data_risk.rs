@@ -80,6 +80,8 @@ impl DataScratch {
 /// Risk 1/2 mean_i (y_i - f(x_i))^2 on a data set, and dR/dtheta into `grad` when given
 /// (docs/math.md section 4). Samples are processed in blocks; per block two products per particle
 /// chunk (W_c X_b^T, then (r sigma'(Z))_c X_b) with fused elementwise passes.
+// Over 100 lines: the forward pass, the residuals, the backward pass and the gradient assembly
+// share the chunk buffers block by block, in the fixed order that makes the sums deterministic.
 pub fn data_risk(
     network: &Network,
     theta: &DMatrix<f64>,

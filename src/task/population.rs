@@ -252,6 +252,9 @@ impl PopulationRisk {
 
     /// sum_l a_l K(w_j, w_l), sum_l a_l coef_u(w_j, w_l) and sum_l a_l coef_v(w_j, w_l) w_l for
     /// every j, tile by tile (module documentation).
+    // Over 100 lines: the diagonal tiles and the rounds of off-diagonal pairs share the tile
+    // locks, the scaled columns and the pool in one fixed order (the determinism argument of
+    // the module documentation); split, each part would re-borrow all of them.
     fn tiled_interaction(&mut self, theta: &DMatrix<f64>, want_grad: bool) {
         let m = theta.nrows();
         let d = theta.ncols() - 1;
@@ -458,6 +461,42 @@ impl PopulationRisk {
             });
     }
 
+    /// Teacher terms V(w_j) = (1/k) sum_i a*_i K(w_j, w*_i) and grad V(w_j) into
+    /// `teacher_value` and `teacher_grad`, for every j (after `sq_norms`).
+    fn teacher_terms(&mut self, theta: &DMatrix<f64>) {
+        let d = theta.ncols() - 1;
+        let w = w_view(theta);
+        let kernel = &self.kernel;
+        let q = &self.sq_norms;
+        let star = self.teacher.matrix();
+        let k = star.nrows();
+        let star_q: Vec<f64> = (0..k)
+            .map(|i| star.row(i).columns(1, d).norm_squared())
+            .collect();
+        self.teacher_value
+            .par_iter_mut()
+            .zip(self.teacher_grad.par_chunks_mut(d))
+            .enumerate()
+            .for_each(|(j, (value, gradient))| {
+                let (mut v, mut coef_u) = (0.0, 0.0);
+                gradient.iter_mut().for_each(|g| *g = 0.0);
+                for i in 0..k {
+                    let dot: f64 = (0..d).map(|c| w[(j, c)] * star[(i, 1 + c)]).sum();
+                    let weight = star[(i, 0)] / k as f64;
+                    let terms = kernel.terms(q[j], star_q[i], dot);
+                    v += weight * terms.value;
+                    coef_u += weight * terms.coef_u;
+                    for (c, g) in gradient.iter_mut().enumerate() {
+                        *g += weight * terms.coef_v * star[(i, 1 + c)];
+                    }
+                }
+                for (c, g) in gradient.iter_mut().enumerate() {
+                    *g += coef_u * w[(j, c)];
+                }
+                *value = v;
+            });
+    }
+
     /// Risk, and dR/dtheta into `grad` (m x (1 + d)) when given.
     ///
     /// # Errors
@@ -526,37 +565,7 @@ impl PopulationRisk {
         } else {
             self.tiled_interaction(theta, want_grad);
         }
-        let kernel = &self.kernel;
-        let q = &self.sq_norms;
-
-        // Teacher terms V(w_j) = (1/k) sum_i a*_i K(w_j, w*_i) and its gradient.
-        let star = self.teacher.matrix();
-        let k = star.nrows();
-        let star_q: Vec<f64> = (0..k)
-            .map(|i| star.row(i).columns(1, d).norm_squared())
-            .collect();
-        self.teacher_value
-            .par_iter_mut()
-            .zip(self.teacher_grad.par_chunks_mut(d))
-            .enumerate()
-            .for_each(|(j, (value, gradient))| {
-                let (mut v, mut coef_u) = (0.0, 0.0);
-                gradient.iter_mut().for_each(|g| *g = 0.0);
-                for i in 0..k {
-                    let dot: f64 = (0..d).map(|c| w[(j, c)] * star[(i, 1 + c)]).sum();
-                    let weight = star[(i, 0)] / k as f64;
-                    let terms = kernel.terms(q[j], star_q[i], dot);
-                    v += weight * terms.value;
-                    coef_u += weight * terms.coef_u;
-                    for (c, g) in gradient.iter_mut().enumerate() {
-                        *g += weight * terms.coef_v * star[(i, 1 + c)];
-                    }
-                }
-                for (c, g) in gradient.iter_mut().enumerate() {
-                    *g += coef_u * w[(j, c)];
-                }
-                *value = v;
-            });
+        self.teacher_terms(theta);
 
         let scale = network.output_scale(m);
         let network_energy = scale * scale * ordered_sum(m, |j| a[j] * self.pair_sum[j]);
