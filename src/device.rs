@@ -1,13 +1,15 @@
-//! Where the pair interaction of population mode runs (`device`, `--device`) and in which
-//! floating-point precision (`precision`): the scenario keys of the GPU backend (`crate::gpu`,
-//! cargo feature `cuda`). The CPU path is float64 throughout (docs/math.md conventions as written);
-//! `precision = "f32"` runs the GPU kernel in float32 and returns its sums as float64.
+//! Where the risk of every mode is evaluated and the particles live (`device`, `--device`),
+//! and in which floating-point precision (`precision`): the scenario keys from which
+//! `crate::backend::for_device` chooses the backend (the CPU, or the CUDA backend of
+//! `crate::gpu`, cargo feature `cuda`: population mode's fused kernel and the data modes'
+//! cuBLAS path). The CPU path is float64 throughout (docs/math.md conventions as written);
+//! `precision = "f32"` runs the GPU kernels in float32 and returns their results as float64.
 
 use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// The device of the population interaction.
+/// The device of the risk's evaluation (and, during a run, of the particles).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Device {
     /// The CPU (rayon), the default.
@@ -17,7 +19,7 @@ pub enum Device {
     Cuda,
 }
 
-/// The floating-point type of the GPU kernel.
+/// The floating-point type of the GPU kernels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Precision {
     /// float64, the default: the CPU's results to rounding.

@@ -5,14 +5,18 @@
 //! theta_j = (a_j, w_j) (every convention is in `docs/math.md`).
 //!
 //! Layers, each using only those to its left:
-//! `error -> random -> math -> {device, gpu} -> task -> dynamics -> diagnostics -> {plot, output} -> scenario`,
+//! `error -> random -> math -> device -> task -> dynamics -> gpu -> backend -> diagnostics -> {plot, output} -> scenario`,
 //! and above them the commands: `run -> limit -> sweep -> gallery` (and `bench`).
 //!
 //! - [`math`]: activations, pair kernels K and grad_1 K, particles, deterministic reductions.
-//! - [`device`]: where the population interaction runs (`cpu`, `cuda`) and in which precision.
-//! - `gpu` (cargo feature `cuda`): the fused CUDA kernel of the population interaction.
-//! - [`task`]: targets (teachers), data sets and the three risk modes.
-//! - [`dynamics`]: drift, noise, integrators and the simulation loop.
+//! - [`device`]: the scenario keys `device` (`cpu`, `cuda`) and `precision`.
+//! - [`task`]: targets (teachers), data sets and the three risk modes: the risk and its
+//!   gradient, on the CPU.
+//! - [`dynamics`]: drift, noise, integrators, the simulation loop, and the `Backend` trait
+//!   (where the risk is evaluated and the particles live; the host by default).
+//! - `gpu` (cargo feature `cuda`): the CUDA backend (cuBLAS and kernels of the data modes, the
+//!   fused kernel of population mode, particles held on the GPU for a run).
+//! - [`backend`]: the backend a scenario's `device` and `precision` choose.
 //! - [`diagnostics`]: scalars observed along a run.
 //! - [`plot`] and [`output`]: figures and the files of a run directory.
 //! - [`scenario`]: experiments as TOML data, validated into typed configuration.
@@ -20,6 +24,7 @@
 //!   scenario with rotation symmetry (`meanfield limit`, `docs/limit.md` sections 10-12);
 //!   [`sweep`]: widths and seeds against a limit; [`gallery`]: classic results reproduced.
 
+pub mod backend;
 pub mod bench;
 pub mod device;
 pub mod diagnostics;

@@ -18,14 +18,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use held_run::{assert_same_run, run_scenario};
+use meanfield::backend::for_device;
 use meanfield::device::{Device, Precision};
+use meanfield::dynamics::Backend;
 use meanfield::gpu::{
     CudaInteraction, compile_options, compile_population, driver_present, nvrtc_present,
     population_risk,
 };
 use meanfield::math::{Activation, InitLaw, Network, PairKernel, Particles};
 use meanfield::scenario::Scenario;
-use meanfield::task::{Directions, OutputWeights, PopulationRisk, Teacher, TeacherSpec};
+use meanfield::task::{Directions, OutputWeights, PopulationRisk, RiskMode, Teacher, TeacherSpec};
 use nalgebra::DMatrix;
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -117,12 +119,21 @@ fn teacher(activation: Activation, d: usize) -> Teacher {
     Teacher::generate(&spec, d, d, activation, 0.0, 7).unwrap()
 }
 
-/// A population risk of `activation` for particles of dimension `d`, on `device` (teacher:
-/// [`teacher`]).
-fn risk(activation: Activation, d: usize, device: Device, precision: Precision) -> PopulationRisk {
-    let mut risk = PopulationRisk::new(activation, teacher(activation, d)).unwrap();
-    risk.use_device(device, precision, d).unwrap();
-    risk
+/// A population risk of `activation` for particles of dimension `d` (teacher: [`teacher`]).
+fn risk(activation: Activation, d: usize) -> PopulationRisk {
+    PopulationRisk::new(activation, teacher(activation, d)).unwrap()
+}
+
+/// [`risk`] as a risk mode, with its backend on `device`.
+fn on_device(
+    activation: Activation,
+    d: usize,
+    device: Device,
+    precision: Precision,
+) -> (RiskMode, Box<dyn Backend>) {
+    let mode = RiskMode::Population(Box::new(risk(activation, d)));
+    let backend = for_device(device, precision, &mode, activation, d).unwrap();
+    (mode, backend)
 }
 
 /// The largest |g_gpu - g_cpu| over the entries of each column, relative to the column's
@@ -141,13 +152,17 @@ fn gradient_deviation(
     theta.row_mut(3).columns_mut(1, d).fill(0.0);
     let copy = theta.row(5).into_owned();
     theta.row_mut(6).copy_from(&copy);
-    let mut cpu = risk(activation, d, Device::Cpu, Precision::F64);
-    let mut gpu = risk(activation, d, Device::Cuda, precision);
-    assert!(gpu.on_gpu() && !cpu.on_gpu());
+    let (mut cpu, mut on_cpu) = on_device(activation, d, Device::Cpu, Precision::F64);
+    let (mut gpu, mut on_gpu) = on_device(activation, d, Device::Cuda, precision);
+    assert!(on_gpu.on_gpu() && !on_cpu.on_gpu());
     let mut g_cpu = DMatrix::zeros(m, d + 1);
     let mut g_gpu = DMatrix::zeros(m, d + 1);
-    let r_cpu = cpu.evaluate(&network, &theta, Some(&mut g_cpu)).unwrap();
-    let r_gpu = gpu.evaluate(&network, &theta, Some(&mut g_gpu)).unwrap();
+    let r_cpu = on_cpu
+        .evaluate(&mut cpu, &network, &theta, Some(&mut g_cpu))
+        .unwrap();
+    let r_gpu = on_gpu
+        .evaluate(&mut gpu, &network, &theta, Some(&mut g_gpu))
+        .unwrap();
     let mut worst: f64 = 0.0;
     for c in 0..=d {
         let scale = g_cpu.column(c).amax();
@@ -450,7 +465,7 @@ fn the_population_gradient_kernels_run_on_the_cpu_give_the_cpu_gradient() {
             };
             let network = Network::new(activation, 1.0).unwrap();
             let theta = test_particles(m, d);
-            let mut cpu = risk(activation, d, Device::Cpu, Precision::F64);
+            let mut cpu = risk(activation, d);
             let teacher = teacher(activation, d);
             let mut expected = DMatrix::zeros(m, d + 1);
             let r_cpu = cpu.evaluate(&network, &theta, Some(&mut expected)).unwrap();

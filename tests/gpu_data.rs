@@ -22,13 +22,13 @@ use std::process::{Command, Stdio};
 use held_run::{assert_same_run, run_scenario};
 use meanfield::device::{Device, Precision};
 use meanfield::dynamics::integrator::{At, StageOps};
-use meanfield::dynamics::{Dynamics, Flow, Integrator, Stepper, Train};
+use meanfield::dynamics::{Dynamics, Flow, Host, Integrator, Stepper, Train};
 use meanfield::gpu::data::{CudaData, Slot, THREADS, compile_data, data_compile_options};
 use meanfield::gpu::driver_present;
 use meanfield::gpu::plan::{DataPlan, HostKernels, Passes, run_on_host, run_with};
 use meanfield::math::{Activation, InitLaw, Network, Particles};
 use meanfield::scenario::Scenario;
-use meanfield::task::risk::{DataScratch, data_risk};
+use meanfield::task::{DataScratch, data_risk};
 use meanfield::task::{
     DataSet, Directions, EmpiricalRisk, InputLaw, OutputWeights, RiskMode, Teacher, TeacherSpec,
 };
@@ -481,6 +481,7 @@ fn steps_on_emulated_held_particles_are_the_host_steps_bit_for_bit() {
                 network: &network,
                 dynamics: &dynamics,
                 risk: &mut risk,
+                backend: &mut Host,
             };
             let host_risk = host.first_stage(&mut flow, &theta).unwrap();
             host.finish(&mut flow, &mut theta, dt, seed, step).unwrap();
@@ -541,7 +542,7 @@ fn a_data_mode_on_cuda_gets_the_gpu_or_a_clear_error_for_every_activation() {
                         driver_present(),
                         "{mode} {activation}: no driver, yet set up"
                     );
-                    assert!(setup.simulation.risk.on_gpu(), "{mode} {activation}");
+                    assert!(setup.simulation.backend().on_gpu(), "{mode} {activation}");
                 }
                 Err(e) => {
                     let text = e.to_string();

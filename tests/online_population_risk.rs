@@ -13,7 +13,7 @@ use meanfield::error::Result;
 use meanfield::math::Network;
 use meanfield::random::Purpose;
 use meanfield::scenario::{RiskSpec, Scenario};
-use meanfield::task::risk::{DataScratch, data_risk};
+use meanfield::task::{DataScratch, data_risk};
 use meanfield::task::{DataSet, InputLaw, PopulationRisk};
 use nalgebra::DMatrix;
 use rand::rngs::Xoshiro256PlusPlus;

@@ -287,7 +287,7 @@ fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
         a: OutputWeights::Constant(1.0),
     };
     let teacher = Teacher::generate(&spec, d, d, activation, 0.0, 0)?;
-    let mut risk = match sized.n {
+    let risk = match sized.n {
         Some(n) => {
             let law = InputLaw { d, bias: false };
             let data = DataSet::generate(n, law, &teacher, 0, Purpose::Data, 0)?;
@@ -295,7 +295,8 @@ fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
         }
         None => RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?)),
     };
-    risk.use_device(backend.device, backend.precision, activation, d)?;
+    let device =
+        crate::backend::for_device(backend.device, backend.precision, &risk, activation, d)?;
     let simulation = Simulation::new(
         network,
         Dynamics::default(),
@@ -303,7 +304,8 @@ fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
         Integrator::Euler,
         0.01,
         0,
-    )?;
+    )?
+    .with_backend(device);
     Ok(Problem {
         simulation,
         teacher,
@@ -311,7 +313,7 @@ fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
     })
 }
 
-/// The self-check of a benchmark: dR/dtheta from `simulation.risk` ([`RiskMode::evaluate`],
+/// The self-check of a benchmark: dR/dtheta from `simulation` ([`Simulation::evaluate`],
 /// the path every step takes) against the plain reference on [`check_rows`] rows, with
 /// [`compare_rows`] and [`CHECK_TOLERANCE`]. Returns the largest relative deviation.
 ///
@@ -359,9 +361,7 @@ pub fn self_check_within(
         }
     };
     let mut gradient = DMatrix::zeros(theta.nrows(), theta.ncols());
-    simulation
-        .risk
-        .evaluate(&network, theta, Some(&mut gradient))?;
+    simulation.evaluate(theta, Some(&mut gradient))?;
     compare_rows(case, &gradient, &reference, &rows, tolerance)
 }
 

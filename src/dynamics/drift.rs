@@ -6,6 +6,7 @@
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
+use crate::dynamics::Backend;
 use crate::error::{Error, Result};
 use crate::math::Network;
 use crate::task::RiskMode;
@@ -149,7 +150,8 @@ pub struct DriftCoefficients {
     pub train: Train,
 }
 
-/// A velocity field: the risk mode with the network and the dynamics parameters.
+/// A velocity field: the risk mode with the network and the dynamics parameters, and the
+/// backend that evaluates the risk where the particles live.
 #[derive(Debug)]
 pub struct Flow<'a> {
     /// The network architecture.
@@ -158,12 +160,16 @@ pub struct Flow<'a> {
     pub dynamics: &'a Dynamics,
     /// The risk and its gradient.
     pub risk: &'a mut RiskMode,
+    /// Where the risk is evaluated ([`crate::dynamics::Host`] for the CPU).
+    pub backend: &'a mut dyn Backend,
 }
 
 impl Flow<'_> {
     /// Writes the drift at `theta` into `velocity` and returns the risk there.
     pub fn velocity(&mut self, theta: &DMatrix<f64>, velocity: &mut DMatrix<f64>) -> Result<f64> {
-        let risk = self.risk.evaluate(self.network, theta, Some(velocity))?;
+        let risk = self
+            .backend
+            .evaluate(self.risk, self.network, theta, Some(velocity))?;
         self.dynamics
             .gradient_to_drift(self.network, theta, velocity);
         Ok(risk)

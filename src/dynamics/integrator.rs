@@ -7,9 +7,8 @@ use rayon::prelude::*;
 
 use crate::dynamics::drift::DriftCoefficients;
 use crate::dynamics::noise::{apply_noise, draw_noise};
-use crate::dynamics::{Dynamics, Flow, Train};
+use crate::dynamics::{Dynamics, Flow, HeldBuffer, Train};
 use crate::error::{Error, Result};
-use crate::task::{Held, HeldBuffer};
 
 /// An integrator of the particle flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +94,7 @@ pub enum At {
 /// The operations of one explicit Runge-Kutta step on the particles, wherever they are held:
 /// in host matrices ([`Stepper::first_stage`], [`Stepper::finish`]) or on a device that keeps
 /// them between steps ([`Stepper::first_stage_held`], [`Stepper::finish_held`], through
-/// [`crate::task::RiskMode::held`]). The step itself (`rk_finish`) is written once over these.
+/// [`crate::dynamics::Backend::held`]). The step itself (`rk_finish`) is written once over these.
 pub trait StageOps {
     /// The drift at `at` into stage `stage`; returns the risk there.
     fn drift(&mut self, at: At, stage: usize) -> Result<f64>;
@@ -169,7 +168,8 @@ impl VelocityField for Flow<'_> {
     }
 }
 
-/// The stage operations on particles held by the risk mode's device ([`crate::task::RiskMode::held`]).
+/// The stage operations on particles held by the flow's backend
+/// ([`crate::dynamics::Backend::held`]).
 struct HeldOps<'s, 'f> {
     flow: &'s mut Flow<'f>,
     /// m^(-alpha).
@@ -189,34 +189,36 @@ impl<'s, 'f> HeldOps<'s, 'f> {
     }
 }
 
-impl HeldOps<'_, '_> {
-    fn held(&mut self) -> Result<Held<'_>> {
-        self.flow.risk.held().ok_or_else(|| {
-            Error::invalid(
-                "particles held on the device",
-                "none",
-                "a data mode on device = \"cuda\" that holds the particles",
-            )
-        })
-    }
+/// The error of a held step on a backend that holds no particles.
+fn nothing_held() -> Error {
+    Error::invalid(
+        "particles held on the device",
+        "none",
+        "a backend on device = \"cuda\" that holds the particles",
+    )
 }
 
 impl StageOps for HeldOps<'_, '_> {
     fn drift(&mut self, at: At, stage: usize) -> Result<f64> {
         let (output_scale, coefficients) = (self.output_scale, self.coefficients);
-        self.held()?.drift(output_scale, &coefficients, at, stage)
+        let Flow { risk, backend, .. } = &mut *self.flow;
+        let held = backend.held().ok_or_else(nothing_held)?;
+        held.drift(risk, output_scale, &coefficients, at, stage)
     }
 
     fn probe_from_state(&mut self) -> Result<()> {
-        self.held()?.probe_from_state()
+        let held = self.flow.backend.held().ok_or_else(nothing_held)?;
+        held.probe_from_state()
     }
 
     fn axpy(&mut self, target: At, alpha: f64, stage: usize) -> Result<()> {
-        self.held()?.axpy(target, alpha, stage)
+        let held = self.flow.backend.held().ok_or_else(nothing_held)?;
+        held.axpy(target, alpha, stage)
     }
 
     fn noise(&mut self, amplitude: f64, train: Train, draws: &[f64]) -> Result<()> {
-        self.held()?.noise(amplitude, train, draws)
+        let held = self.flow.backend.held().ok_or_else(nothing_held)?;
+        held.noise(amplitude, train, draws)
     }
 }
 
@@ -297,14 +299,14 @@ impl Stepper {
         )
     }
 
-    /// [`Stepper::first_stage`] on the particles the risk mode holds on its device (m
+    /// [`Stepper::first_stage`] on the particles the flow's backend holds on its device (m
     /// particles of 1 + d = `width` coordinates).
     pub fn first_stage_held(&mut self, flow: &mut Flow<'_>, m: usize, width: usize) -> Result<f64> {
         self.size_stages(m, width);
         HeldOps::new(flow, m).drift(At::State, 0)
     }
 
-    /// [`Stepper::finish`] on the particles the risk mode holds on its device.
+    /// [`Stepper::finish`] on the particles the flow's backend holds on its device.
     pub fn finish_held(
         &mut self,
         flow: &mut Flow<'_>,
@@ -343,7 +345,7 @@ impl Stepper {
 
     /// Copies the drift at the held state (the first stage) into [`Stepper::velocity`].
     pub fn fetch_velocity(&mut self, flow: &mut Flow<'_>) -> Result<()> {
-        let Some(mut held) = flow.risk.held() else {
+        let Some(held) = flow.backend.held() else {
             return Ok(());
         };
         held.download(HeldBuffer::Stage(0), &mut self.stages[0])

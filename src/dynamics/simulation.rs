@@ -10,10 +10,10 @@
 use nalgebra::DMatrix;
 
 pub use crate::dynamics::scheduled::step_time;
-use crate::dynamics::{Dynamics, Flow, Integrator, Schedules, Stepper};
+use crate::dynamics::{Backend, Dynamics, Flow, HeldBuffer, Host, Integrator, Schedules, Stepper};
 use crate::error::{Error, Result};
 use crate::math::Network;
-use crate::task::{HeldBuffer, RiskMode};
+use crate::task::RiskMode;
 
 /// When observers are called: step 0, the last step, and these.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -120,6 +120,8 @@ pub struct Simulation {
     /// each step (none by default: the constants above).
     schedules: Schedules,
     stepper: Stepper,
+    /// Where the risk is evaluated and the particles live ([`Host`] by default).
+    backend: Box<dyn Backend>,
 }
 
 impl Simulation {
@@ -145,7 +147,43 @@ impl Simulation {
             seed,
             schedules: Schedules::default(),
             stepper: Stepper::new(integrator),
+            backend: Box::new(Host),
         })
+    }
+
+    /// The simulation with its risk evaluated, and its particles held during a run, by
+    /// `backend` (`crate::backend::for_device`) instead of the host.
+    #[must_use]
+    pub fn with_backend(mut self, backend: Box<dyn Backend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Where the risk is evaluated.
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// The risk the dynamics descends at `theta`, and its gradient into `grad` when given, as a
+    /// step evaluates it (on the backend's device).
+    ///
+    /// # Errors
+    /// As [`Backend::evaluate`].
+    pub fn evaluate(
+        &mut self,
+        theta: &DMatrix<f64>,
+        grad: Option<&mut DMatrix<f64>>,
+    ) -> Result<f64> {
+        self.backend
+            .evaluate(&mut self.risk, &self.network, theta, grad)
+    }
+
+    /// The risk on the held-out test set, where the mode has one (on the backend's device).
+    ///
+    /// # Errors
+    /// As [`Backend::test_risk`].
+    pub fn test_risk(&mut self, theta: &DMatrix<f64>) -> Result<Option<f64>> {
+        self.backend.test_risk(&mut self.risk, &self.network, theta)
     }
 
     /// The simulation with dt, lambda and tau following `schedules` in [`Simulation::run`];
@@ -205,6 +243,7 @@ impl Simulation {
             network: &self.network,
             dynamics: &self.dynamics,
             risk: &mut self.risk,
+            backend: self.backend.as_mut(),
         };
         (flow, &mut self.stepper)
     }
@@ -247,8 +286,9 @@ impl Simulation {
     /// `after_step(k, risk)` is called after each completed step k with the risk at its start
     /// (to report progress and to stop: `theta` holds the state when `run` returns).
     ///
-    /// Where the risk mode can hold the particles on its device (the data modes on
-    /// device = "cuda", [`RiskMode::hold`]), they stay there for the whole run: the state and
+    /// Where the backend can hold the particles on its device (device = "cuda": the data
+    /// modes, and population mode where its fused kernel runs, [`Backend::hold`]), they stay
+    /// there for the whole run: the state and
     /// its drift come back only on observed steps, and `theta` is the final (or interrupted,
     /// or diverged) state when the run returns.
     ///
@@ -263,24 +303,26 @@ impl Simulation {
         observer: &mut dyn Observer,
         after_step: &mut dyn FnMut(u64, f64) -> Control,
     ) -> Result<Outcome> {
-        let held = self.risk.hold(theta, self.stepper.stage_count())?;
+        let held = self
+            .backend
+            .hold(&self.risk, theta, self.stepper.stage_count())?;
         let outcome = self.steps(theta, from, to, schedule, observer, after_step, held);
         if !held {
             return outcome;
         }
         // The state comes back whatever the outcome; the run's own error comes first.
-        let fetched = match self.risk.held() {
-            Some(mut device) => device.download(HeldBuffer::State, theta),
+        let fetched = match self.backend.held() {
+            Some(device) => device.download(HeldBuffer::State, theta),
             None => Ok(()),
         };
-        self.risk.release();
+        self.backend.release();
         let outcome = outcome?;
         fetched?;
         Ok(outcome)
     }
 
-    /// The loop of [`Simulation::run`], on host matrices or (`held`) on the particles the risk
-    /// mode holds.
+    /// The loop of [`Simulation::run`], on host matrices or (`held`) on the particles the
+    /// backend holds.
     #[allow(
         clippy::too_many_arguments,
         reason = "run's arguments and where the particles are"
@@ -320,7 +362,7 @@ impl Simulation {
                 if held {
                     let (mut flow, stepper) = self.parts();
                     stepper.fetch_velocity(&mut flow)?;
-                    if let Some(mut device) = flow.risk.held() {
+                    if let Some(device) = flow.backend.held() {
                         device.download(HeldBuffer::State, theta)?;
                     }
                 }
@@ -335,7 +377,8 @@ impl Simulation {
                 // The held-out risk is a row of the schedule, not of the observer's extra steps.
                 let (test_risk, population_risk) = if scheduled {
                     (
-                        self.risk.test_risk(&self.network, theta)?,
+                        self.backend
+                            .test_risk(&mut self.risk, &self.network, theta)?,
                         self.risk.population_risk(&self.network, theta)?,
                     )
                 } else {

@@ -32,12 +32,13 @@ use super::held::{
 use super::plan::{Buffer, DataPlan, GemmOp, Op, sample_block};
 use super::{Gpu, Real, device_error, require_nvrtc};
 use crate::device::Precision;
+use crate::dynamics::HeldBuffer;
 use crate::dynamics::Train;
 use crate::dynamics::drift::DriftCoefficients;
 use crate::dynamics::integrator::At;
 use crate::error::{Error, Result};
 use crate::math::Activation;
-use crate::task::{DataSet, HeldBuffer};
+use crate::task::DataSet;
 
 /// The kernel source (see its header for the compile-time parameters).
 pub const DATA_SOURCE: &str = concat!(include_str!("data.cu"), include_str!("particles.cu"));

@@ -14,11 +14,11 @@ use cudarc::driver::{
 use nalgebra::DMatrix;
 
 use super::{Real, device_error};
+use crate::dynamics::HeldBuffer;
 use crate::dynamics::Train;
 use crate::dynamics::drift::DriftCoefficients;
 use crate::dynamics::integrator::At;
 use crate::error::{Error, Result};
-use crate::task::HeldBuffer;
 
 /// The source of the particle kernels, appended to `data.cu` and `population.cu`.
 pub const PARTICLES_SOURCE: &str = include_str!("particles.cu");
@@ -190,7 +190,7 @@ pub(crate) fn held_mut<T>(held: &mut Option<HeldParticles<T>>) -> Outcome<&mut H
         Failure::Invalid(Error::invalid(
             "particles on the GPU",
             "none",
-            "particles held (RiskMode::hold) before a step",
+            "particles held (Backend::hold) before a step",
         ))
     })
 }

@@ -1,22 +1,24 @@
-//! The CUDA backend (cargo feature `cuda`). The data modes (docs/math.md section 4) run through
+//! The CUDA backend (cargo feature `cuda`): [`CudaBackend`] (`backend`), a simulation's
+//! `crate::dynamics::Backend` on GPU 0. The data modes (docs/math.md section 4) run through
 //! cuBLAS and fused elementwise kernels (`data`, planned in `plan`); the pair interaction of
-//! population mode (docs/math.md section 3) runs as one fused kernel (`population.cu`), compiled at
-//! run time by NVRTC for the scenario's d, activation and precision, in the manner of fused
-//! attention: each block holds
-//! 128 particles w_j in registers and streams the particles w_l through shared memory, so that
-//! the m x m Gram and kernel matrices are never written to memory.
+//! population mode (docs/math.md section 3) runs as one fused kernel (`population.cu`), compiled
+//! at run time by NVRTC for the scenario's d, activation and precision, in the manner of fused
+//! attention: each block holds 128 particles w_j in registers and streams the particles w_l
+//! through shared memory, so that the m x m Gram and kernel matrices are never written to
+//! memory.
 //!
-//! [`CudaInteraction::interaction`] returns the three per-particle sums of the CPU path
-//! (`task::population`): sum_l a_l K(w_j, w_l), sum_l a_l cross(j, l) and
-//! sum_l a_l coef_v(w_j, w_l) w_l; the teacher terms and the gradient assembly stay on the CPU.
+//! In a run (`Simulation::run`) the backend holds the particles on the GPU between steps: the
+//! state, the Runge-Kutta probe and stages (`held`), with the drift, axpy and noise of a step
+//! as kernels (`particles.cu`; population mode's gradient and risk in `population_held`, the
+//! data modes' in `data`). Only logged observables and snapshots come back, and the noise
+//! draws go up (O(m d) per noisy step). A data set is uploaded once, an online batch once per
+//! step. Outside a run ([`CudaInteraction::interaction`], `Simulation::step`) the particles are
+//! uploaded at each evaluation and the three per-particle sums of population mode come back to
+//! the CPU, which adds the teacher terms and assembles the gradient (`task::population`).
+//!
 //! The CUDA libraries are loaded when the backend is first asked for (cudarc's
 //! `dynamic-loading`), so the crate builds, and its CPU paths run, on machines without CUDA;
 //! [`CudaInteraction::new`] fails with [`Error::Device`] naming what is missing.
-//!
-//! In population mode the particles are uploaded and the sums downloaded at every evaluation
-//! (O(m d) traffic against O(m^2 d) work). The data modes upload a data set once (an online
-//! batch once per step) and, in a run, hold the particles on the device between steps
-//! (`data::CudaData::hold`, driven by `dynamics::integrator`).
 
 // The kernel launch and the probes for the libraries are `unsafe` in cudarc: the launch takes
 // untyped arguments, which `launch` below passes in the order and types of `population.cu`.
@@ -25,6 +27,7 @@
     reason = "cudarc's kernel launch and library probes are unsafe fns"
 )]
 
+pub mod backend;
 pub mod data;
 pub mod held;
 pub mod plan;
@@ -42,6 +45,8 @@ use crate::device::Precision;
 use crate::error::{Error, Result};
 use crate::math::Activation;
 use crate::math::reduce::ordered_sum;
+
+pub use backend::CudaBackend;
 
 /// The kernel source (see its header for the compile-time parameters).
 pub const POPULATION_SOURCE: &str =

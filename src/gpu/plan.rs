@@ -16,7 +16,7 @@
 //! [`run_on_host`] executes a plan on the CPU with cuBLAS's column-major semantics and the
 //! kernels' formulas ([`run_with`]: with other elementwise passes, such as `data.cu` compiled
 //! for the CPU), so that the plan itself (the part of the GPU path that a GPU-less machine
-//! could otherwise not check) is tested against `task::risk::data_risk`.
+//! could otherwise not check) is tested against `task::data_risk`.
 
 use crate::math::Activation;
 

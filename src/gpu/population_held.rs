@@ -18,11 +18,11 @@ use super::held::{
 };
 use super::{CudaInteraction, Real, TILE, population_risk};
 use crate::device::Precision;
+use crate::dynamics::HeldBuffer;
 use crate::dynamics::Train;
 use crate::dynamics::drift::DriftCoefficients;
 use crate::dynamics::integrator::At;
 use crate::error::{Error, Result};
-use crate::task::HeldBuffer;
 
 /// The held particles of population mode with the teacher and the per-stage sums.
 pub(crate) struct HeldPopulation<T> {
@@ -64,7 +64,7 @@ fn nothing_held() -> Error {
     Error::invalid(
         "particles on the GPU",
         "none",
-        "particles held (RiskMode::hold) before a step",
+        "particles held (Backend::hold) before a step",
     )
 }
 
@@ -258,6 +258,9 @@ fn allocate<T: Real>(
 }
 
 /// dR/dtheta at `at` into stage `stage`, and the risk there.
+// Over 100 lines: the four launches of a stage in their order (norms, the interaction with the
+// particles, with the teacher, the gradient), each with its untyped argument list and the
+// SAFETY note that checks it against the kernel; split, the notes would lose their context.
 fn stage_drift<T: Real>(
     launch: &Launch<'_>,
     h: &mut HeldPopulation<T>,

@@ -139,7 +139,7 @@ impl Scenario {
             }
             PopulationRisk::new(activation, teacher.clone()).map(Some)
         };
-        let mut risk = match &self.risk {
+        let risk = match &self.risk {
             RiskSpec::Population => {
                 RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?))
             }
@@ -165,7 +165,8 @@ impl Scenario {
                 RiskMode::Empirical(Box::new(EmpiricalRisk::new(train, None)))
             }
         };
-        risk.use_device(self.device, self.precision, activation, self.d)?;
+        let backend =
+            crate::backend::for_device(self.device, self.precision, &risk, activation, self.d)?;
         let simulation = Simulation::new(
             self.network,
             self.dynamics,
@@ -174,6 +175,7 @@ impl Scenario {
             self.dt,
             self.seed,
         )?
+        .with_backend(backend)
         .with_schedules(self.schedules.clone())?;
         Ok(Setup {
             particles,

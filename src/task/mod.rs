@@ -1,13 +1,22 @@
-//! What is learned: targets, data sets and the three risk modes (docs/math.md sections 2-4).
+//! What is learned: targets, data sets and the three risk modes (docs/math.md sections 2-4),
+//! each mode in its own file (`population`, `online`, `empirical`, sharing `data_risk`), behind
+//! [`RiskMode`]. The maths only, on the CPU: where the particles live is a backend's business
+//! (`crate::dynamics::Backend`).
 
 pub mod data;
+pub mod data_risk;
+pub mod empirical;
+pub mod online;
 pub mod population;
 pub mod reduced_population;
 pub mod risk;
 pub mod target;
 
 pub use data::{DataSet, InputLaw};
-pub use population::PopulationRisk;
+pub use data_risk::{DataScratch, data_risk};
+pub use empirical::EmpiricalRisk;
+pub use online::OnlineRisk;
+pub use population::{PairSums, PairSumsOut, PopulationRisk};
 pub use reduced_population::{ReducedFlow, ReducedPopulation};
-pub use risk::{EmpiricalRisk, Held, HeldBuffer, OnlineRisk, RiskMode};
+pub use risk::RiskMode;
 pub use target::{Directions, OutputWeights, Target, Teacher, TeacherSpec};

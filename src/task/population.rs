@@ -23,12 +23,11 @@ use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-use crate::device::{Device, Precision, check_precision};
 use crate::error::{Error, Result};
 use crate::math::pair_block::{RowSums, Side};
 use crate::math::reduce::ordered_sum;
 use crate::math::{Activation, Network, PairKernel};
-use crate::task::risk::w_view;
+use crate::task::data_risk::w_view;
 use crate::task::{Target, Teacher};
 
 /// Rows per tile: m / 16 rounded up to a multiple of 8, between 64 and 256 (a 256 x 256
@@ -103,6 +102,35 @@ fn lock(tile: &Mutex<Tile>) -> MutexGuard<'_, Tile> {
     tile.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The per-particle sums of the pair interaction, as [`PopulationRisk::evaluate`] assembles
+/// the risk and gradient from them (all of length m, `direction` row-major m x d).
+#[derive(Debug)]
+pub struct PairSumsOut<'a> {
+    /// sum_l a_l K(w_j, w_l).
+    pub value: &'a mut [f64],
+    /// sum_l a_l coef_u(w_j, w_l) (after `PairKernel::cross_scale`).
+    pub coef_u: &'a mut [f64],
+    /// sum_l a_l coef_v(w_j, w_l) w_l, row-major m x d.
+    pub direction: &'a mut [f64],
+}
+
+/// Computes the pair sums of population mode somewhere other than the CPU's tiles (a device:
+/// `crate::gpu`), for [`PopulationRisk::evaluate_with`].
+pub trait PairSums {
+    /// Fills `out` for the particles `theta` (m x (1 + d)) under `kernel`; `sq_norms[j]` =
+    /// |w_j|^2, as computed on the CPU.
+    ///
+    /// # Errors
+    /// The device's errors ([`Error::Device`]).
+    fn pair_sums(
+        &mut self,
+        kernel: &PairKernel,
+        theta: &DMatrix<f64>,
+        sq_norms: &[f64],
+        out: PairSumsOut<'_>,
+    ) -> Result<()>;
+}
+
 /// Exact population risk for x ~ N(0, I_d) and a teacher target (docs/math.md section 3).
 #[derive(Debug)]
 pub struct PopulationRisk {
@@ -128,15 +156,6 @@ pub struct PopulationRisk {
     teacher_value: Vec<f64>,
     /// grad V(w_j), row-major m x d.
     teacher_grad: Vec<f64>,
-    /// The fused GPU kernel (`device = "cuda"`), when the interaction runs there.
-    #[cfg(feature = "cuda")]
-    gpu: Option<Box<crate::gpu::CudaInteraction>>,
-    /// The GPU's cross sums and directions (column-major m x d), before they are scaled and
-    /// transposed into `coef_u_sum` and `direction_sum`.
-    #[cfg(feature = "cuda")]
-    gpu_cross: Vec<f64>,
-    #[cfg(feature = "cuda")]
-    gpu_direction: Vec<f64>,
 }
 
 impl PopulationRisk {
@@ -167,137 +186,22 @@ impl PopulationRisk {
             direction_sum: Vec::new(),
             teacher_value: Vec::new(),
             teacher_grad: Vec::new(),
-            #[cfg(feature = "cuda")]
-            gpu: None,
-            #[cfg(feature = "cuda")]
-            gpu_cross: Vec::new(),
-            #[cfg(feature = "cuda")]
-            gpu_direction: Vec::new(),
         })
     }
 
-    /// Runs the pair interaction on `device` (`crate::device`) in `precision`, for particles
-    /// of input dimension `d`. On `Device::Cuda` the fused kernel of `crate::gpu` is compiled
-    /// for relu and erf; linear and quadratic keep their exact low-rank path on the CPU (O(m
-    /// d^2), nothing to gain on a GPU). The teacher terms and the gradient assembly (O(m d k))
-    /// stay on the CPU.
-    ///
-    /// # Errors
-    /// [`Error::Device`] when the binary lacks the `cuda` feature, or no GPU or CUDA library
-    /// is found; [`Error::Invalid`] for float32 on the CPU or an activation without a
-    /// closed-form kernel on the GPU.
-    pub fn use_device(&mut self, device: Device, precision: Precision, d: usize) -> Result<()> {
-        check_precision(device, precision)?;
-        match device {
-            Device::Cpu => {
-                #[cfg(feature = "cuda")]
-                {
-                    self.gpu = None;
-                }
-                Ok(())
-            }
-            Device::Cuda => self.open_cuda(precision, d),
-        }
+    /// The teacher.
+    pub fn teacher(&self) -> &Teacher {
+        &self.teacher
     }
 
-    #[cfg(feature = "cuda")]
-    fn open_cuda(&mut self, precision: Precision, d: usize) -> Result<()> {
-        let activation = self.kernel.activation();
-        self.gpu = if matches!(activation, Activation::Linear | Activation::Quadratic) {
-            None
-        } else {
-            Some(Box::new(crate::gpu::CudaInteraction::new(
-                d, activation, precision,
-            )?))
-        };
-        Ok(())
+    /// E f*^2 + s^2: the target's energy with the label noise.
+    pub fn target_energy(&self) -> f64 {
+        self.target_energy
     }
 
-    #[cfg(not(feature = "cuda"))]
-    fn open_cuda(&mut self, _precision: Precision, _d: usize) -> Result<()> {
-        Err(crate::device::not_built())
-    }
-
-    /// Whether the pair interaction runs on a GPU.
-    pub fn on_gpu(&self) -> bool {
-        #[cfg(feature = "cuda")]
-        {
-            self.gpu.is_some()
-        }
-        #[cfg(not(feature = "cuda"))]
-        {
-            false
-        }
-    }
-
-    /// The pair interaction on the GPU, when it runs there (returns whether it did): the
-    /// kernel's three sums, then the cross sums scaled into coef_u sums and the directions
-    /// transposed to row-major, as `tiled_interaction` leaves them.
-    #[cfg(feature = "cuda")]
-    fn gpu_interaction(&mut self, theta: &DMatrix<f64>) -> Result<bool> {
-        let Some(gpu) = self.gpu.as_mut() else {
-            return Ok(false);
-        };
-        let m = theta.nrows();
-        let d = theta.ncols() - 1;
-        self.gpu_cross.resize(m, 0.0);
-        self.gpu_direction.resize(m * d, 0.0);
-        let (a, w) = theta.as_slice().split_at(m);
-        gpu.interaction(
-            a,
-            w,
-            &self.sq_norms,
-            &mut self.pair_sum,
-            &mut self.gpu_cross,
-            &mut self.gpu_direction,
-        )?;
-        let kernel = &self.kernel;
-        let (q, cross, columns) = (&self.sq_norms, &self.gpu_cross, &self.gpu_direction);
-        self.coef_u_sum
-            .par_iter_mut()
-            .zip(self.direction_sum.par_chunks_mut(d))
-            .enumerate()
-            .for_each(|(j, (coef_u, direction))| {
-                *coef_u = cross[j] * kernel.cross_scale(q[j]);
-                for (c, out) in direction.iter_mut().enumerate() {
-                    *out = columns[c * m + j];
-                }
-            });
-        Ok(true)
-    }
-
-    #[cfg(not(feature = "cuda"))]
-    fn gpu_interaction(&mut self, _theta: &DMatrix<f64>) -> Result<bool> {
-        Ok(false)
-    }
-
-    /// Moves `theta` onto the GPU for a run (with `stages` Runge-Kutta stage buffers and the
-    /// teacher), where the fused kernel runs this mode; returns whether it does.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] when the teacher's d is not the particles'; [`Error::Device`] on a
-    /// failed allocation or copy.
-    #[cfg(feature = "cuda")]
-    pub fn hold(&mut self, theta: &DMatrix<f64>, stages: usize) -> Result<bool> {
-        let Some(gpu) = self.gpu.as_mut() else {
-            return Ok(false);
-        };
-        gpu.hold(theta, stages, self.teacher.matrix(), self.target_energy)?;
-        Ok(true)
-    }
-
-    /// The GPU that holds the particles, after [`PopulationRisk::hold`].
-    #[cfg(feature = "cuda")]
-    pub fn held_gpu(&mut self) -> Option<&mut crate::gpu::CudaInteraction> {
-        self.gpu.as_deref_mut().filter(|gpu| gpu.holds())
-    }
-
-    /// Frees the particles held on the GPU.
-    #[cfg(feature = "cuda")]
-    pub fn release(&mut self) {
-        if let Some(gpu) = self.gpu.as_mut() {
-            gpu.release();
-        }
+    /// The pair kernel K of the activation.
+    pub fn kernel(&self) -> &PairKernel {
+        &self.kernel
     }
 
     /// The risk at the optimum of an infinitely wide network: s^2 / 2 (for reference).
@@ -348,6 +252,9 @@ impl PopulationRisk {
 
     /// sum_l a_l K(w_j, w_l), sum_l a_l coef_u(w_j, w_l) and sum_l a_l coef_v(w_j, w_l) w_l for
     /// every j, tile by tile (module documentation).
+    // Over 100 lines: the diagonal tiles and the rounds of off-diagonal pairs share the tile
+    // locks, the scaled columns and the pool in one fixed order (the determinism argument of
+    // the module documentation); split, each part would re-borrow all of them.
     fn tiled_interaction(&mut self, theta: &DMatrix<f64>, want_grad: bool) {
         let m = theta.nrows();
         let d = theta.ncols() - 1;
@@ -554,46 +461,13 @@ impl PopulationRisk {
             });
     }
 
-    /// Risk, and dR/dtheta into `grad` (m x (1 + d)) when given.
-    pub fn evaluate(
-        &mut self,
-        network: &Network,
-        theta: &DMatrix<f64>,
-        grad: Option<&mut DMatrix<f64>>,
-    ) -> Result<f64> {
-        let m = theta.nrows();
+    /// Teacher terms V(w_j) = (1/k) sum_i a*_i K(w_j, w*_i) and grad V(w_j) into
+    /// `teacher_value` and `teacher_grad`, for every j (after `sq_norms`).
+    fn teacher_terms(&mut self, theta: &DMatrix<f64>) {
         let d = theta.ncols() - 1;
-        let teacher_d = self.teacher.matrix().ncols() - 1;
-        if teacher_d != d {
-            return Err(Error::invalid(
-                "teacher d",
-                teacher_d,
-                format!("the student's d = {d}"),
-            ));
-        }
-        self.resize(m, d);
-        let want_grad = grad.is_some();
-        let a = &theta.as_slice()[..m];
         let w = w_view(theta);
         let kernel = &self.kernel;
-
-        // |w_j|^2, summed over coordinates in order.
-        self.sq_norms.par_iter_mut().enumerate().for_each(|(j, q)| {
-            *q = (0..d).map(|c| w[(j, c)] * w[(j, c)]).sum();
-        });
-
-        if matches!(
-            kernel.activation(),
-            Activation::Linear | Activation::Quadratic
-        ) {
-            self.low_rank_interaction(theta);
-        } else if !self.gpu_interaction(theta)? {
-            self.tiled_interaction(theta, want_grad);
-        }
-        let kernel = &self.kernel;
         let q = &self.sq_norms;
-
-        // Teacher terms V(w_j) = (1/k) sum_i a*_i K(w_j, w*_i) and its gradient.
         let star = self.teacher.matrix();
         let k = star.nrows();
         let star_q: Vec<f64> = (0..k)
@@ -621,6 +495,77 @@ impl PopulationRisk {
                 }
                 *value = v;
             });
+    }
+
+    /// Risk, and dR/dtheta into `grad` (m x (1 + d)) when given.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the teacher's d is not the particles'.
+    pub fn evaluate(
+        &mut self,
+        network: &Network,
+        theta: &DMatrix<f64>,
+        grad: Option<&mut DMatrix<f64>>,
+    ) -> Result<f64> {
+        self.evaluate_with(network, theta, grad, None)
+    }
+
+    /// [`PopulationRisk::evaluate`] with the pair sums of relu, erf and the quadrature
+    /// activations from `pair_sums` (a device) instead of the CPU's tiles, when given; linear and
+    /// quadratic keep their exact low-rank path (O(m d^2), nothing to gain elsewhere). The
+    /// teacher terms and the gradient assembly (O(m d k)) stay here.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the teacher's d is not the particles'; the errors of
+    /// `pair_sums`.
+    pub fn evaluate_with(
+        &mut self,
+        network: &Network,
+        theta: &DMatrix<f64>,
+        grad: Option<&mut DMatrix<f64>>,
+        pair_sums: Option<&mut dyn PairSums>,
+    ) -> Result<f64> {
+        let m = theta.nrows();
+        let d = theta.ncols() - 1;
+        let teacher_d = self.teacher.matrix().ncols() - 1;
+        if teacher_d != d {
+            return Err(Error::invalid(
+                "teacher d",
+                teacher_d,
+                format!("the student's d = {d}"),
+            ));
+        }
+        self.resize(m, d);
+        let want_grad = grad.is_some();
+        let a = &theta.as_slice()[..m];
+        let w = w_view(theta);
+        let kernel = &self.kernel;
+
+        // |w_j|^2, summed over coordinates in order.
+        self.sq_norms.par_iter_mut().enumerate().for_each(|(j, q)| {
+            *q = (0..d).map(|c| w[(j, c)] * w[(j, c)]).sum();
+        });
+
+        if matches!(
+            kernel.activation(),
+            Activation::Linear | Activation::Quadratic
+        ) {
+            self.low_rank_interaction(theta);
+        } else if let Some(pair_sums) = pair_sums {
+            pair_sums.pair_sums(
+                &self.kernel,
+                theta,
+                &self.sq_norms,
+                PairSumsOut {
+                    value: &mut self.pair_sum,
+                    coef_u: &mut self.coef_u_sum,
+                    direction: &mut self.direction_sum,
+                },
+            )?;
+        } else {
+            self.tiled_interaction(theta, want_grad);
+        }
+        self.teacher_terms(theta);
 
         let scale = network.output_scale(m);
         let network_energy = scale * scale * ordered_sum(m, |j| a[j] * self.pair_sum[j]);
