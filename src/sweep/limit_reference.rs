@@ -50,6 +50,7 @@ pub struct ExactLimitRecord {
     /// The same over the largest |R|.
     pub risk_error_estimate_relative: Option<f64>,
     /// B of E R_m(0) - R_inf(0) = B / (2m) (`limit::bias`), the control variate's mean.
+    #[serde(deserialize_with = "crate::sweep::analysis::nan_from_null")]
     pub initial_bias: f64,
 }
 

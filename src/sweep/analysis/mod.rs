@@ -34,6 +34,8 @@ mod summary;
 mod tracks;
 
 pub use overlay::OverlayCurve;
-pub use records::{CoupledRecord, FitRecord, LimitRecord, PointRecord, SweepSummary};
+pub use records::{
+    CoupledRecord, FitRecord, LimitRecord, PointRecord, SweepSummary, nan_from_null,
+};
 pub use summary::analyse;
 pub(crate) use tracks::PointRuns;

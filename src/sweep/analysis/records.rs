@@ -18,6 +18,7 @@ pub struct FitRecord {
     /// observable without a reference) or `mean` (coupled distance).
     pub statistic: String,
     /// The logged time of the fit.
+    #[serde(deserialize_with = "nan_from_null")]
     pub time: f64,
     /// Exponent p of statistic ~ C m^p.
     pub slope: Option<f64>,
@@ -28,6 +29,7 @@ pub struct FitRecord {
     /// Upper end.
     pub hi: Option<f64>,
     /// Confidence level.
+    #[serde(deserialize_with = "nan_from_null")]
     pub level: f64,
     /// Bootstrap resamples kept and dropped.
     pub resamples: Option<(usize, usize)>,
@@ -45,14 +47,19 @@ pub struct LimitRecord {
     /// The observable.
     pub observable: String,
     /// The logged time.
+    #[serde(deserialize_with = "nan_from_null")]
     pub time: f64,
     /// a of a + b/m.
+    #[serde(deserialize_with = "nan_from_null")]
     pub limit: f64,
     /// Its standard error.
+    #[serde(deserialize_with = "nan_from_null")]
     pub limit_se: f64,
     /// b.
+    #[serde(deserialize_with = "nan_from_null")]
     pub b: f64,
     /// chi^2 / dof of the fit (NaN without residual degrees of freedom).
+    #[serde(deserialize_with = "nan_from_null")]
     pub reduced_chi_square: f64,
 }
 
@@ -64,10 +71,13 @@ pub struct CoupledRecord {
     /// The snapshot step.
     pub step: u64,
     /// Its time.
+    #[serde(deserialize_with = "nan_from_null")]
     pub time: f64,
     /// Seed mean of the root-mean-square distance between paired particles.
+    #[serde(deserialize_with = "nan_from_null")]
     pub mean: f64,
     /// Its standard error.
+    #[serde(deserialize_with = "nan_from_null")]
     pub se: f64,
 }
 
@@ -118,4 +128,40 @@ pub struct SweepSummary {
     pub overlays: Vec<String>,
     /// meanfield version.
     pub version: String,
+}
+
+/// Reads a float that `serde_json` wrote as `null` (it writes NaN, and infinities, as `null`:
+/// an unfittable statistic, a diverged run's mean) back as NaN, so that a sweep_summary.json
+/// that holds one is read with these types instead of refused.
+///
+/// # Errors
+/// The deserializer's, for a value that is neither a number nor `null`.
+pub fn nan_from_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    /// A NaN statistic is written as `null` and read back as NaN, not refused.
+    #[test]
+    fn a_nan_written_as_null_reads_back_as_nan() {
+        let record = CoupledRecord {
+            m: 16,
+            step: 10,
+            time: 1.0,
+            mean: f64::NAN,
+            se: f64::INFINITY,
+        };
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(text.contains("\"mean\":null"), "{text}");
+        let read: CoupledRecord = serde_json::from_str(&text).unwrap();
+        assert!(read.mean.is_nan() && read.se.is_nan());
+        assert_eq!((read.m, read.step, read.time), (16, 10, 1.0));
+        assert!(serde_json::from_str::<CoupledRecord>(&text.replace("null", "\"x\"")).is_err());
+    }
 }
