@@ -288,9 +288,8 @@ impl Simulation {
     ///
     /// Where the backend can hold the particles on its device (device = "cuda": the data
     /// modes, and population mode where its fused kernel runs, [`Backend::hold`]), they stay
-    /// there for the whole run: the state and
-    /// its drift come back only on observed steps, and `theta` is the final (or interrupted,
-    /// or diverged) state when the run returns.
+    /// there for the whole run: the state and its drift come back only on observed steps, and
+    /// `theta` is the final (or interrupted, or diverged) state when the run returns.
     ///
     /// Errors with [`Error::Diverged`] at the first non-finite risk or logged state; observers
     /// have then seen every logged step before it.
