@@ -48,8 +48,6 @@ pub use crate::plot::run_figures::render_plots;
 pub(crate) use crate::plot::run_figures::render_risk;
 use crate::scenario::{Scenario, differing_keys};
 
-pub mod figures;
-
 /// Progress of a run, reported after each step.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {

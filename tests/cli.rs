@@ -19,7 +19,7 @@ use common::{meanfield, run, stderr, stdout};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Exit codes of src/cli.rs.
+/// Exit codes of src/cli/mod.rs.
 const EXIT_BAD_INPUT: i32 = 2;
 const EXIT_DIVERGED: i32 = 3;
 const EXIT_INTERRUPTED: i32 = 130;

@@ -23,7 +23,7 @@ use std::process::Output;
 use common::{file_names, meanfield, run, scratch_directory, stderr};
 use meanfield::output::{format_float, is_run_entry};
 
-/// Exit codes of src/cli.rs.
+/// Exit codes of src/cli/mod.rs.
 const EXIT_BAD_INPUT: i32 = 2;
 const EXIT_INTERRUPTED: i32 = 130;
 

@@ -291,29 +291,7 @@ pub fn read_sweep_summary(dir: &Path) -> Result<SweepSummary> {
     read_json(&dir.join("sweep_summary.json"))
 }
 
-/// The snapshots of the run folder `dir` (`snapshots/step_<step>.npy`), in step order:
-/// (step, particles).
-pub fn read_snapshots(dir: &Path) -> Result<Vec<(u64, DMatrix<f64>)>> {
-    let folder = dir.join("snapshots");
-    let mut found: Vec<(u64, PathBuf)> = Vec::new();
-    for entry in std::fs::read_dir(&folder).map_err(|e| Error::io(&folder, e))? {
-        let path = entry.map_err(|e| Error::io(&folder, e))?.path();
-        let step = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .and_then(|name| name.strip_prefix("step_"))
-            .and_then(|name| name.strip_suffix(".npy"))
-            .and_then(|step| step.parse::<u64>().ok());
-        if let Some(step) = step {
-            found.push((step, path));
-        }
-    }
-    found.sort_by_key(|(step, _)| *step);
-    found
-        .into_iter()
-        .map(|(step, path)| Ok((step, read_npy(&path)?)))
-        .collect()
-}
+pub use crate::output::run_directory::read_snapshots;
 
 /// The outputs of the run folder `dir`.
 pub fn read_run(dir: &Path) -> Result<RunOutput> {

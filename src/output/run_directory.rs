@@ -219,6 +219,36 @@ pub fn clear_run_directory(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(owned)
 }
 
+/// The snapshots of the run directory `out` (`snapshots/step_<step>.npy`), in step order:
+/// (step, particles); none when the run wrote no snapshots folder. Files of other names in
+/// the folder are passed over. The one reader of snapshots, for the run's figures and the
+/// gallery.
+///
+/// # Errors
+/// [`Error::Io`] if the folder cannot be listed; those of [`crate::output::read_npy`] for a
+/// snapshot that cannot be read.
+pub fn read_snapshots(out: &Path) -> Result<Vec<(u64, nalgebra::DMatrix<f64>)>> {
+    let dir = RunEntry::Snapshots.path(out);
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut snapshots = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+        let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+        let step = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("step_"))
+            .and_then(|n| n.strip_suffix(".npy"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(step) = step {
+            snapshots.push((step, crate::output::read_npy(&path)?));
+        }
+    }
+    snapshots.sort_by_key(|(step, _)| *step);
+    Ok(snapshots)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

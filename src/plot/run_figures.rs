@@ -273,28 +273,7 @@ pub fn cloud_plane(teacher_w: &[Vec<f64>], last: &DMatrix<f64>) -> CloudPlane {
     }
 }
 
-/// The snapshots of a run directory, in step order: (step, particles).
-pub fn read_snapshots(out: &Path) -> Result<Vec<(u64, DMatrix<f64>)>> {
-    let dir = RunEntry::Snapshots.path(out);
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let mut snapshots = Vec::new();
-    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-        let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-        let step = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("step_"))
-            .and_then(|n| n.strip_suffix(".npy"))
-            .and_then(|n| n.parse::<u64>().ok());
-        if let Some(step) = step {
-            snapshots.push((step, read_npy(&path)?));
-        }
-    }
-    snapshots.sort_by_key(|(step, _)| *step);
-    Ok(snapshots)
-}
+pub use crate::output::run_directory::read_snapshots;
 
 /// A figure of the report: its caption and PNG path.
 type ReportFigure = (String, PathBuf);
