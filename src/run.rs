@@ -685,14 +685,10 @@ pub fn run(
     let setup = scenario.setup()?;
     let mut simulation = setup.simulation;
     let initial = setup.particles.into_matrix();
-    let has_test = simulation
-        .risk
-        .test_risk(&simulation.network, &initial)?
-        .is_some();
-    let has_population = simulation
-        .risk
-        .population_risk(&simulation.network, &initial)?
-        .is_some();
+    // Which columns the series has, asked without evaluating a risk (an O(m^2 d) pair
+    // interaction for the population risk).
+    let has_test = simulation.risk.test_set().is_some();
+    let has_population = simulation.risk.reports_population_risk();
     let start = if options.resume {
         resume_start(out, &resolved, &initial)?
     } else {

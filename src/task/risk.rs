@@ -127,6 +127,16 @@ impl RiskMode {
             .transpose()
     }
 
+    /// Whether [`RiskMode::population_risk`] gives a value (a data mode given the exact
+    /// population risk), without computing it.
+    pub fn reports_population_risk(&self) -> bool {
+        match self {
+            RiskMode::Population(_) => false,
+            RiskMode::Online(o) => o.population.is_some(),
+            RiskMode::Empirical(e) => e.population.is_some(),
+        }
+    }
+
     /// Whether the risk of [`RiskMode::evaluate`] is the exact population risk.
     pub fn is_population(&self) -> bool {
         matches!(self, RiskMode::Population(_))
