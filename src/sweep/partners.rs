@@ -108,7 +108,9 @@ fn first_particles(dir: &Path, step: u64, m: usize) -> Option<DMatrix<f64>> {
 pub(crate) struct CoupledAt {
     /// The step.
     pub(crate) step: u64,
-    /// (m, per-seed RMS |theta_j^m - partner_j|) for the widths with a value.
+    /// (m, per-seed RMS |theta_j^m - partner_j|) for the widths with a value: entry i is seed
+    /// i of the plan at every width, NaN where that seed has no run, snapshot or partner, so
+    /// that fits pairing seeds across widths pair the same seed.
     pub(crate) by_width: Vec<(usize, Vec<f64>)>,
 }
 
@@ -129,39 +131,13 @@ pub(crate) fn coupled_distances(
     for (k, &step) in steps.iter().enumerate() {
         let mut by_width = Vec::new();
         for &m in &plan.widths {
-            let mut sample = Vec::new();
+            let mut sample = Vec::with_capacity(plan.seeds.len());
             for &seed in &plan.seeds {
-                let Some((run, _)) = point.ladder.get(&(m, seed)) else {
-                    continue;
-                };
-                let Some(particles) = first_particles(&run.dir, step, m) else {
-                    continue;
-                };
-                let partners: DMatrix<f64> = match (&plan.reference, propagators) {
-                    (Reference::Linear, Some(phis)) => {
-                        let initial = read_npy(&run.dir.join("particles_init.npy"))?;
-                        &initial * phis[k].transpose()
-                    }
-                    _ => {
-                        let Some((reference, _)) = point.wide.get(&seed) else {
-                            continue;
-                        };
-                        let Some(wide) = first_particles(&reference.dir, step, m) else {
-                            continue;
-                        };
-                        wide
-                    }
-                };
-                if partners.shape() != particles.shape() {
-                    continue;
-                }
-                let squared: f64 = (&particles - &partners)
-                    .row_iter()
-                    .map(|r| r.norm_squared())
-                    .sum();
-                sample.push((squared / m as f64).sqrt());
+                let phi = propagators.map(|phis| &phis[k]);
+                let distance = coupled_distance(plan, point, (m, seed), step, phi)?;
+                sample.push(distance.unwrap_or(f64::NAN));
             }
-            if !sample.is_empty() {
+            if sample.iter().any(|distance| !distance.is_nan()) {
                 by_width.push((m, sample));
             }
         }
@@ -170,4 +146,45 @@ pub(crate) fn coupled_distances(
         }
     }
     Ok(out)
+}
+
+/// The RMS distance at `step` between the particles of the width-m run of `seed` and their
+/// partners (see [`coupled_distances`]; `phi` the linear limit's propagator at `step`); None
+/// where the run, its snapshot or the partners are missing.
+fn coupled_distance(
+    plan: &Plan,
+    point: &PointRuns<'_>,
+    (m, seed): (usize, u64),
+    step: u64,
+    phi: Option<&DMatrix<f64>>,
+) -> Result<Option<f64>> {
+    let Some((run, _)) = point.ladder.get(&(m, seed)) else {
+        return Ok(None);
+    };
+    let Some(particles) = first_particles(&run.dir, step, m) else {
+        return Ok(None);
+    };
+    let partners: DMatrix<f64> = match (&plan.reference, phi) {
+        (Reference::Linear, Some(phi)) => {
+            let initial = read_npy(&run.dir.join("particles_init.npy"))?;
+            &initial * phi.transpose()
+        }
+        _ => {
+            let Some((reference, _)) = point.wide.get(&seed) else {
+                return Ok(None);
+            };
+            let Some(wide) = first_particles(&reference.dir, step, m) else {
+                return Ok(None);
+            };
+            wide
+        }
+    };
+    if partners.shape() != particles.shape() {
+        return Ok(None);
+    }
+    let squared: f64 = (&particles - &partners)
+        .row_iter()
+        .map(|r| r.norm_squared())
+        .sum();
+    Ok(Some((squared / m as f64).sqrt()))
 }

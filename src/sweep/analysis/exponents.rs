@@ -131,7 +131,10 @@ pub(super) fn coupled_fits(context: &PointContext<'_, '_>, coupled: &[CoupledAt]
         };
         fitted_steps.push(at.step);
         let ms: Vec<f64> = at.by_width.iter().map(|(m, _)| *m as f64).collect();
+        // Aligned by seed (NaN where a seed has no distance) for the paired fit; the figure's
+        // points are the statistics of the distances there are.
         let samples: Vec<Vec<f64>> = at.by_width.iter().map(|(_, s)| s.clone()).collect();
+        let present: Vec<Vec<f64>> = samples.iter().map(|s| present_values(s)).collect();
         let time = at.step as f64 * context.dt;
         let record = fit_record(
             "coupled_distance",
@@ -144,7 +147,7 @@ pub(super) fn coupled_fits(context: &PointContext<'_, '_>, coupled: &[CoupledAt]
         );
         fits.series.push(scaling_series(
             &ms,
-            &samples,
+            &present,
             Statistic::Mean,
             &record,
             time,
@@ -160,7 +163,7 @@ pub(super) fn coupled_records(coupled: &[CoupledAt], dt: f64) -> Vec<CoupledReco
         .iter()
         .flat_map(|at| {
             at.by_width.iter().map(|(m, sample)| {
-                let summary = Summary::of(sample);
+                let summary = Summary::of(&present_values(sample));
                 CoupledRecord {
                     m: *m,
                     step: at.step,
@@ -171,4 +174,10 @@ pub(super) fn coupled_records(coupled: &[CoupledAt], dt: f64) -> Vec<CoupledReco
             })
         })
         .collect()
+}
+
+/// The distances of a seed-aligned sample that exist (the NaN placeholders of seeds without a
+/// run, snapshot or partner left out), in seed order.
+fn present_values(sample: &[f64]) -> Vec<f64> {
+    sample.iter().copied().filter(|v| !v.is_nan()).collect()
 }
