@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::Result;
-use crate::plot::canvas::{AXIS_LABEL_SIZE, NOTE_GREY, font};
+use crate::plot::canvas::{AXIS_LABEL_SIZE, NOTE_GREY};
 use crate::plot::chart::{
     Extent, LINE_WIDTH, Layout, LegendStyle, drawable_segments, legend_label,
 };
@@ -283,11 +283,9 @@ impl LineChart<'_> {
                     centre(figure.x_scale, &x_range),
                     centre(figure.y_scale, &y_range),
                 ),
-                style: Box::new(
-                    font(AXIS_LABEL_SIZE)
-                        .color(&NOTE_GREY)
-                        .pos(Pos::new(HPos::Center, VPos::Center)),
-                ),
+                size: AXIS_LABEL_SIZE,
+                colour: NOTE_GREY,
+                anchor: Pos::new(HPos::Center, VPos::Center),
             });
         }
 

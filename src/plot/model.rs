@@ -18,6 +18,7 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::element::{ComposedElement, DashedPathElement};
 use plotters::prelude::*;
+use plotters::style::text_anchor::Pos;
 
 use crate::error::Result;
 use crate::plot::axis::{LABELS_PER_AXIS, LinearLabels, light_lines_per_label, tick_label};
@@ -135,12 +136,15 @@ pub(crate) enum Layer {
         mark: Mark,
         style: ShapeStyle,
     },
-    /// Text at a point (the note of an empty chart); the style is boxed, being much larger
-    /// than the other layers.
+    /// Text of the embedded font at a point (the note of an empty chart): its style is made
+    /// when drawn, once the font is registered (a text style made before would hold a font
+    /// that failed to load).
     Note {
         text: String,
         at: (f64, f64),
-        style: Box<TextStyle<'static>>,
+        size: u32,
+        colour: RGBColor,
+        anchor: Pos,
     },
     /// A legend entry with no data of its own: entries are listed in the order of the layers.
     Entry(LegendEntry),
@@ -560,10 +564,18 @@ where
             mark,
             style,
         } => draw_marks(chart, points, mark, *style)?,
-        Layer::Note { text, at, style } => {
-            chart
-                .plotting_area()
-                .draw(&Text::new(text.as_str(), *at, TextStyle::clone(style)))?;
+        Layer::Note {
+            text,
+            at,
+            size,
+            colour,
+            anchor,
+        } => {
+            chart.plotting_area().draw(&Text::new(
+                text.as_str(),
+                *at,
+                font(*size).color(colour).pos(*anchor),
+            ))?;
         }
         Layer::Entry(entry) => {
             let annotation = chart.draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?;
