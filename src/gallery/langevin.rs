@@ -379,6 +379,7 @@ impl GibbsFit {
 
 /// The figures: the free energy (with the energy and the risk) of the teacher run against
 /// time, and the zero-target marginal against the Gaussian density.
+// Over 100 lines (101): two figure literals of the model, read top to bottom.
 fn draw(
     out: &Path,
     teacher: &RunOutput,

@@ -130,6 +130,9 @@ fn last(values: &[f64]) -> f64 {
 }
 
 /// Reads the runs of point `index` of the sweep in `dir` and fits the kernel change.
+// Over 100 lines: one pass over the point's runs (per width and seed: the movement, the
+// tangent-kernel change and the risk curve) whose per-run reads share the sweep's layout;
+// the fits that follow use what the pass collected.
 fn regime(plan: &Plan, dir: &Path, summary: &SweepSummary, index: usize) -> Result<Regime> {
     let summary_path = dir.join("sweep_summary.json");
     let point_value = summary.points[index]
@@ -267,9 +270,8 @@ fn short(value: f64) -> String {
     }
 }
 
-/// Runs the entry: lazy against mean-field training.
-// Over 100 lines: the sweep's reading is short; the rest builds its three figures and their
-// checks inline, which the figure-model work of issue 23 moves out with the figures.
+/// Runs the entry: lazy against mean-field training: the sweep over alpha and m, its two
+/// regimes, their figures ([`draw`]), numbers and checks ([`numbers_and_checks`]).
 pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
     let dir = ctx.work_dir(entry.name);
     let sizes: SweepSizes = ctx.sizes(entry.name)?;
@@ -287,12 +289,25 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
             "two: 0.5 and 1.0",
         ));
     }
+    let time = regimes[0].movement_fit.time;
+    draw(ctx, &plan, &regimes, time)?;
+    let (numbers, checks) = numbers_and_checks(&plan, &regimes, time);
+    Ok(Outcome {
+        figures: ["lazy", "lazy_kernel", "lazy_risk"]
+            .iter()
+            .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
+            .collect(),
+        numbers,
+        checks,
+    })
+}
+
+/// The entry's figures: the movement and the kernel change against m (lazy.png,
+/// lazy_kernel.png), and the risk against time at the largest width (lazy_risk.png).
+fn draw(ctx: &Context<'_>, plan: &Plan, regimes: &[Regime], time: f64) -> Result<()> {
     let ms: Vec<f64> = plan.widths.iter().map(|m| *m as f64).collect();
     let largest = plan.widths[plan.widths.len() - 1];
-    let time = regimes[0].movement_fit.time;
-
     // Figures 1 and 2: the movement and the kernel change against m.
-    let (lazy_risk, field_risk) = (risk_reached(&regimes[0]), risk_reached(&regimes[1]));
     // One guide: the mean-field series is its own m^0 line (and a second guide would make
     // the legend hide the lazy series).
     let guides = [ReferenceSlope {
@@ -355,13 +370,26 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
     };
     render_lines(&risk_figure, &out.join("lazy_risk"))?;
 
+    Ok(())
+}
+
+/// The entry's numbers (gallery.json) and checks: per regime the fitted exponents, the
+/// movement and kernel change at the smallest and largest widths and the risk reached; the
+/// exponent of each regime against theory, and the risk of mean-field against lazy training.
+fn numbers_and_checks(
+    plan: &Plan,
+    regimes: &[Regime],
+    time: f64,
+) -> (Map<String, Value>, Vec<Check>) {
+    let largest = plan.widths[plan.widths.len() - 1];
+    let (lazy_risk, field_risk) = (risk_reached(&regimes[0]), risk_reached(&regimes[1]));
     // Numbers and checks.
     let mut numbers = Map::new();
     numbers.insert("time".into(), json!(rounded(time, 4)));
     numbers.insert("widths".into(), json!(plan.widths));
     numbers.insert("seeds".into(), json!(plan.seeds.len()));
     let mut checks = Vec::new();
-    for r in &regimes {
+    for r in regimes {
         let name = r.name();
         let reached = risk_reached(r);
         let mean_at = |samples: &[Vec<f64>], k: usize| {
@@ -434,12 +462,5 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
             plan.seeds.len()
         ),
     ));
-    Ok(Outcome {
-        figures: ["lazy", "lazy_kernel", "lazy_risk"]
-            .iter()
-            .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
-            .collect(),
-        numbers,
-        checks,
-    })
+    (numbers, checks)
 }

@@ -24,8 +24,9 @@ use crate::plot::{Curve, Scale};
 use crate::sweep::analysis::SweepSummary;
 
 /// Runs the entry: finite-m convergence to the limit.
-// Over 100 lines: the sweep's reading is short; the rest builds its two figures and the
-// numbers inline, which the figure-model work of issue 23 moves out with the figures.
+// Over 100 lines: the figure and the numbers share the closures `at_time` and `relative`
+// over the rows at the last fit time; split, each part would rebuild them. Read top to
+// bottom: fits, figure 1, figure 2, numbers, checks.
 pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
     let dir = ctx.work_dir(entry.name);
     let sizes: SweepSizes = ctx.sizes(entry.name)?;

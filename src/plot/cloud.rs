@@ -528,6 +528,9 @@ struct ChartSpec<'t> {
 
 impl Cloud<'_> {
     /// Draws one frame's chart on `area` with the given axis ranges.
+    // Over 100 lines: the layers of one frame (paths, particles by colour and size, teachers,
+    // the legend) in their drawing order, which fixes the bytes of every cloud figure; the
+    // clouds are not on the figure model (plot::model) yet.
     fn draw_chart<Backend: DrawingBackend>(
         &self,
         area: &DrawingArea<Backend, Shift>,
