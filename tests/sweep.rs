@@ -233,3 +233,71 @@ fn a_bad_sweep_key_is_refused_with_the_file_and_the_key() {
         .to_string();
     assert!(error.contains("model.alpha"), "{error}");
 }
+
+/// The coupled distance's fit pairs seeds across widths: a run whose snapshot is missing at
+/// one width drops its seed at every width (the fit is then that of the other seeds), instead
+/// of shifting the other seeds' places in that width's sample. A negative control for the
+/// seed alignment of `sweep::partners::coupled_distances`.
+#[test]
+fn a_missing_snapshot_drops_its_seed_from_the_coupled_fit_at_every_width() {
+    let (dir, scenario) = workspace("coupled_missing", &TINY.replace("seeds = 2", "seeds = 3"));
+    let plan = plan(&scenario);
+    let whole = dir.join("whole");
+    run_all(&plan, &whole, &(0..plan.runs.len()).collect::<Vec<_>>());
+    // Not the first seed: the point's first ladder run (smallest width, first seed) tells the
+    // analysis which snapshot steps there are.
+    let dropped = plan.seeds[1];
+    let snapshot = |out: &Path, m: usize| {
+        let run = plan
+            .runs
+            .iter()
+            .find(|r| r.m == m && r.seed == dropped && !r.reference)
+            .unwrap();
+        out.join("runs")
+            .join(&run.id)
+            .join("snapshots")
+            .join("step_6.npy")
+    };
+    let coupled_fit = |out: &Path| -> [Option<f64>; 3] {
+        finish(&[out.to_path_buf()], out).unwrap();
+        let text = std::fs::read_to_string(out.join("sweep_summary.json")).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let fit = summary["points"][0]["fits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["observable"] == "coupled_distance")
+            .unwrap()
+            .clone();
+        ["slope", "lo", "hi"].map(|key| fit[key].as_f64())
+    };
+    // The seed's snapshot missing at the smallest width only...
+    let one = dir.join("one");
+    copy_tree(&whole, &one);
+    std::fs::remove_file(snapshot(&one, plan.widths[0])).unwrap();
+    // ...and at every width: the fit of the other seeds.
+    let every = dir.join("every");
+    copy_tree(&whole, &every);
+    for &m in &plan.widths {
+        std::fs::remove_file(snapshot(&every, m)).unwrap();
+    }
+    let (with_all, with_one_missing, without_seed) =
+        (coupled_fit(&whole), coupled_fit(&one), coupled_fit(&every));
+    assert!(without_seed[0].is_some(), "{without_seed:?}");
+    assert_eq!(with_one_missing, without_seed);
+    assert_ne!(with_all[0], without_seed[0], "the dropped seed mattered");
+}
+
+/// Copies the folder `from` to `to` (files and folders, recursively).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
