@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::context::{SweepSizes, read_sweep_summary};
 use super::numbers::rounded;
 use super::sweep_output::{
-    Fit, RiskRow, fit_times, fits_text, risk_rows, row_near, scaling_series, sweep_fit,
+    Fit, RiskRow, fit_times, fits_text, risk_band, risk_rows, row_near, scaling_series, sweep_fit,
 };
 use crate::diagnostics::stats::{BootstrapSettings, Statistic, bootstrap_power_law};
 use crate::dynamics::Control;
@@ -32,8 +32,8 @@ use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::limit::{LimitProblem, Resolution, solve};
 use crate::output::{RunEntry, Table};
 use crate::plot::sweep::{
-    BandCurve, ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves,
-    render_scaling_with_slopes, render_width_curves,
+    ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves, render_scaling_with_slopes,
+    render_width_curves,
 };
 use crate::plot::{Curve, Scale};
 use crate::sweep::Plan;
@@ -389,16 +389,7 @@ fn draw_risk(measured: &Measured, stem: &Path) -> Result<()> {
         .plan
         .widths
         .iter()
-        .map(|&m| {
-            let rows: Vec<&RiskRow> = measured.rows.iter().filter(|r| r.m == m).collect();
-            BandCurve {
-                label: format!("m = {m}"),
-                x: rows.iter().map(|r| r.time).collect(),
-                mean: rows.iter().map(|r| r.mean).collect(),
-                half_width: rows.iter().map(|r| 2.0 * r.se).collect(),
-                m: m as f64,
-            }
-        })
+        .map(|&m| risk_band(&measured.rows, m))
         .collect();
     let reference = Curve {
         label: "exact limit (meanfield limit)".into(),

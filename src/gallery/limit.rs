@@ -13,13 +13,11 @@ use serde_json::{Map, Value, json};
 use super::context::{SweepSizes, read_sweep_summary};
 use super::numbers::rounded;
 use super::sweep_output::{
-    Fit, RiskRow, fit_times, fits_text, risk_rows, scaling_series, sweep_fit,
+    Fit, RiskRow, fit_times, fits_text, risk_band, risk_rows, scaling_series, sweep_fit,
 };
 use crate::error::{Error, Result};
 use crate::gallery::{Check, Context, Entry, Outcome};
-use crate::plot::sweep::{
-    BandCurve, ScalingFigure, WidthCurves, render_scaling, render_width_curves,
-};
+use crate::plot::sweep::{ScalingFigure, WidthCurves, render_scaling, render_width_curves};
 use crate::plot::{Curve, Scale};
 use crate::sweep::analysis::SweepSummary;
 
@@ -188,19 +186,7 @@ fn draw_risk(widths: &[usize], seeds: usize, rows: &[RiskRow], stem: &Path) -> R
     } else {
         widths.to_vec()
     };
-    let curves = shown
-        .iter()
-        .map(|&m| {
-            let width_rows: Vec<&RiskRow> = rows.iter().filter(|r| r.m == m).collect();
-            BandCurve {
-                label: format!("m = {m}"),
-                x: width_rows.iter().map(|r| r.time).collect(),
-                mean: width_rows.iter().map(|r| r.mean).collect(),
-                half_width: width_rows.iter().map(|r| 2.0 * r.se).collect(),
-                m: m as f64,
-            }
-        })
-        .collect();
+    let curves = shown.iter().map(|&m| risk_band(rows, m)).collect();
     let first_width: Vec<&RiskRow> = rows.iter().filter(|r| r.m == widths[0]).collect();
     let reference = Curve {
         label: "exact limit (linear ODE)".into(),

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::numbers::rounded;
 use crate::error::{Error, Result};
-use crate::plot::sweep::{PowerFit, ScalingSeries};
+use crate::plot::sweep::{BandCurve, PowerFit, ScalingSeries};
 use crate::sweep::analysis::{FitRecord, SweepSummary};
 
 /// A fitted exponent of statistic ~ C m^slope with its bootstrap interval.
@@ -179,6 +179,19 @@ pub(super) fn risk_rows(path: &Path) -> Result<Vec<RiskRow>> {
         }
     }
     Ok(rows)
+}
+
+/// The seed mean of R_m(t) over the logged times of width `m`, with a band of +-2 standard
+/// errors: the curve of one width in the gallery's risk-against-time figures.
+pub(super) fn risk_band(rows: &[RiskRow], m: usize) -> BandCurve {
+    let width_rows: Vec<&RiskRow> = rows.iter().filter(|r| r.m == m).collect();
+    BandCurve {
+        label: format!("m = {m}"),
+        x: width_rows.iter().map(|r| r.time).collect(),
+        mean: width_rows.iter().map(|r| r.mean).collect(),
+        half_width: width_rows.iter().map(|r| 2.0 * r.se).collect(),
+        m: m as f64,
+    }
 }
 
 /// The row of width `m` logged nearest to `time`.
