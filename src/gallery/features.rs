@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 use crate::diagnostics::stats::Summary;
 use crate::error::{Error, Result};
 use crate::gallery::context::RunOutput;
-use crate::gallery::numbers::rounded_all;
+use crate::gallery::numbers::{listing, rounded_all};
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::math::PairKernel;
 use crate::plot::sweep::{ScalingFigure, ScalingSeries, render_points};
@@ -113,13 +113,6 @@ fn checks_of(sizes: &Sizes, results: &[[Runs; 2]]) -> Vec<Check> {
     let below_floor = high_d.iter().all(|&i| trained_worst[i] < floor_best[i]);
     let floor_worst: Vec<f64> = results.iter().map(|r| max(&r[1].floor)).collect();
     let floor_grows = (1..sizes.dims.len()).all(|i| floor_best[i] > floor_worst[i - 1]);
-    let listing = |values: &[f64]| -> String {
-        values
-            .iter()
-            .map(|v| format!("{v:.3e}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     vec![
         Check::new(
             format!(

@@ -25,6 +25,16 @@ pub(super) fn rounded_all(values: &[f64], digits: usize) -> Vec<f64> {
     values.iter().map(|&v| rounded(v, digits)).collect()
 }
 
+/// `1.234e-2, 5.678e-3`: values with 4 significant digits in exponent form, for the details
+/// of a check.
+pub(super) fn listing(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.3e}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::diagnostics::stats::{Summary, fit_power_law};
 use crate::error::Result;
-use crate::gallery::numbers::{rounded, rounded_all};
+use crate::gallery::numbers::{listing, rounded, rounded_all};
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::plot::Curve;
 use crate::plot::Scale;
@@ -86,13 +86,6 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
         widths
             .windows(2)
             .all(|pair| max(pick(&pair[1])) < min(pick(&pair[0])))
-    };
-    let listing = |values: &[f64]| -> String {
-        values
-            .iter()
-            .map(|v| format!("{v:.3e}"))
-            .collect::<Vec<_>>()
-            .join(", ")
     };
     let second_ratio =
         second.last().copied().unwrap_or(f64::NAN) / second.first().copied().unwrap_or(f64::NAN);
