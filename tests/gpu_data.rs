@@ -51,7 +51,7 @@ fn data_set(activation: Activation, d: usize, n: usize) -> DataSet {
         a: OutputWeights::Constant(1.0),
     };
     let teacher = Teacher::generate(&spec, d, d, activation, 0.1, 3).unwrap();
-    let law = InputLaw { d, bias: false };
+    let law = InputLaw::standard(d, false);
     DataSet::generate(n, law, &teacher, 4, meanfield::random::Purpose::Data, 0).unwrap()
 }
 

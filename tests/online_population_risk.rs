@@ -207,10 +207,7 @@ fn the_default_held_out_set_has_4096_samples_and_test_risk_is_the_risk_on_them()
     );
     assert!(scenario.resolved_toml().unwrap().contains("test_n = 4096"));
     // The held-out set: 4096 samples from the stream (seed, Test, 0, i).
-    let law = InputLaw {
-        d: scenario.d,
-        bias: false,
-    };
+    let law = InputLaw::standard(scenario.d, false);
     let held_out =
         DataSet::generate(4096, law, &setup.teacher, scenario.seed, Purpose::Test, 0).unwrap();
     let mut scratch = DataScratch::default();

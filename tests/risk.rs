@@ -24,7 +24,7 @@ fn population_risk_matches_monte_carlo_for_every_activation() {
         let theta = setup.particles.matrix().clone();
         let mut v = DMatrix::zeros(theta.nrows(), theta.ncols());
         let exact = setup.simulation.velocity(&theta, &mut v, 0).unwrap();
-        let law = InputLaw { d: 3, bias: false };
+        let law = InputLaw::standard(3, false);
         let data =
             DataSet::generate(n, law, &setup.teacher as &dyn Target, 11, Purpose::Test, 0).unwrap();
         let losses: Vec<f64> = (0..n)

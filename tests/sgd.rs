@@ -73,7 +73,7 @@ fn sgd_step(theta: &DMatrix<f64>, batch: &DataSet, alpha: f64, lr_ratio: f64) ->
 fn check(alpha: f64, lr_ratio: f64) {
     let mut setup = common::setup(&scenario_text(alpha, lr_ratio));
     let theta = setup.particles.matrix().clone();
-    let law = InputLaw { d: D, bias: false };
+    let law = InputLaw::standard(D, false);
     // The batch of step 0, drawn as the online mode draws it (stream (seed, Batch, 0, i)).
     let batch = DataSet::generate(BATCH, law, &setup.teacher, SEED, Purpose::Batch, 0).unwrap();
     let expected = sgd_step(&theta, &batch, alpha, lr_ratio);

@@ -289,7 +289,7 @@ fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
     let teacher = Teacher::generate(&spec, d, d, activation, 0.0, 0)?;
     let risk = match sized.n {
         Some(n) => {
-            let law = InputLaw { d, bias: false };
+            let law = InputLaw::standard(d, false);
             let data = DataSet::generate(n, law, &teacher, 0, Purpose::Data, 0)?;
             RiskMode::Empirical(Box::new(EmpiricalRisk::new(data, None)))
         }

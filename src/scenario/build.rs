@@ -87,10 +87,7 @@ impl Scenario {
     /// Loads the files the scenario names and builds particles, teacher and simulation.
     pub fn setup(&self) -> Result<Setup> {
         let d_in = self.input_dim();
-        let law = InputLaw {
-            d: self.d,
-            bias: self.bias,
-        };
+        let law = InputLaw::standard(self.d, self.bias);
         let particles = match &self.init {
             InitSource::Law(l) => Particles::draw(self.m, d_in, l, self.seed)?,
             InitSource::File(path) => {
@@ -128,7 +125,15 @@ impl Scenario {
             if test_n == 0 {
                 return Ok(None);
             }
-            DataSet::generate(test_n, law, shared.as_ref(), self.seed, Purpose::Test, 0).map(Some)
+            DataSet::generate(
+                test_n,
+                law.clone(),
+                shared.as_ref(),
+                self.seed,
+                Purpose::Test,
+                0,
+            )
+            .map(Some)
         };
         // The exact population risk of the same network (the `population_risk` column) where
         // the data are drawn from x ~ N(0, I) without bias and labelled by the teacher, unless
@@ -144,16 +149,27 @@ impl Scenario {
                 RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?))
             }
             RiskSpec::Online { batch, test_n } => {
-                let online =
-                    OnlineRisk::new(*batch, law, shared.clone(), self.seed, test_set(*test_n)?)?;
+                let online = OnlineRisk::new(
+                    *batch,
+                    law.clone(),
+                    shared.clone(),
+                    self.seed,
+                    test_set(*test_n)?,
+                )?;
                 RiskMode::Online(Box::new(match population()? {
                     Some(p) => online.with_population(p),
                     None => online,
                 }))
             }
             RiskSpec::EmpiricalGenerated { n, test_n } => {
-                let train =
-                    DataSet::generate(*n, law, shared.as_ref(), self.seed, Purpose::Data, 0)?;
+                let train = DataSet::generate(
+                    *n,
+                    law.clone(),
+                    shared.as_ref(),
+                    self.seed,
+                    Purpose::Data,
+                    0,
+                )?;
                 let empirical = EmpiricalRisk::new(train, test_set(*test_n)?);
                 RiskMode::Empirical(Box::new(match population()? {
                     Some(p) => empirical.with_population(p),

@@ -5,24 +5,34 @@
 //! is a contiguous slice and X^T blocks are contiguous views for the matrix products.
 
 use nalgebra::DMatrix;
-use rand::RngExt;
-use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::random::{Purpose, stream};
-use crate::task::Target;
+use crate::task::{InputShape, Target};
 
-/// The input law: x ~ N(0, I_d), followed by a coordinate fixed to 1 when `bias` is set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The input law: d coordinates from `shape` (default N(0, I_d)), followed by a coordinate
+/// fixed to 1 when `bias` is set.
+#[derive(Clone, Debug, PartialEq)]
 pub struct InputLaw {
-    /// Number of Gaussian coordinates d.
+    /// Number of feature coordinates d.
     pub d: usize,
     /// Whether a constant coordinate 1 is appended (docs/math.md section 1).
     pub bias: bool,
+    /// The law of the d coordinates (docs/problems.md).
+    pub shape: InputShape,
 }
 
 impl InputLaw {
+    /// x ~ N(0, I_d), with a bias coordinate when `bias` is set.
+    pub fn standard(d: usize, bias: bool) -> Self {
+        Self {
+            d,
+            bias,
+            shape: InputShape::StandardGaussian,
+        }
+    }
+
     /// Dimension of a network input: d, plus 1 with a bias.
     pub fn input_dim(&self) -> usize {
         self.d + usize::from(self.bias)
@@ -80,19 +90,19 @@ impl DataSet {
         if n == 0 {
             return Err(Error::invalid("n", 0, "at least 1 sample"));
         }
-        check_dims(law, target)?;
+        check_dims(&law, target)?;
         let mut data = Self {
             inputs: DMatrix::zeros(law.input_dim(), n),
             labels: vec![0.0; n],
         };
-        data.redraw(law, target, seed, purpose, step);
+        data.redraw(&law, target, seed, purpose, step);
         Ok(data)
     }
 
     /// Redraws every sample in place (online batches: no allocation per step).
     pub fn redraw(
         &mut self,
-        law: InputLaw,
+        law: &InputLaw,
         target: &dyn Target,
         seed: u64,
         purpose: Purpose,
@@ -107,14 +117,11 @@ impl DataSet {
             .enumerate()
             .for_each(|(i, (x, y))| {
                 let mut rng = stream(seed, purpose, step, i as u64);
-                for v in x[..law.d].iter_mut() {
-                    *v = rng.sample(StandardNormal);
-                }
+                let (component, xi) = law.shape.sample(&mut rng, &mut x[..law.d]);
                 if law.bias {
                     x[law.d] = 1.0;
                 }
-                let xi: f64 = rng.sample(StandardNormal);
-                *y = target.value(x) + noise * xi;
+                *y = target.label(x, component) + noise * xi;
             });
     }
 
@@ -140,7 +147,7 @@ impl DataSet {
 }
 
 /// The target must take inputs of the law's dimension.
-pub fn check_dims(law: InputLaw, target: &dyn Target) -> Result<()> {
+pub fn check_dims(law: &InputLaw, target: &dyn Target) -> Result<()> {
     if target.input_dim() != law.input_dim() {
         return Err(Error::invalid(
             "target input dimension",
@@ -171,7 +178,7 @@ mod tests {
     fn generated_labels_are_the_target_on_the_inputs_and_bias_is_one() {
         let theta = DMatrix::from_row_slice(1, 4, &[2.0, 1.0, -1.0, 0.5]);
         let teacher = Teacher::new(theta, Activation::Relu, 0.0).unwrap();
-        let law = InputLaw { d: 2, bias: true };
+        let law = InputLaw::standard(2, true);
         let data = DataSet::generate(100, law, &teacher, 3, Purpose::Data, 0).unwrap();
         for i in 0..100 {
             let x = data.inputs().column(i);
@@ -185,7 +192,7 @@ mod tests {
     fn a_target_of_another_dimension_is_rejected() {
         let theta = DMatrix::from_row_slice(1, 3, &[1.0, 1.0, 1.0]);
         let teacher = Teacher::new(theta, Activation::Relu, 0.0).unwrap();
-        let law = InputLaw { d: 3, bias: false };
+        let law = InputLaw::standard(3, false);
         let err = DataSet::generate(10, law, &teacher, 1, Purpose::Data, 0).unwrap_err();
         assert!(err.to_string().contains("input dimension 3"), "{err}");
     }

@@ -8,6 +8,7 @@ pub mod data_risk;
 pub mod empirical;
 pub mod online;
 pub mod population;
+pub mod problem;
 pub mod reduced_population;
 pub mod risk;
 pub mod target;
@@ -17,6 +18,10 @@ pub use data_risk::{DataScratch, data_risk};
 pub use empirical::EmpiricalRisk;
 pub use online::OnlineRisk;
 pub use population::{PairSums, PairSumsOut, PopulationRisk};
+pub use problem::{
+    Component, Covariance, HermiteTarget, HermiteTerm, InputShape, LabelTarget, Loss, ParityTarget,
+    ParityTerm, TargetFunction,
+};
 pub use reduced_population::{ReducedFlow, ReducedPopulation};
 pub use risk::RiskMode;
 pub use target::{Directions, OutputWeights, Target, Teacher, TeacherSpec};

@@ -44,8 +44,8 @@ impl OnlineRisk {
         if batch == 0 {
             return Err(Error::invalid("risk.batch", 0, "at least 1"));
         }
-        check_dims(law, target.as_ref())?;
-        let data = DataSet::generate(batch, law, target.as_ref(), seed, Purpose::Batch, 0)?;
+        check_dims(&law, target.as_ref())?;
+        let data = DataSet::generate(batch, law.clone(), target.as_ref(), seed, Purpose::Batch, 0)?;
         Ok(Self {
             law,
             target,
@@ -71,7 +71,7 @@ impl OnlineRisk {
     pub fn begin_step(&mut self, step: u64) {
         if self.batch_step != step {
             self.batch.redraw(
-                self.law,
+                &self.law,
                 self.target.as_ref(),
                 self.seed,
                 Purpose::Batch,

@@ -17,6 +17,12 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     fn input_dim(&self) -> usize;
     /// f*(x), noiseless.
     fn value(&self, x: &[f64]) -> f64;
+    /// The label of x drawn from mixture component `component` (noiseless): f*(x) for every
+    /// target but the class label of a mixture.
+    fn label(&self, x: &[f64], component: usize) -> f64 {
+        let _ = component;
+        self.value(x)
+    }
     /// Label noise standard deviation s (default 0).
     fn noise_std(&self) -> f64;
     /// The teacher network, when the target is one (population mode needs its kernel form).
