@@ -477,12 +477,14 @@ fn fresh_start(
     resolved: &str,
     overwrite: bool,
     initial: &DMatrix<f64>,
-    teacher: &DMatrix<f64>,
+    teacher: Option<&DMatrix<f64>>,
 ) -> Result<Start> {
     prepare_fresh(out, resolved, overwrite)?;
     write_atomic(&RunEntry::Scenario.path(out), resolved.as_bytes())?;
     write_npy(&RunEntry::ParticlesInit.path(out), initial)?;
-    write_npy(&RunEntry::Teacher.path(out), teacher)?;
+    if let Some(teacher) = teacher {
+        write_npy(&RunEntry::Teacher.path(out), teacher)?;
+    }
     Ok(Start {
         step: 0,
         earlier_wall: 0.0,
@@ -685,6 +687,9 @@ pub fn run(
     let setup = scenario.setup()?;
     let mut simulation = setup.simulation;
     let initial = setup.particles.into_matrix();
+    // teacher.npy: a teacher's neurons, or (1, e_i) rows for the coordinates of a Hermite or
+    // parity target (docs/problems.md); none for mixture labels.
+    let directions = setup.target.direction_rows();
     // Which columns the series has, asked without evaluating a risk (an O(m^2 d) pair
     // interaction for the population risk).
     let has_test = simulation.risk.test_set().is_some();
@@ -697,12 +702,12 @@ pub fn run(
             &resolved,
             options.overwrite,
             &initial,
-            setup.teacher.matrix(),
+            directions.as_ref(),
         )?
     };
     let facts = RunFacts {
         initial: &initial,
-        teacher: Some(setup.teacher.matrix()),
+        teacher: directions.as_ref(),
         has_test,
         has_population,
         total_steps: scenario.steps,

@@ -47,8 +47,9 @@ fn reference(setup: &Setup, theta: &DMatrix<f64>, rows: &[usize]) -> (f64, DMatr
     let network = setup.simulation.network;
     match &setup.simulation.risk {
         RiskMode::Population(_) => (
-            population_risk(&network, &setup.teacher, theta).unwrap(),
-            population_gradient_rows(&network, &setup.teacher, theta, rows).unwrap(),
+            population_risk(&network, setup.target.as_teacher().unwrap(), theta).unwrap(),
+            population_gradient_rows(&network, setup.target.as_teacher().unwrap(), theta, rows)
+                .unwrap(),
         ),
         RiskMode::Empirical(empirical) => (
             data_risk(&network, empirical.train(), theta).unwrap(),
@@ -120,7 +121,13 @@ fn optimised_matches_reference(activation: Activation, m: usize, n: Option<usize
         (risk - reference_risk).abs() <= 1e-12 * reference_risk.abs(),
         "{activation} {n:?}: optimised risk {risk}, reference {reference_risk}"
     );
-    let deviation = self_check("test", &mut setup.simulation, &setup.teacher, &theta).unwrap();
+    let deviation = self_check(
+        "test",
+        &mut setup.simulation,
+        setup.target.as_teacher().unwrap(),
+        &theta,
+    )
+    .unwrap();
     assert!(deviation <= CHECK_TOLERANCE, "{deviation}");
 }
 

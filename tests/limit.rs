@@ -55,7 +55,7 @@ fn run_particles(case: &Case, dt: f64, steps: u64) -> (ParticleRun, LinearLimit)
     let limit = LinearLimit::new(
         &setup.simulation.network,
         &setup.simulation.dynamics,
-        &setup.teacher,
+        setup.target.as_teacher().unwrap(),
         setup.particles.m(),
     )
     .unwrap();
@@ -240,7 +240,7 @@ fn particle_drift_is_the_reduced_matrix_applied_to_each_particle() {
         let limit = LinearLimit::new(
             &setup.simulation.network,
             &setup.simulation.dynamics,
-            &setup.teacher,
+            setup.target.as_teacher().unwrap(),
             M,
         )
         .unwrap();

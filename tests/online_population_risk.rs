@@ -106,7 +106,11 @@ fn population_risk_at_each_logged_step_is_population_risk_evaluate_of_the_same_p
     for text in [online("relu"), online("erf"), empirical] {
         let (scenario, setup, seen) = observe(&text);
         let network = scenario.network;
-        let mut exact = PopulationRisk::new(network.activation, setup.teacher.clone()).unwrap();
+        let mut exact = PopulationRisk::new(
+            network.activation,
+            setup.target.as_teacher().unwrap().clone(),
+        )
+        .unwrap();
         let logged: Vec<&Seen> = seen.iter().filter(|s| s.scheduled).collect();
         assert_eq!(logged.len(), 7, "steps 0, 5, ..., 30");
         for s in logged {
@@ -180,7 +184,7 @@ fn population_risk_agrees_with_monte_carlo_within_four_standard_errors() {
             let (estimate, se) = monte_carlo_risk(
                 &scenario.network,
                 &s.theta,
-                setup.teacher.matrix(),
+                setup.target.as_teacher().unwrap().matrix(),
                 scenario.noise_std,
                 200_000,
                 17 + index as u64,
@@ -209,7 +213,7 @@ fn the_default_held_out_set_has_4096_samples_and_test_risk_is_the_risk_on_them()
     // The held-out set: 4096 samples from the stream (seed, Test, 0, i).
     let law = InputLaw::standard(scenario.d, false);
     let held_out =
-        DataSet::generate(4096, law, &setup.teacher, scenario.seed, Purpose::Test, 0).unwrap();
+        DataSet::generate(4096, law, &setup.target, scenario.seed, Purpose::Test, 0).unwrap();
     let mut scratch = DataScratch::default();
     for s in seen.iter().filter(|s| s.scheduled) {
         let expected =

@@ -26,7 +26,7 @@ fn population_risk_matches_monte_carlo_for_every_activation() {
         let exact = setup.simulation.velocity(&theta, &mut v, 0).unwrap();
         let law = InputLaw::standard(3, false);
         let data =
-            DataSet::generate(n, law, &setup.teacher as &dyn Target, 11, Purpose::Test, 0).unwrap();
+            DataSet::generate(n, law, &setup.target as &dyn Target, 11, Purpose::Test, 0).unwrap();
         let losses: Vec<f64> = (0..n)
             .map(|i| {
                 let x: Vec<f64> = data.inputs().column(i).iter().copied().collect();

@@ -75,7 +75,7 @@ fn check(alpha: f64, lr_ratio: f64) {
     let theta = setup.particles.matrix().clone();
     let law = InputLaw::standard(D, false);
     // The batch of step 0, drawn as the online mode draws it (stream (seed, Batch, 0, i)).
-    let batch = DataSet::generate(BATCH, law, &setup.teacher, SEED, Purpose::Batch, 0).unwrap();
+    let batch = DataSet::generate(BATCH, law, &setup.target, SEED, Purpose::Batch, 0).unwrap();
     let expected = sgd_step(&theta, &batch, alpha, lr_ratio);
     let stepped = common::advance(&mut setup, 1);
     let moved = (&expected - &theta).amax();

@@ -14,16 +14,17 @@ use crate::output::read_npy;
 use crate::random::Purpose;
 use crate::scenario::resolve::{InitSource, RiskSpec, Scenario, TargetSource};
 use crate::task::{
-    DataSet, EmpiricalRisk, InputLaw, OnlineRisk, PopulationRisk, RiskMode, Teacher,
+    DataSet, EmpiricalRisk, HermiteTarget, InputLaw, LabelTarget, OnlineRisk, ParityTarget,
+    PopulationRisk, RiskMode, TargetFunction, Teacher,
 };
 
-/// What a scenario builds: the initial particles, the teacher and the simulation.
+/// What a scenario builds: the initial particles, the target and the simulation.
 #[derive(Debug)]
 pub struct Setup {
     /// Initial particles.
     pub particles: Particles,
-    /// The teacher.
-    pub teacher: Teacher,
+    /// The target (a teacher, or another kind).
+    pub target: TargetFunction,
     /// The simulation, ready to run.
     pub simulation: Simulation,
 }
@@ -49,12 +50,55 @@ impl Scenario {
         })
     }
 
+    /// The target function of any kind (docs/problems.md): the teacher, or a Hermite, parity
+    /// or label target.
+    pub fn target_function(&self) -> Result<TargetFunction> {
+        let input_dim = self.input_dim();
+        let noise_std = self.noise_std;
+        Ok(match &self.target {
+            TargetSource::File(_) | TargetSource::Generated(_) => {
+                TargetFunction::Teacher(self.teacher()?)
+            }
+            TargetSource::Hermite(terms) => TargetFunction::Hermite(HermiteTarget {
+                input_dim,
+                terms: terms.clone(),
+                noise_std,
+            }),
+            TargetSource::Parity(terms) => TargetFunction::Parity(ParityTarget {
+                input_dim,
+                terms: terms.clone(),
+                noise_std,
+            }),
+            TargetSource::Label => {
+                let labels = match &self.input {
+                    crate::task::InputShape::Mixture(components) => {
+                        components.iter().map(|c| c.label).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                TargetFunction::Label(LabelTarget {
+                    input_dim,
+                    labels,
+                    noise_std,
+                })
+            }
+        })
+    }
+
     /// The teacher: generated from `target` (stream `teacher_seed`) or read from `target.file`
-    /// (an error names the key).
+    /// (an error names the key), with `target.activation` (default the student's). A target of
+    /// another kind is an error naming `target.kind`.
     pub fn teacher(&self) -> Result<Teacher> {
         let d_in = self.input_dim();
-        let activation = self.network.activation;
+        let activation = self.teacher_activation.unwrap_or(self.network.activation);
         let teacher = match &self.target {
+            TargetSource::Hermite(_) | TargetSource::Parity(_) | TargetSource::Label => {
+                return Err(self.fail(
+                    "target.kind",
+                    format!("\"{}\"", self.target.kind()),
+                    "\"teacher\" (this needs a teacher network)",
+                ));
+            }
             TargetSource::Generated(spec) => Teacher::generate(
                 spec,
                 self.d,
@@ -87,7 +131,11 @@ impl Scenario {
     /// Loads the files the scenario names and builds particles, teacher and simulation.
     pub fn setup(&self) -> Result<Setup> {
         let d_in = self.input_dim();
-        let law = InputLaw::standard(self.d, self.bias);
+        let law = InputLaw {
+            d: self.d,
+            bias: self.bias,
+            shape: self.input.clone(),
+        };
         let particles = match &self.init {
             InitSource::Law(l) => Particles::draw(self.m, d_in, l, self.seed)?,
             InitSource::File(path) => {
@@ -119,8 +167,8 @@ impl Scenario {
             }
         };
         let activation = self.network.activation;
-        let teacher = self.teacher()?;
-        let shared: Arc<Teacher> = Arc::new(teacher.clone());
+        let target = self.target_function()?;
+        let shared: Arc<TargetFunction> = Arc::new(target.clone());
         let test_set = |test_n: usize| -> Result<Option<DataSet>> {
             if test_n == 0 {
                 return Ok(None);
@@ -142,11 +190,11 @@ impl Scenario {
             if self.bias || !self.population_risk {
                 return Ok(None);
             }
-            PopulationRisk::new(activation, teacher.clone()).map(Some)
+            self.population_risk_of(&target).map(Some)
         };
         let risk = match &self.risk {
             RiskSpec::Population => {
-                RiskMode::Population(Box::new(PopulationRisk::new(activation, teacher.clone())?))
+                RiskMode::Population(Box::new(self.population_risk_of(&target)?))
             }
             RiskSpec::Online { batch, test_n } => {
                 let online = OnlineRisk::new(
@@ -195,9 +243,25 @@ impl Scenario {
         .with_schedules(self.schedules.clone())?;
         Ok(Setup {
             particles,
-            teacher,
+            target,
             simulation,
         })
+    }
+
+    /// The exact population risk of `target` under the input law.
+    fn population_risk_of(&self, target: &TargetFunction) -> Result<PopulationRisk> {
+        let activation = self.network.activation;
+        match target {
+            TargetFunction::Teacher(teacher) if self.input.is_standard() => {
+                PopulationRisk::new(activation, teacher.clone())
+            }
+            _ => Err(self.fail(
+                "target.kind",
+                format!("\"{}\"", self.target.kind()),
+                "a teacher with Gaussian N(0, I) inputs in population mode (this build has no \
+                 other exact population risk yet)",
+            )),
+        }
     }
 
     fn load_data(&self, x_path: &Path, y_path: &Path) -> Result<DataSet> {

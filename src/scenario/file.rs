@@ -28,6 +28,9 @@ pub struct ScenarioConfig {
     /// Initial particles.
     #[serde(default)]
     pub init: InitConfig,
+    /// The law of the inputs (default: standard Gaussian; written back only when given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputConfig>,
     /// The target function.
     #[serde(default)]
     pub target: TargetConfig,
@@ -127,10 +130,84 @@ pub enum TeacherWeightsConfig {
     Law(LawConfig),
 }
 
+/// A covariance: `"identity"`, `{ diag = [..] }` or `{ file = "cov.npy" }`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum CovarianceConfig {
+    /// `"identity"`.
+    Name(String),
+    /// `{ diag = [..d variances..] }` or `{ file = "cov.npy" }` (d x d float64).
+    Table(CovarianceTable),
+}
+
+/// The table form of a covariance.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CovarianceTable {
+    /// The d variances of a diagonal covariance.
+    pub diag: Option<Vec<f64>>,
+    /// A (d, d) float64 .npy file, symmetric positive definite.
+    pub file: Option<String>,
+}
+
+/// One component of a mixture: `{ weight, scale | covariance, label }`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentConfig {
+    /// Mixture weight (> 0; the weights sum to 1).
+    pub weight: Option<f64>,
+    /// x ~ N(0, scale^2 I) (default 1).
+    pub scale: Option<f64>,
+    /// x ~ N(0, covariance) instead of a scale.
+    pub covariance: Option<CovarianceConfig>,
+    /// Class label of the component (the `label` target; default 0).
+    pub label: Option<f64>,
+}
+
+/// `[input]`: the law of x (docs/problems.md).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// `gaussian` (default), `mixture` or `rademacher`.
+    pub law: Option<String>,
+    /// Gaussian inputs: the covariance (default identity).
+    pub covariance: Option<CovarianceConfig>,
+    /// Mixture inputs: the components.
+    pub components: Option<Vec<ComponentConfig>>,
+}
+
+/// One term of a Hermite target (`direction`, `degree`, `coef`) or of a parity / staircase
+/// target (`coordinates`, `coef`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TermConfig {
+    /// Hermite: the coordinate e_direction, 1-based.
+    pub direction: Option<usize>,
+    /// Hermite: the degree (0..=12).
+    pub degree: Option<u32>,
+    /// Parity: the coordinates, 1-based and distinct.
+    pub coordinates: Option<Vec<usize>>,
+    /// The coefficient (default 1).
+    pub coef: Option<f64>,
+}
+
 /// `[target]`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
+    /// `teacher` (default), `hermite`, `label` or `parity` (written back only when not the
+    /// teacher).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The teacher's activation (default: the student's; written back only when given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    /// Hermite or parity terms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms: Option<Vec<TermConfig>>,
+    /// Parity: the coordinates of a single parity, 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coordinates: Option<Vec<usize>>,
     /// A (k, 1 + d) float64 .npy file of teacher neurons.
     pub file: Option<String>,
     /// Number of generated teacher neurons (default 1).
@@ -154,6 +231,9 @@ pub struct TargetConfig {
 pub struct RiskConfig {
     /// `population` (default), `online` or `empirical`.
     pub mode: Option<String>,
+    /// `square` (default) or `logistic` (data modes; written back only when given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<String>,
     /// Online batch size B (default 256).
     pub batch: Option<usize>,
     /// Empirical training-set size n (when no files are given).
@@ -310,15 +390,42 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 pub fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
     let document = toml::de::DeTable::parse(text).ok()?;
     let mut parts = key.split('.');
-    let first = parts.next()?;
+    let (first, first_index) = indexed(parts.next()?);
     let mut value = document.get_ref().get(first)?;
+    if let Some(i) = first_index {
+        value = element(value, i)?;
+    }
     for part in parts {
+        let (name, index) = indexed(part);
         match value.get_ref() {
-            toml::de::DeValue::Table(table) => value = table.get(part)?,
+            toml::de::DeValue::Table(table) => value = table.get(name)?,
             _ => return None,
+        }
+        if let Some(i) = index {
+            value = element(value, i)?;
         }
     }
     Some(line_column(text, value.span().start))
+}
+
+/// A key part `name[i]` (i counted from 1, as error messages count array elements) as
+/// (name, Some(i - 1)); a plain part as (part, None).
+fn indexed(part: &str) -> (&str, Option<usize>) {
+    match part.strip_suffix(']').and_then(|p| p.split_once('[')) {
+        Some((name, i)) => (name, i.parse::<usize>().ok().and_then(|i| i.checked_sub(1))),
+        None => (part, None),
+    }
+}
+
+/// Element `i` (from 0) of an array value.
+fn element<'a>(
+    value: &'a toml::Spanned<toml::de::DeValue<'a>>,
+    i: usize,
+) -> Option<&'a toml::Spanned<toml::de::DeValue<'a>>> {
+    match value.get_ref() {
+        toml::de::DeValue::Array(array) => array.get(i),
+        _ => None,
+    }
 }
 
 /// The dotted key whose line holds byte `offset`: the `[section]` above it and the key on it.

@@ -7,6 +7,7 @@
 mod device;
 mod dynamics;
 mod init;
+mod input;
 mod model;
 mod record;
 mod risk;
@@ -19,17 +20,18 @@ use crate::device::{Device, Precision};
 use crate::diagnostics::recorder::RecordOptions;
 use crate::dynamics::{Dynamics, Integrator, Schedule, Schedules};
 use crate::error::{Error, Result};
-use crate::math::{InitLaw, Network};
+use crate::math::{Activation, InitLaw, Network};
 use crate::scenario::file::{ScenarioConfig, is_overridden, locate};
-use crate::task::TeacherSpec;
+use crate::task::{HermiteTerm, InputShape, Loss, ParityTerm, TeacherSpec};
 
 use device::resolve_device;
 use dynamics::resolve_dynamics;
 use init::resolve_init;
+use input::resolve_input;
 use model::{resolve_model, resolve_width};
 use record::resolve_record;
 use risk::resolve_risk;
-use target::resolve_target;
+use target::resolve_any_target;
 
 /// Default size of the held-out test set of the data modes (`risk.test_n`).
 pub const DEFAULT_TEST_N: usize = 4096;
@@ -43,13 +45,31 @@ pub enum InitSource {
     Law(InitLaw),
 }
 
-/// Where the teacher comes from.
+/// The target: a teacher (from a file or generated) or another kind (docs/problems.md).
 #[derive(Clone, Debug, PartialEq)]
 pub enum TargetSource {
-    /// A (k, 1 + d) .npy file.
+    /// A teacher from a (k, 1 + d) .npy file.
     File(PathBuf),
-    /// Generated.
+    /// A generated teacher.
     Generated(TeacherSpec),
+    /// f* = sum_t coef_t He_t(x_dir) / sqrt(deg!).
+    Hermite(Vec<HermiteTerm>),
+    /// f* = sum_t coef_t prod_{i in S_t} x_i.
+    Parity(Vec<ParityTerm>),
+    /// y = the label of the mixture component of x.
+    Label,
+}
+
+impl TargetSource {
+    /// The scenario's `target.kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TargetSource::File(_) | TargetSource::Generated(_) => "teacher",
+            TargetSource::Hermite(_) => "hermite",
+            TargetSource::Parity(_) => "parity",
+            TargetSource::Label => "label",
+        }
+    }
 }
 
 /// The risk mode and its sizes.
@@ -99,8 +119,14 @@ pub struct Scenario {
     pub m: usize,
     /// Initial particles.
     pub init: InitSource,
-    /// Teacher.
+    /// The law of the d feature coordinates of x.
+    pub input: InputShape,
+    /// The target.
     pub target: TargetSource,
+    /// The teacher's activation, when `target.activation` differs from the student's.
+    pub teacher_activation: Option<Activation>,
+    /// The loss of the data modes.
+    pub loss: Loss,
     /// Seed of a generated teacher (`target.seed`, default the scenario's seed).
     pub teacher_seed: u64,
     /// Label noise standard deviation.
@@ -202,8 +228,20 @@ impl Scenario {
         let model = resolve_model(&cx, &config.model)?;
         let (init, init_config) = resolve_init(&cx, &config.init, &base, model.input_dim())?;
         let m = resolve_width(&cx, &init, config.model.m)?;
-        let target = resolve_target(&cx, &config.target, &base, model.d, seed)?;
-        let risk = resolve_risk(&cx, &config.risk, &base, model.bias)?;
+        let input = resolve_input(&cx, config.input.as_ref(), &base, model.d)?;
+        let target = resolve_any_target(&cx, &config.target, &base, model.d, seed, &input.shape)?;
+        let teacher_activation = target.teacher_activation.filter(|a| *a != model.activation);
+        let problem = risk::Problem {
+            input: &input.shape,
+            target: &target.target,
+            teacher_activation,
+            bias: model.bias,
+            noise_std: target.noise_std,
+        };
+        let risk = resolve_risk(&cx, &config.risk, &base, &problem)?;
+        if risk.loss != Loss::Square || !problem.is_standard() {
+            check_standard_device(&cx, config.device.as_deref())?;
+        }
         let (device, precision) = resolve_device(
             &cx,
             config.device.as_deref(),
@@ -221,6 +259,7 @@ impl Scenario {
             precision: Some(precision.to_string()),
             model: model.config(m),
             init: init_config,
+            input: input.resolved,
             target: target.resolved,
             risk: risk.resolved,
             dynamics: dynamics.resolved,
@@ -237,7 +276,10 @@ impl Scenario {
             bias: model.bias,
             m,
             init,
+            input: input.shape,
             target: target.target,
+            teacher_activation,
+            loss: risk.loss,
             teacher_seed: target.teacher_seed,
             noise_std: target.noise_std,
             risk: risk.risk,
@@ -281,6 +323,20 @@ impl Scenario {
         }
         .fail(key, found, allowed)
     }
+}
+
+/// The GPU runs the standard problem only (Gaussian inputs N(0, I), a teacher with the
+/// student's activation, the square loss): anything else must name `device = "cpu"`.
+fn check_standard_device(cx: &Context<'_>, device: Option<&str>) -> Result<()> {
+    if device.is_some_and(|d| d != "cpu") {
+        return Err(cx.fail(
+            "device",
+            quoted(device.unwrap_or_default()),
+            "\"cpu\" with an [input] law, a target kind or activation, or a loss other than the \
+             defaults (the GPU kernels run the standard Gaussian teacher with the square loss)",
+        ));
+    }
+    Ok(())
 }
 
 /// `name` (default the file stem): a non-empty name without slashes, as it names the run

@@ -38,11 +38,11 @@ pub(crate) fn linear_reference(
             "an initialisation law (the limit starts from its second moment)",
         ));
     };
-    let setup = scenario.setup()?;
+    let teacher = scenario.teacher()?;
     let limit = LinearLimit::new(
         &scenario.network,
         &scenario.dynamics,
-        &setup.teacher,
+        &teacher,
         plan.widths[plan.widths.len() - 1],
     )?;
     let sigma0 = initial_second_moment(law, scenario.d)?;

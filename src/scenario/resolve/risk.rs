@@ -5,9 +5,68 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::math::Activation;
 use crate::scenario::file::RiskConfig;
+use crate::task::{InputShape, Loss};
 
-use super::{Context, DEFAULT_TEST_N, RiskSpec, one_of, quoted, resolve_path};
+use super::{Context, DEFAULT_TEST_N, RiskSpec, TargetSource, one_of, quoted, resolve_path};
+
+/// What the risk section needs to know of the problem.
+pub(super) struct Problem<'a> {
+    /// The input law.
+    pub input: &'a InputShape,
+    /// The target.
+    pub target: &'a TargetSource,
+    /// The teacher's activation where it differs from the student's.
+    pub teacher_activation: Option<Activation>,
+    /// `model.bias`.
+    pub bias: bool,
+    /// `target.noise_std`.
+    pub noise_std: f64,
+}
+
+impl Problem<'_> {
+    /// The default problem: N(0, I) inputs and a teacher with the student's activation.
+    pub fn is_standard(&self) -> bool {
+        self.input.is_standard()
+            && matches!(
+                self.target,
+                TargetSource::File(_) | TargetSource::Generated(_)
+            )
+            && self.teacher_activation.is_none()
+    }
+
+    /// Why the problem has no exact population risk, as (key, found, allowed), or None.
+    fn population_obstacle(&self) -> Option<(&'static str, String, String)> {
+        let use_data = "use risk.mode = \"online\" or \"empirical\"";
+        if matches!(self.input, InputShape::Rademacher) {
+            return Some((
+                "input.law",
+                quoted("rademacher"),
+                format!(
+                    "a Gaussian law or mixture in population mode (Rademacher inputs have no exact population form here): {use_data}"
+                ),
+            ));
+        }
+        match self.target {
+            TargetSource::Parity(_) => Some((
+                "target.kind",
+                quoted("parity"),
+                format!(
+                    "teacher, hermite or label in population mode (a parity has no exact population form here): {use_data}"
+                ),
+            )),
+            TargetSource::Hermite(_) if !self.input.is_standard() => Some((
+                "target.kind",
+                "\"hermite\" with non-identity inputs".into(),
+                format!(
+                    "hermite in population mode only with input.law = \"gaussian\" and the identity covariance: {use_data}"
+                ),
+            )),
+            _ => None,
+        }
+    }
+}
 
 /// `[risk]` validated.
 pub(super) struct RiskSection {
@@ -15,22 +74,32 @@ pub(super) struct RiskSection {
     pub mode: String,
     /// Risk mode and sizes.
     pub risk: RiskSpec,
+    /// The loss.
+    pub loss: Loss,
     /// Whether a data mode logs the exact population risk.
     pub population_risk: bool,
     /// The resolved section.
     pub resolved: RiskConfig,
 }
 
-/// Validates `[risk]`; `bias` is `model.bias` (population mode and the exact population risk
-/// are defined without it) and paths are relative to `base`.
+/// Validates `[risk]` for `problem` (population mode and the exact population risk are defined
+/// without bias, for the problems with an exact form); paths are relative to `base`.
 pub(super) fn resolve_risk(
     cx: &Context<'_>,
     rc: &RiskConfig,
     base: &Path,
-    bias: bool,
+    problem: &Problem<'_>,
 ) -> Result<RiskSection> {
+    let bias = problem.bias;
     let mode = rc.mode.clone().unwrap_or_else(|| "population".into());
     check_mode_keys(cx, rc, &mode)?;
+    let loss = resolve_loss(cx, rc, &mode, problem)?;
+    let obstacle = problem.population_obstacle();
+    if mode == "population"
+        && let Some((key, found, allowed)) = &obstacle
+    {
+        return Err(cx.fail(key, found, allowed.clone()));
+    }
     // Default held-out set: 4096 samples whatever the batch or training-set size, so that
     // the test risk is an estimate with a small stated error (a set as small as a batch of
     // 64 is biased and noisy); it is evaluated on logged steps only.
@@ -44,13 +113,15 @@ pub(super) fn resolve_risk(
     }
     // The exact population risk exists for Gaussian inputs without bias and labels from
     // the teacher: not with a bias coordinate nor with data files.
-    let population_exists = !bias && rc.x_file.is_none();
+    let population_exists =
+        !bias && rc.x_file.is_none() && obstacle.is_none() && loss == Loss::Square;
     if rc.population_risk == Some(true) && !population_exists {
         return Err(cx.fail(
             "risk.population_risk",
             true,
-            "false with model.bias = true or risk.x_file (the exact risk needs Gaussian \
-             inputs without bias and labels from the teacher)",
+            "false with model.bias = true, risk.x_file, the logistic loss, Rademacher inputs or \
+             a parity target (the exact risk needs Gaussian inputs without bias, labels from \
+             the target and the square loss)",
         ));
     }
     let population_risk =
@@ -71,13 +142,58 @@ pub(super) fn resolve_risk(
         }
         _ => resolve_empirical(cx, rc, base, test_n)?,
     };
-    let resolved = risk_config(&mode, &risk, population_exists.then_some(population_risk));
+    let mut resolved = risk_config(&mode, &risk, population_exists.then_some(population_risk));
+    resolved.loss = rc.loss.is_some().then(|| loss.name().to_owned());
     Ok(RiskSection {
         mode,
         risk,
+        loss,
         population_risk,
         resolved,
     })
+}
+
+/// `risk.loss`: square (default) or logistic; logistic needs a data mode and labels in
+/// {-1, +1} (a label target with labels +-1, or a single parity of coefficient +-1 on
+/// Rademacher inputs, without noise; data files are checked when read).
+fn resolve_loss(
+    cx: &Context<'_>,
+    rc: &RiskConfig,
+    mode: &str,
+    problem: &Problem<'_>,
+) -> Result<Loss> {
+    let loss = match rc.loss.as_deref().unwrap_or("square") {
+        "square" => return Ok(Loss::Square),
+        "logistic" => Loss::Logistic,
+        other => return Err(cx.fail("risk.loss", quoted(other), "one of square, logistic")),
+    };
+    if mode == "population" {
+        return Err(cx.fail(
+            "risk.loss",
+            quoted("logistic"),
+            "\"square\" in population mode (E log(1 + exp(-y f)) has no exact form): use \
+             risk.mode = \"online\" or \"empirical\"",
+        ));
+    }
+    if rc.x_file.is_some() {
+        return Ok(loss);
+    }
+    let signs = "labels in {-1, +1} for the logistic loss: kind = \"label\" with component \
+                 labels +-1, or one parity of coef +-1 on input.law = \"rademacher\", and \
+                 target.noise_std = 0";
+    let sign_valued = match (problem.target, problem.input) {
+        (TargetSource::Label, InputShape::Mixture(components)) => {
+            components.iter().all(|c| c.label.abs() == 1.0)
+        }
+        (TargetSource::Parity(terms), InputShape::Rademacher) => {
+            terms.len() == 1 && terms[0].coef.abs() == 1.0
+        }
+        _ => false,
+    };
+    if !sign_valued || problem.noise_std != 0.0 {
+        return Err(cx.fail("risk.loss", quoted("logistic"), signs));
+    }
+    Ok(loss)
 }
 
 /// The mode is known and the keys given belong to it.
