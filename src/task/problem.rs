@@ -83,8 +83,8 @@ impl Covariance {
             }),
             None => Err(Error::invalid(
                 "covariance",
-                format!("smallest eigenvalue {smallest:e}"),
-                "a positive definite matrix (every eigenvalue > 0)",
+                format!("smallest eigenvalue {smallest:.6e}"),
+                "a symmetric positive definite matrix (every eigenvalue > 0)",
             )),
         }
     }
@@ -102,12 +102,16 @@ impl Covariance {
         ))
     }
 
-    /// Whether Sigma = I exactly (the identity variant or a scale of exactly 1).
+    /// Whether Sigma = I exactly (the identity variant, a scale of exactly 1, or a matrix
+    /// equal to the identity).
     pub fn is_identity(&self) -> bool {
         match self {
             Covariance::Identity => true,
             Covariance::Scaled(s) => *s == 1.0,
-            Covariance::Full { .. } => false,
+            Covariance::Full { sigma, .. } => {
+                let d = sigma.nrows();
+                sigma.as_ref() == &DMatrix::identity(d, d)
+            }
         }
     }
 
@@ -609,7 +613,7 @@ mod tests {
     fn a_covariance_that_is_not_positive_definite_names_its_smallest_eigenvalue() {
         let sigma = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
         let err = Covariance::full(sigma).unwrap_err().to_string();
-        assert!(err.contains("smallest eigenvalue -1"), "{err}");
+        assert!(err.contains("smallest eigenvalue -1.000000e0"), "{err}");
         let asym = DMatrix::from_row_slice(2, 2, &[1.0, 0.5, 0.4, 1.0]);
         let err = Covariance::full(asym).unwrap_err().to_string();
         assert!(err.contains("symmetric"), "{err}");

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::read_npy;
 use crate::scenario::build::reason;
 use crate::scenario::file::{ComponentConfig, CovarianceConfig, CovarianceTable, InputConfig};
@@ -140,7 +140,7 @@ fn resolve_covariance(
                     format!("model.d = {d} variances"),
                 ));
             }
-            Covariance::diag(diag).map_err(|e| cx.fail(key, format!("{diag:?}"), reason(&e)))
+            Covariance::diag(diag).map_err(|e| invalid(cx, key, &format!("{diag:?}"), &e))
         }
         CovarianceConfig::Table(CovarianceTable {
             diag: None,
@@ -166,9 +166,20 @@ fn resolve_covariance(
                     format!("shape (d, d) = ({d}, {d})"),
                 ));
             }
-            Covariance::full(matrix).map_err(|e| cx.fail(key, path.display(), reason(&e)))
+            Covariance::full(matrix).map_err(|e| invalid(cx, key, &path.display().to_string(), &e))
         }
         CovarianceConfig::Table(_) => Err(cx.fail(key, "a table", allowed)),
+    }
+}
+
+/// A covariance error on `key`: what was found in `source` (a file or the values) and what
+/// is allowed.
+fn invalid(cx: &Context<'_>, key: &str, source: &str, error: &Error) -> Error {
+    match error {
+        Error::Invalid { found, allowed, .. } => {
+            cx.fail(key, format!("{source} with {found}"), allowed.clone())
+        }
+        other => cx.fail(key, source, reason(other)),
     }
 }
 
