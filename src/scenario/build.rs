@@ -14,7 +14,7 @@ use crate::output::read_npy;
 use crate::random::Purpose;
 use crate::scenario::resolve::{InitSource, RiskSpec, Scenario, TargetSource};
 use crate::task::{
-    DataSet, EmpiricalRisk, HermiteTarget, InputLaw, LabelTarget, OnlineRisk, ParityTarget,
+    DataSet, EmpiricalRisk, HermiteTarget, InputLaw, LabelTarget, Loss, OnlineRisk, ParityTarget,
     PopulationRisk, RiskMode, TargetFunction, Teacher,
 };
 
@@ -289,6 +289,15 @@ impl Scenario {
                     y.ncols()
                 ),
                 format!("shape (n,) = ({},) like risk.x_file", x.nrows()),
+            ));
+        }
+        if self.loss == Loss::Logistic
+            && let Some(i) = y.column(0).iter().position(|&v| v != 1.0 && v != -1.0)
+        {
+            return Err(self.fail(
+                "risk.y_file",
+                format!("{} with label {} at row {i}", y_path.display(), y[(i, 0)]),
+                "labels -1 or +1 with risk.loss = \"logistic\"",
             ));
         }
         let d_in = self.input_dim();
