@@ -286,12 +286,14 @@ impl Scenario {
                 PopulationRisk::new(activation, teacher.clone())
             }
             _ => PopulationRisk::for_problem(activation, &self.input, target, self.noise_std)
-                .map_err(|e| {
-                    self.fail(
-                        "target.kind",
-                        format!("\"{}\"", self.target.kind()),
-                        format!("a problem with an exact population risk ({})", reason(&e)),
-                    )
+                .map_err(|e| match e {
+                    // The refusal names its key: place it in the scenario file.
+                    Error::Invalid {
+                        what,
+                        found,
+                        allowed,
+                    } => self.fail(&what, found, allowed),
+                    other => other,
                 }),
         }
     }
