@@ -30,7 +30,7 @@ use std::f64::consts::{FRAC_1_SQRT_2, PI};
 use crate::error::Result;
 use crate::math::Activation;
 use crate::math::gauss;
-use crate::task::problem::hermite;
+use crate::math::hermite::hermite;
 
 /// Nodes per panel.
 const NODES: usize = 16;
@@ -285,7 +285,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
     use crate::math::PairKernel;
-    use crate::task::problem::hermite_norm;
+    use crate::math::hermite::hermite_norm;
 
     /// Gauss-Hermite at high order for polynomial-times-Gaussian and smooth integrands.
     fn reference(h: impl Fn(f64) -> f64) -> f64 {
