@@ -235,6 +235,7 @@ impl Scenario {
             input: &input.shape,
             target: &target.target,
             teacher_activation,
+            student: model.activation,
             bias: model.bias,
             noise_std: target.noise_std,
         };
