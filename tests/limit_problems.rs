@@ -411,14 +411,22 @@ fn monte_carlo_risk(
     (mean, ((squares / n - mean * mean) / n).sqrt())
 }
 
+/// The 2-node-per-direction rule of the initial law with a shifted by 0.4 and each p_i by 0.3
+/// (the law's a independent of w and symmetric w make f = 0 for an odd sigma, and the
+/// interaction field vanish: the shifts make it count).
 fn initial(problem: &LimitProblem) -> DMatrix<f64> {
-    initial_nodes(
+    let mut nodes = initial_nodes(
         &problem.law,
         problem.d,
         problem.k(),
         InitResolution::uniform(2),
     )
-    .unwrap()
+    .unwrap();
+    nodes.column_mut(1).iter_mut().for_each(|a| *a += 0.4);
+    for c in 0..problem.k() {
+        nodes.column_mut(2 + c).iter_mut().for_each(|p| *p += 0.3);
+    }
+    nodes
 }
 
 /// A teacher under an isotropic two-component mixture (built by `LimitProblem::from_parts`,
