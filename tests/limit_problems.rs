@@ -152,20 +152,16 @@ fn radial_nodes() -> DMatrix<f64> {
 }
 
 /// The label target under a two-component isotropic mixture: the reduced risk against the
-/// radial quadrature, for homogeneous (relu, quadratic: one pass, scaled) and other (erf,
-/// sigmoid: one pass per component) activations, n = d = 3 and 5. Tolerance: the quadrature's
+/// radial quadrature, for homogeneous (relu, quadratic: one pass, scaled) and other (sigmoid:
+/// one pass per component) activations, n = d = 3 and 5 (an odd sigma gives f = 0 for a
+/// rotation-invariant measure: the erf teacher test covers the per-component pass). Tolerance: the quadrature's
 /// change from half the panels, the reduced risk's change from half the angle nodes, the
 /// kernel quadrature's bound, and 1e-12 of rounding.
 #[test]
 fn label_risk_under_a_mixture_matches_a_radial_quadrature() {
     let parts = [(0.35, 0.7, 1.0), (0.65, 1.6, -1.0)];
     let nodes = radial_nodes();
-    for activation in [
-        Activation::Relu,
-        Activation::Quadratic,
-        Activation::Erf,
-        Activation::Sigmoid,
-    ] {
+    for activation in [Activation::Relu, Activation::Quadratic, Activation::Sigmoid] {
         for d in [3, 5] {
             let reduced = label_population(activation, d, &parts, 0.2, 24)
                 .risk(&nodes)
@@ -173,8 +169,8 @@ fn label_risk_under_a_mixture_matches_a_radial_quadrature() {
             let coarse = label_population(activation, d, &parts, 0.2, 12)
                 .risk(&nodes)
                 .unwrap();
-            let reference = radial_label_risk(activation, d, &nodes, &parts, 0.2, 1600);
-            let half = radial_label_risk(activation, d, &nodes, &parts, 0.2, 800);
+            let reference = radial_label_risk(activation, d, &nodes, &parts, 0.2, 1200);
+            let half = radial_label_risk(activation, d, &nodes, &parts, 0.2, 600);
             let tolerance = (reference - half).abs()
                 + (reduced - coarse).abs()
                 + kernel_error(activation, &nodes, 1.6)
@@ -411,14 +407,22 @@ fn monte_carlo_risk(
     (mean, ((squares / n - mean * mean) / n).sqrt())
 }
 
+/// The 2-node-per-direction rule of the initial law with a shifted by 0.4 and each p_i by 0.3
+/// (the law's a independent of w and symmetric w make f = 0 for an odd sigma, and the
+/// interaction field vanish: the shifts make it count).
 fn initial(problem: &LimitProblem) -> DMatrix<f64> {
-    initial_nodes(
+    let mut nodes = initial_nodes(
         &problem.law,
         problem.d,
         problem.k(),
         InitResolution::uniform(2),
     )
-    .unwrap()
+    .unwrap();
+    nodes.column_mut(1).iter_mut().for_each(|a| *a += 0.4);
+    for c in 0..problem.k() {
+        nodes.column_mut(2 + c).iter_mut().for_each(|p| *p += 0.3);
+    }
+    nodes
 }
 
 /// A teacher under an isotropic two-component mixture (built by `LimitProblem::from_parts`,

@@ -11,6 +11,11 @@
 //! the earlier ones, and the neurons with a*_i = 0 or w*_i = 0, which contribute nothing) gives
 //! the reduced teacher rows (a*_i, p*_i), p*_i the coordinates of w*_i in that basis. k = dim T
 //! is then at most [`MAX_K`] (the tensor rule of the initial law grows like nodes^k).
+//!
+//! [`LimitProblem::from_parts`] takes the inputs and the target explicitly (docs/limit.md
+//! section 13): isotropic Gaussian inputs or mixtures with a teacher or the label target
+//! (k = 0), and Hermite targets on coordinate directions under N(0, I) (T = the span of the
+//! coordinates).
 
 use nalgebra::DMatrix;
 

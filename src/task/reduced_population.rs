@@ -55,6 +55,11 @@
 //! tiles that hold it in the order of the other block; the row pass sums each row over l and
 //! the c-nodes in index order; the risk's sum over rows is `math::reduce::ordered_sum`. So
 //! results are bit-identical on any thread count.
+//!
+//! [`ReducedPopulation::with_inputs`] adds isotropic Gaussian-mixture inputs and the label and
+//! Hermite targets (docs/limit.md section 13): the interaction is the sum over components of
+//! Kbar at scaled nodes (one pass times sum_c pi_c s_c^h for relu, linear (h = 2) and quadratic
+//! (h = 4)), and the teacher field V is replaced by the target's closed form.
 
 use crate::error::Error;
 use crate::math::activation::Activation;
