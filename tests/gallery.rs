@@ -87,6 +87,11 @@ fn separation() {
 }
 
 #[test]
+fn information_exponent() {
+    quick_entry("information_exponent");
+}
+
+#[test]
 fn an_unknown_entry_is_refused_with_the_list() {
     let root = common::scratch_directory("gallery", "unknown");
     let interrupt = AtomicBool::new(false);

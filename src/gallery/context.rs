@@ -61,6 +61,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../scenarios/gallery/separation.toml"),
     ),
     (
+        "information_exponent.toml",
+        include_str!("../../scenarios/gallery/information_exponent.toml"),
+    ),
+    (
         SIZES_FILE,
         include_str!("../../scenarios/gallery/sizes.toml"),
     ),

@@ -13,6 +13,7 @@ mod context;
 mod convergence;
 mod exact_limit;
 mod features;
+mod information_exponent;
 mod langevin;
 mod lazy;
 mod limit;
@@ -115,7 +116,7 @@ pub struct Entry {
 }
 
 /// Every entry, in the order of the gallery.
-pub const ENTRIES: [Entry; 8] = [
+pub const ENTRIES: [Entry; 9] = [
     Entry {
         name: "convergence",
         title: "Global convergence in the mean-field regime",
@@ -163,6 +164,12 @@ pub const ENTRIES: [Entry; 8] = [
         title: "Scale separation of the two layers",
         scenario: "separation.toml",
         run: separation::run,
+    },
+    Entry {
+        name: "information_exponent",
+        title: "Hermite targets: the information exponent",
+        scenario: "information_exponent.toml",
+        run: information_exponent::run,
     },
 ];
 
