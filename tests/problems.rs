@@ -1,7 +1,11 @@
 //! The problems of docs/problems.md through scenario files: the default keys written out
 //! reproduce today's trajectories bit for bit, the input laws draw what they say, and the
 //! targets label what they say.
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::float_cmp,
+    reason = "tests: labels and signs are exact"
+)]
 
 mod common;
 
@@ -169,7 +173,7 @@ fn parity_error(text: &str, steps: u64) -> f64 {
         .filter(|&i| {
             let x: Vec<f64> = test.inputs().column(i).iter().copied().collect();
             let f = scenario.network.output(&particles, &x);
-            !(f * test.labels()[i] > 0.0)
+            (f * test.labels()[i]).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
         })
         .count();
     wrong as f64 / test.n() as f64
