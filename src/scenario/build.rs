@@ -128,14 +128,39 @@ impl Scenario {
 
     /// Loads the files the scenario names and builds particles, teacher and simulation.
     pub fn setup(&self) -> Result<Setup> {
+        let particles = self.initial_particles()?;
+        let target = self.target_function()?;
+        let risk = self.risk_mode(&target)?;
+        let backend = crate::backend::for_device(
+            self.device,
+            self.precision,
+            &risk,
+            self.network.activation,
+            self.d,
+        )?;
+        let simulation = Simulation::new(
+            self.network,
+            self.dynamics,
+            risk,
+            self.integrator,
+            self.dt,
+            self.seed,
+        )?
+        .with_backend(backend)
+        .with_schedules(self.schedules.clone())?;
+        Ok(Setup {
+            particles,
+            target,
+            simulation,
+        })
+    }
+
+    /// The initial particles: drawn from the init laws, or read from `init.file` (an error
+    /// names the key).
+    fn initial_particles(&self) -> Result<Particles> {
         let d_in = self.input_dim();
-        let law = InputLaw {
-            d: self.d,
-            bias: self.bias,
-            shape: self.input.clone(),
-        };
-        let particles = match &self.init {
-            InitSource::Law(l) => Particles::draw(self.m, d_in, l, self.seed)?,
+        match &self.init {
+            InitSource::Law(l) => Particles::draw(self.m, d_in, l, self.seed),
             InitSource::File(path) => {
                 let matrix = self.read_file("init.file", path)?;
                 if matrix.shape() != (self.m, 1 + d_in) {
@@ -161,41 +186,47 @@ impl Scenario {
                         path.display(),
                         format!("finite particles ({})", reason(&e)),
                     )
-                })?
+                })
             }
+        }
+    }
+
+    /// The risk mode of the scenario for `target`: the exact population risk, or a data mode
+    /// with its loss, test set, classification columns and (where it exists and is asked for)
+    /// the exact population risk of the same network (the `population_risk` column).
+    fn risk_mode(&self, target: &TargetFunction) -> Result<RiskMode> {
+        let law = InputLaw {
+            d: self.d,
+            bias: self.bias,
+            shape: self.input.clone(),
         };
-        let activation = self.network.activation;
-        let target = self.target_function()?;
         let shared: Arc<TargetFunction> = Arc::new(target.clone());
-        let test_set = |test_n: usize| -> Result<Option<DataSet>> {
-            if test_n == 0 {
-                return Ok(None);
-            }
-            DataSet::generate(
-                test_n,
-                law.clone(),
-                shared.as_ref(),
-                self.seed,
-                Purpose::Test,
-                0,
-            )
-            .map(Some)
+        let draw = |n: usize, purpose: Purpose| {
+            DataSet::generate(n, law.clone(), shared.as_ref(), self.seed, purpose, 0)
         };
-        // The exact population risk of the same network (the `population_risk` column) where
-        // the data are drawn from x ~ N(0, I) without bias and labelled by the teacher, unless
-        // `risk.population_risk = false`.
+        let test_set = |test_n: usize| -> Result<Option<DataSet>> {
+            (test_n > 0)
+                .then(|| draw(test_n, Purpose::Test))
+                .transpose()
+        };
         let population = || -> Result<Option<PopulationRisk>> {
             if self.bias || !self.population_risk {
                 return Ok(None);
             }
-            self.population_risk_of(&target).map(Some)
+            self.population_risk_of(target).map(Some)
         };
         // The classification errors are logged for the logistic loss and the sign-valued
         // targets (docs/problems.md).
         let classification = self.loss == Loss::Logistic || self.has_sign_labels();
-        let risk = match &self.risk {
+        let empirical = |train: DataSet, test: Option<DataSet>| -> Result<EmpiricalRisk> {
+            Ok(EmpiricalRisk::new(train, test)
+                .with_loss(self.loss)
+                .map_err(|e| self.label_error(&e))?
+                .with_classification(classification))
+        };
+        Ok(match &self.risk {
             RiskSpec::Population => {
-                RiskMode::Population(Box::new(self.population_risk_of(&target)?))
+                RiskMode::Population(Box::new(self.population_risk_of(target)?))
             }
             RiskSpec::Online { batch, test_n } => {
                 let online = OnlineRisk::new(
@@ -214,49 +245,15 @@ impl Scenario {
                 }))
             }
             RiskSpec::EmpiricalGenerated { n, test_n } => {
-                let train = DataSet::generate(
-                    *n,
-                    law.clone(),
-                    shared.as_ref(),
-                    self.seed,
-                    Purpose::Data,
-                    0,
-                )?;
-                let empirical = EmpiricalRisk::new(train, test_set(*test_n)?)
-                    .with_loss(self.loss)
-                    .map_err(|e| self.label_error(&e))?
-                    .with_classification(classification);
+                let empirical = empirical(draw(*n, Purpose::Data)?, test_set(*test_n)?)?;
                 RiskMode::Empirical(Box::new(match population()? {
                     Some(p) => empirical.with_population(p),
                     None => empirical,
                 }))
             }
             RiskSpec::EmpiricalFiles { x, y } => {
-                let train = self.load_data(x, y)?;
-                RiskMode::Empirical(Box::new(
-                    EmpiricalRisk::new(train, None)
-                        .with_loss(self.loss)
-                        .map_err(|e| self.label_error(&e))?
-                        .with_classification(classification),
-                ))
+                RiskMode::Empirical(Box::new(empirical(self.load_data(x, y)?, None)?))
             }
-        };
-        let backend =
-            crate::backend::for_device(self.device, self.precision, &risk, activation, self.d)?;
-        let simulation = Simulation::new(
-            self.network,
-            self.dynamics,
-            risk,
-            self.integrator,
-            self.dt,
-            self.seed,
-        )?
-        .with_backend(backend)
-        .with_schedules(self.schedules.clone())?;
-        Ok(Setup {
-            particles,
-            target,
-            simulation,
         })
     }
 

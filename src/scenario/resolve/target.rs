@@ -48,22 +48,7 @@ pub(super) fn resolve_any_target(
     if kind == "teacher" {
         return resolve_teacher_target(cx, tc, base, d, seed);
     }
-    let teacher_keys = [
-        ("target.file", tc.file.is_some()),
-        ("target.k", tc.k.is_some()),
-        ("target.directions", tc.directions.is_some()),
-        ("target.norm", tc.norm.is_some()),
-        ("target.a", tc.a.is_some()),
-        ("target.seed", tc.seed.is_some()),
-        ("target.activation", tc.activation.is_some()),
-    ];
-    if let Some((key, _)) = teacher_keys.iter().find(|(_, given)| *given) {
-        return Err(cx.fail(
-            key,
-            format!("{key} with kind = {}", quoted(&kind)),
-            format!("{key} only with kind = \"teacher\""),
-        ));
-    }
+    refuse_teacher_keys(cx, tc, &kind)?;
     let noise_std = resolve_noise(cx, tc)?;
     let mut resolved = TargetConfig {
         kind: Some(kind.clone()),
@@ -133,6 +118,27 @@ pub(super) fn resolve_any_target(
         teacher_activation: None,
         resolved,
     })
+}
+
+/// A target of another kind than the teacher takes none of the teacher's keys.
+fn refuse_teacher_keys(cx: &Context<'_>, tc: &TargetConfig, kind: &str) -> Result<()> {
+    let teacher_keys = [
+        ("target.file", tc.file.is_some()),
+        ("target.k", tc.k.is_some()),
+        ("target.directions", tc.directions.is_some()),
+        ("target.norm", tc.norm.is_some()),
+        ("target.a", tc.a.is_some()),
+        ("target.seed", tc.seed.is_some()),
+        ("target.activation", tc.activation.is_some()),
+    ];
+    match teacher_keys.iter().find(|(_, given)| *given) {
+        Some((key, _)) => Err(cx.fail(
+            key,
+            format!("{key} with kind = {}", quoted(kind)),
+            format!("{key} only with kind = \"teacher\""),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `target.noise_std`, a finite number >= 0 (default 0).
