@@ -247,7 +247,14 @@ impl Backend for CudaBackend {
                 let Some(interaction) = interaction.as_mut() else {
                     return Ok(false);
                 };
-                interaction.hold(theta, stages, p.teacher().matrix(), p.target_energy())?;
+                let teacher = p.teacher().filter(|_| p.is_standard()).ok_or_else(|| {
+                    Error::invalid(
+                        "device",
+                        "a population problem beyond the standard Gaussian teacher",
+                        "device = \"cpu\" (the device computes the standard problem only)",
+                    )
+                })?;
+                interaction.hold(theta, stages, teacher.matrix(), p.target_energy())?;
                 Ok(true)
             }
             (On::Data { cuda, .. }, _) => {

@@ -2,8 +2,10 @@
 //! and the tensor rule of the initial law in reduced coordinates.
 
 pub mod activation;
+pub mod cross_kernel;
 pub mod fastmath;
 pub mod gauss;
+pub mod gaussian_field;
 pub mod init_rule;
 pub mod kernel;
 pub mod lanes;

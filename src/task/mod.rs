@@ -6,6 +6,7 @@
 pub mod data;
 pub mod data_risk;
 pub mod empirical;
+pub mod field;
 pub mod online;
 pub mod population;
 pub mod problem;

@@ -16,7 +16,7 @@
 //! that within a round every tile belongs to exactly one pair. Each tile's sums therefore
 //! receive their contributions in the fixed order of the rounds, on any number of threads.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -28,6 +28,8 @@ use crate::math::pair_block::{RowSums, Side};
 use crate::math::reduce::ordered_sum;
 use crate::math::{Activation, Network, PairKernel};
 use crate::task::data_risk::w_view;
+use crate::task::field::{TargetField, whiten_rows};
+use crate::task::problem::{Covariance, InputShape, TargetFunction};
 use crate::task::{Target, Teacher};
 
 /// Rows per tile: m / 16 rounded up to a multiple of 8, between 64 and 256 (a 256 x 256
@@ -131,11 +133,29 @@ pub trait PairSums {
     ) -> Result<()>;
 }
 
-/// Exact population risk for x ~ N(0, I_d) and a teacher target (docs/math.md section 3).
+/// One Gaussian component of a problem beyond the standard one: R = sum_c weight_c R_c.
+#[derive(Debug)]
+struct ProblemComponent {
+    /// pi_c.
+    weight: f64,
+    /// Sigma_c = L_c L_c^T (identity: no transform).
+    covariance: Covariance,
+    /// V and grad V under N(0, I), teacher directions whitened by L_c.
+    field: TargetField,
+}
+
+/// Exact population risk for x ~ N(0, I_d) and a teacher target (docs/math.md section 3), and
+/// for the problems of docs/problems.md ([`PopulationRisk::for_problem`]).
 #[derive(Debug)]
 pub struct PopulationRisk {
     kernel: PairKernel,
-    teacher: Teacher,
+    /// The teacher, for teacher targets.
+    teacher: Option<Teacher>,
+    /// The components of a problem beyond the standard one (None: the standard problem, on the
+    /// path of docs/math.md section 3 exactly).
+    problem: Option<Arc<Vec<ProblemComponent>>>,
+    /// Label noise s.
+    noise_std: f64,
     /// E f*^2 + s^2.
     target_energy: f64,
     pool: BufferPool,
@@ -159,22 +179,47 @@ pub struct PopulationRisk {
 }
 
 impl PopulationRisk {
-    /// The population risk of a network with `activation` against `teacher` (same
-    /// activation). Population mode is defined without bias: the caller rejects `bias`.
+    /// The population risk of a network with `activation` against `teacher` under
+    /// x ~ N(0, I). A teacher with another activation goes through
+    /// [`PopulationRisk::for_problem`]. Population mode is defined without bias: the caller
+    /// rejects `bias`.
+    ///
+    /// # Errors
+    /// Those of [`PopulationRisk::for_problem`] for a teacher with another activation.
     pub fn new(activation: Activation, teacher: Teacher) -> Result<Self> {
         if teacher.activation() != activation {
-            return Err(Error::invalid(
-                "teacher activation",
-                teacher.activation(),
-                format!("the student's activation ({activation})"),
-            ));
+            let noise = teacher.noise_std();
+            return Self::for_problem(
+                activation,
+                &InputShape::StandardGaussian,
+                &TargetFunction::Teacher(teacher),
+                noise,
+            );
         }
         let kernel = PairKernel::new(activation);
         let noise = teacher.noise_std();
         let target_energy = teacher.second_moment(&kernel) + noise * noise;
-        Ok(Self {
+        Ok(Self::assemble(
+            kernel,
+            Some(teacher),
+            None,
+            noise,
+            target_energy,
+        ))
+    }
+
+    fn assemble(
+        kernel: PairKernel,
+        teacher: Option<Teacher>,
+        problem: Option<Arc<Vec<ProblemComponent>>>,
+        noise_std: f64,
+        target_energy: f64,
+    ) -> Self {
+        Self {
             kernel,
             teacher,
+            problem,
+            noise_std,
             target_energy,
             pool: BufferPool::default(),
             sq_norms: Vec::new(),
@@ -186,12 +231,68 @@ impl PopulationRisk {
             direction_sum: Vec::new(),
             teacher_value: Vec::new(),
             teacher_grad: Vec::new(),
-        })
+        }
     }
 
-    /// The teacher.
-    pub fn teacher(&self) -> &Teacher {
-        &self.teacher
+    /// The exact population risk of a network with `activation` for inputs of law `input`,
+    /// target `target` and label noise `noise_std` (docs/problems.md). The standard problem
+    /// (standard Gaussian inputs, a teacher with the student's activation) is
+    /// [`PopulationRisk::new`] exactly; every other goes through the components' transforms and
+    /// [`TargetField`].
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `input.law` for Rademacher inputs, `target.kind` for parity
+    /// targets, hermite targets under non-identity inputs and labels without a mixture,
+    /// `target.labels` for a label count that is not the component count,
+    /// `input.covariance` for a covariance of another dimension, `target.activation` and
+    /// `model.activation` for the activation pairs without an exact form here.
+    pub fn for_problem(
+        activation: Activation,
+        input: &InputShape,
+        target: &TargetFunction,
+        noise_std: f64,
+    ) -> Result<Self> {
+        if let TargetFunction::Teacher(teacher) = target
+            && input.is_standard()
+            && teacher.activation() == activation
+        {
+            let teacher = if teacher.noise_std() == noise_std {
+                teacher.clone()
+            } else {
+                Teacher::new(teacher.matrix().clone(), activation, noise_std)?
+            };
+            return Self::new(activation, teacher);
+        }
+        let components = problem_components(activation, input, target)?;
+        let mut energy = 0.0;
+        let mut fields = Vec::with_capacity(components.len());
+        for (c, component) in components.into_iter().enumerate() {
+            let (field, component_energy) = component_field(activation, target, &component, c)?;
+            energy += component.weight * component_energy;
+            fields.push(ProblemComponent {
+                weight: component.weight,
+                covariance: component.covariance,
+                field,
+            });
+        }
+        Ok(Self::assemble(
+            PairKernel::new(activation),
+            target.as_teacher().cloned(),
+            Some(Arc::new(fields)),
+            noise_std,
+            energy + noise_std * noise_std,
+        ))
+    }
+
+    /// Whether this is the standard problem of docs/math.md section 3 (standard Gaussian
+    /// inputs, a teacher with the student's activation): the only one a device computes.
+    pub fn is_standard(&self) -> bool {
+        self.problem.is_none()
+    }
+
+    /// The teacher, for teacher targets.
+    pub fn teacher(&self) -> Option<&Teacher> {
+        self.teacher.as_ref()
     }
 
     /// E f*^2 + s^2: the target's energy with the label noise.
@@ -206,7 +307,7 @@ impl PopulationRisk {
 
     /// The risk at the optimum of an infinitely wide network: s^2 / 2 (for reference).
     pub fn noise_floor(&self) -> f64 {
-        0.5 * self.teacher.noise_std().powi(2)
+        0.5 * self.noise_std.powi(2)
     }
 
     /// R_inf-style constant E f*^2 / 2 + s^2 / 2: the risk of the zero network.
@@ -468,7 +569,10 @@ impl PopulationRisk {
         let w = w_view(theta);
         let kernel = &self.kernel;
         let q = &self.sq_norms;
-        let star = self.teacher.matrix();
+        let Some(teacher) = self.teacher.as_ref() else {
+            return;
+        };
+        let star = teacher.matrix();
         let k = star.nrows();
         let star_q: Vec<f64> = (0..k)
             .map(|i| star.row(i).columns(1, d).norm_squared())
@@ -495,6 +599,120 @@ impl PopulationRisk {
                 }
                 *value = v;
             });
+    }
+
+    /// The risk of a problem beyond the standard one (docs/problems.md): for each component
+    /// c, the particles are whitened (w -> L_c^T w; skipped for the identity), the pair sums and
+    /// the field are those of N(0, I), and the gradient in w is pulled back (g -> L_c g);
+    /// R = sum_c pi_c R_c. The pair sums are the CPU's (a device computes the standard
+    /// problem only).
+    fn evaluate_problem(
+        &mut self,
+        problem: &[ProblemComponent],
+        network: &Network,
+        theta: &DMatrix<f64>,
+        mut grad: Option<&mut DMatrix<f64>>,
+    ) -> Result<f64> {
+        let m = theta.nrows();
+        let d = theta.ncols() - 1;
+        for component in problem {
+            let dims = [component.field.dim(), component.covariance.dim()];
+            if let Some(other) = dims.into_iter().flatten().find(|&other| other != d) {
+                return Err(Error::invalid(
+                    "target d",
+                    other,
+                    format!("the student's d = {d}"),
+                ));
+            }
+        }
+        self.resize(m, d);
+        if let Some(grad) = grad.as_deref_mut() {
+            grad.fill(0.0);
+        }
+        let scale = network.output_scale(m);
+        let (mut cross, mut network_energy) = (0.0, 0.0);
+        for component in problem {
+            let whitened;
+            let white = if component.covariance.is_identity() {
+                theta
+            } else {
+                whitened = whiten_rows(theta, &component.covariance);
+                &whitened
+            };
+            let (energy, field) =
+                self.component_terms(&component.field, white, scale, grad.is_some());
+            network_energy += component.weight * energy;
+            cross += component.weight * field;
+            if let Some(grad) = grad.as_deref_mut() {
+                self.add_component_gradient(component, white, scale, grad);
+            }
+        }
+        Ok(0.5 * (self.target_energy - 2.0 * cross + network_energy))
+    }
+
+    /// For whitened particles `white`: the pair sums and the field terms into the buffers, and
+    /// (m^-2alpha sum_{j,l} a_j a_l K, m^-alpha sum_j a_j V(w_j)).
+    fn component_terms(
+        &mut self,
+        field: &TargetField,
+        white: &DMatrix<f64>,
+        scale: f64,
+        want_grad: bool,
+    ) -> (f64, f64) {
+        let m = white.nrows();
+        let d = white.ncols() - 1;
+        let a = &white.as_slice()[..m];
+        let w = w_view(white);
+        self.sq_norms.par_iter_mut().enumerate().for_each(|(j, q)| {
+            *q = (0..d).map(|c| w[(j, c)] * w[(j, c)]).sum();
+        });
+        if matches!(
+            self.kernel.activation(),
+            Activation::Linear | Activation::Quadratic
+        ) {
+            self.low_rank_interaction(white);
+        } else {
+            self.tiled_interaction(white, want_grad);
+        }
+        let q = &self.sq_norms;
+        self.teacher_value
+            .par_iter_mut()
+            .zip(self.teacher_grad.par_chunks_mut(d))
+            .enumerate()
+            .for_each(|(j, (value, gradient))| {
+                let row: Vec<f64> = (0..d).map(|c| w[(j, c)]).collect();
+                *value = field.evaluate(&row, q[j], gradient);
+            });
+        let energy = scale * scale * ordered_sum(m, |j| a[j] * self.pair_sum[j]);
+        let cross = scale * ordered_sum(m, |j| a[j] * self.teacher_value[j]);
+        (energy, cross)
+    }
+
+    /// grad += pi_c dR_c/dtheta: the a-column directly, the w-columns pulled back through L_c.
+    fn add_component_gradient(
+        &self,
+        component: &ProblemComponent,
+        white: &DMatrix<f64>,
+        scale: f64,
+        grad: &mut DMatrix<f64>,
+    ) {
+        let m = white.nrows();
+        let d = white.ncols() - 1;
+        let a = &white.as_slice()[..m];
+        let w = w_view(white);
+        let (mut local, mut pulled) = (vec![0.0; d], vec![0.0; d]);
+        for j in 0..m {
+            grad[(j, 0)] +=
+                component.weight * scale * (scale * self.pair_sum[j] - self.teacher_value[j]);
+            for (c, g) in local.iter_mut().enumerate() {
+                let interaction = self.direction_sum[j * d + c] + self.coef_u_sum[j] * w[(j, c)];
+                *g = scale * a[j] * (scale * interaction - self.teacher_grad[j * d + c]);
+            }
+            component.covariance.pull_back_gradient(&local, &mut pulled);
+            for (c, g) in pulled.iter().enumerate() {
+                grad[(j, 1 + c)] += component.weight * g;
+            }
+        }
     }
 
     /// Risk, and dR/dtheta into `grad` (m x (1 + d)) when given.
@@ -525,9 +743,12 @@ impl PopulationRisk {
         grad: Option<&mut DMatrix<f64>>,
         pair_sums: Option<&mut dyn PairSums>,
     ) -> Result<f64> {
+        if let Some(problem) = self.problem.clone() {
+            return self.evaluate_problem(&problem, network, theta, grad);
+        }
         let m = theta.nrows();
         let d = theta.ncols() - 1;
-        let teacher_d = self.teacher.matrix().ncols() - 1;
+        let teacher_d = self.teacher.as_ref().map_or(0, |t| t.matrix().ncols() - 1);
         if teacher_d != d {
             return Err(Error::invalid(
                 "teacher d",
@@ -596,5 +817,99 @@ impl PopulationRisk {
                 });
         }
         Ok(risk)
+    }
+}
+
+/// The Gaussian components of a problem, after the refusals of population mode.
+fn problem_components(
+    activation: Activation,
+    input: &InputShape,
+    target: &TargetFunction,
+) -> Result<Vec<crate::task::problem::Component>> {
+    let use_data = "use risk.mode = \"online\" or \"empirical\"";
+    let Some(components) = input.gaussian_components() else {
+        return Err(Error::invalid(
+            "input.law",
+            "\"rademacher\"",
+            format!("a Gaussian law or mixture in population mode: {use_data}"),
+        ));
+    };
+    let d = target.input_dim();
+    if let Some(other) = components
+        .iter()
+        .filter_map(|c| c.covariance.dim())
+        .find(|&other| other != d)
+    {
+        return Err(Error::invalid(
+            "input.covariance",
+            format!("dimension {other}"),
+            format!("the target's d = {d}"),
+        ));
+    }
+    match target {
+        TargetFunction::Parity(_) => Err(Error::invalid(
+            "target.kind",
+            "\"parity\"",
+            format!("teacher, hermite or label in population mode: {use_data}"),
+        )),
+        TargetFunction::Hermite(_) if !input.is_standard() => Err(Error::invalid(
+            "target.kind",
+            "\"hermite\" with non-identity inputs",
+            format!("hermite in population mode only under N(0, I): {use_data}"),
+        )),
+        TargetFunction::Label(_) if !matches!(input, InputShape::Mixture(_)) => {
+            Err(Error::invalid(
+                "target.kind",
+                "\"label\" without a mixture",
+                "label only with input.law = \"mixture\"",
+            ))
+        }
+        TargetFunction::Label(labels) if labels.labels.len() != components.len() => {
+            Err(Error::invalid(
+                "target.labels",
+                labels.labels.len(),
+                format!("one label per component ({})", components.len()),
+            ))
+        }
+        TargetFunction::Teacher(teacher) if teacher.activation() != activation => {
+            // Refused early, by name, when the pair has no exact form.
+            crate::math::cross_kernel::CrossKernel::new(activation, teacher.activation())?;
+            Ok(components)
+        }
+        _ => Ok(components),
+    }
+}
+
+/// The field of `target` on component number `c` and E_c f*^2.
+fn component_field(
+    activation: Activation,
+    target: &TargetFunction,
+    component: &crate::task::problem::Component,
+    c: usize,
+) -> Result<(TargetField, f64)> {
+    match target {
+        TargetFunction::Teacher(teacher) => {
+            let field = TargetField::teacher(activation, teacher, &component.covariance)?;
+            let white = Teacher::new(
+                whiten_rows(teacher.matrix(), &component.covariance),
+                teacher.activation(),
+                0.0,
+            )?;
+            let energy = white.second_moment(&PairKernel::new(teacher.activation()));
+            Ok((field, energy))
+        }
+        TargetFunction::Hermite(hermite) => Ok((
+            TargetField::hermite(activation, hermite)?,
+            hermite.second_moment(),
+        )),
+        TargetFunction::Label(labels) => {
+            let y = labels.labels[c];
+            Ok((TargetField::label(activation, y)?, y * y))
+        }
+        TargetFunction::Parity(_) => Err(Error::invalid(
+            "target.kind",
+            "\"parity\"",
+            "teacher, hermite or label in population mode",
+        )),
     }
 }
