@@ -60,6 +60,7 @@ fn recorded_row(
             risk: 1.0,
             test_risk: None,
             population_risk: None,
+            classification: None,
             theta,
             velocity: &velocity,
             network: &network,

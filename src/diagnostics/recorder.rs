@@ -1,5 +1,6 @@
 //! The [`Recorder`]: the observer of a run. At every logged step it appends a row of scalars
-//! (the columns of `series.csv`: risk, the objective E and dissipation D of docs/math.md section 2,
+//! (the columns of `series.csv`: risk, the classification errors where asked
+//! ([`Recorder::with_classification`]), the objective E and dissipation D of docs/math.md section 2,
 //! movement, moments, teacher alignment, counted up to the sign of w for an odd or even
 //! activation); at log-spaced snapshot steps it keeps a (deterministically subsampled) copy of
 //! the particles and measures the distance to the initial measure (docs/math.md section 6), the change of the tangent kernel and, with tau > 0, an
@@ -139,6 +140,8 @@ pub struct Recorder {
     initial_size_squared: f64,
     has_test: bool,
     has_population: bool,
+    /// The classification error columns: None, or whether the test one is there too.
+    classification: Option<bool>,
     options: RecordOptions,
     seed: u64,
     tau: f64,
@@ -226,6 +229,7 @@ impl Recorder {
             initial_size_squared: size_squared(facts.initial),
             has_test: facts.has_test,
             has_population: facts.has_population,
+            classification: None,
             options,
             seed: facts.seed,
             tau: facts.tau,
@@ -245,6 +249,25 @@ impl Recorder {
             pending: Vec::new(),
             last_state: None,
         }
+    }
+
+    /// Adds the columns `classification_error` (on the training set or the current batch) and,
+    /// when `test` (the risk mode has a test set), `test_classification_error`, after the risk
+    /// columns, filled from [`Observation::classification`] (NaN where a row has none). For a
+    /// risk mode whose `reports_classification()` is true (docs/problems.md); call it before
+    /// the first observation or [`Recorder::restore`]. Without it the columns are those of
+    /// [`Recorder::new`].
+    pub fn with_classification(mut self, test: bool) -> Self {
+        if self.classification.is_none() {
+            let at = 3 + usize::from(self.has_test) + usize::from(self.has_population);
+            let mut names = vec!["classification_error".to_string()];
+            if test {
+                names.push("test_classification_error".into());
+            }
+            self.series.columns.splice(at..at, names);
+            self.classification = Some(test);
+        }
+        self
     }
 
     /// Continues the rows of an interrupted run.
@@ -291,6 +314,13 @@ impl Recorder {
         }
         if self.has_population {
             row.push(o.population_risk.unwrap_or(f64::NAN));
+        }
+        if let Some(test) = self.classification {
+            let errors = o.classification;
+            row.push(errors.map_or(f64::NAN, |e| e.train));
+            if test {
+                row.push(errors.and_then(|e| e.test).unwrap_or(f64::NAN));
+            }
         }
         let moved = movement_summary(o.theta, &self.initial, self.initial_size_squared);
         let (a_mean, a_std, w_norm_mean) = moments(o.theta);

@@ -13,7 +13,7 @@ pub use crate::dynamics::scheduled::step_time;
 use crate::dynamics::{Backend, Dynamics, Flow, HeldBuffer, Host, Integrator, Schedules, Stepper};
 use crate::error::{Error, Result};
 use crate::math::Network;
-use crate::task::RiskMode;
+use crate::task::{ClassificationError, RiskMode};
 
 /// When observers are called: step 0, the last step, and these.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,6 +59,9 @@ pub struct Observation<'a> {
     /// The exact population risk of the network, in a data mode that has it
     /// (`RiskMode::population_risk`; on scheduled steps).
     pub population_risk: Option<f64>,
+    /// The classification errors on the training set (or batch) and the test set, in a data
+    /// mode asked for them (`RiskMode::classification_error`; on scheduled steps).
+    pub classification: Option<ClassificationError>,
     /// theta(t_k), m x (1 + d).
     pub theta: &'a DMatrix<f64>,
     /// The drift v at theta(t_k).
@@ -374,14 +377,15 @@ impl Simulation {
                     });
                 }
                 // The held-out risk is a row of the schedule, not of the observer's extra steps.
-                let (test_risk, population_risk) = if scheduled {
+                let (test_risk, population_risk, classification) = if scheduled {
                     (
                         self.backend
                             .test_risk(&mut self.risk, &self.network, theta)?,
                         self.risk.population_risk(&self.network, theta)?,
+                        self.risk.classification_error(&self.network, theta)?,
                     )
                 } else {
-                    (None, None)
+                    (None, None, None)
                 };
                 observer.observe(&Observation {
                     step,
@@ -389,6 +393,7 @@ impl Simulation {
                     risk,
                     test_risk,
                     population_risk,
+                    classification,
                     theta,
                     velocity: self.stepper.velocity(),
                     network: &self.network,

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::gpu::CudaInteraction;
 use crate::gpu::data::{CudaData, Slot};
 use crate::math::{Activation, Network, PairKernel};
-use crate::task::{PairSums, PairSumsOut, PopulationRisk, RiskMode};
+use crate::task::{Loss, PairSums, PairSumsOut, PopulationRisk, RiskMode};
 
 /// A risk mode's evaluation on GPU 0.
 #[derive(Debug)]
@@ -135,7 +135,8 @@ impl CudaBackend {
     ///
     /// # Errors
     /// [`Error::Device`] when no GPU or CUDA library is found; [`Error::Invalid`] (population
-    /// mode) for an activation without a closed-form kernel on the GPU.
+    /// mode) for an activation without a closed-form kernel on the GPU, (data modes) for a
+    /// loss other than the square loss.
     pub fn new(
         risk: &RiskMode,
         activation: Activation,
@@ -155,6 +156,14 @@ impl CudaBackend {
                     interaction,
                     sums: DeviceSumsBuffers::default(),
                 }
+            }
+            RiskMode::Online(_) | RiskMode::Empirical(_) if risk.loss() != Loss::Square => {
+                return Err(Error::invalid(
+                    "risk.loss on the CUDA backend",
+                    risk.loss().name(),
+                    "square (the device computes the square loss only; run the logistic loss on \
+                     the CPU)",
+                ));
             }
             RiskMode::Online(_) | RiskMode::Empirical(_) => On::Data {
                 cuda: Box::new(CudaData::new(activation, precision)?),

@@ -15,7 +15,10 @@ pub mod risk;
 pub mod target;
 
 pub use data::{DataSet, InputLaw};
-pub use data_risk::{DataScratch, data_risk};
+pub use data_risk::{
+    DataScratch, classification_error, data_outputs, data_risk, data_risk_with,
+    logistic_derivative, softplus,
+};
 pub use empirical::EmpiricalRisk;
 pub use online::OnlineRisk;
 pub use population::{PairSums, PairSumsOut, PopulationRisk};
@@ -24,5 +27,5 @@ pub use problem::{
     ParityTerm, TargetFunction,
 };
 pub use reduced_population::{ReducedFlow, ReducedPopulation};
-pub use risk::RiskMode;
+pub use risk::{ClassificationError, RiskMode};
 pub use target::{Directions, OutputWeights, Target, Teacher, TeacherSpec};

@@ -1,7 +1,9 @@
 //! The online mode, one-pass SGD (docs/math.md section 4): a fresh Gaussian batch of B inputs
 //! per step, drawn once per step and shared by every Runge-Kutta stage of the step; the risk
-//! R = 1/2 mean_i (y_i - f(x_i))^2 on that batch, an optional held-out test set, and (inputs
-//! without bias, a teacher target) the exact population risk the batch risk estimates.
+//! R = 1/2 mean_i (y_i - f(x_i))^2 (or, with the logistic loss, mean_i log(1 + exp(-y_i f(x_i))):
+//! docs/problems.md) on that batch, an optional held-out test set, the classification errors
+//! on the batch and the test set when asked, and (inputs without bias, a teacher target) the
+//! exact population risk the batch risk estimates.
 
 use std::sync::Arc;
 
@@ -11,8 +13,9 @@ use crate::error::{Error, Result};
 use crate::math::Network;
 use crate::random::Purpose;
 use crate::task::data::check_dims;
-use crate::task::data_risk::{DataScratch, data_risk};
-use crate::task::{DataSet, InputLaw, PopulationRisk, Target};
+use crate::task::data_risk::{DataScratch, classification_error, data_risk_with};
+use crate::task::risk::ClassificationError;
+use crate::task::{DataSet, InputLaw, Loss, PopulationRisk, Target};
 
 /// One-pass SGD: a fresh batch of B inputs per step (docs/math.md section 4).
 #[derive(Debug)]
@@ -26,6 +29,8 @@ pub struct OnlineRisk {
     test: Option<DataSet>,
     pub(crate) population: Option<Box<PopulationRisk>>,
     scratch: DataScratch,
+    loss: Loss,
+    classification: bool,
 }
 
 impl OnlineRisk {
@@ -55,7 +60,43 @@ impl OnlineRisk {
             test,
             population: None,
             scratch: DataScratch::default(),
+            loss: Loss::Square,
+            classification: false,
         })
+    }
+
+    /// Descends the risk of `loss` (default [`Loss::Square`]).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for the logistic loss when a label of the current batch or of the
+    /// test set is not -1 or +1 ([`DataSet::check_signs`]; a target whose labels are signs
+    /// gives signs in every batch).
+    pub fn with_loss(mut self, loss: Loss) -> Result<Self> {
+        if loss == Loss::Logistic {
+            self.batch.check_signs()?;
+            if let Some(test) = &self.test {
+                test.check_signs()?;
+            }
+        }
+        self.loss = loss;
+        Ok(self)
+    }
+
+    /// Also reports the classification errors on the current batch and the test set at logged
+    /// steps ([`crate::task::RiskMode::classification_error`]; default false).
+    pub fn with_classification(mut self, classification: bool) -> Self {
+        self.classification = classification;
+        self
+    }
+
+    /// The loss the risk is taken with.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// Whether the classification errors are reported.
+    pub fn reports_classification(&self) -> bool {
+        self.classification
     }
 
     /// Also reports the exact population risk of the network
@@ -107,7 +148,14 @@ impl OnlineRisk {
         theta: &DMatrix<f64>,
         grad: Option<&mut DMatrix<f64>>,
     ) -> Result<f64> {
-        data_risk(network, theta, &self.batch, &mut self.scratch, grad)
+        data_risk_with(
+            network,
+            theta,
+            &self.batch,
+            &mut self.scratch,
+            grad,
+            self.loss,
+        )
     }
 
     /// The risk on the test set, where there is one.
@@ -116,8 +164,32 @@ impl OnlineRisk {
     /// As [`OnlineRisk::evaluate`].
     pub fn test_risk(&mut self, network: &Network, theta: &DMatrix<f64>) -> Result<Option<f64>> {
         match &self.test {
-            Some(test) => data_risk(network, theta, test, &mut self.scratch, None).map(Some),
+            Some(test) => {
+                data_risk_with(network, theta, test, &mut self.scratch, None, self.loss).map(Some)
+            }
             None => Ok(None),
         }
+    }
+
+    /// The classification errors on the current batch and the test set, where asked
+    /// ([`OnlineRisk::with_classification`]).
+    ///
+    /// # Errors
+    /// As [`OnlineRisk::evaluate`].
+    pub fn classification_error(
+        &mut self,
+        network: &Network,
+        theta: &DMatrix<f64>,
+    ) -> Result<Option<ClassificationError>> {
+        if !self.classification {
+            return Ok(None);
+        }
+        let train = classification_error(network, theta, &self.batch, &mut self.scratch)?;
+        let test = self
+            .test
+            .as_ref()
+            .map(|test| classification_error(network, theta, test, &mut self.scratch))
+            .transpose()?;
+        Ok(Some(ClassificationError { train, test }))
     }
 }

@@ -1,4 +1,5 @@
-//! The risk R(Theta) = 1/2 E[(y - f(x))^2] and its gradient dR/dtheta_j in the three modes,
+//! The risk R(Theta) = 1/2 E[(y - f(x))^2] (in the data modes also the logistic risk
+//! E log(1 + exp(-y f(x))), docs/problems.md) and its gradient dR/dtheta_j in the three modes,
 //! behind one interface ([`RiskMode`]), each in its own file:
 //!
 //! - [`PopulationRisk`] (`task::population`): Gaussian inputs, exact through the pair kernels
@@ -11,7 +12,9 @@
 //! teacher (online mode, and the empirical mode with a generated data set), a data mode also
 //! carries the exact population risk of the same network ([`RiskMode::population_risk`], the
 //! `population_risk` column): what its batch, training-set and held-out risks estimate. It is
-//! evaluated only at logged steps.
+//! evaluated only at logged steps, as are the classification errors
+//! ([`RiskMode::classification_error`], the `classification_error` and
+//! `test_classification_error` columns) where a data mode was asked for them.
 //!
 //! The modes differ only in dR/dtheta: drift, noise and integrators are shared
 //! (`crate::dynamics`). This is the CPU computation; where the particles live and which device
@@ -21,7 +24,18 @@ use nalgebra::DMatrix;
 
 use crate::error::Result;
 use crate::math::Network;
-use crate::task::{DataSet, EmpiricalRisk, OnlineRisk, PopulationRisk};
+use crate::task::{DataSet, EmpiricalRisk, Loss, OnlineRisk, PopulationRisk};
+
+/// The classification errors at one state: the fraction of samples with sign f(x_i) !=
+/// sign y_i (f(x_i) = 0 counts as an error).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassificationError {
+    /// On the data set the risk is descended on: the training set (empirical) or the current
+    /// batch (online).
+    pub train: f64,
+    /// On the held-out test set, where there is one.
+    pub test: Option<f64>,
+}
 
 /// The three risk modes behind one interface.
 #[derive(Debug)]
@@ -134,6 +148,42 @@ impl RiskMode {
             RiskMode::Population(_) => false,
             RiskMode::Online(o) => o.population.is_some(),
             RiskMode::Empirical(e) => e.population.is_some(),
+        }
+    }
+
+    /// The loss the risk is taken with (population mode: always [`Loss::Square`]).
+    pub fn loss(&self) -> Loss {
+        match self {
+            RiskMode::Population(_) => Loss::Square,
+            RiskMode::Online(o) => o.loss(),
+            RiskMode::Empirical(e) => e.loss(),
+        }
+    }
+
+    /// The classification errors on the training set (or current batch) and the test set, in
+    /// a data mode asked for them (`with_classification(true)`); None otherwise. One forward
+    /// pass per set, O(n m d): call it on logged steps only.
+    ///
+    /// # Errors
+    /// As [`RiskMode::evaluate`].
+    pub fn classification_error(
+        &mut self,
+        network: &Network,
+        theta: &DMatrix<f64>,
+    ) -> Result<Option<ClassificationError>> {
+        match self {
+            RiskMode::Population(_) => Ok(None),
+            RiskMode::Online(o) => o.classification_error(network, theta),
+            RiskMode::Empirical(e) => e.classification_error(network, theta),
+        }
+    }
+
+    /// Whether [`RiskMode::classification_error`] gives a value, without computing it.
+    pub fn reports_classification(&self) -> bool {
+        match self {
+            RiskMode::Population(_) => false,
+            RiskMode::Online(o) => o.reports_classification(),
+            RiskMode::Empirical(e) => e.reports_classification(),
         }
     }
 
