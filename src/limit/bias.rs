@@ -31,8 +31,16 @@ use crate::math::orbit::{AngleRule, orbit_terms};
 use crate::math::reduce::ordered_sum;
 
 /// B of E R_m(0) - R_inf(0) = B / (2m) (module documentation) for the initial law of
-/// `problem`, by its tensor rule at `resolution` (the rule the limit solver starts from).
+/// `problem`, by its tensor rule at `resolution` (the rule the limit solver starts from); a
+/// teacher under N(0, I) only (an error otherwise).
 pub fn initial_bias(problem: &LimitProblem, resolution: Resolution) -> Result<f64> {
+    if !problem.is_standard() {
+        return Err(crate::error::Error::invalid(
+            "limit problem",
+            "other inputs or target than a teacher under N(0, I)",
+            "a teacher under standard Gaussian inputs (B is derived for that kernel only)",
+        ));
+    }
     let k = problem.k();
     let nodes = initial_nodes(&problem.law, problem.d, k, resolution.init)?;
     let kernel = PairKernel::new(problem.activation);

@@ -17,9 +17,12 @@ use nalgebra::DMatrix;
 use crate::dynamics::{Integrator, Schedule, Train};
 use crate::dynamics::{ParameterSchedule, Schedules};
 use crate::error::Result;
-use crate::math::{Activation, InitLaw};
+use crate::math::kernel::PairKernel;
+use crate::math::{Activation, AngleRule, InitLaw};
 use crate::scenario::{InitSource, RiskSpec, Scenario};
-use crate::task::ReducedFlow;
+use crate::task::problem::{Covariance, InputShape, TargetFunction};
+use crate::task::reduced_population::{ReducedHermiteTerm, ReducedTarget, ScaledComponent};
+use crate::task::{ReducedFlow, ReducedPopulation, Target};
 
 /// The largest teacher span the limit solver accepts.
 pub const MAX_K: usize = 4;
@@ -58,27 +61,64 @@ pub struct LimitProblem {
     pub schedule: Schedule,
     /// Cone half-angle of the cone shares, degrees.
     pub cone_degrees: f64,
+    /// The isotropic components of the input law; `[ScaledComponent::STANDARD]` for N(0, I).
+    pub inputs: Vec<ScaledComponent>,
+    /// What the target is: a teacher (its rows are `teacher`), labels or Hermite terms.
+    pub target: LimitTarget,
+}
+
+/// The target of a limit problem in reduced coordinates (docs/limit.md section 13).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LimitTarget {
+    /// The teacher rows of [`LimitProblem::teacher`].
+    Teacher,
+    /// The label y_c of each input component (k = 0).
+    Label(Vec<f64>),
+    /// Hermite terms on the coordinate directions of [`LimitProblem::basis`] (slot = row).
+    Hermite(Vec<ReducedHermiteTerm>),
 }
 
 impl LimitProblem {
-    /// The limit problem of `scenario`, or exit-2 errors naming the first key that breaks the
-    /// reduction and why.
+    /// The limit problem of `scenario` (its teacher under N(0, I)), or exit-2 errors naming
+    /// the first key that breaks the reduction and why.
     pub fn from_scenario(scenario: &Scenario) -> Result<Self> {
         if let Some(obstacle) = obstacle(scenario)? {
             return Err(scenario.fail(obstacle.key, obstacle.found, obstacle.instead));
         }
+        let teacher = TargetFunction::Teacher(scenario.teacher()?);
+        Self::from_parts(scenario, &InputShape::StandardGaussian, &teacher)
+    }
+
+    /// The limit problem of `scenario`'s network, initial law and dynamics with the inputs
+    /// `input` and the target `target` given explicitly (docs/limit.md section 13): a teacher
+    /// with the student's activation under N(0, I) (exactly [`Self::from_scenario`]'s problem)
+    /// or under isotropic Gaussian inputs or mixtures; labels under isotropic inputs (k = 0);
+    /// Hermite targets under N(0, I) (k = the distinct directions). Errors name the key that
+    /// breaks the reduction: Rademacher inputs, a full covariance, parity targets, a teacher
+    /// of another activation, a span above [`MAX_K`], and the checks of [`obstacle`] that need
+    /// no teacher.
+    pub fn from_parts(
+        scenario: &Scenario,
+        input: &InputShape,
+        target: &TargetFunction,
+    ) -> Result<Self> {
+        if let Some(o) = mode_or_model_obstacle(scenario) {
+            return Err(scenario.fail(o.key, o.found, o.instead));
+        }
         let InitSource::Law(law) = scenario.init else {
             return Err(scenario.fail("init.file", "a file", "init.a and init.w laws"));
         };
-        let teacher = scenario.teacher()?;
-        let (basis, rows) = reduce_teacher(teacher.matrix(), scenario.d);
+        let inputs =
+            input_components(input).map_err(|o| scenario.fail(o.key, o.found, o.instead))?;
+        let reduced = reduce_target(scenario, &inputs, target)
+            .map_err(|o| scenario.fail(o.key, o.found, o.instead))?;
         let dynamics = scenario.dynamics;
         Ok(Self {
             activation: scenario.network.activation,
             d: scenario.d,
-            basis,
-            teacher: rows,
-            noise_std: scenario.noise_std,
+            basis: reduced.basis,
+            teacher: reduced.rows,
+            noise_std: reduced.noise_std,
             law,
             flow: ReducedFlow {
                 lambda: dynamics.lambda,
@@ -95,7 +135,34 @@ impl LimitProblem {
             steps: scenario.steps,
             schedule: scenario.schedule,
             cone_degrees: scenario.record.cone_degrees,
+            inputs,
+            target: reduced.target,
         })
+    }
+
+    /// Whether this is the teacher under N(0, I) (the solver's original path).
+    pub fn is_standard(&self) -> bool {
+        self.inputs == [ScaledComponent::STANDARD] && self.target == LimitTarget::Teacher
+    }
+
+    /// The reduced population of this problem with `kernel` and the angle rule `rule`.
+    pub fn population(&self, kernel: PairKernel, rule: AngleRule) -> Result<ReducedPopulation> {
+        if self.is_standard() {
+            return ReducedPopulation::new(kernel, rule, &self.teacher, self.noise_std);
+        }
+        let target = match &self.target {
+            LimitTarget::Teacher => ReducedTarget::Teacher(self.teacher.clone()),
+            LimitTarget::Label(labels) => ReducedTarget::Label(labels.clone()),
+            LimitTarget::Hermite(terms) => ReducedTarget::Hermite(terms.clone()),
+        };
+        ReducedPopulation::with_inputs(
+            kernel,
+            rule,
+            self.k(),
+            self.inputs.clone(),
+            target,
+            self.noise_std,
+        )
     }
 
     /// k = dim T.
@@ -202,6 +269,191 @@ fn mode_or_model_obstacle(scenario: &Scenario) -> Option<Obstacle> {
                   error invisible to the solver's resolution estimate (docs/limit.md section 11)"
             .into(),
     })
+}
+
+/// The reduced target of [`LimitProblem::from_parts`].
+struct Reduced {
+    basis: DMatrix<f64>,
+    rows: DMatrix<f64>,
+    noise_std: f64,
+    target: LimitTarget,
+}
+
+/// The isotropic components of `input`, or the obstacle.
+fn input_components(input: &InputShape) -> std::result::Result<Vec<ScaledComponent>, Obstacle> {
+    let scale = |covariance: &Covariance| match covariance {
+        Covariance::Identity => Ok(1.0),
+        Covariance::Scaled(s) => Ok(*s),
+        Covariance::Full { .. } => Err(Obstacle {
+            key: "input.covariance",
+            found: "a full covariance".into(),
+            instead: "an isotropic covariance (identity or a scale): the limit's symmetry \
+                      reduction needs inputs invariant under rotations (docs/limit.md section 13)"
+                .into(),
+        }),
+    };
+    match input {
+        _ if input.is_standard() => Ok(vec![ScaledComponent::STANDARD]),
+        InputShape::StandardGaussian => Ok(vec![ScaledComponent::STANDARD]),
+        InputShape::Gaussian(c) => Ok(vec![ScaledComponent {
+            weight: 1.0,
+            scale: scale(c)?,
+        }]),
+        InputShape::Mixture(components) => components
+            .iter()
+            .map(|c| {
+                Ok(ScaledComponent {
+                    weight: c.weight,
+                    scale: scale(&c.covariance)?,
+                })
+            })
+            .collect(),
+        InputShape::Rademacher => Err(Obstacle {
+            key: "input.law",
+            found: "\"rademacher\"".into(),
+            instead: "\"gaussian\" or \"mixture\" with isotropic components: the hypercube is \
+                      not rotation invariant, so the limit has no symmetry reduction"
+                .into(),
+        }),
+    }
+}
+
+/// The basis, cone rows, noise and [`LimitTarget`] of `target` under `inputs`, or the obstacle.
+fn reduce_target(
+    scenario: &Scenario,
+    inputs: &[ScaledComponent],
+    target: &TargetFunction,
+) -> std::result::Result<Reduced, Obstacle> {
+    let d = scenario.d;
+    let activation = scenario.network.activation;
+    let reduced = match target {
+        TargetFunction::Teacher(teacher) => {
+            if teacher.activation() != activation {
+                return Err(Obstacle {
+                    key: "target.activation",
+                    found: format!("\"{}\"", teacher.activation().name()),
+                    instead: format!(
+                        "\"{}\", the network's: the limit's teacher field is the kernel of one \
+                         activation",
+                        activation.name()
+                    ),
+                });
+            }
+            let (basis, rows) = reduce_teacher(teacher.matrix(), d);
+            Reduced {
+                basis,
+                rows,
+                noise_std: scenario.noise_std,
+                target: LimitTarget::Teacher,
+            }
+        }
+        TargetFunction::Label(labels) => Reduced {
+            basis: DMatrix::zeros(0, d),
+            rows: DMatrix::zeros(0, 1),
+            noise_std: labels.noise_std(),
+            target: LimitTarget::Label(labels.labels.clone()),
+        },
+        TargetFunction::Hermite(hermite) => {
+            let directions = hermite.directions();
+            if let Some(&far) = directions.iter().find(|&&c| c >= d) {
+                return Err(Obstacle {
+                    key: "target.terms",
+                    found: format!("coordinate {}", far + 1),
+                    instead: format!("coordinates 1..{d}"),
+                });
+            }
+            let k = directions.len();
+            let slot = |c: usize| directions.iter().position(|&x| x == c).unwrap_or(0);
+            Reduced {
+                basis: DMatrix::from_fn(k, d, |r, c| f64::from(u8::from(directions[r] == c))),
+                rows: DMatrix::from_fn(k, 1 + k, |r, c| f64::from(u8::from(c == 0 || c == 1 + r))),
+                noise_std: hermite.noise_std,
+                target: LimitTarget::Hermite(
+                    hermite
+                        .terms
+                        .iter()
+                        .map(|t| ReducedHermiteTerm {
+                            slot: slot(t.direction),
+                            degree: t.degree,
+                            coef: t.coef,
+                        })
+                        .collect(),
+                ),
+            }
+        }
+        TargetFunction::Parity(_) => {
+            return Err(Obstacle {
+                key: "target.kind",
+                found: "\"parity\"".into(),
+                instead: "\"teacher\", \"hermite\" or \"label\": meanfield limit has no reduction \
+                          for products of coordinates"
+                    .into(),
+            });
+        }
+    };
+    check_reduced(scenario, inputs, &reduced)?;
+    Ok(reduced)
+}
+
+/// The span limit, and the inputs and activations each target's field accepts.
+fn check_reduced(
+    scenario: &Scenario,
+    inputs: &[ScaledComponent],
+    reduced: &Reduced,
+) -> std::result::Result<(), Obstacle> {
+    let span = reduced.basis.nrows();
+    if span > MAX_K {
+        return Err(Obstacle {
+            key: "target.k",
+            found: format!("a target spanning {span} dimensions"),
+            instead: format!(
+                "a target span of at most {MAX_K} dimensions for meanfield limit (its initial \
+                 rule has nodes^k points)"
+            ),
+        });
+    }
+    let activation = scenario.network.activation;
+    let why = match &reduced.target {
+        LimitTarget::Hermite(_) if inputs != [ScaledComponent::STANDARD] => Some((
+            "input.law",
+            "non-standard inputs".to_string(),
+            "standard Gaussian inputs: the Hermite target's field is closed-form under N(0, I) \
+             only",
+        )),
+        LimitTarget::Hermite(_)
+            if !matches!(
+                activation,
+                Activation::Relu | Activation::Erf | Activation::Linear | Activation::Quadratic
+            ) =>
+        {
+            Some((
+                "model.activation",
+                format!("\"{}\"", activation.name()),
+                "relu, erf, linear or quadratic: the limit's Hermite field uses the closed forms \
+                 of E sigma^(j)(r z)",
+            ))
+        }
+        LimitTarget::Label(labels) if labels.len() != inputs.len() => Some((
+            "target.labels",
+            format!("{} labels", labels.len()),
+            "one label per mixture component",
+        )),
+        LimitTarget::Label(_) if activation == Activation::Softplus => Some((
+            "model.activation",
+            "\"softplus\"".to_string(),
+            "relu, erf, tanh, sigmoid, linear or quadratic: the limit's label field needs \
+             E sigma(r z) in closed form",
+        )),
+        _ => None,
+    };
+    match why {
+        Some((key, found, instead)) => Err(Obstacle {
+            key,
+            found,
+            instead: instead.into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// (orthonormal basis of the span, reduced teacher rows) from a k x (1 + d) teacher matrix.

@@ -161,11 +161,9 @@ pub fn solve(
     resolution: Resolution,
     progress: &mut dyn FnMut(u64, f64) -> Control,
 ) -> Result<Solution> {
-    let population = ReducedPopulation::new(
+    let population = problem.population(
         PairKernel::new(problem.activation),
         AngleRule::new(problem.n().max(1), resolution.angle)?,
-        &problem.teacher,
-        problem.noise_std,
     )?;
     let initial = initial_nodes(&problem.law, problem.d, problem.k(), resolution.init)?;
     let mut field = LimitField {

@@ -63,6 +63,7 @@ use crate::math::orbit::{
     AngleRule, FIXED_FIELDS, NodeColumns, Symmetric, TileLayout, orbit_terms, run_tiles,
 };
 use crate::math::reduce::ordered_sum;
+use crate::task::problem::{MAX_HERMITE_DEGREE, hermite, hermite_norm};
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
@@ -115,6 +116,9 @@ pub struct ReducedPopulation {
     columns: NodeColumns,
     /// Scratch of the symmetric pass: the sums of every tile.
     tiles: Vec<f64>,
+    /// Inputs and target beyond a teacher under N(0, I) ([`Self::with_inputs`]); None: the
+    /// teacher path above (its floating-point operations unchanged).
+    general: Option<Box<General>>,
 }
 
 impl ReducedPopulation {
@@ -178,6 +182,7 @@ impl ReducedPopulation {
             fields: Vec::new(),
             columns: NodeColumns::default(),
             tiles: Vec::new(),
+            general: None,
         })
     }
 
@@ -397,6 +402,10 @@ impl ReducedPopulation {
     /// diagnostics; allocates the returned vector).
     pub fn teacher_field(&self, p: &[f64], q: f64) -> (f64, Vec<f64>, f64) {
         let mut grad_p = vec![0.0; p.len()];
+        if let Some(general) = &self.general {
+            let (value, grad_q) = general.target.field(&self.kernel, p, q, &mut grad_p);
+            return (value, grad_p, grad_q);
+        }
         let (value, grad_q) = self.add_teacher_terms(p, q, 1.0, &mut grad_p);
         (value, grad_p, grad_q)
     }
@@ -404,6 +413,9 @@ impl ReducedPopulation {
     /// R(rho) of the weighted reduced particles `nodes` (rows: weight, a, p_1..p_k, q).
     pub fn risk(&mut self, nodes: &DMatrix<f64>) -> crate::Result<f64> {
         self.check(nodes)?;
+        if self.general.is_some() {
+            return Ok(self.fill_general(nodes, false));
+        }
         self.fill_fields(nodes, false);
         Ok(self.risk_from_fields(nodes.nrows()))
     }
@@ -452,7 +464,12 @@ impl ReducedPopulation {
                 "a finite number > 0",
             ));
         }
-        self.fill_fields(nodes, true);
+        let risk = if self.general.is_some() {
+            Some(self.fill_general(nodes, true))
+        } else {
+            self.fill_fields(nodes, true);
+            None
+        };
         let (k, field_stride) = (self.k, self.k + 2);
         for j in 0..nodes.nrows() {
             let field = &self.fields[j * field_stride..(j + 1) * field_stride];
@@ -471,7 +488,481 @@ impl ReducedPopulation {
                 };
             }
         }
-        Ok(self.risk_from_fields(nodes.nrows()))
+        Ok(risk.unwrap_or_else(|| self.risk_from_fields(nodes.nrows())))
+    }
+}
+
+/// One isotropic centred Gaussian component of the inputs: x ~ N(0, scale^2 I_d) with
+/// probability `weight` (a mixture of them keeps every rotation a symmetry).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScaledComponent {
+    /// Mixture weight pi_c > 0 (the weights sum to 1).
+    pub weight: f64,
+    /// The scale s_c > 0 (Sigma_c = s_c^2 I).
+    pub scale: f64,
+}
+
+impl ScaledComponent {
+    /// The standard Gaussian N(0, I): weight 1, scale 1.
+    pub const STANDARD: Self = Self {
+        weight: 1.0,
+        scale: 1.0,
+    };
+}
+
+/// One term coef He_degree(p_slot) / sqrt(degree!) of a Hermite target in reduced coordinates
+/// (`slot` indexes the orthonormal coordinate directions spanning T).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReducedHermiteTerm {
+    /// The coordinate of p (0..k).
+    pub slot: usize,
+    /// The degree j.
+    pub degree: u32,
+    /// The coefficient c_t.
+    pub coef: f64,
+}
+
+/// The target of [`ReducedPopulation::with_inputs`], in reduced coordinates (docs/limit.md
+/// section 13).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReducedTarget {
+    /// A teacher network with the student's activation: rows (a*_i, p*_i) as in
+    /// [`ReducedPopulation::new`].
+    Teacher(DMatrix<f64>),
+    /// The class label y_c of each input component (k = 0).
+    Label(Vec<f64>),
+    /// A Hermite target on coordinate directions (standard Gaussian inputs only).
+    Hermite(Vec<ReducedHermiteTerm>),
+}
+
+/// The inputs and target of the general path, with its scratch.
+#[derive(Clone, Debug)]
+struct General {
+    target: GeneralTarget,
+    /// Scratch: V_j per row.
+    values: Vec<f64>,
+    /// Scratch: the interaction fields summed over the components.
+    sum: Vec<f64>,
+}
+
+/// A [`ReducedTarget`] with the input components it is averaged over.
+#[derive(Clone, Debug)]
+struct GeneralTarget {
+    components: Vec<ScaledComponent>,
+    target: ReducedTarget,
+}
+
+impl ReducedPopulation {
+    /// The reduced problem for isotropic Gaussian-mixture inputs `components` and `target`
+    /// (docs/limit.md section 13) in a subspace of dimension `k`; label noise `noise_std`.
+    /// Refuses labels with k != 0 or a count other than the components', Hermite targets with
+    /// other inputs than N(0, I) or an activation other than relu, erf, linear, quadratic,
+    /// labels with softplus, and weights that are not positive or do not sum to 1 (to 1e-12).
+    pub fn with_inputs(
+        kernel: PairKernel,
+        rule: AngleRule,
+        k: usize,
+        components: Vec<ScaledComponent>,
+        target: ReducedTarget,
+        noise_std: f64,
+    ) -> crate::Result<Self> {
+        let target = GeneralTarget { components, target };
+        target.validate(kernel.activation(), k)?;
+        let empty = DMatrix::zeros(0, k + 1);
+        let mut reduced = Self::new(kernel, rule, &empty, noise_std)?;
+        reduced.zero_risk = 0.5 * (target.second_moment(&reduced.kernel) + noise_std * noise_std);
+        reduced.general = Some(Box::new(General {
+            target,
+            values: Vec::new(),
+            sum: Vec::new(),
+        }));
+        Ok(reduced)
+    }
+
+    /// The general path: the interaction fields summed over the components (one pass for a
+    /// homogeneous sigma, else one pass per component at the scaled nodes), minus the target
+    /// field; returns the risk.
+    fn fill_general(&mut self, nodes: &DMatrix<f64>, want_grad: bool) -> f64 {
+        let Some(mut general) = self.general.take() else {
+            return f64::NAN;
+        };
+        let (n, k, field_stride) = (nodes.nrows(), self.k, self.k + 2);
+        let components = &general.target.components;
+        if let Some(degree) = homogeneity(self.kernel.activation()) {
+            self.fill_fields(nodes, want_grad);
+            let factor: f64 = components
+                .iter()
+                .map(|c| c.weight * c.scale.powi(degree))
+                .sum();
+            self.fields.iter_mut().for_each(|f| *f *= factor);
+        } else {
+            general.sum.clear();
+            general.sum.resize(n * field_stride, 0.0);
+            for component in components {
+                let mut scaled = nodes.clone();
+                scaled
+                    .columns_mut(2, k + 1)
+                    .iter_mut()
+                    .for_each(|v| *v *= component.scale);
+                self.fill_fields(&scaled, want_grad);
+                for (sum, field) in general
+                    .sum
+                    .chunks_mut(field_stride)
+                    .zip(self.fields.chunks(field_stride))
+                {
+                    sum[0] += component.weight * field[0];
+                    for (s, f) in sum[1..].iter_mut().zip(&field[1..]) {
+                        *s += component.weight * component.scale * f;
+                    }
+                }
+            }
+            self.fields.copy_from_slice(&general.sum);
+        }
+        general.values.resize(n, 0.0);
+        let mut grad_p = vec![0.0; k];
+        for j in 0..n {
+            let p: Vec<f64> = (0..k).map(|c| nodes[(j, 2 + c)]).collect();
+            let q = nodes[(j, 2 + k)];
+            grad_p.iter_mut().for_each(|g| *g = 0.0);
+            let (value, grad_q) = general.target.field(&self.kernel, &p, q, &mut grad_p);
+            general.values[j] = value;
+            let field = &mut self.fields[j * field_stride..(j + 1) * field_stride];
+            field[0] -= value;
+            if want_grad {
+                for (f, g) in field[1..1 + k].iter_mut().zip(&grad_p) {
+                    *f -= g;
+                }
+                field[1 + k] -= grad_q;
+            }
+        }
+        let risk = self.zero_risk
+            + ordered_sum(n, |j| {
+                let value = general.values[j];
+                let field = self.fields[j * field_stride] + value;
+                nodes[(j, 0)] * nodes[(j, 1)] * (0.5 * field - value)
+            });
+        self.general = Some(general);
+        risk
+    }
+}
+
+/// h with K(s u, s v) = s^h K(u, v) for s > 0 (then grad_1 K(s u, s v) = s^(h-1) grad_1 K(u, v)
+/// and the chain rule gives s^h): relu and linear 2, quadratic 4; None otherwise.
+fn homogeneity(activation: Activation) -> Option<i32> {
+    match activation {
+        Activation::Relu | Activation::Linear => Some(2),
+        Activation::Quadratic => Some(4),
+        _ => None,
+    }
+}
+
+impl GeneralTarget {
+    fn validate(&self, activation: Activation, k: usize) -> crate::Result<()> {
+        if self.components.is_empty() {
+            return Err(Error::invalid("input components", 0, "at least 1"));
+        }
+        let mut total = 0.0;
+        for c in &self.components {
+            if !(c.weight.is_finite() && c.weight > 0.0) {
+                return Err(Error::invalid("component weight", c.weight, "a weight > 0"));
+            }
+            if !(c.scale.is_finite() && c.scale > 0.0) {
+                return Err(Error::invalid("component scale", c.scale, "a scale > 0"));
+            }
+            total += c.weight;
+        }
+        if (total - 1.0).abs() > 1e-12 {
+            return Err(Error::invalid(
+                "component weights",
+                total,
+                "weights summing to 1",
+            ));
+        }
+        match &self.target {
+            ReducedTarget::Teacher(rows) => validate_teacher_rows(rows, k),
+            ReducedTarget::Label(labels) => self.validate_labels(labels, activation, k),
+            ReducedTarget::Hermite(terms) => self.validate_hermite(terms, activation, k),
+        }
+    }
+
+    fn validate_labels(
+        &self,
+        labels: &[f64],
+        activation: Activation,
+        k: usize,
+    ) -> crate::Result<()> {
+        if k != 0 {
+            return Err(Error::invalid(
+                "label target k",
+                k,
+                "0 (every rotation is a symmetry)",
+            ));
+        }
+        if labels.len() != self.components.len() {
+            return Err(Error::invalid(
+                "labels",
+                labels.len(),
+                format!("one per component ({})", self.components.len()),
+            ));
+        }
+        if labels.iter().any(|y| !y.is_finite()) {
+            return Err(Error::invalid(
+                "labels",
+                "a non-finite label",
+                "finite labels",
+            ));
+        }
+        if activation == Activation::Softplus {
+            return Err(Error::invalid(
+                "model.activation",
+                "\"softplus\"",
+                "relu, erf, tanh, sigmoid, linear or quadratic for a label target in the limit \
+                 (E softplus(r z) has no closed form here)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_hermite(
+        &self,
+        terms: &[ReducedHermiteTerm],
+        activation: Activation,
+        k: usize,
+    ) -> crate::Result<()> {
+        if self.components != [ScaledComponent::STANDARD] {
+            return Err(Error::invalid(
+                "input.law",
+                "scaled or mixture inputs",
+                "standard Gaussian inputs for a Hermite target in the limit (the Hermite basis is \
+                 orthonormal under N(0, I) only)",
+            ));
+        }
+        if !matches!(
+            activation,
+            Activation::Relu | Activation::Erf | Activation::Linear | Activation::Quadratic
+        ) {
+            return Err(Error::invalid(
+                "model.activation",
+                format!("\"{}\"", activation.name()),
+                "relu, erf, linear or quadratic for a Hermite target in the limit (the closed \
+                 forms of E sigma^(j)(r z))",
+            ));
+        }
+        for t in terms {
+            if t.slot >= k || !t.coef.is_finite() || t.degree > MAX_HERMITE_DEGREE {
+                return Err(Error::invalid(
+                    "Hermite term",
+                    format!("{t:?}"),
+                    format!(
+                        "a slot below k = {k}, a finite coefficient, a degree <= \
+                         {MAX_HERMITE_DEGREE}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// E f*^2 under the inputs.
+    fn second_moment(&self, kernel: &PairKernel) -> f64 {
+        match &self.target {
+            ReducedTarget::Teacher(rows) => {
+                let count = rows.nrows();
+                if count == 0 {
+                    return 0.0;
+                }
+                let mut sum = 0.0;
+                for c in &self.components {
+                    let s2 = c.scale * c.scale;
+                    for i in 0..count {
+                        for l in 0..count {
+                            let (pi, pl) = (teacher_p(rows, i), teacher_p(rows, l));
+                            sum += c.weight
+                                * rows[(i, 0)]
+                                * rows[(l, 0)]
+                                * kernel.value(
+                                    s2 * dot(&pi, &pi),
+                                    s2 * dot(&pl, &pl),
+                                    s2 * dot(&pi, &pl),
+                                );
+                        }
+                    }
+                }
+                sum / (count * count) as f64
+            }
+            ReducedTarget::Label(labels) => self
+                .components
+                .iter()
+                .zip(labels)
+                .map(|(c, y)| c.weight * y * y)
+                .sum(),
+            ReducedTarget::Hermite(terms) => {
+                let mut sum = 0.0;
+                for s in terms {
+                    for t in terms {
+                        if s.degree == t.degree && s.slot == t.slot {
+                            sum += s.coef * t.coef;
+                        }
+                    }
+                }
+                sum
+            }
+        }
+    }
+
+    /// V(p, q) = E[f*(x) sigma(w.x)] and its gradient: dV/dp added to `grad_p`, dV/dq returned
+    /// with V.
+    fn field(&self, kernel: &PairKernel, p: &[f64], q: f64, grad_p: &mut [f64]) -> (f64, f64) {
+        let uu = dot(p, p) + q * q;
+        let activation = kernel.activation();
+        match &self.target {
+            ReducedTarget::Teacher(rows) => self.teacher_field(kernel, rows, (p, q), grad_p),
+            ReducedTarget::Label(labels) => {
+                let r = uu.sqrt();
+                let (mut value, mut slope) = (0.0, 0.0);
+                for (c, y) in self.components.iter().zip(labels) {
+                    let (g, g_over) = radial_mean(activation, c.scale * r);
+                    value += c.weight * y * g;
+                    slope += c.weight * y * c.scale * c.scale * g_over;
+                }
+                grad_p
+                    .iter_mut()
+                    .zip(p)
+                    .for_each(|(g, pi)| *g += slope * pi);
+                (value, slope * q)
+            }
+            ReducedTarget::Hermite(terms) => {
+                let r = uu.sqrt();
+                let (mut value, mut slope) = (0.0, 0.0);
+                for t in terms {
+                    let (moment, moment_over) = stein_moment(activation, t.degree, r);
+                    let b = t.coef / hermite_norm(t.degree);
+                    let x = p[t.slot];
+                    let power = x.powi(t.degree as i32);
+                    value += b * power * moment;
+                    slope += b * power * moment_over;
+                    if t.degree > 0 {
+                        grad_p[t.slot] +=
+                            b * f64::from(t.degree) * x.powi(t.degree as i32 - 1) * moment;
+                    }
+                }
+                grad_p
+                    .iter_mut()
+                    .zip(p)
+                    .for_each(|(g, pi)| *g += slope * pi);
+                (value, slope * q)
+            }
+        }
+    }
+
+    /// The teacher field averaged over the components (K at scaled arguments; the chain rule
+    /// gives s^2 on grad_1 K).
+    fn teacher_field(
+        &self,
+        kernel: &PairKernel,
+        rows: &DMatrix<f64>,
+        (p, q): (&[f64], f64),
+        grad_p: &mut [f64],
+    ) -> (f64, f64) {
+        let count = rows.nrows();
+        if count == 0 {
+            return (0.0, 0.0);
+        }
+        let uu = dot(p, p) + q * q;
+        let (mut value, mut coef_u) = (0.0, 0.0);
+        for c in &self.components {
+            let s2 = c.scale * c.scale;
+            for i in 0..count {
+                let p_star = teacher_p(rows, i);
+                let a_star = rows[(i, 0)] / count as f64;
+                let terms = kernel.terms(s2 * uu, s2 * dot(&p_star, &p_star), s2 * dot(p, &p_star));
+                value += c.weight * a_star * terms.value;
+                coef_u += c.weight * a_star * s2 * terms.coef_u;
+                for (g, ps) in grad_p.iter_mut().zip(&p_star) {
+                    *g += c.weight * a_star * s2 * terms.coef_v * ps;
+                }
+            }
+        }
+        grad_p
+            .iter_mut()
+            .zip(p)
+            .for_each(|(g, pi)| *g += coef_u * pi);
+        (value, coef_u * q)
+    }
+}
+
+fn validate_teacher_rows(rows: &DMatrix<f64>, k: usize) -> crate::Result<()> {
+    if rows.ncols() != k + 1 || rows.iter().any(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            "teacher rows",
+            format!("{} columns", rows.ncols()),
+            format!("1 + k = {} finite columns (a*, p*)", k + 1),
+        ));
+    }
+    Ok(())
+}
+
+fn teacher_p(rows: &DMatrix<f64>, i: usize) -> Vec<f64> {
+    (1..rows.ncols()).map(|c| rows[(i, c)]).collect()
+}
+
+const INV_SQRT_TWO_PI: f64 = 0.398_942_280_401_432_7;
+
+/// (g(t), g'(t)/t) for g(t) = E sigma(t z), z ~ N(0, 1), t >= 0: relu t/sqrt(2 pi); quadratic
+/// t^2; sigmoid 1/2; erf, tanh, linear 0 (odd). relu's g'(t)/t is set to 0 at t = 0 (the
+/// subgradient 0 of |w| at w = 0). Softplus is refused before this is called (NaN).
+pub(crate) fn radial_mean(activation: Activation, t: f64) -> (f64, f64) {
+    match activation {
+        Activation::Relu => {
+            let over = if t > 0.0 { INV_SQRT_TWO_PI / t } else { 0.0 };
+            (INV_SQRT_TWO_PI * t, over)
+        }
+        Activation::Quadratic => (t * t, 2.0),
+        Activation::Sigmoid => (0.5, 0.0),
+        Activation::Erf | Activation::Tanh | Activation::Linear => (0.0, 0.0),
+        Activation::Softplus => (f64::NAN, f64::NAN),
+    }
+}
+
+/// (q_j(r), q_j'(r)/r) for q_j(r) = E[sigma^(j)(r z)], z ~ N(0, 1) (Stein:
+/// E[sigma(w.x) He_j(e.x)] = (w.e)^j q_j(|w|) for a unit e), from E sigma(m + r z) in closed
+/// form differentiated j times in m at 0:
+///
+/// ```text
+/// relu:      q_0 = r / sqrt(2 pi), q_1 = 1/2, q_j = He_(j-2)(0) / (sqrt(2 pi) r^(j-1)) (j >= 2)
+/// erf:       q_j = sqrt(2/pi) He_(j-1)(0) (1 + r^2)^(-j/2) (odd j; 0 for even j)
+/// linear:    q_1 = 1;   quadratic: q_0 = r^2, q_2 = 2;   every other q_j = 0
+/// ```
+///
+/// At r = 0 relu's q_j (j = 0 or j >= 2) give (0, 0): (w.e)^j q_j(|w|) -> 0 there. Other
+/// activations are refused before this is called (NaN).
+pub(crate) fn stein_moment(activation: Activation, degree: u32, r: f64) -> (f64, f64) {
+    let j = f64::from(degree);
+    match (activation, degree) {
+        (Activation::Relu, 0) => radial_mean(Activation::Relu, r),
+        (Activation::Relu, 1) => (0.5, 0.0),
+        (Activation::Relu, _) => {
+            let c = hermite(degree - 2, 0.0) * INV_SQRT_TWO_PI;
+            if r > 0.0 && c != 0.0 {
+                let value = c / r.powi(degree as i32 - 1);
+                (value, -(j - 1.0) * value / (r * r))
+            } else {
+                (0.0, 0.0)
+            }
+        }
+        (Activation::Erf, _) if degree % 2 == 1 => {
+            let c = (2.0 / std::f64::consts::PI).sqrt() * hermite(degree - 1, 0.0);
+            let base = 1.0 + r * r;
+            let value = c * base.powf(-0.5 * j);
+            (value, -j * value / base)
+        }
+        (Activation::Erf, _) => (0.0, 0.0),
+        (Activation::Linear, 1) => (1.0, 0.0),
+        (Activation::Linear, _) => (0.0, 0.0),
+        (Activation::Quadratic, 0) => (r * r, 2.0),
+        (Activation::Quadratic, 2) => (2.0, 0.0),
+        (Activation::Quadratic, _) => (0.0, 0.0),
+        _ => (f64::NAN, f64::NAN),
     }
 }
 
