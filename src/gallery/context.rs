@@ -61,6 +61,14 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../scenarios/gallery/separation.toml"),
     ),
     (
+        "mmn_mixture.toml",
+        include_str!("../../scenarios/gallery/mmn_mixture.toml"),
+    ),
+    (
+        "logistic_margin.toml",
+        include_str!("../../scenarios/gallery/logistic_margin.toml"),
+    ),
+    (
         SIZES_FILE,
         include_str!("../../scenarios/gallery/sizes.toml"),
     ),

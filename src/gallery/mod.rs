@@ -16,6 +16,8 @@ mod features;
 mod langevin;
 mod lazy;
 mod limit;
+mod logistic_margin;
+mod mmn_mixture;
 mod numbers;
 mod overparameterised;
 mod separation;
@@ -115,7 +117,7 @@ pub struct Entry {
 }
 
 /// Every entry, in the order of the gallery.
-pub const ENTRIES: [Entry; 8] = [
+pub const ENTRIES: [Entry; 10] = [
     Entry {
         name: "convergence",
         title: "Global convergence in the mean-field regime",
@@ -163,6 +165,18 @@ pub const ENTRIES: [Entry; 8] = [
         title: "Scale separation of the two layers",
         scenario: "separation.toml",
         run: separation::run,
+    },
+    Entry {
+        name: "mmn_mixture",
+        title: "Two isotropic Gaussians against the exact limit",
+        scenario: "mmn_mixture.toml",
+        run: mmn_mixture::run,
+    },
+    Entry {
+        name: "logistic_margin",
+        title: "The logistic loss and the growing margin",
+        scenario: "logistic_margin.toml",
+        run: logistic_margin::run,
     },
 ];
 
