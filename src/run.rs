@@ -502,8 +502,12 @@ fn run_observer<'a>(
     facts: &RunFacts<'_>,
     (rows, measure_rows): (Vec<Vec<f64>>, Vec<Vec<f64>>),
     out: &'a Path,
+    classification: bool,
 ) -> Result<RunObserver<'a>> {
     let mut recorder = Recorder::new(facts, scenario.record);
+    if classification {
+        recorder = recorder.with_classification(facts.has_test);
+    }
     recorder.restore(rows, measure_rows);
     let snapshots_dir = RunEntry::Snapshots.path(out);
     std::fs::create_dir_all(&snapshots_dir).map_err(|e| Error::io(&snapshots_dir, e))?;
@@ -694,6 +698,7 @@ pub fn run(
     // interaction for the population risk).
     let has_test = simulation.risk.test_set().is_some();
     let has_population = simulation.risk.reports_population_risk();
+    let has_classification = simulation.risk.reports_classification();
     let start = if options.resume {
         resume_start(out, &resolved, &initial)?
     } else {
@@ -729,7 +734,13 @@ pub fn run(
         rows,
         measure_rows,
     } = start;
-    let mut observer = run_observer(scenario, &facts, (rows, measure_rows), out)?;
+    let mut observer = run_observer(
+        scenario,
+        &facts,
+        (rows, measure_rows),
+        out,
+        has_classification,
+    )?;
     let snapshot_particles = observer.recorder.subsample().len();
     let (outcome, wall) = simulate(
         &mut simulation,

@@ -709,3 +709,65 @@ mod old {
         0.5 * sum_sq / n as f64
     }
 }
+
+/// Online mode: a parity target on Rademacher inputs gives sign labels in every batch, so the
+/// logistic loss takes it; the batch's classification error is that of the batch of the step;
+/// a teacher's real-valued labels are refused.
+#[test]
+fn online_mode_takes_the_logistic_loss_with_sign_labels_only() {
+    use meanfield::random::Purpose;
+    use meanfield::task::{InputLaw, InputShape, OnlineRisk, ParityTarget, ParityTerm, Teacher};
+    use std::sync::Arc;
+    let law = InputLaw {
+        d: 3,
+        bias: false,
+        shape: InputShape::Rademacher,
+    };
+    let parity = ParityTarget {
+        input_dim: 3,
+        terms: vec![ParityTerm {
+            coordinates: vec![0, 1],
+            coef: 1.0,
+        }],
+        noise_std: 0.0,
+    };
+    let target: Arc<dyn meanfield::task::Target> = Arc::new(parity);
+    let online = OnlineRisk::new(32, law.clone(), target.clone(), 5, None)
+        .unwrap()
+        .with_loss(Loss::Logistic)
+        .unwrap()
+        .with_classification(true);
+    let mut risk = RiskMode::Online(Box::new(online));
+    assert_eq!(risk.loss(), Loss::Logistic);
+    let network = Network::new(Activation::Relu, 1.0).unwrap();
+    let theta = gaussian(8, 4, &mut Xoshiro256PlusPlus::seed_from_u64(6));
+    risk.begin_step(3);
+    let batch = DataSet::generate(32, law.clone(), target.as_ref(), 5, Purpose::Batch, 3).unwrap();
+    batch.check_signs().unwrap();
+    let mut scratch = DataScratch::default();
+    let expected =
+        meanfield::task::classification_error(&network, &theta, &batch, &mut scratch).unwrap();
+    assert_eq!(
+        risk.classification_error(&network, &theta).unwrap(),
+        Some(ClassificationError {
+            train: expected,
+            test: None
+        })
+    );
+    let value = risk.evaluate(&network, &theta, None).unwrap();
+    assert_eq!(
+        value,
+        data_risk_with(&network, &theta, &batch, &mut scratch, None, Loss::Logistic).unwrap()
+    );
+    let teacher = Teacher::new(
+        DMatrix::from_row_slice(1, 4, &[1.0, 1.0, 0.0, 0.0]),
+        Activation::Erf,
+        0.0,
+    )
+    .unwrap();
+    let err = OnlineRisk::new(32, InputLaw::standard(3, false), Arc::new(teacher), 5, None)
+        .unwrap()
+        .with_loss(Loss::Logistic)
+        .unwrap_err();
+    assert!(err.to_string().contains("label 0"), "{err}");
+}

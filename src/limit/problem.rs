@@ -82,11 +82,14 @@ impl LimitProblem {
     /// The limit problem of `scenario` (its teacher under N(0, I)), or exit-2 errors naming
     /// the first key that breaks the reduction and why.
     pub fn from_scenario(scenario: &Scenario) -> Result<Self> {
-        if let Some(obstacle) = obstacle(scenario)? {
-            return Err(scenario.fail(obstacle.key, obstacle.found, obstacle.instead));
+        let target = scenario.target_function()?;
+        if scenario.input.is_standard() && target.as_teacher().is_some() {
+            if let Some(obstacle) = obstacle(scenario)? {
+                return Err(scenario.fail(obstacle.key, obstacle.found, obstacle.instead));
+            }
+            return Self::from_parts(scenario, &InputShape::StandardGaussian, &target);
         }
-        let teacher = TargetFunction::Teacher(scenario.teacher()?);
-        Self::from_parts(scenario, &InputShape::StandardGaussian, &teacher)
+        Self::from_parts(scenario, &scenario.input, &target)
     }
 
     /// The limit problem of `scenario`'s network, initial law and dynamics with the inputs

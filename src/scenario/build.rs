@@ -14,8 +14,8 @@ use crate::output::read_npy;
 use crate::random::Purpose;
 use crate::scenario::resolve::{InitSource, RiskSpec, Scenario, TargetSource};
 use crate::task::{
-    DataSet, EmpiricalRisk, HermiteTarget, InputLaw, LabelTarget, OnlineRisk, ParityTarget,
-    PopulationRisk, RiskMode, TargetFunction, Teacher,
+    DataSet, EmpiricalRisk, HermiteTarget, InputLaw, InputShape, LabelTarget, Loss, OnlineRisk,
+    ParityTarget, PopulationRisk, RiskMode, TargetFunction, Teacher,
 };
 
 /// What a scenario builds: the initial particles, the target and the simulation.
@@ -71,9 +71,7 @@ impl Scenario {
             }),
             TargetSource::Label => {
                 let labels = match &self.input {
-                    crate::task::InputShape::Mixture(components) => {
-                        components.iter().map(|c| c.label).collect()
-                    }
+                    InputShape::Mixture(components) => components.iter().map(|c| c.label).collect(),
                     _ => Vec::new(),
                 };
                 TargetFunction::Label(LabelTarget {
@@ -192,6 +190,9 @@ impl Scenario {
             }
             self.population_risk_of(&target).map(Some)
         };
+        // The classification errors are logged for the logistic loss and the sign-valued
+        // targets (docs/problems.md).
+        let classification = self.loss == Loss::Logistic || self.has_sign_labels();
         let risk = match &self.risk {
             RiskSpec::Population => {
                 RiskMode::Population(Box::new(self.population_risk_of(&target)?))
@@ -203,7 +204,10 @@ impl Scenario {
                     shared.clone(),
                     self.seed,
                     test_set(*test_n)?,
-                )?;
+                )?
+                .with_loss(self.loss)
+                .map_err(|e| self.label_error(&e))?
+                .with_classification(classification);
                 RiskMode::Online(Box::new(match population()? {
                     Some(p) => online.with_population(p),
                     None => online,
@@ -218,7 +222,10 @@ impl Scenario {
                     Purpose::Data,
                     0,
                 )?;
-                let empirical = EmpiricalRisk::new(train, test_set(*test_n)?);
+                let empirical = EmpiricalRisk::new(train, test_set(*test_n)?)
+                    .with_loss(self.loss)
+                    .map_err(|e| self.label_error(&e))?
+                    .with_classification(classification);
                 RiskMode::Empirical(Box::new(match population()? {
                     Some(p) => empirical.with_population(p),
                     None => empirical,
@@ -226,7 +233,12 @@ impl Scenario {
             }
             RiskSpec::EmpiricalFiles { x, y } => {
                 let train = self.load_data(x, y)?;
-                RiskMode::Empirical(Box::new(EmpiricalRisk::new(train, None)))
+                RiskMode::Empirical(Box::new(
+                    EmpiricalRisk::new(train, None)
+                        .with_loss(self.loss)
+                        .map_err(|e| self.label_error(&e))?
+                        .with_classification(classification),
+                ))
             }
         };
         let backend =
@@ -248,19 +260,41 @@ impl Scenario {
         })
     }
 
+    /// Whether every generated label is -1 or +1: a label target with labels +-1, or one
+    /// parity of coefficient +-1 on Rademacher inputs, without label noise.
+    pub fn has_sign_labels(&self) -> bool {
+        crate::scenario::resolve::sign_labels(&self.target, &self.input, self.noise_std)
+    }
+
+    /// A label that the loss does not accept (checked when the scenario resolved; this is the
+    /// last guard), named on `risk.loss`.
+    fn label_error(&self, error: &Error) -> Error {
+        self.fail(
+            "risk.loss",
+            format!("\"{}\"", self.loss.name()),
+            format!("labels -1 or +1 ({})", reason(error)),
+        )
+    }
+
     /// The exact population risk of `target` under the input law.
     fn population_risk_of(&self, target: &TargetFunction) -> Result<PopulationRisk> {
         let activation = self.network.activation;
         match target {
-            TargetFunction::Teacher(teacher) if self.input.is_standard() => {
+            TargetFunction::Teacher(teacher)
+                if self.input.is_standard() && teacher.activation() == activation =>
+            {
                 PopulationRisk::new(activation, teacher.clone())
             }
-            _ => Err(self.fail(
-                "target.kind",
-                format!("\"{}\"", self.target.kind()),
-                "a teacher with Gaussian N(0, I) inputs in population mode (this build has no \
-                 other exact population risk yet)",
-            )),
+            _ => PopulationRisk::for_problem(activation, &self.input, target, self.noise_std)
+                .map_err(|e| match e {
+                    // The refusal names its key: place it in the scenario file.
+                    Error::Invalid {
+                        what,
+                        found,
+                        allowed,
+                    } => self.fail(&what, found, allowed),
+                    other => other,
+                }),
         }
     }
 
@@ -289,6 +323,15 @@ impl Scenario {
                     y.ncols()
                 ),
                 format!("shape (n,) = ({},) like risk.x_file", x.nrows()),
+            ));
+        }
+        if self.loss == Loss::Logistic
+            && let Some(i) = y.column(0).iter().position(|&v| v != 1.0 && v != -1.0)
+        {
+            return Err(self.fail(
+                "risk.y_file",
+                format!("{} with label {} at row {i}", y_path.display(), y[(i, 0)]),
+                "labels -1 or +1 with risk.loss = \"logistic\"",
             ));
         }
         let d_in = self.input_dim();

@@ -325,6 +325,21 @@ impl Scenario {
     }
 }
 
+/// Whether every generated label is -1 or +1: a label target with labels +-1, or one parity
+/// of coefficient +-1 on Rademacher inputs, without label noise.
+pub(crate) fn sign_labels(target: &TargetSource, input: &InputShape, noise_std: f64) -> bool {
+    let sign_valued = match (target, input) {
+        (TargetSource::Label, InputShape::Mixture(components)) => {
+            components.iter().all(|c| c.label.abs() == 1.0)
+        }
+        (TargetSource::Parity(terms), InputShape::Rademacher) => {
+            terms.len() == 1 && terms[0].coef.abs() == 1.0
+        }
+        _ => false,
+    };
+    sign_valued && noise_std == 0.0
+}
+
 /// The GPU runs the standard problem only (Gaussian inputs N(0, I), a teacher with the
 /// student's activation, the square loss): anything else must name `device = "cpu"`.
 fn check_standard_device(cx: &Context<'_>, device: Option<&str>) -> Result<()> {

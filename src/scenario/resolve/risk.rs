@@ -181,16 +181,7 @@ fn resolve_loss(
     let signs = "labels in {-1, +1} for the logistic loss: kind = \"label\" with component \
                  labels +-1, or one parity of coef +-1 on input.law = \"rademacher\", and \
                  target.noise_std = 0";
-    let sign_valued = match (problem.target, problem.input) {
-        (TargetSource::Label, InputShape::Mixture(components)) => {
-            components.iter().all(|c| c.label.abs() == 1.0)
-        }
-        (TargetSource::Parity(terms), InputShape::Rademacher) => {
-            terms.len() == 1 && terms[0].coef.abs() == 1.0
-        }
-        _ => false,
-    };
-    if !sign_valued || problem.noise_std != 0.0 {
+    if !super::sign_labels(problem.target, problem.input, problem.noise_std) {
         return Err(cx.fail("risk.loss", quoted("logistic"), signs));
     }
     Ok(loss)
