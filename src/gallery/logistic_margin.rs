@@ -5,11 +5,9 @@
 //! set: Rademacher inputs in d = 8 labelled by the parity x_1 x_2, which a bias-free relu network
 //! separates with margin (x_1 x_2 = (|x_1 + x_2| - |x_1 - x_2|) / 2 gives y f = 1 on every
 //! point). Because f is 2-homogeneous in theta_j = (a_j, w_j), the normalised margin
-//!
-//!     gamma(t) = min_i y_i f(x_i) / mean_j |theta_j|^2
-//!
-//! is scale-free; the entry computes it at each snapshot from the particles and the training
-//! set (regenerated from the scenario: `Scenario::setup`, `RiskMode::training_set`).
+//! gamma(t) = min_i y_i f(x_i) / mean_j |theta_j|^2 is scale-free; the entry computes it at each
+//! snapshot from the particles and the training set (regenerated from the scenario:
+//! `Scenario::setup`, `RiskMode::training_set`).
 //!
 //! Checks: the training classification error reaches 0, and gamma increases over the last
 //! decade of time (gamma(T) > gamma(T / 10)), as the theory predicts (gamma tends to the
@@ -155,7 +153,8 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
              increases over the last decade of time",
             l_last > l_early && l_early > 0.0,
             format!(
-                "gamma(t / 10) = {l_early:.4e}, gamma(t) = {l_last:.4e} (relative gain {l_gain:.3e})"
+                "gamma(t / 10) = {l_early:.4e}, gamma(t) = {l_last:.4e} (relative gain \
+                 {l_gain:.3e})"
             ),
         ),
         margin_check("the logistic run", &logistic, false),

@@ -56,7 +56,7 @@ struct WidthRisks {
     m: usize,
     /// Logged times (those of the first seed).
     times: Vec<f64>,
-    /// risk[s][i]: seed s at time i.
+    /// `risk[s][i]`: seed s at time i.
     risk: Vec<Vec<f64>>,
 }
 
@@ -79,11 +79,11 @@ impl WidthRisks {
 pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
     let sizes: Sizes = ctx.sizes(entry.name)?;
     let dir = ctx.work_dir(entry.name);
-    if sizes.seeds < 2 || sizes.widths.is_empty() {
+    if sizes.seeds < 2 || sizes.widths.len() < 2 {
         return Err(Error::invalid(
             "mmn_mixture sizes",
             format!("{} seeds, {} widths", sizes.seeds, sizes.widths.len()),
-            "at least 2 seeds and 1 width",
+            "at least 2 seeds and 2 widths",
         ));
     }
     let widths = sizes
@@ -494,7 +494,14 @@ mod tests {
     #[test]
     fn edges_surround_the_centres() {
         let edges = edges_of(&[0.5, 1.5, 2.5]);
-        assert_eq!(edges, vec![0.0, 1.0, 2.0, 3.0]);
+        let expected = [0.0, 1.0, 2.0, 3.0];
+        assert_eq!(edges.len(), expected.len());
+        assert!(
+            edges
+                .iter()
+                .zip(expected)
+                .all(|(e, x)| (e - x).abs() < 1e-12)
+        );
     }
 
     #[test]
@@ -509,7 +516,7 @@ mod tests {
         let inside = band(&estimate, &[2.0 + BAND_SE, 2.0], &[0.0, 0.0]);
         assert!(inside.inside);
         let outside = band(&estimate, &[2.0, 2.1], &[0.0, 0.0]);
-        assert!(!outside.inside && outside.at_time == 1.0);
+        assert!(!outside.inside && (outside.at_time - 1.0).abs() < 1e-12);
     }
 
     #[test]
