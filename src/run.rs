@@ -114,6 +114,13 @@ pub struct Summary {
     pub final_risk: f64,
     /// Test risk at the last logged step, in data modes with a test set.
     pub final_test_risk: Option<f64>,
+    /// The `classification_error` column at the last logged row, where the run logs it
+    /// (classification problems, docs/problems.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_classification_error: Option<f64>,
+    /// The `test_classification_error` column at the last logged row, where the run logs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_test_classification_error: Option<f64>,
     /// Exact population risk at the last logged step, in data modes that have it (Gaussian
     /// inputs, no bias, a teacher).
     pub final_population_risk: Option<f64>,
@@ -619,6 +626,8 @@ fn summarise(
         time: simulation.time_at(step),
         final_risk: last.and_then(|r| column("risk", r)).unwrap_or(f64::NAN),
         final_test_risk: last.and_then(|r| column("test_risk", r)),
+        final_classification_error: last.and_then(|r| column("classification_error", r)),
+        final_test_classification_error: last.and_then(|r| column("test_classification_error", r)),
         final_population_risk: last.and_then(|r| column("population_risk", r)),
         initial_risk: first.and_then(|r| column("risk", r)).unwrap_or(f64::NAN),
         wall_seconds_total: wall_total,

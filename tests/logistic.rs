@@ -771,3 +771,23 @@ fn online_mode_takes_the_logistic_loss_with_sign_labels_only() {
         .unwrap_err();
     assert!(err.to_string().contains("label 0"), "{err}");
 }
+
+/// The CUDA backend computes the square loss only: it refuses a data mode with the logistic
+/// loss before it opens the device (so this runs on machines without a GPU).
+#[cfg(feature = "cuda")]
+#[test]
+fn the_cuda_backend_refuses_the_logistic_loss() {
+    use meanfield::device::Precision;
+    use meanfield::gpu::CudaBackend;
+    let risk = EmpiricalRisk::new(sign_data(16, 3, 1), None)
+        .with_loss(Loss::Logistic)
+        .unwrap();
+    let err = CudaBackend::new(
+        &RiskMode::Empirical(Box::new(risk)),
+        Activation::Relu,
+        Precision::F64,
+        3,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("logistic"), "{err}");
+}

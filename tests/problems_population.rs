@@ -138,6 +138,12 @@ fn cases() -> Vec<Case> {
         });
     }
     out.push(Case {
+        name: "relu student, tanh teacher",
+        activation: Activation::Relu,
+        input: InputShape::Gaussian(full_covariance()),
+        target: TargetFunction::Teacher(teacher(Activation::Tanh)),
+    });
+    out.push(Case {
         name: "tanh student, relu teacher",
         activation: Activation::Tanh,
         input: InputShape::Gaussian(Covariance::Scaled(1.3)),
@@ -448,6 +454,10 @@ fn problems_without_an_exact_population_risk_are_refused_by_key() {
     let err = refused(Activation::Tanh, &InputShape::StandardGaussian, &he);
     assert!(err.contains("model.activation"), "{err}");
     let tanh_teacher = TargetFunction::Teacher(self::teacher(Activation::Tanh));
-    let err = refused(relu, &InputShape::StandardGaussian, &tanh_teacher);
+    let err = refused(
+        Activation::Sigmoid,
+        &InputShape::StandardGaussian,
+        &tanh_teacher,
+    );
     assert!(err.contains("target.activation"), "{err}");
 }

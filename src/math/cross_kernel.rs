@@ -17,15 +17,23 @@
 //! coef_u = E[ sigma''(r1 g1) G_tau (mu(g1), s) ]    (relu: phi(0) G_tau(0, s) / r1, its Dirac)
 //! ```
 //!
-//! with mu(g1) = (u.v / r1) g1. Accuracy: that of [`LineRule`], 1e-12 absolute per term at
-//! |u|, |v| <= 8 (the tests compare with the closed forms relu x relu, erf x erf, relu x erf,
-//! erf x relu and with Monte Carlo). At u = 0 the direction of u is taken as that of v (as the
-//! relu pair kernel takes phi = 0 there) and relu's coef_u is 0. Teachers with tanh, sigmoid or
-//! softplus and another student activation are refused: the smoothing has no closed form, and
-//! the nested quadrature is not bounded here.
+//! with mu(g1) = (u.v / r1) g1. A teacher with tanh, sigmoid or softplus (no closed smoothing)
+//! against a student with one (relu, erf, linear, quadratic) swaps the roles: the outer
+//! variable is v.x = r2 g2, the student's smoothing G_sigma, G_sigma', G_sigma'' is closed
+//! (relu's G_sigma'' = phi(mu/s) / s, a Dirac phi(0) tau(0) / |u.v / r2| at s = 0), graded
+//! towards 0 at the width s / |u.v / r2| of a relu student's smoothed step.
+//!
+//! Accuracy: that of [`LineRule`], 1e-12 absolute per term at |u|, |v| <= 8 (the tests compare
+//! with the closed forms relu x relu, erf x erf, relu x erf, erf x relu, relu x tanh,
+//! relu x sigmoid and with Monte Carlo). At u = 0 the direction of u is taken as that of v (as
+//! the relu pair kernel takes phi = 0 there) and relu's coef_u is 0. Pairs of two different
+//! activations among tanh, sigmoid, softplus are refused: neither smoothing is closed, and the
+//! nested quadrature is not bounded here.
 
 use crate::error::{Error, Result};
-use crate::math::gaussian_field::{INV_SQRT_TWO_PI, LineRule, Smoothed, smoothing};
+use crate::math::gaussian_field::{
+    INV_SQRT_TWO_PI, LineRule, Smoothed, smoothing, smoothing_curvature,
+};
 use crate::math::{Activation, PairKernel, PairTerms};
 
 /// K_{sigma,tau} for one pair of activations (module documentation).
@@ -40,30 +48,35 @@ pub struct CrossKernel {
 enum Method {
     /// tau = sigma: the pair kernel.
     Same(PairKernel),
-    /// The smoothed one-dimensional rule.
+    /// The one-dimensional rule in the student's variable, the teacher smoothed.
     Smoothed(LineRule),
+    /// The one-dimensional rule in the teacher's variable, the student smoothed.
+    Swapped(LineRule),
 }
 
 impl CrossKernel {
     /// The cross kernel of a `student` activation against a `teacher` activation.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming `target.activation` for a teacher activation without a closed
-    /// Gaussian smoothing (tanh, sigmoid, softplus) that differs from the student's.
+    /// [`Error::Invalid`] naming `target.activation` for two different activations among tanh,
+    /// sigmoid and softplus (neither has a closed Gaussian smoothing).
     pub fn new(student: Activation, teacher: Activation) -> Result<Self> {
         let method = if student == teacher {
             Method::Same(PairKernel::new(student))
-        } else if smoothing(teacher, 0.0, 1.0).is_none() {
+        } else if smoothing(teacher, 0.0, 1.0).is_some() {
+            Method::Smoothed(LineRule::new()?)
+        } else if smoothing(student, 0.0, 1.0).is_some() {
+            Method::Swapped(LineRule::new()?)
+        } else {
             return Err(Error::invalid(
                 "target.activation",
                 teacher,
                 format!(
                     "the student's activation ({student}) or one of relu, erf, linear, quadratic \
-                     (the exact population risk needs the teacher's closed Gaussian smoothing)"
+                     (the exact population risk needs a closed Gaussian smoothing of one of the \
+                     two activations)"
                 ),
             ));
-        } else {
-            Method::Smoothed(LineRule::new()?)
         };
         Ok(Self {
             student,
@@ -93,6 +106,7 @@ impl CrossKernel {
         match &self.method {
             Method::Same(kernel) => kernel.terms(uu, vv, uv),
             Method::Smoothed(rule) => self.smoothed_terms(rule, uu, vv, uv),
+            Method::Swapped(rule) => self.swapped_terms(rule, uu, vv, uv),
         }
     }
 
@@ -137,6 +151,48 @@ impl CrossKernel {
         });
         let coef_u = match (relu, r1 > 0.0) {
             (true, true) => INV_SQRT_TWO_PI * smooth(0.0).value / r1,
+            (true, false) => 0.0,
+            (false, _) => curvature,
+        };
+        PairTerms {
+            value,
+            coef_v,
+            coef_u,
+        }
+    }
+
+    /// The rule in the teacher's variable: v.x = r2 g2, u.x = slope g2 + s g3 with
+    /// slope = u.v / r2, s = sqrt(|u|^2 - (u.v)^2 / |v|^2); at v = 0, slope = 0 and s = |u|.
+    fn swapped_terms(&self, rule: &LineRule, uu: f64, vv: f64, uv: f64) -> PairTerms {
+        let (student, teacher) = (self.student, self.teacher);
+        let r2 = vv.sqrt();
+        let (slope, s) = if r2 > 0.0 {
+            (uv / r2, (uu * vv - uv * uv).max(0.0).sqrt() / r2)
+        } else {
+            (0.0, uu.sqrt())
+        };
+        let relu = student == Activation::Relu;
+        let fine = (relu && s > 0.0 && slope != 0.0).then(|| s / slope.abs());
+        let rate = r2.max(slope.abs());
+        let dirac = relu && s == 0.0;
+        let [value, coef_v, curvature] = rule.expectation(rate, fine, |g| {
+            let mu = slope * g;
+            let smooth = smoothing(student, mu, s).unwrap_or(Smoothed {
+                value: f64::NAN,
+                slope: f64::NAN,
+            });
+            let curvature = if dirac {
+                0.0
+            } else {
+                smoothing_curvature(student, mu, s).unwrap_or(f64::NAN)
+            };
+            let z = r2 * g;
+            let (t, t_slope) = (teacher.value(z), teacher.derivative(z));
+            [smooth.value * t, smooth.slope * t_slope, curvature * t]
+        });
+        // relu at s = 0: E[delta(slope g2) tau(r2 g2)] = phi(0) tau(0) / |slope| (0 at u = 0).
+        let coef_u = match (dirac, slope != 0.0) {
+            (true, true) => INV_SQRT_TWO_PI * teacher.value(0.0) / slope.abs(),
             (true, false) => 0.0,
             (false, _) => curvature,
         };
@@ -194,6 +250,52 @@ mod tests {
     }
 
     #[test]
+    fn same_activation_through_the_swapped_rule_matches_the_pair_kernel() {
+        for activation in [Activation::Relu, Activation::Erf] {
+            let closed = PairKernel::new(activation);
+            let cross = CrossKernel {
+                student: activation,
+                teacher: activation,
+                method: Method::Swapped(LineRule::new().unwrap()),
+            };
+            for (uu, vv, uv) in pairs() {
+                let what = format!("swapped {activation} ({uu}, {vv}, {uv})");
+                close(cross.terms(uu, vv, uv), closed.terms(uu, vv, uv), &what);
+            }
+        }
+    }
+
+    #[test]
+    fn relu_against_tanh_and_sigmoid_matches_stein() {
+        // Stein on u.x: E relu(u.x) tau(v.x) = |u|^2 E[delta(u.x) tau(v.x)]
+        // + (u.v) E[1{u.x > 0} tau'(v.x)]; tau' is even, so the second expectation is
+        // E tau'(|v| z) / 2; the first is 0 for tanh (odd) and |u| phi(0) / 2 for sigmoid
+        // (1/2 + odd). So coef_v = E tau'(|v| z) / 2, coef_u = 0 (tanh), phi(0) / (2 |u|)
+        // (sigmoid).
+        let rule = LineRule::new().unwrap();
+        for teacher in [Activation::Tanh, Activation::Sigmoid] {
+            let kernel = CrossKernel::new(Activation::Relu, teacher).unwrap();
+            for (uu, vv, uv) in pairs() {
+                let r2 = vv.sqrt();
+                let [slope] = rule.expectation(r2, None, |z| [teacher.derivative(r2 * z)]);
+                let offset = if teacher == Activation::Sigmoid {
+                    0.5
+                } else {
+                    0.0
+                };
+                let r1 = uu.sqrt();
+                let expected = PairTerms {
+                    value: offset * r1 * INV_SQRT_TWO_PI + 0.5 * uv * slope,
+                    coef_v: 0.5 * slope,
+                    coef_u: offset * INV_SQRT_TWO_PI / r1,
+                };
+                let what = format!("relu x {teacher} ({uu}, {vv}, {uv})");
+                close(kernel.terms(uu, vv, uv), expected, &what);
+            }
+        }
+    }
+
+    #[test]
     fn relu_against_erf_matches_its_closed_form() {
         // E relu(u.x) erf(v.x / sqrt 2) = (u.v) sqrt(2/pi) / (2 sqrt(1 + |v|^2)), and the
         // reverse pair by symmetry.
@@ -241,11 +343,12 @@ mod tests {
 
     #[test]
     fn a_teacher_without_closed_smoothing_is_refused_by_name() {
-        let err = CrossKernel::new(Activation::Relu, Activation::Tanh)
+        let err = CrossKernel::new(Activation::Sigmoid, Activation::Tanh)
             .unwrap_err()
             .to_string();
         assert!(err.contains("target.activation"), "{err}");
         assert!(CrossKernel::new(Activation::Tanh, Activation::Tanh).is_ok());
         assert!(CrossKernel::new(Activation::Tanh, Activation::Relu).is_ok());
+        assert!(CrossKernel::new(Activation::Relu, Activation::Tanh).is_ok());
     }
 }

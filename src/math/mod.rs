@@ -6,6 +6,7 @@ pub mod cross_kernel;
 pub mod fastmath;
 pub mod gauss;
 pub mod gaussian_field;
+pub mod hermite;
 pub mod init_rule;
 pub mod kernel;
 pub mod lanes;

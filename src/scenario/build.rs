@@ -298,6 +298,7 @@ impl Scenario {
         }
     }
 
+    #[expect(clippy::float_cmp, reason = "a sign label is exactly -1 or +1")]
     fn load_data(&self, x_path: &Path, y_path: &Path) -> Result<DataSet> {
         let x = self.read_file("risk.x_file", x_path)?;
         let y = self.read_file("risk.y_file", y_path)?;

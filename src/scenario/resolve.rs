@@ -235,6 +235,7 @@ impl Scenario {
             input: &input.shape,
             target: &target.target,
             teacher_activation,
+            student: model.activation,
             bias: model.bias,
             noise_std: target.noise_std,
         };
@@ -327,6 +328,7 @@ impl Scenario {
 
 /// Whether every generated label is -1 or +1: a label target with labels +-1, or one parity
 /// of coefficient +-1 on Rademacher inputs, without label noise.
+#[expect(clippy::float_cmp, reason = "a sign label is exactly -1 or +1")]
 pub(crate) fn sign_labels(target: &TargetSource, input: &InputShape, noise_std: f64) -> bool {
     let sign_valued = match (target, input) {
         (TargetSource::Label, InputShape::Mixture(components)) => {

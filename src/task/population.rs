@@ -256,7 +256,7 @@ impl PopulationRisk {
             && input.is_standard()
             && teacher.activation() == activation
         {
-            let teacher = if teacher.noise_std() == noise_std {
+            let teacher = if teacher.noise_std().to_bits() == noise_std.to_bits() {
                 teacher.clone()
             } else {
                 Teacher::new(teacher.matrix().clone(), activation, noise_std)?

@@ -10,6 +10,7 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
+pub use crate::math::hermite::{hermite, hermite_norm};
 use crate::task::{Target, Teacher};
 
 /// The largest Hermite degree accepted (He_12 / sqrt(12!) has coefficients near 1e3: beyond,
@@ -104,6 +105,7 @@ impl Covariance {
 
     /// Whether Sigma = I exactly (the identity variant, a scale of exactly 1, or a matrix
     /// equal to the identity).
+    #[expect(clippy::float_cmp, reason = "exactly the identity, or not")]
     pub fn is_identity(&self) -> bool {
         match self {
             Covariance::Identity => true,
@@ -291,26 +293,6 @@ impl InputShape {
     }
 }
 
-/// The probabilists' Hermite polynomial He_n(z) (He_0 = 1, He_1 = z,
-/// He_{n+1} = z He_n - n He_{n-1}).
-pub fn hermite(n: u32, z: f64) -> f64 {
-    let (mut previous, mut current) = (1.0, z);
-    if n == 0 {
-        return 1.0;
-    }
-    for k in 1..n {
-        let next = z * current - f64::from(k) * previous;
-        previous = current;
-        current = next;
-    }
-    current
-}
-
-/// sqrt(n!), the norm of He_n under N(0, 1).
-pub fn hermite_norm(n: u32) -> f64 {
-    (1..=n).map(f64::from).product::<f64>().sqrt()
-}
-
 /// One term coef He_degree(x . e_direction) / sqrt(degree!) of a Hermite target.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HermiteTerm {
@@ -410,12 +392,6 @@ impl ParityTarget {
             }
         }
         seen
-    }
-
-    /// Whether every label is -1 or +1 on Rademacher inputs without noise: one term of
-    /// coefficient +-1.
-    pub fn is_sign_valued(&self) -> bool {
-        self.noise_std == 0.0 && self.terms.len() == 1 && self.terms[0].coef.abs() == 1.0
     }
 }
 

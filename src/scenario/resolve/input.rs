@@ -185,6 +185,7 @@ fn invalid(cx: &Context<'_>, key: &str, source: &str, error: &Error) -> Error {
 
 /// The mixture components: positive weights summing to 1, a positive scale or a covariance
 /// each, finite labels.
+#[expect(clippy::float_cmp, reason = "a scale of exactly 1 is the identity")]
 fn resolve_components(
     cx: &Context<'_>,
     components: Option<&[ComponentConfig]>,

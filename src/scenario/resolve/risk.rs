@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::math::Activation;
+use crate::math::gaussian_field::{hermite_projection, smoothing};
 use crate::scenario::file::RiskConfig;
 use crate::task::{InputShape, Loss};
 
@@ -19,6 +20,8 @@ pub(super) struct Problem<'a> {
     pub target: &'a TargetSource,
     /// The teacher's activation where it differs from the student's.
     pub teacher_activation: Option<Activation>,
+    /// The student's activation.
+    pub student: Activation,
     /// `model.bias`.
     pub bias: bool,
     /// `target.noise_std`.
@@ -63,7 +66,32 @@ impl Problem<'_> {
                     "hermite in population mode only with input.law = \"gaussian\" and the identity covariance: {use_data}"
                 ),
             )),
-            _ => None,
+            // The Hermite projections q_j are closed forms for these students only.
+            TargetSource::Hermite(_) if hermite_projection(self.student, 0, 1.0, 1.0).is_none() => {
+                Some((
+                    "model.activation",
+                    quoted(self.student.name()),
+                    format!(
+                        "relu, erf, linear or quadratic for a Hermite target in population mode (docs/problems.md): {use_data}"
+                    ),
+                ))
+            }
+            // The cross kernel needs a closed Gaussian smoothing of one of the two.
+            _ => match self.teacher_activation {
+                Some(teacher)
+                    if smoothing(teacher, 0.0, 1.0).is_none()
+                        && smoothing(self.student, 0.0, 1.0).is_none() =>
+                {
+                    Some((
+                        "target.activation",
+                        quoted(teacher.name()),
+                        format!(
+                            "the student's activation or one of relu, erf, linear, quadratic in population mode (docs/problems.md): {use_data}"
+                        ),
+                    ))
+                }
+                _ => None,
+            },
         }
     }
 }
