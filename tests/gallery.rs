@@ -92,6 +92,16 @@ fn information_exponent() {
 }
 
 #[test]
+fn mmn_mixture() {
+    quick_entry("mmn_mixture");
+}
+
+#[test]
+fn logistic_margin() {
+    quick_entry("logistic_margin");
+}
+
+#[test]
 fn an_unknown_entry_is_refused_with_the_list() {
     let root = common::scratch_directory("gallery", "unknown");
     let interrupt = AtomicBool::new(false);

@@ -65,6 +65,14 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../scenarios/gallery/information_exponent.toml"),
     ),
     (
+        "mmn_mixture.toml",
+        include_str!("../../scenarios/gallery/mmn_mixture.toml"),
+    ),
+    (
+        "logistic_margin.toml",
+        include_str!("../../scenarios/gallery/logistic_margin.toml"),
+    ),
+    (
         SIZES_FILE,
         include_str!("../../scenarios/gallery/sizes.toml"),
     ),

@@ -17,6 +17,8 @@ mod information_exponent;
 mod langevin;
 mod lazy;
 mod limit;
+mod logistic_margin;
+mod mmn_mixture;
 mod numbers;
 mod overparameterised;
 mod separation;
@@ -116,7 +118,7 @@ pub struct Entry {
 }
 
 /// Every entry, in the order of the gallery.
-pub const ENTRIES: [Entry; 9] = [
+pub const ENTRIES: [Entry; 11] = [
     Entry {
         name: "convergence",
         title: "Global convergence in the mean-field regime",
@@ -170,6 +172,18 @@ pub const ENTRIES: [Entry; 9] = [
         title: "Hermite targets: the information exponent",
         scenario: "information_exponent.toml",
         run: information_exponent::run,
+    },
+    Entry {
+        name: "mmn_mixture",
+        title: "Two isotropic Gaussians against the exact limit",
+        scenario: "mmn_mixture.toml",
+        run: mmn_mixture::run,
+    },
+    Entry {
+        name: "logistic_margin",
+        title: "The logistic loss and the growing margin",
+        scenario: "logistic_margin.toml",
+        run: logistic_margin::run,
     },
 ];
 
