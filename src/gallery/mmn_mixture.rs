@@ -280,7 +280,13 @@ fn band(estimate: &Estimate, limit: &[f64], error: &[f64]) -> Band {
         .enumerate()
     {
         let e = error.get(i).copied().unwrap_or(f64::NAN);
-        let z = (m - l).abs() / (s + e / BAND_SE);
+        let deviation = (m - l).abs();
+        // An exact match is 0 standard errors, even where the spread is 0.
+        let z = if deviation == 0.0 {
+            0.0
+        } else {
+            deviation / (s + e / BAND_SE)
+        };
         if z.is_nan() || z > BAND_SE {
             result.inside = false;
         }
