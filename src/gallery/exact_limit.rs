@@ -36,11 +36,11 @@ use crate::plot::sweep::{
     render_width_curves,
 };
 use crate::plot::{Curve, Scale};
-use crate::sweep::Plan;
 use crate::sweep::analysis::SweepSummary;
 use crate::sweep::execute::run_dir;
 use crate::sweep::limit_reference::ExactLimitRecord;
 use crate::sweep::limit_reference::{adjusted_sample, control_variate};
+use crate::sweep::{Plan, SweepOverrides};
 
 /// The times whose bias exponent is checked (later times are reported: there the bias of the
 /// smallest widths is not yet in its 1/m regime).
@@ -48,6 +48,27 @@ const CHECK_TIMES: [f64; 2] = [0.5, 1.0];
 
 /// The negative control's problem: the scenario with this override.
 const WRONG_PROBLEM: &str = "target.norm=0.95";
+
+/// The fluctuation's negative control: the same sweep in the lazy scaling alpha = 1/2, whose
+/// output f(0) = m^(-1/2) sum_j a_j relu(w_j.x) is O(1) and random at every width, so the
+/// seed-to-seed spread of the risk does not shrink like m^(-1/2) (no reference: the spread of
+/// the risk itself is fitted).
+const LAZY_CONTROL: [&str; 3] = [
+    "model.alpha=0.5",
+    "sweep.times=[0.5, 1.0]",
+    "dynamics.t_end=1.0",
+];
+
+/// Seeds of the fluctuation's negative control (its exponent is near 0: a sd known to 6 % per
+/// width tells it from -1/2).
+const LAZY_CONTROL_SEEDS: usize = 128;
+
+/// How far the fitted fluctuation exponent may lie from -1/2. The check tells the central limit
+/// theorem's -1/2 from its alternatives, 0 (a spread that averaging does not shrink: the lazy
+/// control) and -1 (a deterministic 1/m effect, the bias's rate): a window of a fifth of the
+/// distance to either, wide enough for the next order of the theorem (a relative O(1/m) change
+/// of the seed sd, which tilts the log-log slope over widths from 16 on by a few hundredths).
+const FLUCTUATION_ALLOWANCE: f64 = 0.1;
 
 /// The time of the figure's negative-control series.
 const CONTROL_FIGURE_TIME: f64 = 1.0;
@@ -110,6 +131,70 @@ impl SeedRisks {
             })
             .unzip()
     }
+}
+
+impl SeedRisks {
+    /// Per width, (seed sd of R_m at the logged step nearest `time`, its standard error
+    /// sd / sqrt(2 (n - 1))).
+    fn spread(&self, time: f64, dt: f64) -> Vec<(f64, f64)> {
+        let Some(first) = self.risk.iter().flatten().next() else {
+            return Vec::new();
+        };
+        let step = step_near(first, time, dt);
+        self.risk
+            .iter()
+            .map(|seeds| {
+                let values: Vec<f64> = seeds.iter().filter_map(|r| r.get(&step).copied()).collect();
+                let sd = Statistic::StdDev.apply(&values);
+                let n = values.len() as f64;
+                (sd, sd / (2.0 * (n - 1.0).max(1.0)).sqrt())
+            })
+            .collect()
+    }
+}
+
+/// The fluctuation's negative control ([`LAZY_CONTROL`]): its plan, per-seed risks and fitted
+/// exponents of the seed sd of the risk at [`CHECK_TIMES`].
+struct LazyControl {
+    plan: Plan,
+    risks: SeedRisks,
+    fits: Vec<Fit>,
+}
+
+impl LazyControl {
+    /// Runs (or reuses) the control sweep of `file` at `widths` into `dir`.
+    fn measure(ctx: &Context<'_>, file: &str, widths: &[usize], dir: &Path) -> Result<Self> {
+        let overrides: Vec<String> = LAZY_CONTROL.iter().map(|o| o.to_string()).collect();
+        let sweep = SweepOverrides {
+            widths: Some(widths.to_vec()),
+            seeds: Some(LAZY_CONTROL_SEEDS),
+            reference: Some("none".into()),
+        };
+        let plan = ctx.sweep(file, &overrides, &sweep, dir)?;
+        let summary = read_sweep_summary(dir)?;
+        Ok(Self {
+            risks: SeedRisks::read(&plan, dir)?,
+            fits: fluctuation_fits(&summary, &dir.join("sweep_summary.json"))?,
+            plan,
+        })
+    }
+}
+
+/// The fitted exponents of the seed sd of the risk at [`CHECK_TIMES`].
+fn fluctuation_fits(summary: &SweepSummary, path: &Path) -> Result<Vec<Fit>> {
+    CHECK_TIMES
+        .iter()
+        .map(|&t| sweep_fit(summary, 0, "risk", "fluctuation", t, path))
+        .collect()
+}
+
+/// The fluctuation check: every exponent within [`FLUCTUATION_ALLOWANCE`] of -1/2, its
+/// interval excluding 0 and -1.
+fn fluctuation_passes(fits: &[Fit]) -> bool {
+    !fits.is_empty()
+        && fits.iter().all(|f| {
+            (f.slope + 0.5).abs() <= FLUCTUATION_ALLOWANCE && !f.covers(0.0) && !f.covers(-1.0)
+        })
 }
 
 /// step -> risk of the series.csv of the run (or limit) folder `dir`.
@@ -225,23 +310,53 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
         .map(|&t| measured.fit_against(&wrong, t))
         .collect::<Result<_>>()?;
     let control_figure = measured.fit_against(&wrong, CONTROL_FIGURE_TIME)?;
+    let fluctuation = fluctuation_fits(&measured.summary, &summary_path)?;
+    let lazy = LazyControl::measure(
+        ctx,
+        entry.scenario,
+        &measured.plan.widths,
+        &ctx.work_dir("exact_limit_lazy_control"),
+    )?;
     let out = ctx.out();
     draw_bias(&measured, &bias, &wrong, &control_figure, out)?;
+    draw_fluctuation(
+        &measured,
+        &fluctuation,
+        &lazy,
+        &out.join("exact_limit_fluctuation"),
+    )?;
     draw_risk(&measured, &out.join("exact_limit_risk"))?;
-    let numbers = numbers_of(&measured, &bias, &control, &wrong);
+    let mut numbers = numbers_of(&measured, &bias, &control, &wrong);
+    numbers.insert(
+        "fluctuation_slopes".into(),
+        Value::Array(fluctuation.iter().map(Fit::json).collect()),
+    );
+    numbers.insert(
+        "fluctuation_control".into(),
+        json!({
+            "overrides": LAZY_CONTROL,
+            "seeds": lazy.plan.seeds.len(),
+            "fluctuation_slopes": lazy.fits.iter().map(Fit::json).collect::<Vec<_>>(),
+            "check_passed": fluctuation_passes(&lazy.fits),
+        }),
+    );
+    let mut checks = checks_of(&checked, &control, &measured.plan);
+    checks.extend(fluctuation_checks(&fluctuation, &lazy, &measured.plan));
     Ok(Outcome {
         figures: [
             "exact_limit.png",
             "exact_limit.svg",
             "exact_limit_control.png",
             "exact_limit_control.svg",
+            "exact_limit_fluctuation.png",
+            "exact_limit_fluctuation.svg",
             "exact_limit_risk.png",
             "exact_limit_risk.svg",
         ]
         .map(String::from)
         .to_vec(),
         numbers,
-        checks: checks_of(&checked, &control, &measured.plan),
+        checks,
     })
 }
 
@@ -381,6 +496,77 @@ fn render_bias(title: String, series: Vec<ScalingSeries>, stem: &Path) -> Result
         label: "m^-1".into(),
     };
     render_scaling_with_slopes(&figure, &[guide], stem)
+}
+
+/// Figure `exact_limit_fluctuation`: the seed sd of R_m(t) against m at [`CHECK_TIMES`] with
+/// the fitted lines, beside the lazy control at its last checked time, and an m^-1/2 guide.
+fn draw_fluctuation(
+    measured: &Measured,
+    fits: &[Fit],
+    lazy: &LazyControl,
+    stem: &Path,
+) -> Result<()> {
+    let ms = |plan: &Plan| -> Vec<f64> { plan.widths.iter().map(|&m| m as f64).collect() };
+    let series_of = |label: String, risks: &SeedRisks, plan: &Plan, fit: &Fit| {
+        let spread = risks.spread(fit.time, measured.dt);
+        let value: Vec<f64> = spread.iter().map(|s| s.0).collect();
+        let half: Vec<f64> = spread.iter().map(|s| 2.0 * s.1).collect();
+        scaling_series(&label, &ms(plan), &value, &half, Some(fit.power(1.0)))
+    };
+    let mut series: Vec<ScalingSeries> = fits
+        .iter()
+        .map(|f| {
+            let label = format!("alpha = 1, t = {}", rounded(f.time, 4));
+            series_of(label, &measured.risks, &measured.plan, f)
+        })
+        .collect();
+    if let Some(f) = lazy.fits.last() {
+        let label = format!("control alpha = 1/2, t = {}", rounded(f.time, 4));
+        series.push(series_of(label, &lazy.risks, &lazy.plan, f));
+    }
+    let figure = ScalingFigure {
+        title: format!(
+            "Seed spread of the relu risk ({} seeds; control {})",
+            measured.plan.seeds.len(),
+            lazy.plan.seeds.len()
+        ),
+        x_label: "width m".into(),
+        y_label: "sd over seeds of R_m(t) (+- 2 SE)".into(),
+        series,
+    };
+    let guide = ReferenceSlope {
+        slope: -0.5,
+        label: "m^-1/2".into(),
+    };
+    render_scaling_with_slopes(&figure, &[guide], stem)
+}
+
+/// The fluctuation checks: the exponent near -1/2 (and not 0 or -1) at [`CHECK_TIMES`], and
+/// the same check failing on the lazy control.
+fn fluctuation_checks(fits: &[Fit], lazy: &LazyControl, plan: &Plan) -> Vec<Check> {
+    let percent = 100.0 * plan.level;
+    let times = CHECK_TIMES.map(|t| t.to_string()).join(" and ");
+    let sizes = format!("widths {:?}, {} seeds", plan.widths, plan.seeds.len());
+    vec![
+        Check::new(
+            format!(
+                "the exponent of the risk's seed spread lies within {FLUCTUATION_ALLOWANCE} of \
+                 -1/2 and its {percent:.0}% interval excludes 0 and -1 at t = {times}"
+            ),
+            fluctuation_passes(fits),
+            format!("{} ({sizes})", fits_text(fits)),
+        ),
+        Check::new(
+            "negative control: in the lazy scaling (alpha = 1/2, f(0) = O(1) at every width) \
+             the same check fails",
+            !fluctuation_passes(&lazy.fits),
+            format!(
+                "{} ({} seeds)",
+                fits_text(&lazy.fits),
+                lazy.plan.seeds.len()
+            ),
+        ),
+    ]
 }
 
 /// Figure (a): the risk against time at each width (seed mean +- 2 SE) beside the exact limit.
@@ -532,6 +718,18 @@ mod tests {
         // Too wide to tell -1 from -1/2.
         assert!(!passes(&[fit(-1.0, -1.9, -0.4)]));
         assert!(!passes(&[]));
+    }
+
+    #[test]
+    fn the_fluctuation_check_tells_minus_one_half_from_zero_and_minus_one() {
+        // The full-size sweep's t = 1 fit.
+        assert!(fluctuation_passes(&[fit(-0.478, -0.498, -0.459)]));
+        // A spread that does not shrink (the lazy control), and a 1/m rate.
+        assert!(!fluctuation_passes(&[fit(-0.03, -0.12, 0.06)]));
+        assert!(!fluctuation_passes(&[fit(-0.95, -1.05, -0.86)]));
+        // Within the window but too wide to exclude the alternatives.
+        assert!(!fluctuation_passes(&[fit(-0.45, -1.1, 0.1)]));
+        assert!(!fluctuation_passes(&[]));
     }
 
     #[test]

@@ -19,52 +19,102 @@ use crate::error::{Error, Result};
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::plot::sweep::{ScalingFigure, WidthCurves, render_scaling, render_width_curves};
 use crate::plot::{Curve, Scale};
+use crate::sweep::Plan;
 use crate::sweep::analysis::SweepSummary;
 
+/// The sweep's fits the entry reads: the risk's bias and fluctuation at every fit time, the
+/// coupled distance at the last.
+struct Fits {
+    bias: Vec<Fit>,
+    fluctuation: Vec<Fit>,
+    coupled: Fit,
+    times: Vec<f64>,
+}
+
+impl Fits {
+    /// Reads the fits of sweep_summary.json (at `path`, for errors).
+    fn read(summary: &SweepSummary, path: &Path) -> Result<Self> {
+        let times = fit_times(summary, 0, "risk", "bias");
+        let Some(&last_time) = times.last() else {
+            return Err(Error::format(path, "no bias fit of the risk"));
+        };
+        let fit = |observable: &str, statistic: &str, time: f64| {
+            sweep_fit(summary, 0, observable, statistic, time, path)
+        };
+        let all = |statistic: &str| -> Result<Vec<Fit>> {
+            times.iter().map(|&t| fit("risk", statistic, t)).collect()
+        };
+        Ok(Self {
+            bias: all("bias")?,
+            fluctuation: all("fluctuation")?,
+            coupled: fit("coupled_distance", "mean", last_time)?,
+            times,
+        })
+    }
+
+    /// The last fit time.
+    fn last_time(&self) -> f64 {
+        self.times.last().copied().unwrap_or(0.0)
+    }
+}
+
+/// Per width of `widths`, the row of `rows` nearest to `time`.
+fn rows_at<'r>(widths: &[usize], rows: &'r [RiskRow], time: f64) -> Vec<&'r RiskRow> {
+    widths
+        .iter()
+        .filter_map(|&m| {
+            rows.iter()
+                .filter(|r| r.m == m)
+                .min_by(|a, b| (a.time - time).abs().total_cmp(&(b.time - time).abs()))
+        })
+        .collect()
+}
+
 /// Runs the entry: finite-m convergence to the limit.
-// Over 100 lines: the figure and the numbers share the closures `at_time` and `relative`
-// over the rows at the last fit time; split, each part would rebuild them. Read top to
-// bottom: fits, figure 1, figure 2, numbers, checks.
 pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
     let dir = ctx.work_dir(entry.name);
     let sizes: SweepSizes = ctx.sizes(entry.name)?;
     let plan = ctx.sweep(entry.scenario, &[], &sizes.overrides(), &dir)?;
-    let summary_path = dir.join("sweep_summary.json");
     let summary = read_sweep_summary(&dir)?;
     let rows = risk_rows(&dir.join("sweep_stats.csv"))?;
+    let fits = Fits::read(&summary, &dir.join("sweep_summary.json"))?;
+    let out = ctx.out();
+    let final_rows = rows_at(&plan.widths, &rows, fits.last_time());
+    draw_deviations(&final_rows, &fits, &summary, out)?;
+    draw_risk(
+        &plan.widths,
+        plan.seeds.len(),
+        &rows,
+        &out.join("limit_risk"),
+    )?;
+    let seeds = plan.seeds.len();
+    let sizes_text = format!("widths {:?}, {seeds} seeds", plan.widths);
+    let level = fits.bias.first().map_or(0.95, |f| f.level);
+    Ok(Outcome {
+        figures: [
+            "limit.png",
+            "limit.svg",
+            "limit_distance.png",
+            "limit_distance.svg",
+            "limit_risk.png",
+            "limit_risk.svg",
+        ]
+        .map(String::from)
+        .to_vec(),
+        numbers: numbers_of(&plan, &rows, &fits, &summary),
+        checks: checks_of(&fits.bias, level, &sizes_text),
+    })
+}
 
-    // The fit times of the risk bias, and the fits at each.
-    let times = fit_times(&summary, 0, "risk", "bias");
-    let Some(&last_time) = times.last() else {
-        return Err(Error::format(&summary_path, "no bias fit of the risk"));
-    };
-    let fit = |observable: &str, statistic: &str, time: f64| {
-        sweep_fit(&summary, 0, observable, statistic, time, &summary_path)
-    };
-    let bias: Vec<Fit> = times
-        .iter()
-        .map(|&t| fit("risk", "bias", t))
-        .collect::<Result<_>>()?;
-    let fluctuation: Vec<Fit> = times
-        .iter()
-        .map(|&t| fit("risk", "fluctuation", t))
-        .collect::<Result<_>>()?;
-    let coupled = fit("coupled_distance", "mean", last_time)?;
-
-    // Figure 1: at the last fit time, the bias and fluctuation relative to the limit risk
-    // R(t) (a constant at that time: the slopes are the fitted ones), and the coupled
-    // distance, against m.
-    let at_time = |time: f64| -> Vec<&RiskRow> {
-        plan.widths
-            .iter()
-            .filter_map(|&m| {
-                rows.iter()
-                    .filter(|r| r.m == m)
-                    .min_by(|a, b| (a.time - time).abs().total_cmp(&(b.time - time).abs()))
-            })
-            .collect()
-    };
-    let final_rows = at_time(last_time);
+/// Figures `limit` (at the last fit time, the bias and fluctuation of the risk relative to the
+/// limit risk R(t), a constant at that time, so the slopes are the fitted ones) and
+/// `limit_distance` (the coupled distance, an absolute length: its own axis).
+fn draw_deviations(
+    final_rows: &[&RiskRow],
+    fits: &Fits,
+    summary: &SweepSummary,
+    out: &Path,
+) -> Result<()> {
     let limit_risk = final_rows.first().map_or(f64::NAN, |r| r.reference);
     let ms: Vec<f64> = final_rows.iter().map(|r| r.m as f64).collect();
     // Per width, relative to the limit risk: a column of the final rows.
@@ -76,7 +126,7 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
         &ms,
         &relative(|r| r.deviation_mean.abs()),
         &relative(|r| 2.0 * r.deviation_se),
-        bias.last().map(|f| f.power(limit_risk)),
+        fits.bias.last().map(|f| f.power(limit_risk)),
     );
     // The sd of n seeds has a relative standard error of about 1 / sqrt(2 (n - 1)).
     let fluctuation_series = scaling_series(
@@ -84,46 +134,53 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
         &ms,
         &relative(|r| r.deviation_sd),
         &relative(|r| 2.0 * r.deviation_sd / (2.0 * (r.seeds - 1.0).max(1.0)).sqrt()),
-        fluctuation.last().map(|f| f.power(limit_risk)),
+        fits.fluctuation.last().map(|f| f.power(limit_risk)),
     );
-    let distances = coupled_distances(&summary, coupled.time);
+    let distances = coupled_distances(summary, fits.coupled.time);
     let coupled_series = scaling_series(
         "distance",
         &distances.iter().map(|d| d.0).collect::<Vec<_>>(),
         &distances.iter().map(|d| d.1).collect::<Vec<_>>(),
         &distances.iter().map(|d| 2.0 * d.2).collect::<Vec<_>>(),
-        Some(coupled.power(1.0)),
+        Some(fits.coupled.power(1.0)),
     );
-    let time_text = rounded(last_time, 4);
+    let time_text = rounded(fits.last_time(), 4);
     let figure = ScalingFigure {
-        title: format!("Finite m against the exact limit at t = {time_text}"),
+        title: format!("Risk of width m against the exact limit at t = {time_text}"),
         x_label: "width m".into(),
-        y_label: "deviation from the limit".into(),
-        series: vec![bias_series, fluctuation_series, coupled_series],
+        y_label: "deviation / limit risk R(t)".into(),
+        series: vec![bias_series, fluctuation_series],
     };
-    let out = ctx.out();
     render_scaling(&figure, &out.join("limit"))?;
-    draw_risk(
-        &plan.widths,
-        plan.seeds.len(),
-        &rows,
-        &out.join("limit_risk"),
-    )?;
+    let distance_figure = ScalingFigure {
+        title: format!("Particles against their limit partners at t = {time_text}"),
+        x_label: "width m".into(),
+        y_label: "RMS distance to Phi(t) theta_j(0)".into(),
+        series: vec![coupled_series],
+    };
+    render_scaling(&distance_figure, &out.join("limit_distance"))
+}
 
-    // Numbers and checks.
+/// The entry's measured numbers.
+fn numbers_of(
+    plan: &Plan,
+    rows: &[RiskRow],
+    fits: &Fits,
+    summary: &SweepSummary,
+) -> Map<String, Value> {
+    let at_time = |time: f64| rows_at(&plan.widths, rows, time);
+    let final_rows = at_time(fits.last_time());
+    let limit_risk = final_rows.first().map_or(f64::NAN, |r| r.reference);
+    let time_text = rounded(fits.last_time(), 4);
     let mut numbers = Map::new();
     numbers.insert("widths".into(), json!(plan.widths));
     numbers.insert("seeds".into(), json!(plan.seeds.len()));
-    numbers.insert(
-        "bias_slopes".into(),
-        Value::Array(bias.iter().map(Fit::json).collect()),
-    );
-    numbers.insert(
-        "fluctuation_slopes".into(),
-        Value::Array(fluctuation.iter().map(Fit::json).collect()),
-    );
-    numbers.insert("coupled_distance_slope".into(), coupled.json());
-    let limit_risks: Vec<Value> = times
+    let all = |fits: &[Fit]| Value::Array(fits.iter().map(Fit::json).collect());
+    numbers.insert("bias_slopes".into(), all(&fits.bias));
+    numbers.insert("fluctuation_slopes".into(), all(&fits.fluctuation));
+    numbers.insert("coupled_distance_slope".into(), fits.coupled.json());
+    let limit_risks: Vec<Value> = fits
+        .times
         .iter()
         .map(|&t| {
             let row = at_time(t).first().map_or(f64::NAN, |r| r.reference);
@@ -137,11 +194,15 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
             "largest_m": rounded(values.last().copied().unwrap_or(f64::NAN), 4),
         })
     };
-    numbers.insert(
-        format!("relative_bias_t{time_text}"),
-        ends(&relative(|r| r.deviation_mean)),
-    );
-    let distance_means: Vec<f64> = distances.iter().map(|d| d.1).collect();
+    let relative_bias: Vec<f64> = final_rows
+        .iter()
+        .map(|r| r.deviation_mean / limit_risk)
+        .collect();
+    numbers.insert(format!("relative_bias_t{time_text}"), ends(&relative_bias));
+    let distance_means: Vec<f64> = coupled_distances(summary, fits.coupled.time)
+        .iter()
+        .map(|d| d.1)
+        .collect();
     numbers.insert(
         format!("coupled_distance_t{time_text}"),
         ends(&distance_means),
@@ -153,16 +214,7 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
         .map(|r| rounded(r.m as f64 * r.deviation_mean, 4))
         .collect();
     numbers.insert("m_times_bias_t0".into(), json!(initial_bias));
-    let seeds = plan.seeds.len();
-    let sizes_text = format!("widths {:?}, {seeds} seeds", plan.widths);
-    let level = bias.first().map_or(0.95, |f| f.level);
-    Ok(Outcome {
-        figures: ["limit.png", "limit.svg", "limit_risk.png", "limit_risk.svg"]
-            .map(String::from)
-            .to_vec(),
-        numbers,
-        checks: checks_of(&bias, level, &sizes_text),
-    })
+    numbers
 }
 
 /// (m, seed mean, standard error) of the coupled distance at `time`, from sweep_summary.json.
@@ -226,4 +278,37 @@ fn checks_of(bias: &[Fit], level: f64, sizes: &str) -> Vec<Check> {
             format!("{} ({sizes})", fits_text(bias)),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit(slope: f64, lo: f64, hi: f64) -> Fit {
+        Fit {
+            slope,
+            intercept: 0.0,
+            lo,
+            hi,
+            level: 0.95,
+            time: 3.0,
+        }
+    }
+
+    #[test]
+    fn the_checks_fail_for_a_constant_deviation_and_a_wide_interval() {
+        let all_pass = |fits: &[Fit]| checks_of(fits, 0.95, "test").iter().all(|c| c.passed);
+        // The full-size fits.
+        assert!(all_pass(&[
+            fit(-0.986, -1.164, -0.884),
+            fit(-1.002, -1.148, -0.909)
+        ]));
+        // A deviation the widths do not shrink (a wrong limit): exponent near 0.
+        assert!(!all_pass(&[fit(-0.1, -0.2, 0.0)]));
+        // The m^-1/2 of the fluctuation, mistaken for the bias.
+        assert!(!all_pass(&[fit(-0.5, -0.6, -0.4)]));
+        // Too wide to tell -1 from -1/2.
+        assert!(!all_pass(&[fit(-0.9, -1.3, -0.4)]));
+        assert!(!all_pass(&[]));
+    }
 }
