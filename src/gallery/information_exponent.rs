@@ -45,7 +45,7 @@ use crate::gallery::context::read_snapshots;
 use crate::gallery::numbers::{listing, rounded, rounded_all};
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::output::write_npy;
-use crate::plot::sweep::{ScalingFigure, ScalingSeries, render_points};
+use crate::plot::sweep::{GuideCurve, ScalingFigure, ScalingSeries, render_scaling_with_guides};
 use crate::plot::{Curve, LineFigure, Scale, render_lines};
 use crate::random::{Purpose, stream};
 
@@ -513,46 +513,67 @@ fn draw(
     let mut stems = Vec::new();
     for group in cases.chunks(3) {
         let stem = format!("information_exponent_{}", group[0].activation);
-        render_points(&by_d(sizes, group), &[], &out.join(&stem))?;
+        let (figure, guides) = by_d(sizes, group);
+        render_scaling_with_guides(&figure, &[], &guides, &out.join(&stem))?;
         stems.push(stem);
     }
-    let last = sizes.dims.len() - 1;
-    let mut curves: Vec<Curve> = cases
+    // The overlap against time, one figure per activation (the control with relu): eight
+    // curves in one chart leave no corner for the legend.
+    for group in cases.chunks(3) {
+        let with_control = group[0].activation == control.activation;
+        let shown: Vec<&Case> = group
+            .iter()
+            .chain(with_control.then_some(control))
+            .collect();
+        stems.push(draw_overlap(out, sizes, &shown, control)?);
+    }
+    stems.push(draw_online(out, sizes, online)?);
+    Ok(stems
         .iter()
-        .chain(std::iter::once(control))
+        .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
+        .collect())
+}
+
+/// The seed-mean overlap quantile against time at the largest d of `shown` (one activation),
+/// with the threshold of weak recovery; returns the figure's stem.
+fn draw_overlap(out: &Path, sizes: &Sizes, shown: &[&Case], control: &Case) -> Result<String> {
+    let last = sizes.dims.len() - 1;
+    let mut curves: Vec<Curve> = shown
+        .iter()
         .map(|c| {
             let runs = if c.runs.len() > last {
                 &c.runs[last]
             } else {
                 &c.runs[0]
             };
-            mean_curve(format!("{} (seed mean)", c.label()), runs)
+            let role = if std::ptr::eq(*c, control) {
+                " (control)"
+            } else {
+                ""
+            };
+            mean_curve(format!("j = {}{role}", c.degree), runs)
         })
         .collect();
     curves.push(threshold_curve(&curves));
-    let stem = "information_exponent_overlap".to_string();
+    let activation = shown[0].activation;
+    let stem = format!("information_exponent_overlap_{activation}");
     render_lines(
         &LineFigure {
             title: format!(
-                "Overlap quantile (top {}% of |a||w|) against time, d = {}, m = {}",
+                "{activation}: overlap quantile (top {}% of |a||w|), d = {}, m = {}",
                 MASS * 100.0,
                 sizes.dims[last],
                 sizes.m
             ),
             x_label: "time t".into(),
-            y_label: "overlap |w . e1| / |w|".into(),
+            y_label: "overlap |w . e1| / |w| (seed mean)".into(),
             x_scale: Scale::Log,
             y_scale: Scale::Linear,
             curves,
         },
         &out.join(&stem),
     )?;
-    stems.push(stem);
-    stems.push(draw_online(out, sizes, online)?);
-    Ok(stems
-        .iter()
-        .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
-        .collect())
+    Ok(stem)
 }
 
 /// The figure of the online runs: every seed's quantile against time, for both batches.
@@ -590,7 +611,7 @@ fn draw_online(out: &Path, sizes: &Sizes, online: &[Vec<Trajectory>]) -> Result<
 fn threshold_curve(curves: &[Curve]) -> Curve {
     let times: Vec<f64> = curves.iter().flat_map(|c| c.x.iter().copied()).collect();
     Curve {
-        label: format!("weak recovery ({THRESHOLD})"),
+        label: format!("threshold {THRESHOLD}"),
         x: vec![min(&times), max(&times)],
         y: vec![THRESHOLD; 2],
     }
@@ -611,10 +632,12 @@ fn mean_curve(label: String, runs: &[Trajectory]) -> Curve {
 
 /// Time to weak recovery against d for one activation's degrees (geometric seed mean, bars
 /// from the fastest to the slowest seed, the free fit), with the guide of each degree through
-/// its smallest-d point: 1 (j = 1), log d (j = 2), d^((j - 2) / 2) (j >= 3).
-fn by_d(sizes: &Sizes, group: &[Case]) -> ScalingFigure {
+/// its smallest-d point: 1 (j = 1), log d (j = 2), d^((j - 2) / 2) (j >= 3), drawn dashed in
+/// the degree's colour (a guide, not data).
+fn by_d(sizes: &Sizes, group: &[Case]) -> (ScalingFigure, Vec<GuideCurve>) {
     let x: Vec<f64> = sizes.dims.iter().map(|&d| d as f64).collect();
     let mut series = Vec::new();
+    let mut guides = Vec::new();
     for case in group {
         let times: Vec<Vec<f64>> = (0..x.len()).map(|i| case.times(i)).collect();
         let value: Vec<f64> = times.iter().map(|t| geometric_mean(t)).collect();
@@ -630,6 +653,12 @@ fn by_d(sizes: &Sizes, group: &[Case]) -> ScalingFigure {
             .iter()
             .map(|&d| value[0] * guide(case.degree, d) / guide(case.degree, x[0]))
             .collect();
+        guides.push(GuideCurve {
+            label: format!("theory j = {}: {}", case.degree, guide_name(case.degree)),
+            x: x.clone(),
+            y: guide,
+            series: series.len(),
+        });
         series.push(ScalingSeries {
             label: case.label(),
             m: x.clone(),
@@ -638,24 +667,17 @@ fn by_d(sizes: &Sizes, group: &[Case]) -> ScalingFigure {
             value,
             fit,
         });
-        series.push(ScalingSeries {
-            label: format!("guide j = {}: {}", case.degree, guide_name(case.degree)),
-            m: x.clone(),
-            lo: guide.clone(),
-            hi: guide.clone(),
-            value: guide,
-            fit: None,
-        });
     }
-    ScalingFigure {
+    let figure = ScalingFigure {
         title: format!(
             "Time to weak recovery against d, {}, m = {} ({} seeds)",
             group[0].activation, sizes.m, sizes.seeds
         ),
         x_label: "input dimension d".into(),
-        y_label: "time to overlap 1/2".into(),
+        y_label: "time to overlap 1/2 (bars: seed range)".into(),
         series,
-    }
+    };
+    (figure, guides)
 }
 
 /// The scaling of the time to weak recovery of degree j in d (up to a constant).

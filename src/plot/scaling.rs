@@ -123,6 +123,37 @@ pub fn render_scaling(figure: &ScalingFigure, stem: &Path) -> Result<()> {
     render_scaling_with_slopes(figure, &slopes, stem)
 }
 
+/// A theory guide of a scaling figure that is not a power law (e.g. log d): a dashed line in
+/// the colour of the series it belongs to, without markers, so that it does not read as data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuideCurve {
+    /// Legend text (e.g. `guide j = 2: log d`).
+    pub label: String,
+    /// Abscissae.
+    pub x: Vec<f64>,
+    /// Ordinates (points that a log axis cannot show are left out).
+    pub y: Vec<f64>,
+    /// Index of the series whose colour the guide takes.
+    pub series: usize,
+}
+
+/// [`render_scaling_with_slopes`] with theory guides drawn as dashed lines in the colours of
+/// their series ([`GuideCurve`]), listed in the legend after the series and the slopes.
+///
+/// # Errors
+/// As [`render_scaling`], and [`Error::Invalid`] if a guide's `x` and `y` differ in length.
+pub fn render_scaling_with_guides(
+    figure: &ScalingFigure,
+    slopes: &[ReferenceSlope],
+    guides: &[GuideCurve],
+    stem: &Path,
+) -> Result<()> {
+    render(
+        &ScalingChart::new_with(figure, slopes, guides)?.figure(),
+        stem,
+    )
+}
+
 /// A dashed grey reference line C m^slope of a scaling figure, drawn through the first point of
 /// the first series that has one.
 #[derive(Clone, Debug, PartialEq)]
@@ -164,6 +195,8 @@ struct ScalingChart<'a> {
     fits: Vec<Option<Segment>>,
     /// The reference slopes that cross the chart, with the part that does.
     guides: Vec<(Guide, Segment)>,
+    /// The theory guides: their series index, legend text and drawable points.
+    curves: Vec<(usize, String, Vec<(f64, f64)>)>,
     x_range: Range<f64>,
     y_range: Range<f64>,
 }
@@ -200,6 +233,9 @@ struct Guide {
     /// Length of its dashes in pixels (long for the first, e.g. m^-1, short for the second).
     dash: u32,
 }
+
+/// Dash length of the theory guides ([`GuideCurve`]).
+const CURVE_DASH: u32 = 10;
 
 /// Dash lengths of the reference slopes, in order (the last for any further one).
 const GUIDE_DASHES: [u32; 3] = [20, 7, 12];
@@ -331,6 +367,14 @@ fn series_parts(
 
 impl<'a> ScalingChart<'a> {
     fn new(figure: &'a ScalingFigure, slopes: &[ReferenceSlope]) -> Result<Self> {
+        Self::new_with(figure, slopes, &[])
+    }
+
+    fn new_with(
+        figure: &'a ScalingFigure,
+        slopes: &[ReferenceSlope],
+        guide_curves: &[GuideCurve],
+    ) -> Result<Self> {
         let title = &figure.title;
         if figure.series.is_empty() {
             return Err(Error::invalid(
@@ -350,6 +394,29 @@ impl<'a> ScalingChart<'a> {
             points.push(series_points);
             raw_bars.push(series_bars);
             fit_spans.push(span);
+        }
+        let mut curves = Vec::new();
+        for curve in guide_curves {
+            if curve.x.len() != curve.y.len() {
+                return Err(length_mismatch(
+                    title,
+                    &format!("guide \"{}\"", curve.label),
+                    "x, y",
+                    &[curve.x.len(), curve.y.len()],
+                ));
+            }
+            let drawn: Vec<(f64, f64)> = curve
+                .x
+                .iter()
+                .zip(&curve.y)
+                .map(|(&x, &y)| (x, y))
+                .filter(|&(x, y)| positive(x) && positive(y))
+                .collect();
+            for &(x, y) in &drawn {
+                x_extent.include(x);
+                y_extent.include(y);
+            }
+            curves.push((curve.series, curve.label.clone(), drawn));
         }
         let (Some(x_range), Some(y_range)) = (
             x_extent.axis_range(Scale::Log),
@@ -373,11 +440,17 @@ impl<'a> ScalingChart<'a> {
                 )
             })
             .chain(slopes.iter().map(|reference| reference.label.clone()))
+            .chain(curves.iter().map(|(_, label, _)| label.clone()))
             .collect();
         let data: Vec<(f64, f64)> = points
             .iter()
             .flatten()
             .copied()
+            .chain(
+                curves
+                    .iter()
+                    .flat_map(|(_, _, drawn)| drawn.iter().copied()),
+            )
             .chain(
                 raw_bars
                     .iter()
@@ -417,6 +490,7 @@ impl<'a> ScalingChart<'a> {
             bars,
             fits: fit_spans,
             guides,
+            curves,
             x_range,
             y_range,
         })
@@ -436,6 +510,7 @@ impl<'a> ScalingChart<'a> {
             });
         series
             .chain(self.guides.iter().map(|(guide, _)| guide.label.clone()))
+            .chain(self.curves.iter().map(|(_, label, _)| label.clone()))
             .collect()
     }
 
@@ -464,6 +539,9 @@ impl<'a> ScalingChart<'a> {
         for (_, ends) in &self.guides {
             layout.add_line(ends);
         }
+        for (_, _, drawn) in &self.curves {
+            layout.add_line(drawn);
+        }
         layout.legend_corner(SAMPLE_LEGEND.size_for(&self.legend_labels()))
     }
 }
@@ -485,6 +563,14 @@ impl ScalingChart<'_> {
                 ends.to_vec(),
                 GUIDE_GREY.stroke_width(3),
                 Some((guide.dash, 8)),
+            )));
+        }
+        for (index, _, drawn) in &self.curves {
+            let colour = PALETTE[index % PALETTE.len()];
+            layers.push(Layer::Line(Line::new(
+                drawn.clone(),
+                colour.stroke_width(3),
+                Some((CURVE_DASH, 8)),
             )));
         }
         for (index, ends) in self.fits.iter().enumerate() {
@@ -556,6 +642,18 @@ impl ScalingChart<'_> {
                     to: LEGEND_SAMPLE,
                     style: GUIDE_GREY.stroke_width(3),
                     dash: Some((guide.dash.min(14), 6)),
+                },
+            }));
+        }
+        let curve_labels = labels[figure.series.len() + self.guides.len()..].iter();
+        for (label, (index, _, _)) in curve_labels.zip(&self.curves) {
+            layers.push(Layer::Entry(LegendEntry {
+                label: label.clone(),
+                sample: Sample::Line {
+                    from: 0,
+                    to: LEGEND_SAMPLE,
+                    style: PALETTE[index % PALETTE.len()].stroke_width(3),
+                    dash: Some((CURVE_DASH, 6)),
                 },
             }));
         }

@@ -22,8 +22,8 @@ use crate::plot::model::{
 
 pub use super::points::render_points;
 pub use super::scaling::{
-    PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, render_scaling,
-    render_scaling_with_slopes,
+    GuideCurve, PowerFit, ReferenceSlope, ScalingFigure, ScalingSeries, render_scaling,
+    render_scaling_with_guides, render_scaling_with_slopes,
 };
 
 /// One width's curve: the mean over seeds of an observable at each time, and the half width of
