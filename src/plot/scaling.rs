@@ -196,10 +196,14 @@ struct ScalingChart<'a> {
     /// The reference slopes that cross the chart, with the part that does.
     guides: Vec<(Guide, Segment)>,
     /// The theory guides: their series index, legend text and drawable points.
-    curves: Vec<(usize, String, Vec<(f64, f64)>)>,
+    curves: Vec<DrawnGuide>,
     x_range: Range<f64>,
     y_range: Range<f64>,
 }
+
+/// A theory guide ready to draw: the index of its series (its colour), its legend text and its
+/// drawable points.
+type DrawnGuide = (usize, String, Vec<(f64, f64)>);
 
 /// An error bar clamped to the vertical axis: an end cut at the axis gets no cap, so that it
 /// does not read as the end of the interval.
