@@ -1151,6 +1151,27 @@ fn help_works_for_every_subcommand() {
 }
 
 #[test]
+fn gallery_help_names_every_entry() {
+    let output = meanfield(Path::new(MANIFEST_DIR))
+        .args(["gallery", "--help"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    // clap wraps the text: compare with the line breaks taken out.
+    let text = stdout(&output)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for entry in meanfield::gallery::ENTRIES {
+        assert!(
+            text.contains(&format!("{} (", entry.name)),
+            "`meanfield gallery --help` does not name the entry {}:\n{text}",
+            entry.name
+        );
+    }
+}
+
+#[test]
 fn run_help_hides_the_testing_flag() {
     let output = meanfield(Path::new(MANIFEST_DIR))
         .args(["run", "--help"])

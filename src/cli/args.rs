@@ -69,11 +69,13 @@ pub(super) enum Command {
     ///
     /// Entries: convergence (global convergence, Chizat-Bach), overparameterised (success
     /// against width), lazy (lazy against mean-field scaling), features (random features
-    /// against a trained first layer), limit (finite-m convergence to the limit), langevin
-    /// (mean-field Langevin dynamics), separation (scale separation of the two layers),
-    /// information_exponent (Hermite targets: time to weak recovery against d per degree),
-    /// mmn_mixture (Mei-Montanari-Nguyen's two isotropic Gaussians against the exact limit),
-    /// logistic_margin (the normalised margin under the logistic loss, Chizat-Bach 2020).
+    /// against a trained first layer), limit (finite-m convergence to the limit of a linear
+    /// network), exact_limit (the 1/m bias and m^-1/2 fluctuation of a relu network against its
+    /// exact limit), langevin (mean-field Langevin dynamics), separation (scale separation of
+    /// the two layers), information_exponent (Hermite targets: time to weak recovery against d
+    /// per degree), mmn_mixture (Mei-Montanari-Nguyen's two isotropic Gaussians against the
+    /// exact limit), logistic_margin (the normalised margin under the logistic loss,
+    /// Chizat-Bach 2020).
     /// Finished runs are reused when rerun with the same sizes. Exit codes: 0 done (a failed
     /// check is reported, not an error), 2 bad input, 3 a run diverged, 130 interrupted.
     Gallery(GalleryArgs),
