@@ -165,3 +165,89 @@ fn movement_is_order_one_in_mean_field_and_shrinks_like_root_m_when_lazy() {
         );
     }
 }
+
+/// A symmetrised start (`init.symmetric = true`) of width 8 in dimension 3, in risk mode
+/// `risk` (a `[risk]` body), trained as `train`.
+fn symmetric_scenario(risk: &str, train: &str) -> String {
+    format!(
+        "seed = 4\n[model]\nd = 3\nm = 8\n[init]\nsymmetric = true\n[target]\nk = 2\n\
+         [risk]\n{risk}\n[dynamics]\ndt = 0.1\ntrain = \"{train}\"\n"
+    )
+}
+
+/// The three risk modes, as `[risk]` bodies.
+const RISK_MODES: [&str; 3] = [
+    "mode = \"population\"",
+    "mode = \"online\"\nbatch = 64\ntest_n = 0",
+    "mode = \"empirical\"\nn = 50\ntest_n = 0",
+];
+
+/// The symmetrised start pairs particle 2i + 1 = (-a_2i, w_2i), so f = 0 at t = 0 in every
+/// mode: the output vanishes at any input, and the risk and drift the dynamics sees are those
+/// of the same particles with every a set to 0 (the zero network), to rounding.
+#[test]
+fn symmetric_start_gives_the_zero_network_in_every_mode() {
+    for risk in RISK_MODES {
+        let mut setup = common::setup(&symmetric_scenario(risk, "both"));
+        let theta = setup.particles.matrix().clone();
+        for pair in 0..4 {
+            assert_eq!(theta[(2 * pair + 1, 0)], -theta[(2 * pair, 0)]);
+            for c in 1..4 {
+                assert_eq!(theta[(2 * pair + 1, c)], theta[(2 * pair, c)]);
+            }
+        }
+        let network = &setup.simulation.network;
+        for x in [[0.3, -1.2, 0.7], [2.0, 0.1, -0.4]] {
+            let f = network.output(&setup.particles, &x);
+            assert!(f.abs() < 1e-15, "{risk}: f = {f}");
+        }
+        let mut zero = theta.clone();
+        zero.column_mut(0).fill(0.0);
+        let (mut v, mut v_zero) = (theta.clone(), theta.clone());
+        let r = setup.simulation.velocity(&theta, &mut v, 0).unwrap();
+        let r_zero = setup.simulation.velocity(&zero, &mut v_zero, 0).unwrap();
+        assert!(
+            (r - r_zero).abs() <= 1e-14 * r_zero,
+            "{risk}: {r} against {r_zero}"
+        );
+        // The a-drift depends on w alone: the zero network's.
+        for j in 0..8 {
+            assert!(
+                (v[(j, 0)] - v_zero[(j, 0)]).abs() <= 1e-14,
+                "{risk}: particle {j}"
+            );
+        }
+    }
+}
+
+/// Under the random-features flow (`a_only`) a pair stays paired: the two w stay equal and
+/// the a-drift, a function of w, is the same for both, so a_2i - a_2i+1 keeps its initial
+/// value 2 a_2i(0) (to rounding) while the pair's sum moves away from 0 (f leaves 0). With
+/// both layers trained the w-drift of a pair is a_j grad_w(...) of opposite signs: the pairing
+/// holds at t = 0 only.
+#[test]
+fn symmetric_pairs_stay_paired_in_w_under_the_random_features_flow() {
+    for risk in RISK_MODES {
+        let mut setup = common::setup(&symmetric_scenario(risk, "a_only"));
+        let start = setup.particles.matrix().clone();
+        let theta = common::advance(&mut setup, 20);
+        let mut sums = 0.0_f64;
+        for pair in 0..4 {
+            let (even, odd) = (2 * pair, 2 * pair + 1);
+            for c in 1..4 {
+                assert_eq!(theta[(odd, c)], theta[(even, c)], "{risk}");
+            }
+            let gap = theta[(even, 0)] - theta[(odd, 0)];
+            assert!(
+                (gap - 2.0 * start[(even, 0)]).abs() < 1e-12,
+                "{risk}: {gap}"
+            );
+            sums += (theta[(even, 0)] + theta[(odd, 0)]).abs();
+        }
+        assert!(sums > 1e-3, "{risk}: the a of a pair did not move together");
+        let mut both = common::setup(&symmetric_scenario(risk, "both"));
+        let theta = common::advance(&mut both, 20);
+        let moved_apart = (1..4).any(|c| theta[(1, c)] != theta[(0, c)]);
+        assert!(moved_apart, "{risk}: w of a trained pair stayed equal");
+    }
+}

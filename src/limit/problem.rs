@@ -255,6 +255,20 @@ fn mode_or_model_obstacle(scenario: &Scenario) -> Option<Obstacle> {
                 .into(),
         });
     }
+    if let InitSource::Law(law) = &scenario.init
+        && scenario.symmetric_init
+    {
+        let crate::math::ScalarLaw::Normal { mean, .. } = law.a;
+        if mean != 0.0 {
+            return Some(Obstacle {
+                key: "init.symmetric",
+                found: format!("true with init.a.mean = {mean}"),
+                instead: "false, or init.a.mean = 0: the symmetrised start draws a from the \
+                          law of +-a, which is the law of a only when that is centred"
+                    .into(),
+            });
+        }
+    }
     if let InitSource::File(path) = &scenario.init {
         return Some(Obstacle {
             key: "init.file",

@@ -147,6 +147,30 @@ impl Particles {
         }
         Self::new(theta)
     }
+
+    /// Draws m particles in pairs (the symmetrised start of Chizat, Oyallon and Bach 2019):
+    /// particle 2i is particle 2i of [`Particles::draw`] and particle 2i + 1 is (-a_2i, w_2i),
+    /// drawing nothing, so f = m^-alpha sum_j a_j sigma(w_j . x) vanishes at every x. m must be
+    /// even; the first m particles at width 4m are again the particles at width m.
+    pub fn draw_symmetric(m: usize, d: usize, law: &InitLaw, seed: u64) -> Result<Self> {
+        if m % 2 != 0 {
+            return Err(Error::invalid(
+                "init.symmetric",
+                format!("true with model.m = {m}"),
+                "an even model.m (the particles come in pairs)",
+            ));
+        }
+        let drawn = Self::draw(m, d, law, seed)?;
+        let mut theta = drawn.into_matrix();
+        for pair in 0..m / 2 {
+            let (even, odd) = (2 * pair, 2 * pair + 1);
+            for c in 0..=d {
+                theta[(odd, c)] = theta[(even, c)];
+            }
+            theta[(odd, 0)] = -theta[(even, 0)];
+        }
+        Self::new(theta)
+    }
 }
 
 /// Law of an output weight a.

@@ -160,6 +160,9 @@ impl Scenario {
     fn initial_particles(&self) -> Result<Particles> {
         let d_in = self.input_dim();
         match &self.init {
+            InitSource::Law(l) if self.symmetric_init => {
+                Particles::draw_symmetric(self.m, d_in, l, self.seed)
+            }
             InitSource::Law(l) => Particles::draw(self.m, d_in, l, self.seed),
             InitSource::File(path) => {
                 let matrix = self.read_file("init.file", path)?;

@@ -118,6 +118,9 @@ pub struct InitConfig {
     pub a: Option<LawConfig>,
     /// Law of w (default normal, std 1/sqrt(d)).
     pub w: Option<LawConfig>,
+    /// The symmetrised start (default false): particle 2i + 1 is (-a_2i, w_2i), so f = 0 at
+    /// t = 0 (needs the laws and an even m). Written back only when given.
+    pub symmetric: Option<bool>,
 }
 
 /// Output weights of a generated teacher: a number, or a law.

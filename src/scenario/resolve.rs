@@ -26,7 +26,7 @@ use crate::task::{HermiteTerm, InputShape, Loss, ParityTerm, TeacherSpec};
 
 use device::resolve_device;
 use dynamics::resolve_dynamics;
-use init::resolve_init;
+use init::{resolve_init, resolve_symmetric};
 use input::resolve_input;
 use model::{resolve_model, resolve_width};
 use record::resolve_record;
@@ -119,6 +119,9 @@ pub struct Scenario {
     pub m: usize,
     /// Initial particles.
     pub init: InitSource,
+    /// The symmetrised start (`init.symmetric`): particle 2i + 1 is (-a_2i, w_2i), f = 0 at
+    /// t = 0.
+    pub symmetric_init: bool,
     /// The law of the d feature coordinates of x.
     pub input: InputShape,
     /// The target.
@@ -228,6 +231,7 @@ impl Scenario {
         let model = resolve_model(&cx, &config.model)?;
         let (init, init_config) = resolve_init(&cx, &config.init, &base, model.input_dim())?;
         let m = resolve_width(&cx, &init, config.model.m)?;
+        let symmetric_init = resolve_symmetric(&cx, &config.init, m)?;
         let input = resolve_input(&cx, config.input.as_ref(), &base, model.d)?;
         let target = resolve_any_target(&cx, &config.target, &base, model.d, seed, &input.shape)?;
         let teacher_activation = target.teacher_activation.filter(|a| *a != model.activation);
@@ -277,6 +281,7 @@ impl Scenario {
             bias: model.bias,
             m,
             init,
+            symmetric_init,
             input: input.shape,
             target: target.target,
             teacher_activation,

@@ -20,6 +20,14 @@ pub(super) fn resolve_init(
     let mut resolved = init.clone();
     let source = match &init.file {
         Some(file) => {
+            if init.symmetric == Some(true) {
+                return Err(cx.fail(
+                    "init.symmetric",
+                    "true with init.file",
+                    "false or absent: the symmetrised start pairs particles drawn from the laws \
+                     init.a / init.w",
+                ));
+            }
             if init.a.is_some() || init.w.is_some() {
                 return Err(cx.fail(
                     "init.file",
@@ -40,6 +48,19 @@ pub(super) fn resolve_init(
         }
     };
     Ok((source, resolved))
+}
+
+/// `init.symmetric` (default false) against the width m: the pairs need an even m.
+pub(super) fn resolve_symmetric(cx: &Context<'_>, init: &InitConfig, m: usize) -> Result<bool> {
+    let symmetric = init.symmetric.unwrap_or(false);
+    if symmetric && m % 2 != 0 {
+        return Err(cx.fail(
+            "init.symmetric",
+            format!("true with model.m = {m}"),
+            "an even model.m (particle 2i + 1 is (-a_2i, w_2i): the particles come in pairs)",
+        ));
+    }
+    Ok(symmetric)
 }
 
 fn resolve_a_law(cx: &Context<'_>, law: Option<&LawConfig>) -> Result<ScalarLaw> {
