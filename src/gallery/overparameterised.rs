@@ -1,42 +1,44 @@
 //! Gallery entry `overparameterised`: over-parameterisation helps. A relu teacher of k
-//! orthonormal neurons is learned from the exact population risk (docs/math.md section 3) by
-//! students of width m = k, 2k, 4k and 16k, from many seeds each, in the mean-field scaling.
-//! A seed succeeds when its risk at the final time T is below [`THRESHOLD`] (the flow decreases
-//! the risk, so this is "reaches the threshold by T"). Students of width m = k often stall at
-//! spurious stationary points (Safran and Shamir 2018); wider students succeed, as the
-//! mean-field theory of global convergence suggests (Chizat and Bach 2018).
+//! orthonormal neurons (a* = 1) is learned from the exact population risk (docs/math.md
+//! section 3) by students of width m = k, k + 1, k + 2, 2k and 4k, from many seeds each, in
+//! the mean-field scaling, in two settings: Safran and Shamir's (2018), output weights fixed at
+//! a = 1 (`train = "w_only"`), and with the output weights trained from a ~ N(0, 1).
+//!
+//! A seed succeeds when its risk at the final time T is below [`THRESHOLD`]. At the end of every
+//! seed the entry measures the velocity m dR/dtheta and the smallest eigenvalue of its Jacobian
+//! (central differences of the exact gradient, `landscape`), which separate a spurious local
+//! minimum (risk above the threshold, lambda_min >= -tolerance) from a saddle the flow is still
+//! escaping (lambda_min < -tolerance); and the local decay of the risk over the last three
+//! quarters of the run (exponential rate and power), which shows why the exact width ends far
+//! lower than the wider students when it succeeds: its minimum is strict (lambda_min > 0, an
+//! exponential rate 2 lambda_min), theirs are flat.
 //!
 //! The figure has two panels: the success fraction against m with its 95% Wilson score
-//! interval, and the final risk of every seed per width with the median.
+//! interval, and the final risk of every seed per width with the median (`figure`).
 
-use std::collections::BTreeMap;
-use std::ops::Range;
+mod figure;
+mod landscape;
+
 use std::path::Path;
 
-use plotters::prelude::*;
 use serde::Deserialize;
 use serde_json::{Map, json};
 
 use crate::error::{Error, Result};
 use crate::gallery::{Check, Context, Entry, Outcome};
-use crate::output::Table;
-use crate::plot::Scale;
-use crate::plot::axis::{log_range, tick_label};
-use crate::plot::chart::{LINE_WIDTH, SAMPLE_LEGEND};
-use crate::plot::figure::PALETTE;
-use crate::plot::model::{
-    Axis, Figure, Frame, Layer, Legend, LegendEntry, Line, Mark, Sample, TickSpec, TitleStyle,
-    render_row,
-};
+use crate::output::{Table, read_npy};
 use crate::sweep::SweepOverrides;
+use crate::task::PopulationRisk;
+use landscape::{Landscape, Stationarity, decay, fisher_one_sided};
 
 /// A seed succeeds when its final risk is below this.
 const THRESHOLD: f64 = 1e-4;
 
-/// The bottom of the risk axis: seeds that recovered the teacher exactly reach 1e-12 and
-/// below; they are drawn at the floor as downward triangles, so that the axis keeps its
-/// resolution where the widths differ.
-const FLOOR: f64 = 1e-9;
+/// Level of the one-sided tests of the checks.
+const LEVEL: f64 = 0.05;
+
+/// The decay fits use the logged times t >= T / 4.
+const DECAY_FROM: f64 = 0.25;
 
 /// The sizes of one invocation (`[overparameterised.quick]` or `[overparameterised.full]` of
 /// the sizes file); the widths are the scenario's `sweep.widths`.
@@ -49,25 +51,115 @@ struct Sizes {
     t_end: f64,
 }
 
+/// The two settings of the entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setting {
+    /// Safran and Shamir's: a = 1 fixed, only the first layer trained.
+    Fixed,
+    /// Both layers trained from the scenario's a ~ N(0, 1).
+    Trained,
+}
+
+impl Setting {
+    /// Folder and key of the setting.
+    fn name(self) -> &'static str {
+        match self {
+            Setting::Fixed => "fixed_a",
+            Setting::Trained => "trained_a",
+        }
+    }
+
+    /// Legend label.
+    fn label(self) -> &'static str {
+        match self {
+            Setting::Fixed => "a = 1 fixed (Safran-Shamir)",
+            Setting::Trained => "a trained, a(0) ~ N(0, 1)",
+        }
+    }
+
+    /// The `--set` overrides of the setting.
+    fn overrides(self) -> Vec<String> {
+        match self {
+            Setting::Fixed => vec![
+                "dynamics.train=\"w_only\"".into(),
+                "init.a.mean=1.0".into(),
+                "init.a.std=0.0".into(),
+            ],
+            Setting::Trained => Vec::new(),
+        }
+    }
+}
+
+/// The end of one seed.
+#[derive(Clone, Copy, Debug)]
+struct Seed {
+    /// The risk at T.
+    risk: f64,
+    /// The landscape at the final particles.
+    landscape: Stationarity,
+    /// Exponential rate and power of the decay over t >= T / 4 (None: too few points above
+    /// the rounding floor).
+    decay: Option<(f64, f64)>,
+}
+
+/// What a seed ended at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// Risk below the threshold.
+    Success,
+    /// Above it, at a point whose Jacobian has no eigenvalue below -tolerance: a spurious local
+    /// minimum (or a degenerate saddle the differences cannot tell from one).
+    Minimum,
+    /// Above it, with a clearly negative eigenvalue: a saddle being escaped.
+    Saddle,
+}
+
+impl Seed {
+    fn end(&self) -> End {
+        if self.risk < THRESHOLD {
+            End::Success
+        } else if self.landscape.lambda_min >= -self.landscape.tolerance {
+            End::Minimum
+        } else {
+            End::Saddle
+        }
+    }
+}
+
 /// The outcome at one width.
 #[derive(Debug)]
 struct Width {
     m: usize,
-    /// The risk at T of each seed, in seed order.
-    final_risk: Vec<f64>,
+    /// The seeds, in seed order.
+    seeds: Vec<Seed>,
 }
 
 impl Width {
+    fn count(&self, end: End) -> usize {
+        self.seeds.iter().filter(|s| s.end() == end).count()
+    }
+
     fn successes(&self) -> usize {
-        self.final_risk.iter().filter(|r| **r < THRESHOLD).count()
+        self.count(End::Success)
     }
 
     fn fraction(&self) -> f64 {
-        self.successes() as f64 / self.final_risk.len() as f64
+        self.successes() as f64 / self.seeds.len() as f64
     }
 
-    fn median(&self) -> f64 {
-        median(&self.final_risk)
+    fn risks(&self) -> Vec<f64> {
+        self.seeds.iter().map(|s| s.risk).collect()
+    }
+
+    /// Median over the successful seeds of `value` (NaN for none).
+    fn median_success(&self, value: impl Fn(&Seed) -> Option<f64>) -> f64 {
+        let values: Vec<f64> = self
+            .seeds
+            .iter()
+            .filter(|s| s.end() == End::Success)
+            .filter_map(value)
+            .collect();
+        median(&values)
     }
 }
 
@@ -107,416 +199,217 @@ fn wilson(successes: usize, trials: usize) -> (f64, f64) {
     (lo, hi)
 }
 
-/// The risk at the last logged step of every (m, seed) of `sweep.csv` (ladder runs only).
-fn final_risks(path: &Path) -> Result<Vec<Width>> {
-    let table = Table::read_csv(path)?;
-    let column = |name: &str| {
-        table
-            .column(name)
-            .ok_or_else(|| Error::format(path, format!("no column {name}")))
+/// The widths the entry is about: k, k + 1, k + 2, 2k and 4k.
+fn ladder(k: usize) -> Vec<usize> {
+    vec![k, k + 1, k + 2, 2 * k, 4 * k]
+}
+
+/// Runs the sweep of `file` with the overrides of a setting (`setting`) into `dir` and measures
+/// the end of every seed.
+fn measure(
+    ctx: &Context<'_>,
+    file: &str,
+    dir: &Path,
+    sizes: &Sizes,
+    setting: &[String],
+) -> Result<Vec<Width>> {
+    let mut overrides = vec![format!("dynamics.t_end={:?}", sizes.t_end)];
+    overrides.extend_from_slice(setting);
+    let sweep = SweepOverrides {
+        seeds: Some(sizes.seeds),
+        ..SweepOverrides::default()
     };
-    let (m, seed, reference, step, risk) = (
-        column("m")?,
-        column("seed")?,
-        column("reference")?,
-        column("step")?,
-        column("risk")?,
-    );
-    // (m, seed) -> (step, risk) of the last row.
-    let mut last: BTreeMap<(usize, u64), (f64, f64)> = BTreeMap::new();
-    for row in 0..m.len() {
-        if reference[row] > 0.5 {
-            continue;
-        }
-        let key = (m[row] as usize, seed[row] as u64);
-        let entry = last.entry(key).or_insert((step[row], risk[row]));
-        if step[row] >= entry.0 {
-            *entry = (step[row], risk[row]);
-        }
-    }
-    let mut widths: Vec<Width> = Vec::new();
-    for ((m, _), (_, risk)) in last {
-        match widths.last_mut() {
-            Some(width) if width.m == m => width.final_risk.push(risk),
-            _ => widths.push(Width {
-                m,
-                final_risk: vec![risk],
-            }),
+    let plan = ctx.sweep(file, &overrides, &sweep, dir)?;
+    let scenario = ctx.scenario(file, &overrides)?;
+    let mut landscape = Landscape {
+        network: scenario.network,
+        risk: PopulationRisk::new(scenario.network.activation, scenario.teacher()?)?,
+        train: scenario.dynamics.train,
+    };
+    let mut widths: Vec<Width> = plan
+        .widths
+        .iter()
+        .map(|&m| Width {
+            m,
+            seeds: Vec::new(),
+        })
+        .collect();
+    for run in plan.runs.iter().filter(|r| !r.reference) {
+        let run_dir = dir.join("runs").join(&run.id);
+        let series = Table::read_csv(&run_dir.join("series.csv"))?;
+        let column = |name: &str| {
+            series.column(name).ok_or_else(|| {
+                Error::format(run_dir.join("series.csv"), format!("no column {name}"))
+            })
+        };
+        let (time, risk) = (column("time")?, column("risk")?);
+        let particles = read_npy(&run_dir.join("particles_final.npy"))?;
+        let seed = Seed {
+            risk: risk.last().copied().unwrap_or(f64::NAN),
+            landscape: landscape.stationarity(&particles)?,
+            decay: decay(&time, &risk, DECAY_FROM * sizes.t_end),
+        };
+        if let Some(width) = widths.iter_mut().find(|w| w.m == run.m) {
+            width.seeds.push(seed);
         }
     }
     Ok(widths)
 }
 
+/// What the checks are decided on: both settings' widths.
+struct Measured {
+    k: usize,
+    fixed: Vec<Width>,
+    trained: Vec<Width>,
+}
+
+/// Successes at m = k and at 4k of `widths`, and the one-sided Fisher p-value.
+fn contrast(widths: &[Width]) -> (usize, usize, usize, f64) {
+    let (narrow, wide) = (&widths[0], &widths[widths.len() - 1]);
+    let trials = narrow.seeds.len();
+    let (n, w) = (narrow.successes(), wide.successes());
+    (n, w, trials, fisher_one_sided(w, n, trials))
+}
+
+/// The checks, a pure function of the measured numbers.
+fn checks(measured: &Measured) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (setting, widths) in [
+        (Setting::Fixed, &measured.fixed),
+        (Setting::Trained, &measured.trained),
+    ] {
+        let (n, w, trials, p) = contrast(widths);
+        checks.push(Check::new(
+            format!(
+                "{}: m = 4k succeeds more often than m = k (one-sided Fisher exact test, p < {LEVEL})",
+                setting.label()
+            ),
+            p < LEVEL,
+            format!("{w}/{trials} at m = 4k against {n}/{trials} at m = k: p = {p:.2e}"),
+        ));
+    }
+    let minima: usize = [&measured.fixed, &measured.trained]
+        .iter()
+        .map(|widths| widths[0].count(End::Minimum))
+        .sum();
+    checks.push(Check::new(
+        "at m = k some seeds end at a spurious local minimum (risk above the threshold, \
+         no Hessian eigenvalue below -tolerance)",
+        minima > 0,
+        format!("{minima} such seeds at m = k over both settings"),
+    ));
+    // The exact width's successes reach a strict minimum; the 2k and 4k ones a flat one.
+    let fixed = &measured.fixed;
+    let strict = fixed[0].median_success(|s| Some(s.landscape.lambda_min));
+    let flat = fixed[3..]
+        .iter()
+        .map(|w| w.median_success(|s| Some(s.landscape.lambda_min)))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let tolerance = fixed
+        .iter()
+        .flat_map(|w| w.seeds.iter().map(|s| s.landscape.tolerance))
+        .fold(0.0, f64::max);
+    checks.push(Check::new(
+        "a = 1 fixed: the exact width's successes end at a strict minimum, the 2k and 4k ones \
+         at a flat one (median lambda_min at m = k above 10 times the largest finite-difference \
+         tolerance; at 2k and 4k below a tenth of it)",
+        strict > 10.0 * tolerance && flat < 0.1 * strict,
+        format!(
+            "median lambda_min of the successes: {strict:.2e} at m = k = {}, at most {flat:.2e} \
+             at 2k and 4k; tolerance {tolerance:.1e}",
+            measured.k
+        ),
+    ));
+    checks
+}
+
 /// Runs the entry: over-parameterisation helps.
 pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
-    let Sizes { seeds, t_end } = ctx.sizes(entry.name)?;
+    let sizes: Sizes = ctx.sizes(entry.name)?;
     let dir = ctx
         .work_dir(entry.name)
         .join(if ctx.quick() { "quick" } else { "full" });
-    let overrides = vec![format!("dynamics.t_end={t_end:?}")];
-    let sweep = SweepOverrides {
-        seeds: Some(seeds),
-        ..SweepOverrides::default()
-    };
-    let plan = ctx.sweep(entry.scenario, &overrides, &sweep, &dir)?;
-    let widths = final_risks(&dir.join("sweep.csv"))?;
-    if widths.len() != plan.widths.len() || widths.iter().any(|w| w.final_risk.len() != seeds) {
-        return Err(Error::format(
-            dir.join("sweep.csv"),
-            format!("expected {seeds} seeds at each width of {:?}", plan.widths),
-        ));
-    }
     let k = ctx
-        .scenario(entry.scenario, &overrides)?
+        .scenario(entry.scenario, &[])?
         .resolved
         .target
         .k
         .unwrap_or(1);
-
-    let figures = draw(ctx.out(), &widths, k, t_end)?;
-
-    let fractions: Vec<f64> = widths.iter().map(Width::fraction).collect();
-    let one_seed = 1.0 / seeds as f64;
-    let (narrowest, widest) = (fractions[0], fractions[fractions.len() - 1]);
-    let non_decreasing = fractions
-        .windows(2)
-        .all(|pair| pair[1] >= pair[0] - one_seed - 1e-12);
-    let listed = widths
-        .iter()
-        .map(|w| format!("m = {}: {}/{}", w.m, w.successes(), seeds))
-        .collect::<Vec<_>>()
-        .join(", ");
-
+    let [fixed, trained] = [Setting::Fixed, Setting::Trained].map(|setting| {
+        let dir = dir.join(setting.name());
+        measure(ctx, entry.scenario, &dir, &sizes, &setting.overrides())
+    });
+    let (fixed, trained) = (fixed?, trained?);
+    for widths in [&fixed, &trained] {
+        let ms: Vec<usize> = widths.iter().map(|w| w.m).collect();
+        if ms != ladder(k) || widths.iter().any(|w| w.seeds.len() != sizes.seeds) {
+            return Err(Error::format(
+                dir.clone(),
+                format!(
+                    "expected {} seeds at each width of {:?}, found widths {ms:?}",
+                    sizes.seeds,
+                    ladder(k)
+                ),
+            ));
+        }
+    }
+    let measured = Measured { k, fixed, trained };
+    let figures = figure::draw(
+        ctx.out(),
+        &[
+            (Setting::Fixed.label(), &measured.fixed[..]),
+            (Setting::Trained.label(), &measured.trained[..]),
+        ],
+        k,
+        sizes.t_end,
+    )?;
     let mut numbers = Map::new();
     numbers.insert("k".into(), json!(k));
-    numbers.insert("seeds".into(), json!(seeds));
-    numbers.insert("t_end".into(), json!(t_end));
+    numbers.insert("seeds".into(), json!(sizes.seeds));
+    numbers.insert("t_end".into(), json!(sizes.t_end));
     numbers.insert("threshold".into(), json!(THRESHOLD));
+    numbers.insert("widths".into(), json!(ladder(k)));
     numbers.insert(
-        "widths".into(),
-        json!(widths.iter().map(|w| w.m).collect::<Vec<_>>()),
-    );
-    numbers.insert("success_fraction".into(), json!(fractions));
-    numbers.insert(
-        "success_interval_95".into(),
-        json!(
-            widths
-                .iter()
-                .map(|w| {
-                    let (lo, hi) = wilson(w.successes(), seeds);
-                    [lo, hi]
-                })
-                .collect::<Vec<_>>()
-        ),
+        Setting::Fixed.name().into(),
+        setting_numbers(&measured.fixed),
     );
     numbers.insert(
-        "median_final_risk".into(),
-        json!(widths.iter().map(Width::median).collect::<Vec<_>>()),
+        Setting::Trained.name().into(),
+        setting_numbers(&measured.trained),
     );
-    numbers.insert(
-        "max_final_risk".into(),
-        json!(
-            widths
-                .iter()
-                .map(|w| w
-                    .final_risk
-                    .iter()
-                    .copied()
-                    .fold(f64::NEG_INFINITY, f64::max))
-                .collect::<Vec<_>>()
-        ),
-    );
-
-    let checks = vec![
-        Check::new(
-            "the widest students succeed more often than m = k",
-            widest > narrowest,
-            format!("risk < {THRESHOLD:e} at t = {t_end}: {listed}"),
-        ),
-        Check::new(
-            "the success fraction does not decrease with m by more than one seed",
-            non_decreasing,
-            format!("fractions {fractions:.3?}, one seed = {one_seed:.3}"),
-        ),
-    ];
     Ok(Outcome {
         figures,
         numbers,
-        checks,
+        checks: checks(&measured),
     })
 }
 
-/// Draws the two panels into `overparameterised.png` and `.svg`.
-fn draw(out: &Path, widths: &[Width], k: usize, t_end: f64) -> Result<Vec<String>> {
-    let panels = SuccessFigure { widths, k, t_end };
-    render_row(
-        &[panels.fractions(), panels.risks()],
-        &out.join("overparameterised"),
-    )?;
-    Ok(vec![
-        "overparameterised.png".into(),
-        "overparameterised.svg".into(),
-    ])
-}
-
-/// Success fraction and final risks against the width, side by side.
-struct SuccessFigure<'a> {
-    widths: &'a [Width],
-    k: usize,
-    t_end: f64,
-}
-
-/// The marker of one seed's final risk: a translucent disc.
-fn seed_marker(colour: RGBColor) -> (Mark, ShapeStyle) {
-    let mark = Mark::Disc {
-        radius: 8,
-        outline: colour.stroke_width(1),
-    };
-    (mark, colour.mix(0.55).filled())
-}
-
-/// The marker of a seed's final risk below the axis, drawn on the floor: a downward triangle.
-fn floor_marker(colour: RGBColor) -> (Mark, ShapeStyle) {
-    let mark = Mark::Outlined {
-        vertices: vec![(-9, -7), (9, -7), (0, 9)],
-        outline: colour.stroke_width(1),
-    };
-    (mark, colour.mix(0.55).filled())
-}
-
-/// A point of a chart (x, y).
-type Point = (f64, f64);
-
-/// A width's position on the horizontal axis: log2 m.
-fn position(m: usize) -> f64 {
-    (m as f64).log2()
-}
-
-/// Label of the horizontal axis at `value` = log2 m: m where it is an integer power of two.
-fn width_label(value: &f64) -> String {
-    let rounded = value.round();
-    if (value - rounded).abs() < 1e-9 && (0.0..=40.0).contains(&rounded) {
-        format!("{}", 2_u64.pow(rounded as u32))
-    } else {
-        String::new()
-    }
-}
-
-/// Label of the vertical axis of the success fraction: a percentage.
-fn percent(value: &f64) -> String {
-    format!("{:.0}%", 100.0 * value)
-}
-
-impl SuccessFigure<'_> {
-    /// The horizontal range: half an octave beyond the narrowest and the widest width.
-    fn x_range(&self) -> Range<f64> {
-        let first = self.widths.first().map_or(1, |w| w.m);
-        let last = self.widths.last().map_or(2, |w| w.m);
-        (position(first) - 0.5)..(position(last) + 0.5)
-    }
-
-    /// The frame of a panel: a caption, the widths labelled at each octave, and `y`.
-    fn frame(&self, title: &str, y: Axis) -> Frame {
-        let x_range = self.x_range();
-        let octaves = (x_range.end - x_range.start).round() as usize + 1;
-        let x_label = format!("width m (teacher: k = {} neurons)", self.k);
-        let x = Axis {
-            ticks: Some(TickSpec {
-                labels: octaves,
-                light_lines: 1,
-                format: width_label,
-            }),
-            ..Axis::new(&x_label, Scale::Linear, x_range)
-        };
-        Frame {
-            title_style: TitleStyle::Caption,
-            ..Frame::new(title, x, y)
-        }
-    }
-
-    /// The left panel: the fraction of seeds that succeed at each width, with Wilson intervals.
-    fn fractions(&self) -> Figure {
-        let colour = PALETTE[0];
-        let points: Vec<Point> = self
-            .widths
-            .iter()
-            .map(|w| (position(w.m), w.fraction()))
-            .collect();
-        let mut layers = vec![Layer::Line(Line::new(
-            points.clone(),
-            colour.stroke_width(LINE_WIDTH),
-            None,
-        ))];
-        let bar = colour.stroke_width(3);
-        for (width, &(x, _)) in self.widths.iter().zip(&points) {
-            let (lo, hi) = wilson(width.successes(), width.final_risk.len());
-            layers.push(Layer::Paths {
-                paths: vec![
-                    vec![(x, lo), (x, hi)],
-                    vec![(x - 0.06, lo), (x + 0.06, lo)],
-                    vec![(x - 0.06, hi), (x + 0.06, hi)],
-                ],
-                style: bar,
-                dash: None,
-            });
-        }
-        layers.push(Layer::Marks {
-            points,
-            mark: Mark::Dot(11),
-            style: colour.filled(),
-        });
-        let seeds = self.widths.first().map_or(0, |w| w.final_risk.len());
-        layers.push(Layer::Entry(LegendEntry {
-            label: format!("success fraction ({seeds} seeds)"),
-            sample: Sample::DotOnLine {
-                half_length: 24,
-                line: colour.stroke_width(LINE_WIDTH),
-                radius: 11,
-                fill: colour.filled(),
-            },
-        }));
-        layers.push(Layer::Entry(LegendEntry {
-            label: "95% Wilson interval".into(),
-            sample: Sample::ErrorBar {
-                half_height: 16,
-                half_cap: 8,
-                style: bar,
-            },
-        }));
-        let y = Axis {
-            ticks: Some(TickSpec {
-                labels: 7,
-                light_lines: 1,
-                format: percent,
-            }),
-            ..Axis::new("fraction of seeds", Scale::Linear, -0.04..1.08)
-        };
-        Figure {
-            frame: self.frame(&format!("Seeds with R(t = {}) < 1e-4", self.t_end), y),
-            layers,
-            legend: Some(Legend {
-                style: SAMPLE_LEGEND,
-                corner: SeriesLabelPosition::LowerRight,
-            }),
-        }
-    }
-
-    /// The right panel: each seed's final risk at each width (spread sideways by rank, those
-    /// below the axis on its floor), the median over seeds, and the success threshold.
-    fn risks(&self) -> Figure {
-        let x_range = self.x_range();
-        let positive = self
-            .widths
-            .iter()
-            .flat_map(|w| w.final_risk.iter().copied())
-            .filter(|r| r.is_finite() && *r > 0.0)
-            .chain([THRESHOLD]);
-        let (low, high) = positive.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
-            (lo.min(r), hi.max(r))
-        });
-        let y_range = log_range(low.max(FLOOR), high);
-
-        let grey = RGBColor(110, 110, 110);
-        let mut layers = vec![Layer::Paths {
-            paths: vec![vec![(x_range.start, THRESHOLD), (x_range.end, THRESHOLD)]],
-            style: grey.stroke_width(3),
-            dash: Some((14, 10)),
-        }];
-        let seed_colour = PALETTE[0];
-        for width in self.widths {
-            self.width_layers(&mut layers, width, seed_colour);
-        }
-        let (seed_mark, seed_fill) = seed_marker(seed_colour);
-        layers.push(Layer::Entry(LegendEntry {
-            label: "one seed".into(),
-            sample: Sample::Mark {
-                mark: seed_mark,
-                style: seed_fill,
-            },
-        }));
-        let floored = self
-            .widths
-            .iter()
-            .flat_map(|w| w.final_risk.iter())
-            .any(|&r| r < FLOOR);
-        if floored {
-            let (floor_mark, floor_fill) = floor_marker(seed_colour);
-            layers.push(Layer::Entry(LegendEntry {
-                label: format!("one seed, R < {} (drawn at it)", tick_label(&FLOOR)),
-                sample: Sample::Mark {
-                    mark: floor_mark,
-                    style: floor_fill,
-                },
-            }));
-        }
-        layers.push(Layer::Entry(LegendEntry {
-            label: "median over seeds".into(),
-            sample: Sample::Line {
-                from: -24,
-                to: 24,
-                style: BLACK.stroke_width(6),
-                dash: None,
-            },
-        }));
-        layers.push(Layer::Entry(LegendEntry {
-            label: "success threshold 1e-4".into(),
-            sample: Sample::Line {
-                from: -24,
-                to: 24,
-                style: grey.stroke_width(3),
-                dash: Some((10, 6)),
-            },
-        }));
-        let y = Axis::new("population risk R", Scale::Log, y_range);
-        Figure {
-            frame: self.frame(&format!("Risk at t = {}", self.t_end), y),
-            layers,
-            legend: Some(Legend {
-                style: SAMPLE_LEGEND,
-                corner: SeriesLabelPosition::LowerRight,
-            }),
-        }
-    }
-
-    /// Appends the seeds of `width` (above the floor, then on it) and their median.
-    fn width_layers(&self, layers: &mut Vec<Layer>, width: &Width, colour: RGBColor) {
-        let x = position(width.m);
-        let count = width.final_risk.len();
-        // Seeds spread sideways by their rank in risk, so that equal risks stay apart.
-        let mut order: Vec<usize> = (0..count).collect();
-        order.sort_by(|&a, &b| width.final_risk[a].total_cmp(&width.final_risk[b]));
-        let spread = 0.28;
-        let points = order.iter().enumerate().filter_map(|(rank, &seed)| {
-            let risk = width.final_risk[seed];
-            let offset = if count > 1 {
-                spread * ((rank % 2) as f64 * 2.0 - 1.0) * (rank as f64 / (count - 1) as f64)
-            } else {
-                0.0
-            };
-            (risk.is_finite() && risk > 0.0).then_some((x + offset, risk))
-        });
-        let (above, below): (Vec<Point>, Vec<Point>) = points.partition(|&(_, risk)| risk >= FLOOR);
-        let (seed_mark, seed_fill) = seed_marker(colour);
-        layers.push(Layer::Marks {
-            points: above,
-            mark: seed_mark,
-            style: seed_fill,
-        });
-        let (floor_mark, floor_fill) = floor_marker(colour);
-        layers.push(Layer::Marks {
-            points: below.into_iter().map(|(x, _)| (x, FLOOR)).collect(),
-            mark: floor_mark,
-            style: floor_fill,
-        });
-        let median = width.median();
-        if median.is_finite() && median > 0.0 {
-            layers.push(Layer::Paths {
-                paths: vec![vec![(x - 0.36, median), (x + 0.36, median)]],
-                style: BLACK.stroke_width(6),
-                dash: None,
-            });
-        }
-    }
+/// The numbers of one setting, one entry per width.
+fn setting_numbers(widths: &[Width]) -> serde_json::Value {
+    let per = |f: &dyn Fn(&Width) -> serde_json::Value| widths.iter().map(f).collect::<Vec<_>>();
+    json!({
+        "successes": per(&|w| json!(w.successes())),
+        "spurious_minima": per(&|w| json!(w.count(End::Minimum))),
+        "saddles": per(&|w| json!(w.count(End::Saddle))),
+        "success_interval_95": per(&|w| {
+            let (lo, hi) = wilson(w.successes(), w.seeds.len());
+            json!([lo, hi])
+        }),
+        "median_final_risk": per(&|w| json!(median(&w.risks()))),
+        "median_success_risk": per(&|w| json!(w.median_success(|s| Some(s.risk)))),
+        "median_success_lambda_min": per(&|w| json!(w.median_success(|s| Some(s.landscape.lambda_min)))),
+        "median_success_rate": per(&|w| json!(w.median_success(|s| s.decay.map(|d| d.0)))),
+        "median_success_power": per(&|w| json!(w.median_success(|s| s.decay.map(|d| d.1)))),
+        "stalled_velocity": per(&|w| json!(
+            w.seeds.iter().filter(|s| s.end() != End::Success).map(|s| s.landscape.velocity).collect::<Vec<_>>()
+        )),
+        "stalled_lambda_min": per(&|w| json!(
+            w.seeds.iter().filter(|s| s.end() != End::Success).map(|s| s.landscape.lambda_min).collect::<Vec<_>>()
+        )),
+        "largest_tolerance": per(&|w| json!(
+            w.seeds.iter().map(|s| s.landscape.tolerance).fold(0.0, f64::max)
+        )),
+    })
 }
 
 #[cfg(test)]
@@ -552,10 +445,110 @@ mod tests {
         assert!(median(&[]).is_nan());
     }
 
+    fn seed(risk: f64, lambda_min: f64) -> Seed {
+        Seed {
+            risk,
+            landscape: Stationarity {
+                velocity: 0.0,
+                lambda_min,
+                tolerance: 1e-6,
+            },
+            decay: None,
+        }
+    }
+
+    /// Widths k .. 4k with the given (successes, spurious minima) of 12 seeds each, successes at
+    /// lambda_min `strict` at k and 1e-7 elsewhere.
+    fn widths(counts: [(usize, usize); 5], strict: f64) -> Vec<Width> {
+        ladder(8)
+            .into_iter()
+            .zip(counts)
+            .enumerate()
+            .map(|(i, (m, (good, minima)))| Width {
+                m,
+                seeds: (0..12)
+                    .map(|s| {
+                        let lambda = if i == 0 { strict } else { 1e-7 };
+                        if s < good {
+                            seed(1e-8, lambda)
+                        } else if s < good + minima {
+                            seed(1e-3, 1e-4)
+                        } else {
+                            seed(1e-3, -1e-2)
+                        }
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     #[test]
-    fn widths_are_labelled_at_powers_of_two_only() {
-        assert_eq!(width_label(&3.0), "8");
-        assert_eq!(width_label(&7.0), "128");
-        assert_eq!(width_label(&3.5), "");
+    fn the_checks_pass_on_a_clear_result_and_fail_without_overparameterisation() {
+        let clear = Measured {
+            k: 8,
+            fixed: widths([(4, 6), (8, 2), (10, 1), (12, 0), (12, 0)], 1e-2),
+            trained: widths([(2, 10), (5, 5), (8, 2), (12, 0), (12, 0)], 1e-2),
+        };
+        assert!(
+            checks(&clear).iter().all(|c| c.passed),
+            "{:#?}",
+            checks(&clear)
+        );
+        // No gain from width (the 4k students do as m = k), no spurious minimum (every stall
+        // a saddle), and a flat exact-width minimum: every check fails.
+        let flat = Measured {
+            k: 8,
+            fixed: widths([(4, 0), (4, 0), (4, 0), (4, 0), (4, 0)], 1e-7),
+            trained: widths([(2, 0), (2, 0), (2, 0), (2, 0), (2, 0)], 1e-7),
+        };
+        assert!(
+            checks(&flat).iter().all(|c| !c.passed),
+            "{:#?}",
+            checks(&flat)
+        );
+    }
+
+    #[test]
+    fn the_frozen_first_layer_fails_the_width_checks() {
+        // Random features at every width (`train = "a_only"`), run through the same sweep and
+        // landscape code at a tiny size: no width learns the teacher.
+        let dir = tempfile::tempdir().unwrap();
+        let interrupt = std::sync::atomic::AtomicBool::new(false);
+        let options = crate::gallery::GalleryOptions {
+            quick: true,
+            out: dir.path().join("out"),
+            work: dir.path().join("work"),
+            scenarios: Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/gallery"),
+            interrupt: &interrupt,
+        };
+        let ctx = Context::new(&options);
+        let sizes = Sizes {
+            seeds: 4,
+            t_end: 200.0,
+        };
+        let frozen = ["dynamics.train=\"a_only\"".to_string()];
+        let widths = measure(&ctx, "overparameterised.toml", dir.path(), &sizes, &frozen).unwrap();
+        assert_eq!(widths.iter().map(|w| w.m).collect::<Vec<_>>(), ladder(8));
+        let measured = Measured {
+            k: 8,
+            fixed: widths,
+            trained: Vec::new(),
+        };
+        let measured = Measured {
+            trained: measure(
+                &ctx,
+                "overparameterised.toml",
+                &dir.path().join("b"),
+                &sizes,
+                &frozen,
+            )
+            .unwrap(),
+            ..measured
+        };
+        let checks = checks(&measured);
+        assert!(
+            !checks[0].passed && !checks[1].passed && !checks[3].passed,
+            "{checks:#?}"
+        );
     }
 }
