@@ -44,6 +44,8 @@ use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::plot::{Curve, LineFigure, Scale, render_lines};
 use crate::scenario::Scenario;
 
+mod stein;
+
 /// The sizes of one gallery invocation (`[langevin.quick]` or `[langevin.full]` of the sizes
 /// file).
 #[derive(Debug, Deserialize)]
@@ -55,6 +57,14 @@ struct Sizes {
     zero_m: usize,
     /// Final time (the same for both runs).
     t_end: f64,
+    /// Width of the replicas of the Stein identities (they hold at every m; the noise of their
+    /// time average falls like 1 / sqrt(m t), the cost grows like m^2 t).
+    stein_m: usize,
+    /// Independent replicas (seeds) of the Stein identities: their spread gives the standard
+    /// error.
+    stein_seeds: u64,
+    /// Final time of the replicas; the identities are averaged over its second half.
+    stein_t_end: f64,
 }
 
 /// How many noise standard deviations the checks allow.
@@ -77,14 +87,26 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
     let zero_scenario = ctx.scenario(entry.scenario, &zero_overrides)?;
     let zero = ctx.run(&zero_scenario, &work.join("zero_target"))?;
 
+    let mut second_overrides = common(sizes.teacher_m);
+    second_overrides.extend(SECOND_LAW.iter().map(|s| (*s).to_string()));
+    let second_scenario = ctx.scenario(entry.scenario, &second_overrides)?;
+    let second = ctx.run(&second_scenario, &work.join("teacher_second_law"))?;
+
     let mut numbers = Map::new();
     let mut checks = Vec::new();
     let free = free_energy(&teacher_scenario, &teacher)?;
     free.report(&mut numbers, &mut checks);
+    let second_free = free_energy(&second_scenario, &second)?;
+    let bias = entropy_bias(&zero_scenario, &zero, sizes.teacher_m)?;
+    report_two_laws(&free, &second_free, bias, &mut numbers, &mut checks);
     let gibbs = GibbsFit::of(&zero_scenario, &zero);
     gibbs.report(&mut numbers, &mut checks);
+    let replicas = stein_replicas(ctx, entry, &sizes)?;
+    report_stein(&replicas, &mut numbers);
+    checks.extend(stein::checks(&replicas.replicas.measured));
 
-    let figures = draw(ctx.out(), &teacher, &free, &gibbs)?;
+    let mut figures = draw(ctx.out(), &teacher, &free, &second_free, &gibbs)?;
+    figures.extend(draw_stein(ctx.out(), &replicas)?);
     Ok(Outcome {
         figures,
         numbers,
@@ -114,7 +136,8 @@ struct FreeEnergy {
     /// F at the first snapshot at or after t_end / 2, and at the end.
     half: f64,
     last: f64,
-    /// Standard deviation of F over the snapshots of the last half.
+    /// Mean and standard deviation of F over the snapshots of the last half.
+    late_mean: f64,
     late_sd: f64,
 }
 
@@ -165,6 +188,7 @@ fn free_energy(scenario: &Scenario, output: &RunOutput) -> Result<FreeEnergy> {
         sigma,
         largest_rise,
         rise_time,
+        late_mean,
         late_sd,
     })
 }
@@ -379,13 +403,28 @@ impl GibbsFit {
 
 /// The figures: the free energy (with the energy and the risk) of the teacher run against
 /// time, and the zero-target marginal against the Gaussian density.
-// Over 100 lines (101): two figure literals of the model, read top to bottom.
 fn draw(
     out: &Path,
     teacher: &RunOutput,
     free: &FreeEnergy,
+    second: &FreeEnergy,
     gibbs: &GibbsFit,
 ) -> Result<Vec<String>> {
+    draw_free_energy(out, teacher, free, second)?;
+    draw_gibbs(out, gibbs)?;
+    Ok(["langevin_free_energy", "langevin_gibbs"]
+        .iter()
+        .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
+        .collect())
+}
+
+/// `langevin_free_energy`: F of both initial laws, E and R of the first, against time.
+fn draw_free_energy(
+    out: &Path,
+    teacher: &RunOutput,
+    free: &FreeEnergy,
+    second: &FreeEnergy,
+) -> Result<()> {
     let time = teacher.series_column("time")?;
     let series = |name: &str| teacher.series_column(name);
     render_lines(
@@ -405,6 +444,11 @@ fn draw(
                     y: free.value.clone(),
                 },
                 Curve {
+                    label: "F, second initial law".into(),
+                    x: second.time.clone(),
+                    y: second.value.clone(),
+                },
+                Curve {
                     label: "E = R + (lambda/2) mean |theta|^2".into(),
                     x: time.clone(),
                     y: series("objective")?,
@@ -417,8 +461,12 @@ fn draw(
             ],
         },
         &out.join("langevin_free_energy"),
-    )?;
+    )
+}
 
+/// `langevin_gibbs`: the pooled coordinates of the zero-target run at the end and at t = 0,
+/// against the Gibbs density N(0, tau / lambda).
+fn draw_gibbs(out: &Path, gibbs: &GibbsFit) -> Result<()> {
     // Ten standard deviations of the Gibbs law each side: the initial a ~ N(0, 1) fits, and the
     // legend finds a corner above the tails.
     let reach = 10.0 * gibbs.expected().sqrt();
@@ -475,11 +523,172 @@ fn draw(
             ],
         },
         &out.join("langevin_gibbs"),
+    )
+}
+
+/// The second initial law of the teacher run: a ~ N(0.5, 0.2^2) (all output weights of one
+/// sign) and w uniform on the sphere of radius 1.5, against a ~ N(0, 1) and w ~ N(0, I/d).
+const SECOND_LAW: [&str; 4] = [
+    "init.a.mean=0.5",
+    "init.a.std=0.2",
+    "init.w.law=\"uniform_sphere\"",
+    "init.w.radius=1.5",
+];
+
+/// The bias of the Kozachenko-Leonenko entropy estimate at `n` points (the teacher run's
+/// snapshot size) in dimension 1 + d, measured on the zero-target run's final particles
+/// (their first n rows), whose stationary law is the Gaussian N(0, s^2 I) of the confinement
+/// with s^2 = tau / (lambda (1 - lambda dt / 2)) (up to corrections of order 1 / (lambda m)):
+/// the estimate minus the exact entropy (D / 2) ln(2 pi e s^2).
+fn entropy_bias(scenario: &Scenario, output: &RunOutput, n: usize) -> Result<f64> {
+    let rows = n.min(output.last.nrows());
+    let points = output.last.rows(0, rows).into_owned();
+    let estimate = entropy_kozachenko_leonenko(&points)?.entropy;
+    let (tau, lambda) = (scenario.dynamics.tau, scenario.dynamics.lambda);
+    let variance = tau / (lambda * (1.0 - 0.5 * lambda * scenario.dt));
+    let dimension = points.ncols() as f64;
+    let exact = 0.5 * dimension * (std::f64::consts::TAU * std::f64::consts::E * variance).ln();
+    Ok(estimate - exact)
+}
+
+/// The free energy reached from two initial laws: the means of F over the last half agree
+/// within the noise of one value of F (each mean is no noisier than one value; the entropy
+/// estimator's bias is the same in both, same n, dimension and law, and cancels).
+fn report_two_laws(
+    first: &FreeEnergy,
+    second: &FreeEnergy,
+    entropy_bias: f64,
+    numbers: &mut Map<String, Value>,
+    checks: &mut Vec<Check>,
+) {
+    let difference = second.late_mean - first.late_mean;
+    let sigma = first.sigma.max(second.sigma);
+    let tolerance = Z * std::f64::consts::SQRT_2 * sigma;
+    let initial_gap = second.value[0] - first.value[0];
+    for (key, value) in [
+        ("free_energy_late_mean", first.late_mean),
+        ("free_energy_late_mean_second_law", second.late_mean),
+        ("free_energy_initial_second_law", second.value[0]),
+        ("free_energy_late_difference", difference),
+        ("free_energy_late_tolerance", tolerance),
+        ("entropy_estimator_bias_gaussian", entropy_bias),
+        ("free_energy_entropy_bias_term", -first.tau * entropy_bias),
+    ] {
+        numbers.insert(key.into(), json!(rounded(value, 4)));
+    }
+    checks.push(Check::new(
+        format!(
+            "two initial laws reach the same free energy: the means of F over the last half \
+             differ by less than {Z} sqrt(2) sigma_F"
+        ),
+        difference.abs() <= tolerance,
+        format!(
+            "F from {:.5} and {:.5} (initial gap {initial_gap:.2e}) to {:.5} and {:.5}: \
+             difference {difference:.2e}, tolerance {tolerance:.2e}",
+            first.value[0], second.value[0], first.late_mean, second.late_mean
+        ),
+    ));
+}
+
+/// Time between two evaluations of the Stein identities.
+const STEIN_INTERVAL: f64 = 0.5;
+
+/// The Stein identities' replicas at the entry's sizes, with their width and final time.
+struct SteinRun {
+    replicas: stein::Replicas,
+    m: usize,
+    t_end: f64,
+}
+
+fn stein_replicas(ctx: &Context<'_>, entry: &Entry, sizes: &Sizes) -> Result<SteinRun> {
+    let overrides = vec![
+        format!("model.m={}", sizes.stein_m),
+        format!("dynamics.t_end={:?}", sizes.stein_t_end),
+    ];
+    let load = |extra: &[String]| ctx.scenario(entry.scenario, extra);
+    let replicas = stein::run_replicas(
+        &load,
+        &overrides,
+        &overrides,
+        sizes.stein_seeds,
+        STEIN_INTERVAL,
+        (0.5, 1.0),
     )?;
-    Ok(["langevin_free_energy", "langevin_gibbs"]
-        .iter()
-        .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
-        .collect())
+    Ok(SteinRun {
+        replicas,
+        m: sizes.stein_m,
+        t_end: sizes.stein_t_end,
+    })
+}
+
+fn report_stein(run: &SteinRun, numbers: &mut Map<String, Value>) {
+    let measured = &run.replicas.measured;
+    let (virial, virial_error) = measured.virial();
+    let (force, force_error) = measured.force();
+    let (discretisation, drift) = measured.corrections();
+    numbers.insert("stein_m".into(), json!(run.m));
+    numbers.insert("stein_replicas".into(), json!(measured.replicas.len()));
+    numbers.insert("stein_t_end".into(), json!(run.t_end));
+    for (key, value) in [
+        ("stein_virial", virial),
+        ("stein_virial_standard_error", virial_error),
+        ("stein_virial_euler_maruyama_term", discretisation),
+        ("stein_a_square_drift", drift),
+        ("stein_force", force),
+        ("stein_force_standard_error", force_error),
+    ] {
+        numbers.insert(key.into(), json!(rounded(value, 4)));
+    }
+}
+
+/// `langevin_stein`: the virial and force sums against time, mean over the replicas, with the
+/// temperature they must settle at.
+fn draw_stein(out: &Path, run: &SteinRun) -> Result<Vec<String>> {
+    let samples = &run.replicas.samples;
+    let count = samples.len().max(1) as f64;
+    let rows = samples.iter().map(Vec::len).min().unwrap_or(0);
+    let time: Vec<f64> = (0..rows).map(|r| samples[0][r].time).collect();
+    let mean = |pick: &dyn Fn(&stein::Sample) -> f64| -> Vec<f64> {
+        (0..rows)
+            .map(|r| samples.iter().map(|s| pick(&s[r])).sum::<f64>() / count)
+            .collect()
+    };
+    let tau = run.replicas.measured.tau;
+    render_lines(
+        &LineFigure {
+            title: format!(
+                "Stein identities, m = {}, mean of {} replicas",
+                run.m,
+                samples.len()
+            ),
+            x_label: "time t".into(),
+            y_label: "sum over the particles".into(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            curves: vec![
+                Curve {
+                    label: "virial E_x[f (f - f*)] + lambda mean a^2".into(),
+                    x: time.clone(),
+                    y: mean(&|s| s.sums.virial - s.discretisation),
+                },
+                Curve {
+                    label: format!("tau = {tau}"),
+                    x: vec![0.0, run.t_end],
+                    y: vec![tau, tau],
+                },
+                Curve {
+                    label: "force mean_j (E_x[(f - f*) sigma_j] + lambda a_j)".into(),
+                    x: time,
+                    y: mean(&|s| s.sums.force),
+                },
+            ],
+        },
+        &out.join("langevin_stein"),
+    )?;
+    Ok(vec![
+        "langevin_stein.png".into(),
+        "langevin_stein.svg".into(),
+    ])
 }
 
 /// A number with at most 4 decimals and no trailing zeros (0.1 for 0.09999999999999999).
@@ -500,5 +709,7 @@ mod tests {
         let full: Sizes = crate::gallery::context::shipped_sizes("langevin", false).unwrap();
         assert!(quick.teacher_m <= full.teacher_m && quick.zero_m <= full.zero_m);
         assert!(quick.t_end <= full.t_end);
+        assert!(quick.stein_m <= full.stein_m && quick.stein_seeds <= full.stein_seeds);
+        assert!(quick.stein_t_end <= full.stein_t_end);
     }
 }
