@@ -73,6 +73,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../scenarios/gallery/logistic_margin.toml"),
     ),
     (
+        "barron.toml",
+        include_str!("../../scenarios/gallery/barron.toml"),
+    ),
+    (
         SIZES_FILE,
         include_str!("../../scenarios/gallery/sizes.toml"),
     ),
