@@ -153,3 +153,8 @@ fn a_misspelt_size_in_the_sizes_file_is_refused_with_its_table_and_key() {
 fn barron() {
     quick_entry("barron");
 }
+
+#[test]
+fn generalisation() {
+    quick_entry("generalisation");
+}

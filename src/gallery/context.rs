@@ -77,6 +77,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../scenarios/gallery/barron.toml"),
     ),
     (
+        "generalisation.toml",
+        include_str!("../../scenarios/gallery/generalisation.toml"),
+    ),
+    (
         SIZES_FILE,
         include_str!("../../scenarios/gallery/sizes.toml"),
     ),

@@ -14,6 +14,7 @@ mod context;
 mod convergence;
 mod exact_limit;
 mod features;
+mod generalisation;
 mod information_exponent;
 mod langevin;
 mod lazy;
@@ -119,7 +120,7 @@ pub struct Entry {
 }
 
 /// Every entry, in the order of the gallery.
-pub const ENTRIES: [Entry; 12] = [
+pub const ENTRIES: [Entry; 13] = [
     Entry {
         name: "convergence",
         title: "Global convergence in the mean-field regime",
@@ -191,6 +192,12 @@ pub const ENTRIES: [Entry; 12] = [
         title: "The Barron-space approximation rate",
         scenario: "barron.toml",
         run: barron::run,
+    },
+    Entry {
+        name: "generalisation",
+        title: "The generalisation gap against n",
+        scenario: "generalisation.toml",
+        run: generalisation::run,
     },
 ];
 
