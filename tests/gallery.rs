@@ -148,3 +148,13 @@ fn a_misspelt_size_in_the_sizes_file_is_refused_with_its_table_and_key() {
         "{message}"
     );
 }
+
+#[test]
+fn barron() {
+    quick_entry("barron");
+}
+
+#[test]
+fn generalisation() {
+    quick_entry("generalisation");
+}

@@ -73,6 +73,14 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../scenarios/gallery/logistic_margin.toml"),
     ),
     (
+        "barron.toml",
+        include_str!("../../scenarios/gallery/barron.toml"),
+    ),
+    (
+        "generalisation.toml",
+        include_str!("../../scenarios/gallery/generalisation.toml"),
+    ),
+    (
         SIZES_FILE,
         include_str!("../../scenarios/gallery/sizes.toml"),
     ),

@@ -9,10 +9,12 @@
 //! gives the figures at publication quality. Both sizes are data: `scenarios/gallery/sizes.toml`
 //! ([`Context::sizes`]). The entries themselves are a table, [`ENTRIES`].
 
+mod barron;
 mod context;
 mod convergence;
 mod exact_limit;
 mod features;
+mod generalisation;
 mod information_exponent;
 mod langevin;
 mod lazy;
@@ -118,7 +120,7 @@ pub struct Entry {
 }
 
 /// Every entry, in the order of the gallery.
-pub const ENTRIES: [Entry; 11] = [
+pub const ENTRIES: [Entry; 13] = [
     Entry {
         name: "convergence",
         title: "Global convergence in the mean-field regime",
@@ -184,6 +186,18 @@ pub const ENTRIES: [Entry; 11] = [
         title: "The logistic loss and the growing margin",
         scenario: "logistic_margin.toml",
         run: logistic_margin::run,
+    },
+    Entry {
+        name: "barron",
+        title: "The Barron-space approximation rate",
+        scenario: "barron.toml",
+        run: barron::run,
+    },
+    Entry {
+        name: "generalisation",
+        title: "The generalisation gap against n",
+        scenario: "generalisation.toml",
+        run: generalisation::run,
     },
 ];
 
