@@ -75,7 +75,9 @@ pub(super) enum Command {
     /// the two layers), information_exponent (Hermite targets: time to weak recovery against d
     /// per degree), mmn_mixture (Mei-Montanari-Nguyen's two isotropic Gaussians against the
     /// exact limit), logistic_margin (the normalised margin under the logistic loss,
-    /// Chizat-Bach 2020).
+    /// Chizat-Bach 2020), barron (the Barron-space approximation rate: risk against m at
+    /// several d), generalisation (the generalisation gap against n, with and without weight
+    /// decay).
     /// Finished runs are reused when rerun with the same sizes. Exit codes: 0 done (a failed
     /// check is reported, not an error), 2 bad input, 3 a run diverged, 130 interrupted.
     Gallery(GalleryArgs),
