@@ -8,7 +8,8 @@
 //!
 //! `scenarios/gallery/generalisation.toml` trains relu students of width 64 with weight decay
 //! lambda (for 2-homogeneous relu neurons lambda mean_j |theta_j|^2 / 2 >= lambda mean_j |a_j|
-//! |w_j|, with equality for balanced neurons, which the flow keeps: a path-norm penalty) on n
+//! |w_j|, with equality for balanced neurons; the flow shrinks the imbalance a_j^2 - |w_j|^2 like
+//! exp(-2 lambda t): up to it, a path-norm penalty) on n
 //! samples of the `barron` entry's teacher (path norm 1), at d = 4 and 32; and the same without
 //! weight decay. The gap is the exact population risk (`population_risk`) minus the training
 //! risk at t_end.
