@@ -312,7 +312,7 @@ fn checks(measured: &Measured) -> Vec<Check> {
     checks.push(Check::new(
         "a = 1 fixed: the exact width's successes end at a strict minimum, the 2k and 4k ones \
          at a flat one (median lambda_min at m = k above 10 times the largest finite-difference \
-         tolerance; at 2k and 4k below a tenth of it)",
+         tolerance; at 2k and 4k below a tenth of the m = k median)",
         strict > 10.0 * tolerance && flat < 0.1 * strict,
         format!(
             "median lambda_min of the successes: {strict:.2e} at m = k = {}, at most {flat:.2e} \

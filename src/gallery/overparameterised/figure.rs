@@ -100,9 +100,14 @@ fn width_label(value: &f64) -> String {
     }
 }
 
-/// Label of the vertical axis of the success fraction: a percentage.
+/// Label of the vertical axis of the success fraction: a percentage (none below 0, where the
+/// legend sits).
 fn percent(value: &f64) -> String {
-    format!("{:.0}%", 100.0 * value)
+    if *value < -1e-9 {
+        String::new()
+    } else {
+        format!("{:.0}%", 100.0 * value)
+    }
 }
 
 impl SuccessFigure<'_> {
@@ -196,7 +201,8 @@ impl SuccessFigure<'_> {
                 light_lines: 1,
                 format: percent,
             }),
-            ..Axis::new("fraction of seeds", Scale::Linear, -0.04..1.08)
+            // Room below 0 for the legend.
+            ..Axis::new("fraction of seeds", Scale::Linear, -0.5..1.08)
         };
         Figure {
             frame: self.frame(&format!("Seeds with R(t = {}) < 1e-4", self.t_end), y),
@@ -222,7 +228,8 @@ impl SuccessFigure<'_> {
         let (low, high) = positive.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
             (lo.min(r), hi.max(r))
         });
-        let y_range = log_range(low.max(FLOOR), high);
+        // Five decades of room above the data for the legend.
+        let y_range = log_range(low.max(FLOOR), high * 1e5);
         let grey = RGBColor(110, 110, 110);
         let mut layers = vec![Layer::Paths {
             paths: vec![vec![(x_range.start, THRESHOLD), (x_range.end, THRESHOLD)]],
@@ -270,7 +277,7 @@ impl SuccessFigure<'_> {
             layers,
             legend: Some(Legend {
                 style: SAMPLE_LEGEND,
-                corner: SeriesLabelPosition::LowerRight,
+                corner: SeriesLabelPosition::UpperRight,
             }),
         }
     }
@@ -323,8 +330,9 @@ fn width_layers(layers: &mut Vec<Layer>, width: &Width, x: f64, colour: RGBColor
             anchor: Pos::new(HPos::Left, VPos::Bottom),
         });
     }
-    let median = super::median(&width.risks());
-    if median.is_finite() && median > 0.0 {
+    // A median below the floor is drawn on it, with the seeds there.
+    let median = super::median(&width.risks()).max(FLOOR);
+    if median.is_finite() {
         layers.push(Layer::Paths {
             paths: vec![vec![(x - BAND - 0.04, median), (x + BAND + 0.04, median)]],
             style: BLACK.stroke_width(5),
@@ -343,5 +351,7 @@ mod tests {
         assert_eq!(width_label(&4.0), "4k");
         assert_eq!(width_label(&3.5), "");
         assert_eq!(width_label(&5.0), "");
+        assert_eq!(percent(&0.5), "50%");
+        assert_eq!(percent(&-0.2), "");
     }
 }
