@@ -15,9 +15,9 @@
 //! With relu(z) = sum_k c_k He_k(z) / sqrt(k!), c_0^2 = 1/(2 pi), c_1^2 = 1/4, E relu^2 = 1/2,
 //! that is 1/2 (1/2 - 1/(2 pi) - 1/4) = 1/8 - 1/(4 pi) = 0.04542; at finite m the features
 //! also fit part of the degree-2 part (1/(8 pi) of it in the risk), which the check's bound
-//! ([`dimension_count_bound`]) allows for.
+//! (`dimension_count_bound`) allows for.
 //!
-//! Checks (a pure function of the measured numbers, [`checks`]): GMMM's floor, one-sided, at
+//! Checks (a pure function of the measured numbers, `checks`): GMMM's floor, one-sided, at
 //! each d with d < m < d^2; at convergence, the trained network below the floor from d = 8 on
 //! (its risk at the final time bounds its limit from above, the floor is the random features'
 //! limit); every random-features run above its floor; the floor growing with d. The negative
