@@ -1,7 +1,11 @@
 //! Known facts of the particle dynamics (docs/math.md section 2): the discrete Ornstein-Uhlenbeck
 //! variance of Euler-Maruyama, least squares of the random-features flow, the orders of Heun
 //! and RK4, and the movement of particles in mean-field and lazy scaling.
-#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::float_cmp,
+    reason = "tests: the symmetrised pairs are exact copies"
+)]
 
 mod common;
 

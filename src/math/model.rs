@@ -153,7 +153,7 @@ impl Particles {
     /// drawing nothing, so f = m^-alpha sum_j a_j sigma(w_j . x) vanishes at every x. m must be
     /// even; the first m particles at width 4m are again the particles at width m.
     pub fn draw_symmetric(m: usize, d: usize, law: &InitLaw, seed: u64) -> Result<Self> {
-        if m % 2 != 0 {
+        if !m.is_multiple_of(2) {
             return Err(Error::invalid(
                 "init.symmetric",
                 format!("true with model.m = {m}"),

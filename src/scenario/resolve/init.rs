@@ -53,7 +53,7 @@ pub(super) fn resolve_init(
 /// `init.symmetric` (default false) against the width m: the pairs need an even m.
 pub(super) fn resolve_symmetric(cx: &Context<'_>, init: &InitConfig, m: usize) -> Result<bool> {
     let symmetric = init.symmetric.unwrap_or(false);
-    if symmetric && m % 2 != 0 {
+    if symmetric && !m.is_multiple_of(2) {
         return Err(cx.fail(
             "init.symmetric",
             format!("true with model.m = {m}"),
