@@ -561,7 +561,11 @@ mod tests {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_string()).collect();
         let measured = measure(&ctx, "separation.toml", sizes, &extra, &root.join("work")).unwrap();
         std::fs::remove_dir_all(&root).ok();
-        checks(&measured)
+        let checks = checks(&measured);
+        for check in &checks {
+            eprintln!("{name}: passed {}: {}", check.passed, check.detail);
+        }
+        checks
     }
 
     /// Negative control: in the mean-field scaling (alpha = 1, a ~ N(0, 1)) the first layer
