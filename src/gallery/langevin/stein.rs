@@ -286,7 +286,7 @@ pub(crate) fn run_replicas(
 
 /// How many standard errors the identities allow: with 16 replicas (the `--quick` size) the
 /// standard error has 15 degrees of freedom, and Student's t with 15 exceeds 4 in absolute
-/// value with probability 0.001 (with 4 replicas, the controls' size, 0.03).
+/// value with probability 0.001 (the controls use 16 replicas too).
 pub(crate) const Z: f64 = 4.0;
 
 /// The checks of the two identities: pure functions of the measured averages.
@@ -342,13 +342,22 @@ mod tests {
         Scenario::load(&file, overrides)
     }
 
-    /// The control setting: width 50, four replicas, t_end = 60, averaged over the second half
-    /// (or `window`).
+    /// The control setting: width 50, 16 replicas, t_end = 100, averaged over `window` (the
+    /// second half for the stationary law); prints the checks' details.
     fn control(extra: &[&str], window: (f64, f64)) -> Replicas {
-        let tiny = ["model.m=50".to_string(), "dynamics.t_end=60.0".to_string()];
+        let tiny = ["model.m=50".to_string(), "dynamics.t_end=100.0".to_string()];
         let mut overrides = tiny.to_vec();
         overrides.extend(extra.iter().map(|s| (*s).to_string()));
-        run_replicas(&load, &overrides, &tiny, 4, 0.5, window).unwrap()
+        run_replicas(&load, &overrides, &tiny, 16, 0.5, window).unwrap()
+    }
+
+    /// The checks of `measured`, printed (`--nocapture` shows the controls' numbers).
+    fn checks_shown(name: &str, measured: &Measured) -> Vec<crate::gallery::Check> {
+        let checks = checks(measured);
+        for check in &checks {
+            eprintln!("{name}: passed {}: {}", check.passed, check.detail);
+        }
+        checks
     }
 
     /// The real setting passes both identities at the control's size; a run at half the
@@ -356,11 +365,11 @@ mod tests {
     /// the stated tau.
     #[test]
     fn the_virial_fails_at_half_the_temperature() {
-        let real = checks(&control(&[], (0.5, 1.0)).measured);
+        let real = checks_shown("real", &control(&[], (0.5, 1.0)).measured);
         assert!(real.iter().all(|c| c.passed), "{real:?}");
         let mut half = control(&["dynamics.tau=0.005"], (0.5, 1.0));
         half.measured.tau = 0.01;
-        let failed = checks(&half.measured);
+        let failed = checks_shown("half tau", &half.measured);
         assert!(!failed[0].passed, "{failed:?}");
     }
 
@@ -369,14 +378,17 @@ mod tests {
     /// balance is checked.
     #[test]
     fn the_force_balance_fails_without_the_teachers_pull() {
-        let zero = checks(&control(&["target.a=0.0"], (0.5, 1.0)).measured);
+        let zero = checks_shown(
+            "zero target",
+            &control(&["target.a=0.0"], (0.5, 1.0)).measured,
+        );
         assert!(!zero[1].passed, "{zero:?}");
     }
 
     /// Before stationarity (the first twentieth of the run) both identities fail.
     #[test]
     fn both_identities_fail_before_stationarity() {
-        let early = checks(&control(&[], (0.0, 0.05)).measured);
+        let early = checks_shown("early window", &control(&[], (0.0, 0.05)).measured);
         assert!(!early[0].passed && !early[1].passed, "{early:?}");
     }
 
