@@ -71,9 +71,9 @@ pub(super) enum Command {
     /// against width), lazy (lazy against mean-field scaling), features (random features
     /// against a trained first layer), limit (finite-m convergence to the limit of a linear
     /// network), exact_limit (the 1/m bias and m^-1/2 fluctuation of a relu network against its
-    /// exact limit), langevin (mean-field Langevin dynamics), separation (scale separation of
-    /// the two layers), information_exponent (Hermite targets: time to weak recovery against d
-    /// per degree), mmn_mixture (Mei-Montanari-Nguyen's two isotropic Gaussians against the
+    /// exact limit), langevin (mean-field Langevin dynamics), separation (closeness to random
+    /// features when m >> n, E-Ma-Wu), information_exponent (Hermite targets: time to weak
+    /// recovery against d per degree), mmn_mixture (Mei-Montanari-Nguyen's two isotropic Gaussians against the
     /// exact limit), logistic_margin (the normalised margin under the logistic loss,
     /// Chizat-Bach 2020), barron (the Barron-space approximation rate: risk against m at
     /// several d), generalisation (the generalisation gap against n, with and without weight

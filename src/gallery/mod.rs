@@ -165,7 +165,7 @@ pub const ENTRIES: [Entry; 13] = [
     },
     Entry {
         name: "separation",
-        title: "Scale separation of the two layers",
+        title: "Closeness to random features when m >> n (E-Ma-Wu)",
         scenario: "separation.toml",
         run: separation::run,
     },
