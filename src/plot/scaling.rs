@@ -369,6 +369,66 @@ fn series_parts(
     Ok((points, bars, span))
 }
 
+/// The legend texts of a scaling chart: the series (with their fits), the reference slopes,
+/// the theory guides.
+fn chart_labels(
+    figure: &ScalingFigure,
+    points: &[Vec<(f64, f64)>],
+    slopes: &[ReferenceSlope],
+    curves: &[DrawnGuide],
+) -> Vec<String> {
+    figure
+        .series
+        .iter()
+        .zip(points)
+        .map(|(series, points)| {
+            legend_label(
+                &fit_label(&series.label, series.fit.as_ref()),
+                points.is_empty(),
+            )
+        })
+        .chain(slopes.iter().map(|reference| reference.label.clone()))
+        .chain(curves.iter().map(|(_, label, _)| label.clone()))
+        .collect()
+}
+
+/// The drawable points of each theory guide, counted into the axis extents.
+///
+/// # Errors
+/// [`Error::Invalid`] if a guide's `x` and `y` differ in length.
+fn drawn_guides(
+    title: &str,
+    guide_curves: &[GuideCurve],
+    x_extent: &mut Extent,
+    y_extent: &mut Extent,
+) -> Result<Vec<DrawnGuide>> {
+    let positive = |value: f64| drawable(value, Scale::Log);
+    let mut curves = Vec::new();
+    for curve in guide_curves {
+        if curve.x.len() != curve.y.len() {
+            return Err(length_mismatch(
+                title,
+                &format!("guide \"{}\"", curve.label),
+                "x, y",
+                &[curve.x.len(), curve.y.len()],
+            ));
+        }
+        let drawn: Vec<(f64, f64)> = curve
+            .x
+            .iter()
+            .zip(&curve.y)
+            .map(|(&x, &y)| (x, y))
+            .filter(|&(x, y)| positive(x) && positive(y))
+            .collect();
+        for &(x, y) in &drawn {
+            x_extent.include(x);
+            y_extent.include(y);
+        }
+        curves.push((curve.series, curve.label.clone(), drawn));
+    }
+    Ok(curves)
+}
+
 impl<'a> ScalingChart<'a> {
     fn new(figure: &'a ScalingFigure, slopes: &[ReferenceSlope]) -> Result<Self> {
         Self::new_with(figure, slopes, &[])
@@ -399,29 +459,7 @@ impl<'a> ScalingChart<'a> {
             raw_bars.push(series_bars);
             fit_spans.push(span);
         }
-        let mut curves = Vec::new();
-        for curve in guide_curves {
-            if curve.x.len() != curve.y.len() {
-                return Err(length_mismatch(
-                    title,
-                    &format!("guide \"{}\"", curve.label),
-                    "x, y",
-                    &[curve.x.len(), curve.y.len()],
-                ));
-            }
-            let drawn: Vec<(f64, f64)> = curve
-                .x
-                .iter()
-                .zip(&curve.y)
-                .map(|(&x, &y)| (x, y))
-                .filter(|&(x, y)| positive(x) && positive(y))
-                .collect();
-            for &(x, y) in &drawn {
-                x_extent.include(x);
-                y_extent.include(y);
-            }
-            curves.push((curve.series, curve.label.clone(), drawn));
-        }
+        let curves = drawn_guides(title, guide_curves, &mut x_extent, &mut y_extent)?;
         let (Some(x_range), Some(y_range)) = (
             x_extent.axis_range(Scale::Log),
             y_extent.axis_range(Scale::Log),
@@ -433,19 +471,7 @@ impl<'a> ScalingChart<'a> {
                 drawable_in_words(Scale::Log, Scale::Log, "m", "value"),
             ));
         };
-        let labels: Vec<String> = figure
-            .series
-            .iter()
-            .zip(&points)
-            .map(|(series, points)| {
-                legend_label(
-                    &fit_label(&series.label, series.fit.as_ref()),
-                    points.is_empty(),
-                )
-            })
-            .chain(slopes.iter().map(|reference| reference.label.clone()))
-            .chain(curves.iter().map(|(_, label, _)| label.clone()))
-            .collect();
+        let labels = chart_labels(figure, &points, slopes, &curves);
         let data: Vec<(f64, f64)> = points
             .iter()
             .flatten()
@@ -557,6 +583,38 @@ const CAP: i32 = 9;
 const MARKERS: MarkerSet = MarkerSet { count: 5 };
 
 impl ScalingChart<'_> {
+    /// The theory guides, dashed in their series' colours.
+    fn guide_lines(&self) -> Vec<Layer> {
+        self.curves
+            .iter()
+            .map(|(index, _, drawn)| {
+                Layer::Line(Line::new(
+                    drawn.clone(),
+                    PALETTE[index % PALETTE.len()].stroke_width(3),
+                    Some((CURVE_DASH, 8)),
+                ))
+            })
+            .collect()
+    }
+
+    /// The legend entries of the theory guides.
+    fn guide_entries(&self) -> Vec<Layer> {
+        self.curves
+            .iter()
+            .map(|(index, label, _)| {
+                Layer::Entry(LegendEntry {
+                    label: label.clone(),
+                    sample: Sample::Line {
+                        from: 0,
+                        to: LEGEND_SAMPLE,
+                        style: PALETTE[index % PALETTE.len()].stroke_width(3),
+                        dash: Some((CURVE_DASH, 6)),
+                    },
+                })
+            })
+            .collect()
+    }
+
     /// The chart as a [`Figure`]: the guides, the fitted lines, each series' error bars, caps
     /// and markers, then the legend entries (series, then guides) and the legend box.
     fn figure(&self) -> Figure {
@@ -569,14 +627,7 @@ impl ScalingChart<'_> {
                 Some((guide.dash, 8)),
             )));
         }
-        for (index, _, drawn) in &self.curves {
-            let colour = PALETTE[index % PALETTE.len()];
-            layers.push(Layer::Line(Line::new(
-                drawn.clone(),
-                colour.stroke_width(3),
-                Some((CURVE_DASH, 8)),
-            )));
-        }
+        layers.extend(self.guide_lines());
         for (index, ends) in self.fits.iter().enumerate() {
             if let Some(ends) = ends {
                 let colour = PALETTE[index % PALETTE.len()];
@@ -649,18 +700,7 @@ impl ScalingChart<'_> {
                 },
             }));
         }
-        let curve_labels = labels[figure.series.len() + self.guides.len()..].iter();
-        for (label, (index, _, _)) in curve_labels.zip(&self.curves) {
-            layers.push(Layer::Entry(LegendEntry {
-                label: label.clone(),
-                sample: Sample::Line {
-                    from: 0,
-                    to: LEGEND_SAMPLE,
-                    style: PALETTE[index % PALETTE.len()].stroke_width(3),
-                    dash: Some((CURVE_DASH, 6)),
-                },
-            }));
-        }
+        layers.extend(self.guide_entries());
         Figure {
             frame: Frame::new(
                 &figure.title,
