@@ -296,6 +296,22 @@ fn sizes_in<T: DeserializeOwned>(text: &str, path: &Path, entry: &str, quick: bo
 }
 
 /// The sizes of `entry` in the sizes file compiled into the binary (for the entries' tests).
+/// Options of a `--quick` gallery over the scratch folder `root` (figures in `root/plots`, runs
+/// in `root/work`) and the shipped scenario folder: the negative-control tests of the entries
+/// run their mutated settings through these. (The interrupt flag is leaked: tests only.)
+#[cfg(test)]
+pub(super) fn scratch_options(root: &Path) -> GalleryOptions<'static> {
+    let interrupt: &'static std::sync::atomic::AtomicBool =
+        Box::leak(Box::new(std::sync::atomic::AtomicBool::new(false)));
+    GalleryOptions {
+        quick: true,
+        out: root.join("plots"),
+        work: root.join("work"),
+        scenarios: Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/gallery"),
+        interrupt,
+    }
+}
+
 #[cfg(test)]
 pub(super) fn shipped_sizes<T: DeserializeOwned>(entry: &str, quick: bool) -> Result<T> {
     let text = EMBEDDED

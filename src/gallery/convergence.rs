@@ -462,10 +462,7 @@ fn draw_risk(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests")]
 
-    use std::sync::atomic::AtomicBool;
-
     use super::*;
-    use crate::gallery::GalleryOptions;
     use crate::output::read_npy;
 
     fn shipped(name: &str) -> std::path::PathBuf {
@@ -538,14 +535,7 @@ mod tests {
     /// Runs `setting` at a small size (m = 60, n = 256, t = 300) and returns its checks.
     fn control(setting: Setting) -> Vec<Check> {
         let dir = tempfile::tempdir().unwrap();
-        let interrupt = AtomicBool::new(false);
-        let options = GalleryOptions {
-            quick: true,
-            out: dir.path().join("out"),
-            work: dir.path().join("work"),
-            scenarios: shipped(""),
-            interrupt: &interrupt,
-        };
+        let options = crate::gallery::context::scratch_options(dir.path());
         let ctx = Context::new(&options);
         let sizes = Sizes {
             m: Some(60),

@@ -423,14 +423,7 @@ mod tests {
     #[test]
     fn the_noisy_interpolating_control_fails_the_check() {
         let root = tempfile::tempdir().unwrap();
-        let interrupt = std::sync::atomic::AtomicBool::new(false);
-        let options = crate::gallery::GalleryOptions {
-            quick: true,
-            out: root.path().join("plots"),
-            work: root.path().join("work"),
-            scenarios: Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/gallery"),
-            interrupt: &interrupt,
-        };
+        let options = crate::gallery::context::scratch_options(root.path());
         let ctx = Context::new(&options);
         let entry = crate::gallery::ENTRIES
             .iter()

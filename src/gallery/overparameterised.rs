@@ -513,14 +513,7 @@ mod tests {
         // Random features at every width (`train = "a_only"`), run through the same sweep and
         // landscape code at a tiny size: no width learns the teacher.
         let dir = tempfile::tempdir().unwrap();
-        let interrupt = std::sync::atomic::AtomicBool::new(false);
-        let options = crate::gallery::GalleryOptions {
-            quick: true,
-            out: dir.path().join("out"),
-            work: dir.path().join("work"),
-            scenarios: Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/gallery"),
-            interrupt: &interrupt,
-        };
+        let options = crate::gallery::context::scratch_options(dir.path());
         let ctx = Context::new(&options);
         let sizes = Sizes {
             seeds: 4,

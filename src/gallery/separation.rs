@@ -548,15 +548,7 @@ mod tests {
             "meanfield_separation_{name}_{}",
             std::process::id()
         ));
-        let interrupt = std::sync::atomic::AtomicBool::new(false);
-        let options = crate::gallery::GalleryOptions {
-            quick: true,
-            out: root.join("plots"),
-            work: root.join("work"),
-            scenarios: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("scenarios/gallery"),
-            interrupt: &interrupt,
-        };
+        let options = crate::gallery::context::scratch_options(&root);
         let ctx = Context::new(&options);
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_string()).collect();
         let measured = measure(&ctx, "separation.toml", sizes, &extra, &root.join("work")).unwrap();
