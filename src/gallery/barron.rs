@@ -26,8 +26,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, json};
 
-use super::numbers::{listing, rounded, rounded_all};
-use crate::diagnostics::stats::fit_power_law;
+use super::numbers::{listing, pooled_power_law, rounded, rounded_all, seed_means};
 use crate::error::Result;
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::math::{Activation, PairKernel};
@@ -144,9 +143,9 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
         };
         numbers.insert(
             format!("{name}_mean_risk"),
-            json!(rounded_all(&means(curve), 4)),
+            json!(rounded_all(&seed_means(&curve.risk), 4)),
         );
-        let (slope, se) = slope_of(&measured.widths, curve);
+        let (slope, se) = pooled_power_law(&measured.widths, &curve.risk);
         numbers.insert(format!("{name}_slope"), json!(rounded(slope, 4)));
         numbers.insert(format!("{name}_slope_se"), json!(rounded(se, 3)));
         numbers.insert(
@@ -251,28 +250,6 @@ fn last_doubling_rate(time: &[f64], risk: &[f64]) -> f64 {
     }
 }
 
-/// The seed mean of the risk at each width.
-fn means(curve: &Curves) -> Vec<f64> {
-    curve
-        .risk
-        .iter()
-        .map(|row| row.iter().sum::<f64>() / row.len().max(1) as f64)
-        .collect()
-}
-
-/// The least-squares slope of log R against log m over every (width, seed), and its standard
-/// error (NaN, NaN where the fit fails).
-fn slope_of(widths: &[f64], curve: &Curves) -> (f64, f64) {
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for (m, row) in widths.iter().zip(&curve.risk) {
-        for r in row {
-            x.push(*m);
-            y.push(*r);
-        }
-    }
-    fit_power_law(&x, &y).map_or((f64::NAN, f64::NAN), |fit| (fit.slope, fit.slope_se))
-}
-
 /// The largest ratio of a seed's risk to the bound U(m), over widths and seeds: the constant C
 /// in R <= C U(m) (the theorem: C <= 1).
 fn constant(measured: &Measured, curve: &Curves) -> f64 {
@@ -287,7 +264,11 @@ fn constant(measured: &Measured, curve: &Curves) -> f64 {
 /// The largest ratio, over widths, of the largest to the smallest seed-mean trained risk across
 /// d (reported: 1 if the curves coincide).
 fn d_spread(measured: &Measured) -> f64 {
-    let all: Vec<Vec<f64>> = measured.trained.iter().map(means).collect();
+    let all: Vec<Vec<f64>> = measured
+        .trained
+        .iter()
+        .map(|c| seed_means(&c.risk))
+        .collect();
     (0..measured.widths.len())
         .map(|w| {
             let column = all.iter().map(|c| c[w]);
@@ -302,12 +283,12 @@ fn d_spread(measured: &Measured) -> f64 {
 /// flatter than -1; with the details.
 fn rate_holds(measured: &Measured, curve: &Curves) -> (bool, bool, String) {
     let c = constant(measured, curve);
-    let (slope, se) = slope_of(&measured.widths, curve);
+    let (slope, se) = pooled_power_law(&measured.widths, &curve.risk);
     let detail = format!(
         "d = {}: largest R / U(m) = {c:.3} (mean risks {}, bound {}); slope {slope:.3} +- \
          {se:.3} (1 se), slope - 1.96 se = {:.3}",
         curve.d,
-        listing(&means(curve)),
+        listing(&seed_means(&curve.risk)),
         listing(&measured.bound),
         slope - Z95 * se
     );
@@ -359,13 +340,13 @@ fn draw(measured: &Measured, stem: &Path) -> Result<()> {
         .map(|c| Curve {
             label: format!("trained, d = {}", c.d),
             x: measured.widths.clone(),
-            y: means(c),
+            y: seed_means(&c.risk),
         })
         .collect();
     curves.push(Curve {
         label: format!("random features, d = {}", measured.control.d),
         x: measured.widths.clone(),
-        y: means(&measured.control),
+        y: seed_means(&measured.control.risk),
     });
     curves.push(Curve {
         label: "Maurey bound U(m)".into(),

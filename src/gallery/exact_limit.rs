@@ -283,14 +283,7 @@ impl Measured {
         };
         let interval =
             bootstrap_power_law(&ms, &samples, |s| Statistic::AbsMean.apply(s), &settings)?;
-        Ok(Fit {
-            slope: interval.slope,
-            intercept: interval.intercept,
-            lo: interval.lo,
-            hi: interval.hi,
-            level: interval.level,
-            time: step as f64 * self.dt,
-        })
+        Ok(Fit::from_interval(&interval, step as f64 * self.dt))
     }
 }
 

@@ -28,8 +28,7 @@ use nalgebra::DMatrix;
 use serde::Deserialize;
 use serde_json::{Map, json};
 
-use super::numbers::{listing, rounded, rounded_all};
-use crate::diagnostics::stats::fit_power_law;
+use super::numbers::{listing, pooled_power_law, rounded, rounded_all, seed_means};
 use crate::error::{Error, Result};
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::output::write_npy;
@@ -123,21 +122,21 @@ pub(super) fn run(ctx: &Context<'_>, entry: &Entry) -> Result<Outcome> {
     for (name, gaps) in named {
         numbers.insert(
             format!("{name}_gap"),
-            json!(rounded_all(&means(&gaps.gap), 4)),
+            json!(rounded_all(&seed_means(&gaps.gap), 4)),
         );
         numbers.insert(
             format!("{name}_train"),
-            json!(rounded_all(&means(&gaps.train), 4)),
+            json!(rounded_all(&seed_means(&gaps.train), 4)),
         );
         numbers.insert(
             format!("{name}_path_norm"),
-            json!(rounded_all(&means(&gaps.path_norm), 4)),
+            json!(rounded_all(&seed_means(&gaps.path_norm), 4)),
         );
         numbers.insert(
             format!("{name}_normalised_gap"),
             json!(rounded_all(&normalised(&measured.ns, gaps), 4)),
         );
-        let (slope, se) = slope_of(&measured.ns, gaps);
+        let (slope, se) = pooled_power_law(&measured.ns, &gaps.gap);
         numbers.insert(format!("{name}_slope"), json!(rounded(slope, 4)));
         numbers.insert(format!("{name}_slope_se"), json!(rounded(se, 3)));
     }
@@ -259,49 +258,29 @@ fn path_norm(theta: &DMatrix<f64>) -> f64 {
     total / theta.nrows().max(1) as f64
 }
 
-/// The seed mean at each n.
-fn means(values: &[Vec<f64>]) -> Vec<f64> {
-    values
-        .iter()
-        .map(|row| row.iter().sum::<f64>() / row.len().max(1) as f64)
-        .collect()
-}
-
 /// The seed-mean gap over P sqrt(log(2 d) / n), P the seed-mean path norm: the constant of the
 /// a priori estimate's rate.
 fn normalised(ns: &[f64], gaps: &Gaps) -> Vec<f64> {
     let scale = (2.0 * gaps.d as f64).ln();
-    means(&gaps.gap)
+    seed_means(&gaps.gap)
         .iter()
-        .zip(means(&gaps.path_norm))
+        .zip(seed_means(&gaps.path_norm))
         .zip(ns)
         .map(|((g, p), n)| g / (p * (scale / n).sqrt()))
         .collect()
 }
 
 /// The least-squares slope of log gap against log n over every (n, seed), and its standard
-/// error (NaN, NaN where a gap is not positive or the fit fails).
-fn slope_of(ns: &[f64], gaps: &Gaps) -> (f64, f64) {
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for (n, row) in ns.iter().zip(&gaps.gap) {
-        for g in row {
-            x.push(*n);
-            y.push(*g);
-        }
-    }
-    fit_power_law(&x, &y).map_or((f64::NAN, f64::NAN), |fit| (fit.slope, fit.slope_se))
-}
-
 /// Whether the gaps of `gaps` fall at least like n^(-1/2) (every gap positive, slope - 1.96 se
 /// <= -1/2), with the details.
 fn rate_holds(ns: &[f64], gaps: &Gaps) -> (bool, String) {
-    let (slope, se) = slope_of(ns, gaps);
+    let (slope, se) = pooled_power_law(ns, &gaps.gap);
     let upper = slope - Z95 * se;
     let detail = format!(
         "d = {}: mean gaps {} at n = {}; slope {slope:.3} +- {se:.3} (1 se), slope - 1.96 se = \
          {upper:.3}",
         gaps.d,
-        listing(&means(&gaps.gap)),
+        listing(&seed_means(&gaps.gap)),
         listing(ns)
     );
     (upper <= RATE, detail)
@@ -350,14 +329,14 @@ fn draw(measured: &Measured, stem: &Path) -> Result<()> {
             curves.push(Curve {
                 label: format!("{label}, d = {}", gaps.d),
                 x: measured.ns.clone(),
-                y: means(&gaps.gap),
+                y: seed_means(&gaps.gap),
             });
         }
     }
     curves.push(Curve {
         label: format!("noisy, lambda = 0, d = {}", measured.control.d),
         x: measured.ns.clone(),
-        y: means(&measured.control.gap),
+        y: seed_means(&measured.control.gap),
     });
     let figure = LineFigure {
         title: "Population minus training risk at t_end (seed mean) against n: relu, m = 64".into(),

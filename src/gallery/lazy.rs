@@ -274,14 +274,7 @@ fn paired_fit(
         .collect();
     let ms: Vec<f64> = widths.iter().map(|m| *m as f64).collect();
     let interval = bootstrap_power_law(&ms, &kept, |s| Statistic::Mean.apply(s), settings)?;
-    Ok(Fit {
-        slope: interval.slope,
-        intercept: interval.intercept,
-        lo: interval.lo,
-        hi: interval.hi,
-        level: interval.level,
-        time,
-    })
+    Ok(Fit::from_interval(&interval, time))
 }
 
 /// Seed mean and standard error of the risk at the largest width.

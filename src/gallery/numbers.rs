@@ -1,5 +1,8 @@
 //! How the gallery writes the numbers it measures into gallery.json and summary.md: rounded to
-//! a few significant digits, so that the files read well and change only where a result does.
+//! a few significant digits, so that the files read well and change only where a result does;
+//! and the per-seed summaries several entries share (seed means, a power law pooled over seeds).
+
+use crate::diagnostics::stats::fit_power_law;
 
 /// `value` rounded to `digits` significant digits (at least 1): the decimal of `digits` digits
 /// nearest to `value` (ties to even), read back as the nearest `f64`. Non-finite values pass
@@ -33,6 +36,28 @@ pub(super) fn listing(values: &[f64]) -> String {
         .map(|v| format!("{v:.3e}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The mean of each row of `values` (one row per width or sample size, one value per seed).
+pub(super) fn seed_means(values: &[Vec<f64>]) -> Vec<f64> {
+    values
+        .iter()
+        .map(|row| row.iter().sum::<f64>() / row.len().max(1) as f64)
+        .collect()
+}
+
+/// The least-squares slope of log y against log x over every (x, seed) point, row i of `values`
+/// holding the seeds at `xs[i]`, and its standard error (NaN, NaN where the fit fails, e.g. a
+/// value that is not positive).
+pub(super) fn pooled_power_law(xs: &[f64], values: &[Vec<f64>]) -> (f64, f64) {
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (&at, row) in xs.iter().zip(values) {
+        for &value in row {
+            x.push(at);
+            y.push(value);
+        }
+    }
+    fit_power_law(&x, &y).map_or((f64::NAN, f64::NAN), |fit| (fit.slope, fit.slope_se))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::numbers::rounded;
+use crate::diagnostics::stats::ExponentInterval;
 use crate::error::{Error, Result};
 use crate::plot::sweep::{BandCurve, PowerFit, ScalingSeries};
 use crate::sweep::analysis::{FitRecord, SweepSummary};
@@ -31,6 +32,18 @@ pub(super) struct Fit {
 }
 
 impl Fit {
+    /// The fit of a bootstrap exponent interval, at `time`.
+    pub(super) fn from_interval(interval: &ExponentInterval, time: f64) -> Self {
+        Self {
+            slope: interval.slope,
+            intercept: interval.intercept,
+            lo: interval.lo,
+            hi: interval.hi,
+            level: interval.level,
+            time,
+        }
+    }
+
     /// Whether `value` lies in [lo, hi].
     pub(super) fn covers(&self, value: f64) -> bool {
         self.lo <= value && value <= self.hi
