@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -30,8 +30,9 @@ pub(crate) struct Control {
     pub interrupt: AtomicBool,
     /// The latest progress report, taken by the calling thread.
     latest: Mutex<Option<(u64, u64, String)>>,
-    /// Set when the work has returned.
-    done: AtomicBool,
+    /// Set when the work has returned, with `finished` notified.
+    done: Mutex<bool>,
+    finished: Condvar,
 }
 
 impl Control {
@@ -73,16 +74,25 @@ fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
     Ok(pool)
 }
 
-/// Waits (GIL released by the caller) until the work is done or `POLL` has passed.
-fn wait(control: &Control) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < POLL {
-        if control.done.load(Ordering::SeqCst) {
+impl Control {
+    /// Waits (the GIL released by the caller) until the work is done or `POLL` has passed;
+    /// returns whether it is done.
+    fn wait(&self) -> bool {
+        let Ok(done) = self.done.lock() else {
             return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
+        };
+        self.finished
+            .wait_timeout_while(done, POLL, |done| !*done)
+            .map_or(true, |(done, _)| *done)
     }
-    control.done.load(Ordering::SeqCst)
+
+    /// Marks the work done and wakes the waiting caller.
+    fn finish(&self) {
+        if let Ok(mut done) = self.done.lock() {
+            *done = true;
+        }
+        self.finished.notify_all();
+    }
 }
 
 /// The outcome of supervised work: its result, and the Python error (`KeyboardInterrupt`, or
@@ -116,13 +126,13 @@ pub(crate) fn supervised<R: Send>(
                     Some(pool) => pool.install(|| work(control)),
                     None => work(control),
                 }));
-                control.done.store(true, Ordering::SeqCst);
+                control.finish();
                 outcome
             })
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start a worker thread: {e}")))?;
         let mut interrupted_by = None;
         loop {
-            let finished = py.detach(|| wait(control));
+            let finished = py.detach(|| control.wait());
             let report = control.latest.lock().ok().and_then(|mut l| l.take());
             if let (Some(callback), Some((done, total, text))) = (progress, report)
                 && interrupted_by.is_none()
