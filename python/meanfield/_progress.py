@@ -92,7 +92,7 @@ def bar(progress: Progress, unit: str, desc: str) -> Optional[Any]:
     if not _interactive():
         return None
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         return _TextBar(unit, desc)
     return _TqdmBar(tqdm, unit, desc)

@@ -34,7 +34,7 @@ def _scenario(scenario: ScenarioLike, overrides: Any) -> Scenario:
 
 def _directory(
     out: Optional[PathLike], name: str
-) -> Tuple[Path, Optional[tempfile.TemporaryDirectory]]:
+) -> Tuple[Path, Optional["tempfile.TemporaryDirectory[str]"]]:
     if out is not None:
         return Path(out), None
     keep = tempfile.TemporaryDirectory(prefix=f"meanfield-{name}-")
@@ -190,7 +190,7 @@ def gallery(
             threads=threads,
             progress=callback,
         )
-    entries = json.loads(text)
+    entries: List[Dict[str, Any]] = json.loads(text)
     for entry in entries:
         entry["figures"] = [Path(out) / f for f in entry.get("figures", [])]
     return entries
@@ -209,8 +209,9 @@ def bench(
     ``"all"``) after their gradient self-check; returns one record per case (seconds per
     step, GFLOP/s, the fraction of the GEMM rate, threads)."""
     names = [cases] if isinstance(cases, str) else list(cases)
-    return json.loads(
+    records: List[Dict[str, Any]] = json.loads(
         _meanfield.bench(
             names, reps=reps, quick=quick, device=device, precision=precision, threads=threads
         )
     )
+    return records

@@ -44,7 +44,7 @@ def read_csv(path: Path) -> Dict[str, np.ndarray]:
 
 def _frame(columns: Dict[str, np.ndarray]) -> Any:
     try:
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     except ImportError as e:
         raise ImportError(
             "series_frame() needs pandas (pip install pandas); run.series is the same data as "
@@ -57,7 +57,7 @@ class _Directory:
     """What run and sweep directories share: the folder, a temporary folder kept alive, the
     figures, saving a copy."""
 
-    def __init__(self, directory: PathLike, keep: Optional[tempfile.TemporaryDirectory] = None):
+    def __init__(self, directory: PathLike, keep: Optional["tempfile.TemporaryDirectory[str]"] = None):
         self.dir = Path(directory)
         self._keep = keep
 
@@ -84,7 +84,8 @@ class _Directory:
     def _json(self, name: str) -> Dict[str, Any]:
         path = self.dir / name
         with open(path) as handle:
-            return json.load(handle)
+            data: Dict[str, Any] = json.load(handle)
+        return data
 
 
 def _npy(path: Path) -> Optional[np.ndarray]:
@@ -108,7 +109,7 @@ class Run(_Directory):
       :class:`meanfield.Scenario`.
     """
 
-    def __init__(self, directory: PathLike, keep: Optional[tempfile.TemporaryDirectory] = None):
+    def __init__(self, directory: PathLike, keep: Optional["tempfile.TemporaryDirectory[str]"] = None):
         super().__init__(directory, keep)
         if not self.dir.is_dir():
             raise RunDirectoryError(f"run directory {self.dir}: no such directory", dir=str(self.dir))
@@ -210,7 +211,7 @@ class Sweep(_Directory):
     width and logged step), ``table`` (sweep.csv: every run's rows), ``summary``
     (sweep_summary.json: fitted exponents with intervals), ``plan`` and ``runs()``."""
 
-    def __init__(self, directory: PathLike, keep: Optional[tempfile.TemporaryDirectory] = None):
+    def __init__(self, directory: PathLike, keep: Optional["tempfile.TemporaryDirectory[str]"] = None):
         super().__init__(directory, keep)
         if not (self.dir / "sweep_plan.json").is_file():
             raise RunDirectoryError(

@@ -176,7 +176,8 @@ class Scenario:
 
     def to_dict(self) -> Dict[str, Any]:
         """The resolved scenario as a dict (the keys of :meth:`to_toml`)."""
-        return _drop_none(json.loads(self._core.resolved_json()))
+        resolved: Dict[str, Any] = _drop_none(json.loads(self._core.resolved_json()))
+        return resolved
 
     def __getitem__(self, key: str) -> Any:
         """The resolved value of a dotted key, e.g. ``sc["dynamics.dt"]``."""
