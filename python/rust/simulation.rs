@@ -231,12 +231,12 @@ impl SimulationCore {
     /// The step the particles are at.
     #[getter]
     fn step_index(&self) -> PyResult<u64> {
-        Ok(self.lock()?.step)
+        guard(|| Ok(self.lock()?.step))
     }
 
     /// t_k of step k.
     fn time_at(&self, step: u64) -> PyResult<f64> {
-        Ok(self.lock()?.simulation.time_at(step))
+        guard(|| Ok(self.lock()?.simulation.time_at(step)))
     }
 
     /// The risk at the current particles (evaluated once per state), and the held-out risk
@@ -255,7 +255,7 @@ impl SimulationCore {
 
     /// The particles as (row-major float64 bytes, m, columns).
     fn particles<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, usize, usize)> {
-        Ok(to_bytes(py, &self.lock()?.theta))
+        guard(|| Ok(to_bytes(py, &self.lock()?.theta)))
     }
 
     /// Replaces the particles (row-major float64 bytes of the current shape, all finite).
