@@ -1,7 +1,11 @@
 //! The choice of a simulation's backend (`crate::dynamics::Backend`) from the scenario keys
 //! `device` and `precision` (`crate::device`): the host's CPU evaluation of the task
-//! (docs/math.md sections 3-4), or GPU 0 through `crate::gpu` (cargo feature `cuda`). The one place
-//! outside `gpu` where the feature is tested.
+//! (docs/math.md sections 3-4) in float64 ([`Host`]) or float32 ([`HostF32`]), or GPU 0 through
+//! `crate::gpu` (cargo feature `cuda`). The one place outside `gpu` where the feature is tested.
+
+mod host32;
+
+pub use host32::HostF32;
 
 use crate::device::{Device, Precision, check_precision};
 use crate::dynamics::{Backend, Host};
@@ -9,14 +13,15 @@ use crate::error::Result;
 use crate::math::Activation;
 use crate::task::RiskMode;
 
-/// The backend of `risk` on `device` in `precision`: [`Host`] on the CPU; on CUDA the fused
+/// The backend of `risk` on `device` in `precision`: [`Host`] on the CPU in float64,
+/// [`HostF32`] in float32; on CUDA the fused
 /// kernel of population mode (relu and erf; linear and quadratic keep their exact low-rank path
 /// on the CPU) or cuBLAS and the kernels of the data modes (every activation). `activation` is
 /// the network's, `d` the particles' input dimension.
 ///
 /// # Errors
-/// [`crate::Error::Invalid`] for float32 on the CPU, or (population mode) an activation without
-/// a closed-form kernel on the GPU; [`crate::Error::Device`] when the binary lacks the `cuda`
+/// [`crate::Error::Invalid`] (population mode) for an activation without a closed-form kernel
+/// on the GPU or in float32; [`crate::Error::Device`] when the binary lacks the `cuda`
 /// feature, or no GPU or CUDA library is found.
 pub fn for_device(
     device: Device,
@@ -27,7 +32,10 @@ pub fn for_device(
 ) -> Result<Box<dyn Backend>> {
     check_precision(device, precision)?;
     match device {
-        Device::Cpu => Ok(Box::new(Host)),
+        Device::Cpu => match precision {
+            Precision::F64 => Ok(Box::new(Host)),
+            Precision::F32 => Ok(Box::new(HostF32::new(risk, activation)?)),
+        },
         Device::Cuda => cuda(precision, risk, activation, d),
     }
 }
@@ -70,12 +78,12 @@ mod tests {
     }
 
     #[test]
-    fn the_cpu_gets_the_host_and_float32_there_is_refused() -> Result<()> {
+    fn the_cpu_gets_the_host_in_both_precisions() -> Result<()> {
         let risk = population()?;
         let host = for_device(Device::Cpu, Precision::F64, &risk, Activation::Relu, 2)?;
         assert!(!host.on_gpu());
-        let f32 = for_device(Device::Cpu, Precision::F32, &risk, Activation::Relu, 2);
-        assert!(f32.is_err());
+        let f32 = for_device(Device::Cpu, Precision::F32, &risk, Activation::Relu, 2)?;
+        assert!(!f32.on_gpu());
         Ok(())
     }
 

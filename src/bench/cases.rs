@@ -181,10 +181,11 @@ impl Backend {
         }
     }
 
-    /// `cpu`, `cuda` or `cuda-f32`, as in the JSON line.
+    /// `cpu`, `cpu-f32`, `cuda` or `cuda-f32`, as in the JSON line.
     pub fn label(&self) -> String {
         match (self.device, self.precision) {
-            (Device::Cpu, _) => "cpu".into(),
+            (Device::Cpu, Precision::F64) => "cpu".into(),
+            (Device::Cpu, Precision::F32) => "cpu-f32".into(),
             (Device::Cuda, Precision::F64) => "cuda".into(),
             (Device::Cuda, Precision::F32) => "cuda-f32".into(),
         }
@@ -262,7 +263,7 @@ pub struct BenchRecord {
     /// (4 n m d or 4 m^2 d flops at the GEMM rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_fraction: Option<f64>,
-    /// `cuda` or `cuda-f32` when the risk and gradient ran on the GPU (absent: CPU).
+    /// `cpu-f32`, `cuda` or `cuda-f32`: the backend, where not the CPU in float64 (absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
 }

@@ -286,8 +286,8 @@ pub(super) struct BenchArgs {
     /// and an NVIDIA GPU: the fused population kernel, cuBLAS for the data cases).
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     pub device: String,
-    /// Precision of the GPU kernels: f64, or f32 (with --device cuda; the self-check then
-    /// allows 1e-3 instead of 1e-12).
+    /// Precision of the products and elementwise passes: f64, or f32 (on the CPU or with
+    /// --device cuda; the self-check then allows 1e-3 instead of 1e-12).
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     pub precision: String,
     /// population | data: time one step against m (population) or n (data).

@@ -87,7 +87,7 @@ impl DataScratch {
 /// logistic: log(1 + exp(-y f)), computed as a softplus that neither overflows nor loses the
 /// small values).
 #[inline]
-fn residual_and_term(loss: Loss, label: f64, output: f64) -> (f64, f64) {
+pub(crate) fn residual_and_term(loss: Loss, label: f64, output: f64) -> (f64, f64) {
     match loss {
         Loss::Square => {
             let r = label - output;

@@ -5,10 +5,12 @@
 
 pub mod data;
 pub mod data_risk;
+pub mod data_risk32;
 pub mod empirical;
 pub mod field;
 pub mod online;
 pub mod population;
+pub mod population32;
 pub mod problem;
 pub mod reduced_population;
 pub mod risk;
@@ -19,9 +21,11 @@ pub use data_risk::{
     DataScratch, classification_error, data_outputs, data_risk, data_risk_with,
     logistic_derivative, softplus,
 };
+pub use data_risk32::{DataRisk32, Inputs32};
 pub use empirical::EmpiricalRisk;
 pub use online::OnlineRisk;
 pub use population::{PairSums, PairSumsOut, PopulationRisk};
+pub use population32::PairSums32;
 pub use problem::{
     Component, Covariance, HermiteTarget, HermiteTerm, InputShape, LabelTarget, Loss, ParityTarget,
     ParityTerm, TargetFunction,

@@ -36,13 +36,13 @@ use crate::task::{Target, Teacher};
 /// block is 512 KiB, within a core's L2; larger tiles make larger, more efficient products,
 /// and at least 16 tiles keep 8 pairs per round). A function of m only, so results never
 /// depend on the thread count.
-fn tile_height(m: usize) -> usize {
+pub(crate) fn tile_height(m: usize) -> usize {
     (m.div_ceil(16).div_ceil(8) * 8).clamp(64, 256)
 }
 
 /// The rounds of a round-robin tournament between `tiles` players (circle method): every
 /// unordered pair (J, L), J < L, exactly once, and no tile twice in a round.
-fn tournament(tiles: usize) -> Vec<Vec<(usize, usize)>> {
+pub(crate) fn tournament(tiles: usize) -> Vec<Vec<(usize, usize)>> {
     let players = tiles + tiles % 2; // an odd count gets a bye, player `tiles`
     if players < 2 {
         return Vec::new();

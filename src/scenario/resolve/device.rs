@@ -48,12 +48,24 @@ pub(super) fn resolve_device(
             ));
         }
     }
-    check_precision(device, precision).map_err(|_| {
-        cx.fail(
+    check_precision(device, precision)
+        .map_err(|_| cx.fail("precision", quoted(precision_name), "\"f64\" or \"f32\""))?;
+    // float32 population mode needs a closed-form kernel (relu and erf in float32; linear and
+    // quadratic take their exact low-rank path); the quadrature kernels are float64 only.
+    if device == Device::Cpu
+        && precision == Precision::F32
+        && mode == "population"
+        && !activation.has_closed_form_kernel()
+    {
+        return Err(cx.fail(
             "precision",
             quoted(precision_name),
-            "\"f64\" with device = \"cpu\" (float32 is an option of the GPU kernel)",
-        )
-    })?;
+            format!(
+                "\"f64\" with model.activation = \"{activation}\" in population mode (float32 has \
+                 the closed-form kernels of relu, erf, linear and quadratic; risk.mode = \
+                 \"online\" or \"empirical\" run every activation in float32)"
+            ),
+        ));
+    }
     Ok((device, precision))
 }
