@@ -99,8 +99,8 @@ fn evaluation_deviation(text: &str) -> (f64, f64) {
 /// five population tiles, two particle chunks, three sample blocks): the risk and the gradient
 /// within 256 eps_32 (3e-5, the worst-case rounding of a float32 sum over a block of at most 256
 /// terms, relative to the largest gradient entry) of float64, and not equal to float64 (the
-/// float32 path really runs; linear and quadratic population mode excepted: they keep their
-/// exact float64 low-rank path, as on the GPU).
+/// float32 path really runs; population mode's linear and quadratic keep their low-rank float64
+/// path, but at the particles rounded to float32).
 #[test]
 fn one_evaluation_is_within_float32_rounding_of_float64_in_every_mode() {
     let bound = 256.0 * EPS32;

@@ -58,6 +58,10 @@ pub struct PairSums32 {
     rounds: Vec<Vec<(usize, usize)>>,
     /// Scratch of a block (Gram block, then two direction products), one per thread at most.
     pool: Mutex<Vec<Vec<f32>>>,
+    /// relu: w_j . s / 2, s = sum_l a_l w_l (float64).
+    linear: Vec<f64>,
+    /// s.
+    moment: Vec<f64>,
 }
 
 impl PairSums32 {
@@ -232,7 +236,20 @@ impl PairSums for PairSums32 {
         let m = theta.nrows();
         let d = theta.ncols() - 1;
         self.prepare(theta, sq_norms);
-        let this = &*self;
+        // relu's linear part, sum_l a_l w_j . w_l / 2 = w_j . s / 2 with s = sum_l a_l w_l, in
+        // float64 over the rounded particles (`math::lanes32::relu_lane`).
+        let relu = kernel.activation() == Activation::Relu;
+        let (a, w) = theta.as_slice().split_at(m);
+        self.moment.clear();
+        self.linear.clear();
+        if relu {
+            self.moment
+                .extend((0..d).map(|c| ordered_sum(m, |l| a[l] * w[c * m + l])));
+            let s = &self.moment;
+            self.linear
+                .extend((0..m).map(|j| 0.5 * (0..d).map(|c| w[c * m + j] * s[c]).sum::<f64>()));
+        }
+        let (this, linear) = (&*self, &self.linear);
         this.tiles.par_iter().for_each(|tile| {
             let mut tile = lock(tile);
             tile.value.fill(0.0);
@@ -246,19 +263,6 @@ impl PairSums for PairSums32 {
                 this.block(kernel, d, &mut rows, Some(&mut columns));
             });
         }
-        // relu's linear part, sum_l a_l w_j . w_l / 2 = w_j . s / 2 with s = sum_l a_l w_l, in
-        // float64 over the rounded particles (`math::lanes32::relu_lane`).
-        let linear: Vec<f64> = if kernel.activation() == Activation::Relu {
-            let (a, w) = theta.as_slice().split_at(m);
-            let s: Vec<f64> = (0..d)
-                .map(|c| ordered_sum(m, |l| a[l] * w[c * m + l]))
-                .collect();
-            (0..m)
-                .map(|j| 0.5 * (0..d).map(|c| w[c * m + j] * s[c]).sum::<f64>())
-                .collect()
-        } else {
-            Vec::new()
-        };
         let h = tile_height(m);
         out.value
             .par_chunks_mut(h)
@@ -269,7 +273,7 @@ impl PairSums for PairSums32 {
                 let tile = lock(tile);
                 for jj in 0..tile.len {
                     let j = tile.first + jj;
-                    value[jj] = tile.value[jj] + linear.get(j).copied().unwrap_or(0.0);
+                    value[jj] = tile.value[jj] + if relu { linear[j] } else { 0.0 };
                     coef_u[jj] = tile.cross[jj] * kernel.cross_scale(sq_norms[j]);
                     for c in 0..d {
                         direction[jj * d + c] = tile.direction[c * tile.len + jj];
