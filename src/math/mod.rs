@@ -10,6 +10,7 @@ pub mod hermite;
 pub mod init_rule;
 pub mod kernel;
 pub mod lanes;
+pub mod mehler;
 pub mod model;
 pub mod orbit;
 pub mod pair_block;
