@@ -4,6 +4,7 @@
 //! K = sum_n a_n(|u|) a_n(|v|) cos^n(phi) need. Run with
 //! `cargo run --release --example kernel_table_probe`; it prints tables and asserts nothing.
 
+use meanfield::math::mehler::{HermiteFeatures, mehler_reach, mehler_terms};
 use meanfield::math::{Activation, InitLaw, PairKernel, Particles};
 use std::f64::consts::PI;
 use std::time::Instant;
@@ -66,8 +67,8 @@ fn worst(
     (worst, at)
 }
 
-fn cost_per_pair(kernel: &PairKernel, d: usize) -> f64 {
-    let particles = Particles::draw(64, d, &InitLaw::standard(d), 7).expect("valid law");
+fn cost_per_pair(kernel: &PairKernel, d: usize) -> meanfield::Result<f64> {
+    let particles = Particles::draw(64, d, &InitLaw::standard(d), 7)?;
     let t = particles.matrix();
     let w = |j: usize| t.row(j).columns(1, d).into_owned();
     let start = Instant::now();
@@ -84,7 +85,7 @@ fn cost_per_pair(kernel: &PairKernel, d: usize) -> f64 {
         }
     }
     std::hint::black_box(sink);
-    start.elapsed().as_secs_f64() / pairs as f64
+    Ok(start.elapsed().as_secs_f64() / pairs as f64)
 }
 
 /// Hermite coefficients a_n(r) = E[sigma(r g) He_n(g)] / sqrt(n!), n < count, by the trapezoid
@@ -109,7 +110,55 @@ fn hermite_coefficients(activation: Activation, r: f64, count: usize) -> Vec<f64
     a
 }
 
-fn main() {
+/// Seconds per particle for the features and per pair for the expansion (N = 64), m = 512
+/// particles of the standard law in d = 32, and the share of pairs within the reach.
+fn mehler_cost(activation: Activation) -> meanfield::Result<(f64, f64, f64)> {
+    let (m, d, count) = (512, 32, 64);
+    let reach = mehler_reach(count, 1e-8);
+    let particles = Particles::draw(m, d, &InitLaw::standard(d), 7)?;
+    let t = particles.matrix();
+    let w: Vec<_> = (0..m)
+        .map(|j| t.row(j).columns(1, d).into_owned())
+        .collect();
+    let norms: Vec<f64> = w.iter().map(|x| x.norm()).collect();
+    let start = Instant::now();
+    let features: Vec<_> = norms
+        .iter()
+        .map(|&r| HermiteFeatures::new(activation, r, count))
+        .collect();
+    let per_particle = start.elapsed().as_secs_f64() / m as f64;
+    let cosines: Vec<f64> = (0..m)
+        .flat_map(|j| (0..j).map(move |l| (j, l)))
+        .map(|(j, l)| w[j].dot(&w[l]) / (norms[j] * norms[l]))
+        .collect();
+    let within = cosines.iter().filter(|c| c.abs() <= reach).count();
+    let start = Instant::now();
+    let mut sink = 0.0;
+    let mut index = 0;
+    for j in 0..m {
+        for l in 0..j {
+            let terms = mehler_terms(&features[j], &features[l], cosines[index]);
+            sink += terms.value + terms.coef_v + terms.coef_u + terms.coef_u_backward;
+            index += 1;
+        }
+    }
+    std::hint::black_box(sink);
+    let per_pair = start.elapsed().as_secs_f64() / cosines.len() as f64;
+    Ok((per_particle, per_pair, within as f64 / cosines.len() as f64))
+}
+
+fn main() -> meanfield::Result<()> {
+    println!(
+        "# Mehler expansion, N = 64, reach |cos| <= {:.3} at 1e-8",
+        mehler_reach(64, 1e-8)
+    );
+    for activation in [Activation::Tanh, Activation::Sigmoid, Activation::Softplus] {
+        let (particle, pair, share) = mehler_cost(activation)?;
+        println!(
+            "{activation}: features {particle:.2e} s per particle, {pair:.2e} s per pair (scalar), {:.5} of the pairs within reach",
+            share
+        );
+    }
     println!("# quadrature cost per pair, m = 64 particles of the standard law, d = 32");
     for activation in [
         Activation::Relu,
@@ -118,7 +167,7 @@ fn main() {
         Activation::Softplus,
     ] {
         let kernel = PairKernel::new(activation);
-        println!("{activation}: {:.3e} s", cost_per_pair(&kernel, 32));
+        println!("{activation}: {:.3e} s", cost_per_pair(&kernel, 32)?);
     }
     let tanh = PairKernel::new(Activation::Tanh);
     let diagonal = |r: f64| tanh.value(r * r, r * r, r * r);
@@ -190,4 +239,5 @@ fn main() {
             }
         );
     }
+    Ok(())
 }

@@ -61,6 +61,9 @@ impl HermiteFeatures {
             derivative: vec![0.0; count],
             second: vec![0.0; count],
         };
+        // sqrt(n) and 1 / sqrt(n + 1) of the recursion, once per call rather than per node.
+        let roots: Vec<f64> = (0..count).map(|n| (n as f64).sqrt()).collect();
+        let inverse_roots: Vec<f64> = (0..count).map(|n| 1.0 / ((n + 1) as f64).sqrt()).collect();
         for k in -nodes..=nodes {
             let g = k as f64 * spacing;
             let weight = (-0.5 * g * g).exp() * scale;
@@ -76,7 +79,7 @@ impl HermiteFeatures {
                 features.value[n] += s0 * current;
                 features.derivative[n] += s1 * current;
                 features.second[n] += s2 * current;
-                let next = (g * current - (n as f64).sqrt() * previous) / ((n + 1) as f64).sqrt();
+                let next = (g * current - roots[n] * previous) * inverse_roots[n];
                 previous = current;
                 current = next;
             }
