@@ -13,7 +13,8 @@
 //! coef_u = E[s''(z1) s(z2)] = sum c_n(r1) a_n(r2) rho^n, with a, b, c the coefficients of
 //! sigma, sigma' and sigma''. They are features of one particle: computed once per norm.
 //!
-//! Truncation bound. By Cauchy-Schwarz and Parseval (sum_n A_n[f](r)^2 = E f(r g)^2 =: S_f(r)^2),
+//! Truncation bound. By Cauchy-Schwarz and Parseval (the sum over n of the squared
+//! coefficients of f at r is E f(r g)^2 =: S_f(r)^2),
 //! the terms n >= N are at most S_f(r1) S_g(r2) |rho|^N / (1 - |rho|): the normalised error
 //! |Delta K| <= eps sqrt(K(u, u) K(v, v)) of docs/math.md holds with eps = |rho|^N / (1 - |rho|)
 //! ([`mehler_reach`] inverts it), and likewise for the gradient coefficients, normalised by
@@ -103,7 +104,7 @@ pub struct MehlerTerms {
     pub coef_v: f64,
     /// Coefficient of u in grad_1 K(u, v).
     pub coef_u: f64,
-    /// Coefficient of v in the u-free part of grad_1 K(v, u), i.e. coef_u(v, u).
+    /// coef_u(v, u): the coefficient of v in grad_1 K(v, u).
     pub coef_u_backward: f64,
 }
 
