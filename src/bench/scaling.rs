@@ -60,6 +60,32 @@ pub fn peak_resident_bytes() -> Option<u64> {
     }
 }
 
+/// What `bench --scaling` times: a ladder of sizes in one mode, or the seven activations at one
+/// size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScalingKind {
+    /// `population` or `data`: a ladder of sizes ([`ScalingMode`]).
+    Sizes(ScalingMode),
+    /// `activations`: the time per pair of each activation in population mode
+    /// ([`super::activations`]).
+    Activations,
+}
+
+impl ScalingKind {
+    /// Parses `population`, `data` or `activations`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the three.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "activations" => Ok(Self::Activations),
+            _ => ScalingMode::parse(text)
+                .map(Self::Sizes)
+                .map_err(|_| Error::invalid("--scaling", text, "population, data or activations")),
+        }
+    }
+}
+
 /// What `bench --scaling` varies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScalingMode {
