@@ -67,6 +67,23 @@ const H: f64 = 1e-5;
 const FD_TOLERANCE: f64 = 1e-8;
 
 fn reference_matches_finite_differences(activation: Activation, n: Option<usize>) {
+    reference_matches_finite_differences_within(activation, n, FD_TOLERANCE);
+}
+
+/// The quadrature kernels (tanh, sigmoid, softplus) are within delta = 1e-12 of K per pair
+/// (`PairKernel`'s default tolerance), and the rule's spacing may switch between the two
+/// evaluations of a difference; the risk
+/// R = 1/2 [sum_ii' a*a* K / k^2 - 2 sum_ji a a* K / (m k) + sum_jl a a K / m^2] (+ noise)
+/// then carries an error of at most about 1/2 (1 + 2 mean|a| + mean|a|^2) delta <= 3 delta for
+/// a ~ N(0, 1), so a central difference can be off by 2 * 3 delta / (2 H) = 3e-7: the
+/// tolerance is 3x that.
+const FD_TOLERANCE_QUADRATURE: f64 = 1e-6;
+
+fn reference_matches_finite_differences_within(
+    activation: Activation,
+    n: Option<usize>,
+    tolerance: f64,
+) {
     let setup = setup(activation, 6, n);
     let theta = setup.particles.matrix().clone();
     let (m, width) = theta.shape();
@@ -82,7 +99,7 @@ fn reference_matches_finite_differences(activation: Activation, n: Option<usize>
                 (reference(&setup, &plus, &[]).0 - reference(&setup, &minus, &[]).0) / (2.0 * H);
             let got = gradient[(j, c)];
             assert!(
-                (got - difference).abs() <= FD_TOLERANCE * (1.0 + difference.abs()),
+                (got - difference).abs() <= tolerance * (1.0 + difference.abs()),
                 "{activation} {n:?}: row {j} column {c}: reference {got}, finite differences \
                  {difference}"
             );
@@ -103,6 +120,34 @@ fn population_reference_gradient_matches_finite_differences_erf() {
 #[test]
 fn data_reference_gradient_matches_finite_differences_relu() {
     reference_matches_finite_differences(Activation::Relu, Some(40));
+}
+
+#[test]
+fn population_reference_gradient_matches_finite_differences_linear_and_quadratic() {
+    for activation in [Activation::Linear, Activation::Quadratic] {
+        reference_matches_finite_differences(activation, None);
+    }
+}
+
+#[test]
+fn population_reference_gradient_matches_finite_differences_tanh() {
+    // The reference of `bench --activation tanh`: pair by pair with the quadrature kernel.
+    reference_matches_finite_differences_within(Activation::Tanh, None, FD_TOLERANCE_QUADRATURE);
+}
+
+#[test]
+fn data_reference_gradient_matches_finite_differences_for_the_smooth_activations() {
+    // Data mode evaluates sigma and sigma' exactly: the default tolerance.
+    for activation in [
+        Activation::Erf,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Softplus,
+        Activation::Linear,
+        Activation::Quadratic,
+    ] {
+        reference_matches_finite_differences(activation, Some(40));
+    }
 }
 
 /// The optimised risk and gradient ([`RiskMode::evaluate`]) against the reference: the risk to

@@ -410,7 +410,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_activation_has_one_point_and_numerical_kernels_a_quarter_width() {
+    fn every_activation_has_one_point_and_numerical_kernels_a_sixteenth_of_the_width() {
         let points = activation_points(false, None).unwrap();
         assert_eq!(points.len(), 7);
         for (case, activation) in points.iter().zip(Activation::ALL) {

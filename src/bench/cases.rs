@@ -1,9 +1,10 @@
 //! `meanfield bench`: one step (drift evaluation + Euler update) of the four standard cases of
 //! `benches/peers/README.md`, timed like the NumPy / JAX / PyTorch peers of `peer_step.py`:
-//! relu (another activation with `bench --activation`: [`BenchCase::with_activation`]), alpha = 1, dt = 0.01, a teacher of k = 4 orthonormal neurons with a*_i = 1,
-//! particles a ~ N(0, 1), w ~ N(0, I/d), seed 0; every timed step starts from the same state
-//! (on a GPU, which holds the particles between steps as the peers' tensors stay there, a
-//! step is the difference of two runs from that state: [`HELD_STEPS`]).
+//! relu (another activation, for student and teacher alike, with `bench --activation`:
+//! [`BenchCase::with_activation`]), alpha = 1, dt = 0.01, a teacher of k = 4 orthonormal neurons
+//! with a*_i = 1, particles a ~ N(0, 1), w ~ N(0, I/d), seed 0; every timed step starts from the
+//! same state (on a GPU, which holds the particles between steps as the peers' tensors stay
+//! there, a step is the difference of two runs from that state: [`HELD_STEPS`]).
 //!
 //! Before timing, the optimised gradient of the case is compared with the plain reference of
 //! [`super::reference`] on [`check_rows`] rows ([`self_check`]); a deviation beyond

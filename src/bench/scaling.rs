@@ -1,6 +1,7 @@
-//! `meanfield bench --scaling population|data`: the time of one step against the width m
-//! (population mode, O(m^2 d) per step: docs/math.md section 3) or against the number of samples n
-//! (data mode, O(n m d): section 4), with the peak resident memory of each point.
+//! `meanfield bench --scaling population|data` (`--scaling activations`: [`super::activations`]):
+//! the time of one step against the width m (population mode, O(m^2 d) per step: docs/math.md
+//! section 3) or against the number of samples n (data mode, O(n m d): section 4), with the peak
+//! resident memory of each point.
 //!
 //! Each point is one [`bench_size`](super::bench_size) run (self-check, warm-up, up to
 //! [`POINT_REPETITIONS`] timed steps, fewer once they add up to [`POINT_BUDGET`]); the command

@@ -1,6 +1,7 @@
-//! `meanfield bench`: validates [`BenchArgs`] into a [`BenchRequest`] (the backend, and the
-//! standard cases, one point of a scaling ladder, or the ladder itself) and times it. A ladder
-//! runs each point in a child process of this binary so that its peak memory is its own.
+//! `meanfield bench`: validates [`BenchArgs`] into a [`BenchRequest`] (the backend, the
+//! activation, and the standard cases, one point of a scaling ladder, the ladder itself, or the
+//! seven activations of `--scaling activations`) and times it. A ladder runs each point in a
+//! child process of this binary so that its peak memory is its own.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
