@@ -297,7 +297,7 @@ pub(super) struct BenchArgs {
     pub activation: Option<String>,
     /// population | data | activations: time one step against m (population) or n (data),
     /// or the time per pair of each of the seven activations in population mode (m = 1024,
-    /// d = 32; m / 4 for the activations whose kernel is numerical).
+    /// d = 32; m = 64 for tanh, sigmoid and softplus, whose kernel is numerical).
     #[arg(long, value_name = "MODE", conflicts_with_all = ["json", "size"])]
     pub scaling: Option<String>,
     /// Output directory of --scaling (default plots/performance).
