@@ -194,6 +194,10 @@ pub(crate) fn gallery(
 /// returns their records (the JSON lines of `bench --json`) as a JSON array.
 #[pyfunction]
 #[pyo3(signature = (cases, *, reps = 5, quick = false, activation = "relu", device = "cpu", precision = "f64", threads = None))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the keyword arguments of meanfield.bench"
+)]
 pub(crate) fn bench(
     py: Python<'_>,
     cases: Vec<String>,
