@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::Command;
 
 use meanfield::Error;
+use meanfield::bench::activations::activation_width;
 use meanfield::bench::reference::{
     data_gradient_rows, data_risk, population_gradient_rows, population_risk,
 };
@@ -66,6 +67,23 @@ const H: f64 = 1e-5;
 const FD_TOLERANCE: f64 = 1e-8;
 
 fn reference_matches_finite_differences(activation: Activation, n: Option<usize>) {
+    reference_matches_finite_differences_within(activation, n, FD_TOLERANCE);
+}
+
+/// The quadrature kernels (tanh, sigmoid, softplus) are within delta = 1e-12 of K per pair
+/// (`PairKernel`'s default tolerance), and the rule's spacing may switch between the two
+/// evaluations of a difference; the risk
+/// R = 1/2 [sum_ii' a*a* K / k^2 - 2 sum_ji a a* K / (m k) + sum_jl a a K / m^2] (+ noise)
+/// then carries an error of at most about 1/2 (1 + 2 mean|a| + mean|a|^2) delta <= 3 delta for
+/// a ~ N(0, 1), so a central difference can be off by 2 * 3 delta / (2 H) = 3e-7: the
+/// tolerance is 3x that.
+const FD_TOLERANCE_QUADRATURE: f64 = 1e-6;
+
+fn reference_matches_finite_differences_within(
+    activation: Activation,
+    n: Option<usize>,
+    tolerance: f64,
+) {
     let setup = setup(activation, 6, n);
     let theta = setup.particles.matrix().clone();
     let (m, width) = theta.shape();
@@ -81,7 +99,7 @@ fn reference_matches_finite_differences(activation: Activation, n: Option<usize>
                 (reference(&setup, &plus, &[]).0 - reference(&setup, &minus, &[]).0) / (2.0 * H);
             let got = gradient[(j, c)];
             assert!(
-                (got - difference).abs() <= FD_TOLERANCE * (1.0 + difference.abs()),
+                (got - difference).abs() <= tolerance * (1.0 + difference.abs()),
                 "{activation} {n:?}: row {j} column {c}: reference {got}, finite differences \
                  {difference}"
             );
@@ -102,6 +120,34 @@ fn population_reference_gradient_matches_finite_differences_erf() {
 #[test]
 fn data_reference_gradient_matches_finite_differences_relu() {
     reference_matches_finite_differences(Activation::Relu, Some(40));
+}
+
+#[test]
+fn population_reference_gradient_matches_finite_differences_linear_and_quadratic() {
+    for activation in [Activation::Linear, Activation::Quadratic] {
+        reference_matches_finite_differences(activation, None);
+    }
+}
+
+#[test]
+fn population_reference_gradient_matches_finite_differences_tanh() {
+    // The reference of `bench --activation tanh`: pair by pair with the quadrature kernel.
+    reference_matches_finite_differences_within(Activation::Tanh, None, FD_TOLERANCE_QUADRATURE);
+}
+
+#[test]
+fn data_reference_gradient_matches_finite_differences_for_the_smooth_activations() {
+    // Data mode evaluates sigma and sigma' exactly: the default tolerance.
+    for activation in [
+        Activation::Erf,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Softplus,
+        Activation::Linear,
+        Activation::Quadratic,
+    ] {
+        reference_matches_finite_differences(activation, Some(40));
+    }
 }
 
 /// The optimised risk and gradient ([`RiskMode::evaluate`]) against the reference: the risk to
@@ -221,6 +267,7 @@ fn record(m: usize, seconds: f64) -> BenchRecord {
         d: 32,
         m,
         k: 4,
+        activation: Activation::Relu,
         s_per_step_median: seconds,
         s_per_step_min: seconds,
         s_per_step_max: seconds,
@@ -407,5 +454,166 @@ fn scaling_rejects_an_unknown_mode() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("population or data"), "{stderr}");
+    assert!(
+        stderr.contains("population, data or activations"),
+        "{stderr}"
+    );
+}
+
+/// Runs `meanfield bench ARGS --json --reps 1` and returns its one JSON record, after checking
+/// that the self-check passed within its tolerance.
+fn bench_record(args: &[&str]) -> serde_json::Value {
+    let output = Command::new(BIN)
+        .args(["bench", "--json", "--reps", "1"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: {stdout}");
+    let record: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    let error = record["check_max_rel_error"].as_f64().unwrap();
+    assert!((0.0..=CHECK_TOLERANCE).contains(&error), "{record}");
+    record
+}
+
+#[test]
+fn the_json_line_names_relu_by_default() {
+    let record = bench_record(&["--size", "m=64,d=8"]);
+    assert_eq!(record["activation"], "relu", "{record}");
+    assert_eq!(record["mode"], "population", "{record}");
+}
+
+#[test]
+fn a_tanh_population_point_passes_its_self_check_and_names_tanh() {
+    // The numerical (quadrature) kernel costs up to hundreds of microseconds per pair: a
+    // small width, still above the 64 checked rows so that the checked rows are a subset.
+    let record = bench_record(&["--size", "m=70,d=8", "--activation", "tanh"]);
+    assert_eq!(record["activation"], "tanh", "{record}");
+    assert_eq!(record["m"], 70, "{record}");
+}
+
+#[test]
+fn every_activation_passes_the_data_mode_self_check() {
+    // Data mode evaluates sigma and sigma' elementwise: the optimised passes against the
+    // reference's `Activation::value` and `derivative` for each of the seven.
+    for activation in Activation::ALL {
+        let record = bench_record(&[
+            "--size",
+            "m=100,n=300,d=8",
+            "--activation",
+            activation.name(),
+        ]);
+        assert_eq!(record["activation"], activation.name(), "{record}");
+        assert_eq!(record["mode"], "data", "{record}");
+    }
+}
+
+#[test]
+fn an_unknown_activation_is_bad_input_naming_the_allowed_ones() {
+    let output = Command::new(BIN)
+        .args(["bench", "--case", "pop1", "--activation", "gelu"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for part in [
+        "gelu",
+        "relu, erf, tanh, sigmoid, softplus, linear, quadratic",
+    ] {
+        assert!(stderr.contains(part), "{stderr}");
+    }
+}
+
+#[test]
+fn a_record_without_an_activation_reads_as_relu() {
+    let mut value = serde_json::to_value(record(1000, 0.5)).unwrap();
+    value.as_object_mut().unwrap().remove("activation");
+    let read: BenchRecord = serde_json::from_value(value).unwrap();
+    assert_eq!(read.activation, Activation::Relu);
+}
+
+#[test]
+fn activation_scaling_writes_seven_rows_and_its_figure() {
+    let out = common::scratch_directory("bench", "scaling-activations");
+    let output = Command::new(BIN)
+        .env("CI", "1")
+        .args([
+            "bench",
+            "--scaling",
+            "activations",
+            "--quick",
+            "--reps",
+            "2",
+        ])
+        .args(["--max-m", "32", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(out.join("scaling_activations.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    let names: Vec<&str> = rows.iter().map(|row| row[column("activation")]).collect();
+    let expected: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+    assert_eq!(names, expected);
+    let number = |row: &[&str], name: &str| -> f64 { row[column(name)].parse().unwrap() };
+    for (row, activation) in rows.iter().zip(Activation::ALL) {
+        let m = number(row, "m");
+        // --quick: 256 (16 for a numerical kernel), at most --max-m 32.
+        let width = activation_width(activation, true, Some(32));
+        assert!(width == 16 || width == 32, "{activation}: {width}");
+        assert_eq!((m, number(row, "d")), (width as f64, 32.0), "{row:?}");
+        for (seconds, nanoseconds) in [
+            ("s_per_step_median", "ns_per_pair_median"),
+            ("s_per_step_min", "ns_per_pair_min"),
+            ("s_per_step_max", "ns_per_pair_max"),
+        ] {
+            let (s, ns) = (number(row, seconds), number(row, nanoseconds));
+            assert!(s > 0.0 && s.is_finite(), "{row:?}");
+            // ns per pair = 1e9 s / m^2, to the rounding of two operations.
+            assert!(
+                (ns - 1e9 * s / (m * m)).abs() <= 4.0 * f64::EPSILON * ns,
+                "{row:?}"
+            );
+        }
+        let (min, median, max) = (
+            number(row, "s_per_step_min"),
+            number(row, "s_per_step_median"),
+            number(row, "s_per_step_max"),
+        );
+        assert!(min <= median && median <= max, "{row:?}");
+        assert!((1.0..=2.0).contains(&number(row, "reps")), "{row:?}");
+        let error = number(row, "check_max_rel_error");
+        assert!((0.0..=CHECK_TOLERANCE).contains(&error), "{row:?}");
+    }
+    check_figure(&out, "scaling_activations");
+    assert_eq!(
+        common::file_names(&out),
+        [
+            "scaling_activations.csv",
+            "scaling_activations.png",
+            "scaling_activations.svg"
+        ]
+    );
+}
+
+#[test]
+fn activation_is_refused_beside_scaling() {
+    let output = Command::new(BIN)
+        .args(["bench", "--scaling", "population", "--activation", "tanh"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
 }

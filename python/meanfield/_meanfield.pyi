@@ -82,6 +82,7 @@ def bench(
     *,
     reps: int = 5,
     quick: bool = False,
+    activation: str = "relu",
     device: str = "cpu",
     precision: str = "f64",
     threads: Optional[int] = None,

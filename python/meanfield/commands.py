@@ -201,17 +201,26 @@ def bench(
     *,
     reps: int = 5,
     quick: bool = False,
+    activation: str = "relu",
     device: str = "cpu",
     precision: str = "f64",
     threads: Optional[int] = None,
 ) -> List[Dict[str, Any]]:
     """Times the benchmark cases (``meanfield bench --json``: data1, data2, pop1, pop2, or
     ``"all"``) after their gradient self-check; returns one record per case (seconds per
-    step, GFLOP/s, the fraction of the GEMM rate, threads)."""
+    step, GFLOP/s, the fraction of the GEMM rate, threads, activation). ``activation`` is
+    ``--activation``: the student's and teacher's (tanh, sigmoid and softplus use a numerical
+    kernel in population mode: use ``quick=True``)."""
     names = [cases] if isinstance(cases, str) else list(cases)
     records: List[Dict[str, Any]] = json.loads(
         _meanfield.bench(
-            names, reps=reps, quick=quick, device=device, precision=precision, threads=threads
+            names,
+            reps=reps,
+            quick=quick,
+            activation=activation,
+            device=device,
+            precision=precision,
+            threads=threads,
         )
     )
     return records

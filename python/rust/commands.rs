@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use meanfield::Error;
-use meanfield::bench::{Backend, BenchCase, CASES, bench_case_on};
+use meanfield::bench::{Backend, BenchCase, CASES, bench_case_on, parse_activation};
 use meanfield::device::{Device, Precision, check_precision};
 use meanfield::gallery::{GalleryOptions, GalleryProgress, run_gallery};
 use meanfield::limit::{LimitOptions, Resolution, solve_limit};
@@ -189,15 +189,21 @@ pub(crate) fn gallery(
     })
 }
 
-/// Times the named benchmark cases (`meanfield bench --case ...`; `all`: every case) and
+/// Times the named benchmark cases (`meanfield bench --case ... --activation ...`; `all`:
+/// every case) and
 /// returns their records (the JSON lines of `bench --json`) as a JSON array.
 #[pyfunction]
-#[pyo3(signature = (cases, *, reps = 5, quick = false, device = "cpu", precision = "f64", threads = None))]
+#[pyo3(signature = (cases, *, reps = 5, quick = false, activation = "relu", device = "cpu", precision = "f64", threads = None))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the keyword arguments of meanfield.bench"
+)]
 pub(crate) fn bench(
     py: Python<'_>,
     cases: Vec<String>,
     reps: usize,
     quick: bool,
+    activation: &str,
     device: &str,
     precision: &str,
     threads: Option<usize>,
@@ -212,6 +218,7 @@ pub(crate) fn bench(
             Ok(backend)
         })()
         .map_err(|e| to_py(py, e))?;
+        let activation = parse_activation(activation).map_err(|e| to_py(py, e))?;
         let selected: Vec<BenchCase> = if cases.iter().any(|c| c == "all") {
             CASES.to_vec()
         } else {
@@ -221,6 +228,10 @@ pub(crate) fn bench(
                 .collect::<Result<_, Error>>()
                 .map_err(|e| to_py(py, e))?
         };
+        let selected: Vec<BenchCase> = selected
+            .into_iter()
+            .map(|case| case.with_activation(activation))
+            .collect();
         let done = supervised(py, threads, None, |control| {
             let mut records = Vec::new();
             for case in selected {

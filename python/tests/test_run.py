@@ -122,5 +122,10 @@ def test_bench_returns_the_json_records():
     records = meanfield.bench("pop1", reps=1, quick=True)
     assert len(records) == 1 and records[0]["case"] == "pop1"
     assert records[0]["s_per_step_median"] > 0 and records[0]["threads"] >= 1
+    assert records[0]["activation"] == "relu"
+    (tanh,) = meanfield.bench("pop1", reps=1, quick=True, activation="tanh")
+    assert tanh["activation"] == "tanh" and tanh["m"] == 64
+    with pytest.raises(ValueError, match="gelu"):
+        meanfield.bench("pop1", activation="gelu")
     with pytest.raises(ValueError, match="nope"):
         meanfield.bench("nope", reps=1, quick=True)

@@ -1,9 +1,10 @@
 //! `meanfield bench`: one step (drift evaluation + Euler update) of the four standard cases of
 //! `benches/peers/README.md`, timed like the NumPy / JAX / PyTorch peers of `peer_step.py`:
-//! relu, alpha = 1, dt = 0.01, a teacher of k = 4 orthonormal neurons with a*_i = 1,
-//! particles a ~ N(0, 1), w ~ N(0, I/d), seed 0; every timed step starts from the same state
-//! (on a GPU, which holds the particles between steps as the peers' tensors stay there, a
-//! step is the difference of two runs from that state: [`HELD_STEPS`]).
+//! relu (another activation, for student and teacher alike, with `bench --activation`:
+//! [`BenchCase::with_activation`]), alpha = 1, dt = 0.01, a teacher of k = 4 orthonormal neurons
+//! with a*_i = 1, particles a ~ N(0, 1), w ~ N(0, I/d), seed 0; every timed step starts from the
+//! same state (on a GPU, which holds the particles between steps as the peers' tensors stay
+//! there, a step is the difference of two runs from that state: [`HELD_STEPS`]).
 //!
 //! Before timing, the optimised gradient of the case is compared with the plain reference of
 //! [`super::reference`] on [`check_rows`] rows ([`self_check`]); a deviation beyond
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
+use super::activations::KernelPath;
 use super::reference::{
     CHECK_TOLERANCE, check_rows, compare_rows, data_gradient_rows, population_gradient_rows,
 };
@@ -40,6 +42,9 @@ pub struct BenchCase {
     pub d: usize,
     /// Width.
     pub m: usize,
+    /// The activation of the student and the teacher (relu in the standard cases;
+    /// `bench --activation`).
+    pub activation: Activation,
 }
 
 /// The four standard cases.
@@ -49,26 +54,34 @@ pub const CASES: [BenchCase; 4] = [
         n: Some(4096),
         d: 32,
         m: 4096,
+        activation: Activation::Relu,
     },
     BenchCase {
         name: "data2",
         n: Some(1024),
         d: 100,
         m: 16384,
+        activation: Activation::Relu,
     },
     BenchCase {
         name: "pop1",
         n: None,
         d: 32,
         m: 4096,
+        activation: Activation::Relu,
     },
     BenchCase {
         name: "pop2",
         n: None,
         d: 32,
         m: 16384,
+        activation: Activation::Relu,
     },
 ];
+
+/// The largest width of a `--quick` population case whose activation has a numerical kernel:
+/// about 3 s per step at the quadrature's cost of 2026-12.
+pub const QUICK_NUMERICAL_M: usize = 64;
 
 /// Teacher neurons in every case.
 pub const TEACHER_K: usize = 4;
@@ -83,14 +96,28 @@ impl BenchCase {
     }
 
     /// A case of other sizes, named `custom`: data mode with `n` samples, population mode
-    /// without.
+    /// without; relu (another activation with [`BenchCase::with_activation`]).
     pub fn custom(n: Option<usize>, d: usize, m: usize) -> Self {
         Self {
             name: "custom",
             n,
             d,
             m,
+            activation: Activation::Relu,
         }
+    }
+
+    /// The same case with another activation (`bench --activation`).
+    ///
+    /// ```
+    /// # use meanfield::bench::BenchCase;
+    /// # use meanfield::math::Activation;
+    /// let case = BenchCase::named("pop1")?.with_activation(Activation::Tanh);
+    /// assert_eq!((case.name, case.m, case.activation), ("pop1", 4096, Activation::Tanh));
+    /// # Ok::<(), meanfield::Error>(())
+    /// ```
+    pub fn with_activation(self, activation: Activation) -> Self {
+        Self { activation, ..self }
     }
 
     /// Parses `m=M[,n=N][,d=D]` (any order; d defaults to 32; with n, data mode) into a
@@ -137,11 +164,30 @@ impl BenchCase {
         }
     }
 
-    /// The case with m and n divided by 4 (`--quick`: a smoke run, not a comparison).
+    /// The case with m and n divided by 4 (`--quick`: a smoke run, not a comparison); in
+    /// population mode with an activation whose kernel is numerical (tanh, sigmoid, softplus:
+    /// a quadrature of up to 0.7 ms per pair), m is at most [`QUICK_NUMERICAL_M`] besides.
+    ///
+    /// ```
+    /// # use meanfield::bench::BenchCase;
+    /// # use meanfield::math::Activation;
+    /// let pop1 = BenchCase::named("pop1")?;
+    /// assert_eq!(pop1.quick().m, 1024);
+    /// assert_eq!(pop1.with_activation(Activation::Tanh).quick().m, 64);
+    /// let data1 = BenchCase::named("data1")?.with_activation(Activation::Tanh);
+    /// assert_eq!((data1.quick().m, data1.quick().n), (1024, Some(1024)));
+    /// # Ok::<(), meanfield::Error>(())
+    /// ```
     pub fn quick(self) -> Self {
+        let m = self.m / 4;
+        let numerical = KernelPath::of(self.activation) == KernelPath::Numerical;
         Self {
             n: self.n.map(|n| n / 4),
-            m: self.m / 4,
+            m: if self.n.is_none() && numerical {
+                m.min(QUICK_NUMERICAL_M)
+            } else {
+                m
+            },
             ..self
         }
     }
@@ -234,6 +280,10 @@ pub struct BenchRecord {
     pub m: usize,
     /// Teacher neurons.
     pub k: usize,
+    /// The activation of the student and the teacher (`relu` in the standard cases; absent
+    /// from records written before `bench --activation`, read as relu).
+    #[serde(default = "standard_activation")]
+    pub activation: Activation,
     /// Median seconds per step.
     pub s_per_step_median: f64,
     /// Minimum seconds per step.
@@ -268,6 +318,31 @@ pub struct BenchRecord {
     pub device: Option<String>,
 }
 
+/// The activation of the standard cases, and of records that name none.
+fn standard_activation() -> Activation {
+    Activation::Relu
+}
+
+/// Parses `--activation NAME` (one of [`Activation::ALL`]).
+///
+/// # Errors
+/// [`Error::Invalid`] naming the allowed activations.
+///
+/// ```
+/// # use meanfield::bench::parse_activation;
+/// # use meanfield::math::Activation;
+/// assert_eq!(parse_activation("tanh")?, Activation::Tanh);
+/// let message = parse_activation("gelu").unwrap_err().to_string();
+/// assert!(message.contains("relu, erf, tanh, sigmoid, softplus, linear, quadratic"));
+/// # Ok::<(), meanfield::Error>(())
+/// ```
+pub fn parse_activation(name: &str) -> Result<Activation> {
+    Activation::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+        Error::invalid("--activation", name, format!("one of {}", names.join(", ")))
+    })
+}
+
 /// A benchmark problem: the simulation, the teacher and the initial particles.
 struct Problem {
     simulation: Simulation,
@@ -277,8 +352,7 @@ struct Problem {
 
 /// The problem of `sized` (sizes as they will be timed) on `backend`.
 fn problem(sized: &BenchCase, backend: Backend) -> Result<Problem> {
-    let (m, d) = (sized.m, sized.d);
-    let activation = Activation::Relu;
+    let (m, d, activation) = (sized.m, sized.d, sized.activation);
     let network = Network::new(activation, 1.0)?;
     let particles = Particles::draw(m, d, &InitLaw::standard(d), 0)?;
     let spec = TeacherSpec {
@@ -470,6 +544,7 @@ fn measure(
         d: sized.d,
         m: sized.m,
         k: TEACHER_K,
+        activation: sized.activation,
         s_per_step_median: median,
         s_per_step_min: times[0],
         s_per_step_max: times[times.len() - 1],

@@ -1,6 +1,7 @@
-//! `meanfield bench --scaling population|data`: the time of one step against the width m
-//! (population mode, O(m^2 d) per step: docs/math.md section 3) or against the number of samples n
-//! (data mode, O(n m d): section 4), with the peak resident memory of each point.
+//! `meanfield bench --scaling population|data` (`--scaling activations`: [`super::activations`]):
+//! the time of one step against the width m (population mode, O(m^2 d) per step: docs/math.md
+//! section 3) or against the number of samples n (data mode, O(n m d): section 4), with the peak
+//! resident memory of each point.
 //!
 //! Each point is one [`bench_size`](super::bench_size) run (self-check, warm-up, up to
 //! [`POINT_REPETITIONS`] timed steps, fewer once they add up to [`POINT_BUDGET`]); the command
@@ -57,6 +58,32 @@ pub fn peak_resident_bytes() -> Option<u64> {
     match fields.next() {
         Some("kB") => Some(value * 1024),
         _ => None,
+    }
+}
+
+/// What `bench --scaling` times: a ladder of sizes in one mode, or the seven activations at one
+/// size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScalingKind {
+    /// `population` or `data`: a ladder of sizes ([`ScalingMode`]).
+    Sizes(ScalingMode),
+    /// `activations`: the time per pair of each activation in population mode
+    /// ([`super::activations`]).
+    Activations,
+}
+
+impl ScalingKind {
+    /// Parses `population`, `data` or `activations`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the three.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "activations" => Ok(Self::Activations),
+            _ => ScalingMode::parse(text)
+                .map(Self::Sizes)
+                .map_err(|_| Error::invalid("--scaling", text, "population, data or activations")),
+        }
     }
 }
 

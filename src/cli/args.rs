@@ -290,13 +290,21 @@ pub(super) struct BenchArgs {
     /// --device cuda; the self-check then allows 1e-3 instead of 1e-12).
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     pub precision: String,
-    /// population | data: time one step against m (population) or n (data).
+    /// The activation of the student and the teacher (default relu): relu, erf, tanh,
+    /// sigmoid, softplus, linear or quadratic; with --case or --size (the data cases evaluate
+    /// sigma and sigma' elementwise, population mode the pair kernel K of the activation).
+    #[arg(long, value_name = "NAME", conflicts_with = "scaling")]
+    pub activation: Option<String>,
+    /// population | data | activations: time one step against m (population) or n (data),
+    /// or the time per pair of each of the seven activations in population mode (m = 1024,
+    /// d = 32; m = 64 for tanh, sigmoid and softplus, whose kernel is numerical).
     #[arg(long, value_name = "MODE", conflicts_with_all = ["json", "size"])]
     pub scaling: Option<String>,
     /// Output directory of --scaling (default plots/performance).
     #[arg(long, requires = "scaling")]
     pub out: Option<PathBuf>,
-    /// With --scaling population: leave out widths above M.
+    /// With --scaling population: leave out widths above M; with --scaling activations: time
+    /// each activation at a width of at most M.
     #[arg(long, value_name = "M", requires = "scaling")]
     pub max_m: Option<usize>,
     /// With --scaling data: leave out sample counts above N.

@@ -1,18 +1,21 @@
-//! `meanfield bench`: validates [`BenchArgs`] into a [`BenchRequest`] (the backend, and the
-//! standard cases, one point of a scaling ladder, or the ladder itself) and times it. A ladder
-//! runs each point in a child process of this binary so that its peak memory is its own.
+//! `meanfield bench`: validates [`BenchArgs`] into a [`BenchRequest`] (the backend, the
+//! activation, and the standard cases, one point of a scaling ladder, the ladder itself, or the
+//! seven activations of `--scaling activations`) and times it. A ladder runs each point in a
+//! child process of this binary so that its peak memory is its own.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
+use meanfield::bench::activations::{activation_points, per_pair, write_activation_scaling};
 use meanfield::bench::scaling::{POINT_BUDGET, ScalingFit};
 use meanfield::bench::{
-    Backend, BenchCase, BenchRecord, CASES, Repetitions, ScalingMode, bench_case_on, bench_size_on,
-    write_scaling,
+    Backend, BenchCase, BenchRecord, CASES, Repetitions, ScalingKind, ScalingMode, bench_case_on,
+    bench_size_on, parse_activation, write_scaling,
 };
 use meanfield::device::{Device, Precision, check_precision};
+use meanfield::math::Activation;
 
 use super::args::BenchArgs;
 use super::common::{progress_bar, set_threads};
@@ -40,11 +43,11 @@ enum BenchRequest {
 
 /// `bench --scaling` as requested.
 struct Scaling {
-    mode: ScalingMode,
+    kind: ScalingKind,
     /// Output directory (default plots/performance).
     out: PathBuf,
     quick: bool,
-    /// `--max-m` or `--max-n`, whichever the mode's size is.
+    /// `--max-m` or `--max-n`, whichever the mode's size is (`--max-m` for the activations).
     max_size: Option<usize>,
     reps: usize,
     /// Passed on to each child process.
@@ -56,7 +59,10 @@ struct Scaling {
 pub(super) fn command(args: BenchArgs) -> anyhow::Result<ExitCode> {
     set_threads(args.threads)?;
     match validate(args)? {
-        BenchRequest::Scaling(scaling) => bench_scaling(&scaling),
+        BenchRequest::Scaling(scaling) => match scaling.kind {
+            ScalingKind::Sizes(mode) => bench_scaling(mode, &scaling),
+            ScalingKind::Activations => bench_activations(&scaling),
+        },
         BenchRequest::Point {
             case,
             reps,
@@ -90,14 +96,15 @@ fn validate(args: BenchArgs) -> anyhow::Result<BenchRequest> {
         precision: Precision::parse(&args.precision)?,
     };
     check_precision(backend.device, backend.precision)?;
-    if let Some(mode) = args.scaling {
-        let mode = ScalingMode::parse(&mode)?;
-        let max_size = match mode {
-            ScalingMode::Population => args.max_m,
-            ScalingMode::Data => args.max_n,
+    let activation = parse_activation(args.activation.as_deref().unwrap_or("relu"))?;
+    if let Some(kind) = args.scaling {
+        let kind = ScalingKind::parse(&kind)?;
+        let max_size = match kind {
+            ScalingKind::Sizes(ScalingMode::Population) | ScalingKind::Activations => args.max_m,
+            ScalingKind::Sizes(ScalingMode::Data) => args.max_n,
         };
         return Ok(BenchRequest::Scaling(Scaling {
-            mode,
+            kind,
             out: args
                 .out
                 .unwrap_or_else(|| PathBuf::from("plots/performance")),
@@ -110,7 +117,7 @@ fn validate(args: BenchArgs) -> anyhow::Result<BenchRequest> {
     }
     if let Some(size) = args.size {
         return Ok(BenchRequest::Point {
-            case: BenchCase::parse_size(&size)?,
+            case: BenchCase::parse_size(&size)?.with_activation(activation),
             reps: args.reps,
             backend,
             json: args.json,
@@ -124,6 +131,10 @@ fn validate(args: BenchArgs) -> anyhow::Result<BenchRequest> {
             .map(BenchCase::named)
             .collect::<Result<_, _>>()?
     };
+    let cases = cases
+        .into_iter()
+        .map(|case| case.with_activation(activation))
+        .collect();
     Ok(BenchRequest::Cases {
         cases,
         reps: args.reps,
@@ -148,7 +159,10 @@ fn print_bench_line(record: &BenchRecord) {
     println!(
         "{:6} m = {:6} d = {:3} n = {:>6}: {:.4e} s/step (min {:.4e}), {:.1} GFLOP/s{}, {} threads; \
          gradient within {:.1e} of the reference",
-        record.case,
+        match record.activation {
+            Activation::Relu => record.case.clone(),
+            other => format!("{} {other}", record.case),
+        },
         record.m,
         record.d,
         record.n.map_or("-".to_string(), |n| n.to_string()),
@@ -178,8 +192,7 @@ fn mebibytes(bytes: Option<u64>) -> String {
 /// `bench --scaling`: every size of the ladder timed in a child process of this binary
 /// (`bench --size ... --json`), so that each point's peak resident memory is its own; then the
 /// CSV table and the figures.
-fn bench_scaling(scaling: &Scaling) -> anyhow::Result<ExitCode> {
-    let mode = scaling.mode;
+fn bench_scaling(mode: ScalingMode, scaling: &Scaling) -> anyhow::Result<ExitCode> {
     let ladder = mode.ladder(scaling.quick, scaling.max_size)?;
     let program = std::env::current_exe()
         .context("cannot locate the meanfield binary to run each point in a child process")?;
@@ -229,6 +242,54 @@ fn bench_scaling(scaling: &Scaling) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `bench --scaling activations`: each activation timed in a child process of this binary
+/// (population mode at the width of [`activation_width`]), then the CSV table and the figure.
+fn bench_activations(scaling: &Scaling) -> anyhow::Result<ExitCode> {
+    let points = activation_points(scaling.quick, scaling.max_size)?;
+    let program = std::env::current_exe()
+        .context("cannot locate the meanfield binary to run each point in a child process")?;
+    let bar = progress_bar(
+        points.len() as u64,
+        scaling.quiet,
+        "{elapsed_precise} [{bar:30}] {pos}/{len} activations  {msg}",
+    );
+    let mut records = Vec::with_capacity(points.len());
+    for case in &points {
+        let name = case.activation.name();
+        if let Some(bar) = &bar {
+            bar.set_message(format!("timing {name} at m = {}", case.m));
+        }
+        let mut record = time_in_child(&program, case, scaling.reps, scaling.threads)?;
+        record.quick = scaling.quick;
+        if let Some(bar) = &bar {
+            bar.println(format!(
+                "{name:9} m = {:5}: {:.4e} s/step, {:.3e} ns per pair (min {:.3e}, {} reps), \
+                 gradient within {:.1e} of the reference",
+                record.m,
+                record.s_per_step_median,
+                1e9 * per_pair(&record, record.s_per_step_median),
+                1e9 * per_pair(&record, record.s_per_step_min),
+                record.reps,
+                record.check_max_rel_error
+            ));
+            bar.inc(1);
+        }
+        records.push(record);
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    write_activation_scaling(&records, &scaling.out)?;
+    if !scaling.quiet {
+        eprintln!(
+            "{} activations timed in population mode; written to {}",
+            records.len(),
+            scaling.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The fitted power law in words.
 fn fit_words(mode: ScalingMode, fit: Option<&ScalingFit>) -> String {
     let symbol = mode.size_symbol();
@@ -249,7 +310,7 @@ fn fit_words(mode: ScalingMode, fit: Option<&ScalingFit>) -> String {
     }
 }
 
-/// Runs `program bench --size ... --json --reps N` and reads its JSON line.
+/// Runs `program bench --size ... --activation NAME --json --reps N` and reads its JSON line.
 fn time_in_child(
     program: &Path,
     case: &BenchCase,
@@ -260,6 +321,7 @@ fn time_in_child(
     let mut command = std::process::Command::new(program);
     command.args(["bench", "--size", &spec, "--json", "--quiet", "--reps"]);
     command.arg(reps.to_string());
+    command.args(["--activation", case.activation.name()]);
     if let Some(threads) = threads {
         command.args(["--threads", &threads.to_string()]);
     }

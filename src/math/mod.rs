@@ -11,6 +11,7 @@ pub mod init_rule;
 pub mod kernel;
 pub mod lanes;
 pub mod lanes32;
+pub mod mehler;
 pub mod model;
 pub mod orbit;
 pub mod pair_block;
