@@ -557,14 +557,14 @@ fn a_data_mode_on_cuda_gets_the_gpu_or_a_clear_error_for_every_activation() {
 }
 
 #[test]
-fn float32_on_the_cpu_is_refused_in_the_data_modes_too() {
+fn float32_on_the_cpu_runs_the_data_modes_on_the_host() {
+    // Since issue 27 `precision = "f32"` is a CPU option too (tests/f32.rs checks its
+    // accuracy): a data-mode scenario on the CPU in float32 builds, on the host backend.
     let path = root().join("scenarios/quickstart.toml");
     let overrides = ["risk.mode=online".to_string(), "precision=f32".to_string()];
-    let error = Scenario::load(&path, &overrides).unwrap_err().to_string();
-    assert!(
-        error.contains("precision") && error.contains("\"f64\" with device = \"cpu\""),
-        "{error}"
-    );
+    let scenario = Scenario::load(&path, &overrides).unwrap();
+    let setup = scenario.setup().unwrap();
+    assert!(!setup.simulation.backend().on_gpu());
 }
 
 // ---------------------------------------------------------------------------------------
