@@ -63,17 +63,53 @@ pub(crate) fn tournament(tiles: usize) -> Vec<Vec<(usize, usize)>> {
         .collect()
 }
 
-/// Sums of one tile: its rows of the pair interaction.
+/// Sums of one tile: its rows of the pair interaction (float64 also for the float32 pass of
+/// `task::population32`).
 #[derive(Debug, Default)]
-struct Tile {
-    first: usize,
-    len: usize,
+pub(crate) struct Tile {
+    pub(crate) first: usize,
+    pub(crate) len: usize,
     /// sum_l a_l K(w_j, w_l).
-    value: Vec<f64>,
+    pub(crate) value: Vec<f64>,
     /// sum_l a_l cross(j, l) (`PairKernel::cross_scale` turns it into the coef_u sum).
-    cross: Vec<f64>,
+    pub(crate) cross: Vec<f64>,
     /// sum_l a_l coef_v(w_j, w_l) w_l, len x d column-major.
-    direction: Vec<f64>,
+    pub(crate) direction: Vec<f64>,
+}
+
+/// Makes `tiles` the tiles of m particles in d dimensions (rows of [`tile_height`]) and
+/// `rounds` their tournament, unless they already are.
+pub(crate) fn fit_tiles(
+    tiles: &mut Vec<Mutex<Tile>>,
+    rounds: &mut Vec<Vec<(usize, usize)>>,
+    m: usize,
+    d: usize,
+) {
+    let h = tile_height(m);
+    let count = m.div_ceil(h);
+    let sized = tiles.len() == count
+        && tiles.iter().enumerate().all(|(t, tile)| {
+            tile.lock()
+                .is_ok_and(|tile| tile.first == t * h && tile.direction.len() == tile.len * d)
+        })
+        && tiles
+            .last()
+            .is_none_or(|last| last.lock().is_ok_and(|last| last.first + last.len == m));
+    if !sized {
+        *tiles = (0..count)
+            .map(|t| {
+                let len = h.min(m - t * h);
+                Mutex::new(Tile {
+                    first: t * h,
+                    len,
+                    value: vec![0.0; len],
+                    cross: vec![0.0; len],
+                    direction: vec![0.0; len * d],
+                })
+            })
+            .collect();
+        *rounds = tournament(count);
+    }
 }
 
 /// A pool of scratch buffers reused across steps: a tile takes one and gives it back, so after
@@ -316,32 +352,7 @@ impl PopulationRisk {
     }
 
     fn resize(&mut self, m: usize, d: usize) {
-        let h = tile_height(m);
-        let count = m.div_ceil(h);
-        let sized = self.tiles.len() == count
-            && self.tiles.iter().enumerate().all(|(t, tile)| {
-                tile.lock()
-                    .is_ok_and(|tile| tile.first == t * h && tile.direction.len() == tile.len * d)
-            })
-            && self
-                .tiles
-                .last()
-                .is_none_or(|last| last.lock().is_ok_and(|last| last.first + last.len == m));
-        if !sized {
-            self.tiles = (0..count)
-                .map(|t| {
-                    let len = h.min(m - t * h);
-                    Mutex::new(Tile {
-                        first: t * h,
-                        len,
-                        value: vec![0.0; len],
-                        cross: vec![0.0; len],
-                        direction: vec![0.0; len * d],
-                    })
-                })
-                .collect();
-            self.rounds = tournament(count);
-        }
+        fit_tiles(&mut self.tiles, &mut self.rounds, m, d);
         self.scaled_w.resize(m * d, 0.0);
         self.sq_norms.resize(m, 0.0);
         self.pair_sum.resize(m, 0.0);

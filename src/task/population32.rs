@@ -24,21 +24,8 @@ use crate::error::Result;
 use crate::math::lanes32::{Side32, Sums64, pair_block};
 use crate::math::reduce::ordered_sum;
 use crate::math::{Activation, PairKernel};
-use crate::task::population::{tile_height, tournament};
+use crate::task::population::{Tile, fit_tiles, tile_height};
 use crate::task::{PairSums, PairSumsOut};
-
-/// The float64 sums of one tile.
-#[derive(Debug, Default)]
-struct Tile {
-    first: usize,
-    len: usize,
-    /// sum_l a_l K(w_j, w_l).
-    value: Vec<f64>,
-    /// sum_l a_l cross(j, l).
-    cross: Vec<f64>,
-    /// sum_l a_l coef_v(w_j, w_l) w_l, len x d column-major.
-    direction: Vec<f64>,
-}
 
 fn lock(tile: &Mutex<Tile>) -> MutexGuard<'_, Tile> {
     tile.lock().unwrap_or_else(PoisonError::into_inner)
@@ -99,30 +86,7 @@ impl PairSums32 {
                     *o = av * wv;
                 }
             });
-        let h = tile_height(m);
-        let count = m.div_ceil(h);
-        let sized = self.tiles.len() == count
-            && self.tiles.iter().enumerate().all(|(t, tile)| {
-                let tile = lock(tile);
-                tile.first == t * h
-                    && tile.len == h.min(m - t * h)
-                    && tile.direction.len() == tile.len * d
-            });
-        if !sized {
-            self.tiles = (0..count)
-                .map(|t| {
-                    let len = h.min(m - t * h);
-                    Mutex::new(Tile {
-                        first: t * h,
-                        len,
-                        value: vec![0.0; len],
-                        cross: vec![0.0; len],
-                        direction: vec![0.0; len * d],
-                    })
-                })
-                .collect();
-            self.rounds = tournament(count);
-        }
+        fit_tiles(&mut self.tiles, &mut self.rounds, m, d);
     }
 
     /// One block J x L (J = L: a diagonal tile, whose self pairs take |w_j|^2 exactly): the
