@@ -3,15 +3,15 @@
 //! k = 4, the setting of the standard cases). What differs between them is how the pair kernel
 //! K(u, v) = E[sigma(u.x) sigma(v.x)] and grad_1 K of docs/math.md section 3 are evaluated
 //! ([`KernelPath`]): closed forms (relu, erf), the exact low-rank sums of linear and quadratic
-//! (no pair loop: O(m d^2) per step, so their time per pair falls as 1/m), or a numerical rule
-//! (tanh, sigmoid, softplus; a quadrature of hundreds of microseconds per pair in 2026-12).
+//! (no pair loop: O(m d^2) per step, so their time per pair falls as 1/m), or the Mehler
+//! expansion of `math::expansion` (tanh, sigmoid, softplus; the quadrature for the pairs it
+//! cannot certify).
 //!
 //! Each point is one [`bench_size`](super::bench_size) run (self-check against the plain
 //! reference, warm-up, timed steps) in a child process of its own, as in
-//! [`scaling`](super::scaling). Time per pair is the quantity compared, so the width may
-//! differ between activations: [`activation_width`] gives the activations with a numerical
-//! kernel a sixteenth of the width (m = 64), which keeps such a point to about 20 s at the
-//! quadrature's cost while the m^2 / 2 pair evaluations still dwarf the O(m d) work of a step.
+//! [`scaling`](super::scaling). Time per pair is the quantity compared; every activation is
+//! timed at the same width ([`activation_width`]; until the expansion, the quadrature
+//! activations ran at a sixteenth of it).
 //! The files:
 //!
 //! - `scaling_activations.csv`: one row per activation (name, kernel path, m, d, k, seconds per
@@ -45,12 +45,6 @@ pub const ACTIVATION_M: usize = 1024;
 /// Width of the closed-form and low-rank points with `--quick`.
 pub const QUICK_ACTIVATION_M: usize = 256;
 
-/// The width of an activation with a numerical kernel is the others' divided by this: the
-/// quadrature of 2026-12 costs 0.2 to 0.7 ms per ordered pair on 2 threads (tanh at m = 128:
-/// 11 s per step), so m = 64 keeps a step to about 3 s and a point (self-check and up to
-/// five steps within [`POINT_BUDGET`](super::scaling::POINT_BUDGET)) to about 20 s.
-pub const NUMERICAL_WIDTH_DIVISOR: usize = 16;
-
 /// How the population risk evaluates the pair terms of an activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KernelPath {
@@ -59,8 +53,9 @@ pub enum KernelPath {
     /// Linear and quadratic: K is a polynomial in u.v, so the sums over pairs reduce to O(m d^2)
     /// moments; there is no pair loop.
     LowRank,
-    /// A numerical rule for K and grad_1 K, pair by pair (tanh, sigmoid, softplus).
-    Numerical,
+    /// The Mehler expansion of K and grad_1 K, pair by pair, with the quadrature for the pairs
+    /// it cannot certify (tanh, sigmoid, softplus).
+    Expansion,
 }
 
 impl KernelPath {
@@ -69,16 +64,16 @@ impl KernelPath {
         match activation {
             Activation::Linear | Activation::Quadratic => Self::LowRank,
             _ if PairKernel::new(activation).is_closed_form() => Self::ClosedForm,
-            _ => Self::Numerical,
+            _ => Self::Expansion,
         }
     }
 
-    /// `closed form`, `low rank` or `numerical`, as in the CSV and the legend.
+    /// `closed form`, `low rank` or `expansion`, as in the CSV and the legend.
     pub fn name(self) -> &'static str {
         match self {
             Self::ClosedForm => "closed form",
             Self::LowRank => "low rank",
-            Self::Numerical => "numerical",
+            Self::Expansion => "expansion",
         }
     }
 
@@ -87,33 +82,29 @@ impl KernelPath {
         match self {
             Self::ClosedForm => PALETTE[0],
             Self::LowRank => PALETTE[2],
-            Self::Numerical => PALETTE[1],
+            Self::Expansion => PALETTE[1],
         }
     }
 }
 
 /// The width at which `activation` is timed: [`ACTIVATION_M`] ([`QUICK_ACTIVATION_M`] with
-/// `quick`), divided by [`NUMERICAL_WIDTH_DIVISOR`] for a [`KernelPath::Numerical`] kernel,
-/// then at most `max_m`.
+/// `quick`), then at most `max_m`; the same for every activation since the smooth ones run the
+/// Mehler expansion (`math::expansion`).
 ///
 /// ```
 /// # use meanfield::bench::activations::activation_width;
 /// # use meanfield::math::Activation;
 /// assert_eq!(activation_width(Activation::Relu, false, None), 1024);
-/// assert_eq!(activation_width(Activation::Tanh, false, None), 64);
+/// assert_eq!(activation_width(Activation::Tanh, false, None), 1024);
 /// assert_eq!(activation_width(Activation::Linear, false, Some(100)), 100);
 /// ```
-pub fn activation_width(activation: Activation, quick: bool, max_m: Option<usize>) -> usize {
+pub fn activation_width(_activation: Activation, quick: bool, max_m: Option<usize>) -> usize {
     let base = if quick {
         QUICK_ACTIVATION_M
     } else {
         ACTIVATION_M
     };
-    let width = match KernelPath::of(activation) {
-        KernelPath::Numerical => base / NUMERICAL_WIDTH_DIVISOR,
-        KernelPath::ClosedForm | KernelPath::LowRank => base,
-    };
-    width.min(max_m.unwrap_or(usize::MAX))
+    base.min(max_m.unwrap_or(usize::MAX))
 }
 
 /// The seven points of `bench --scaling activations`, in the order of [`Activation::ALL`]:
@@ -410,17 +401,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_activation_has_one_point_and_numerical_kernels_a_sixteenth_of_the_width() {
+    fn every_activation_has_one_point_at_the_same_width() {
         let points = activation_points(false, None).unwrap();
         assert_eq!(points.len(), 7);
         for (case, activation) in points.iter().zip(Activation::ALL) {
             assert_eq!(case.activation, activation);
             assert_eq!((case.n, case.d), (None, 32));
-            let expected = match KernelPath::of(activation) {
-                KernelPath::Numerical => 64,
-                KernelPath::ClosedForm | KernelPath::LowRank => 1024,
-            };
-            assert_eq!(case.m, expected, "{activation}");
+            assert_eq!(case.m, 1024, "{activation}");
         }
         let quick = activation_points(true, Some(100)).unwrap();
         assert!(quick.iter().all(|case| case.m <= 100 && case.m >= 16));

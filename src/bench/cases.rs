@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
-use super::activations::KernelPath;
 use super::reference::{
     CHECK_TOLERANCE, check_rows, compare_rows, data_gradient_rows, population_gradient_rows,
 };
@@ -24,6 +23,7 @@ use super::scaling::peak_resident_bytes;
 use crate::device::{Device, Precision};
 use crate::dynamics::{Control, Dynamics, Integrator, Observation, Observer, Schedule, Simulation};
 use crate::error::{Error, Result};
+use crate::math::expansion::{Expansion, TOLERANCE as EXPANSION_TOLERANCE};
 use crate::math::{Activation, InitLaw, Network, Particles};
 use crate::random::Purpose;
 use crate::task::{
@@ -78,10 +78,6 @@ pub const CASES: [BenchCase; 4] = [
         activation: Activation::Relu,
     },
 ];
-
-/// The largest width of a `--quick` population case whose activation has a numerical kernel:
-/// about 3 s per step at the quadrature's cost of 2026-12.
-pub const QUICK_NUMERICAL_M: usize = 64;
 
 /// Teacher neurons in every case.
 pub const TEACHER_K: usize = 4;
@@ -164,30 +160,24 @@ impl BenchCase {
         }
     }
 
-    /// The case with m and n divided by 4 (`--quick`: a smoke run, not a comparison); in
-    /// population mode with an activation whose kernel is numerical (tanh, sigmoid, softplus:
-    /// a quadrature of up to 0.7 ms per pair), m is at most [`QUICK_NUMERICAL_M`] besides.
+    /// The case with m and n divided by 4 (`--quick`: a smoke run, not a comparison), for
+    /// every activation (tanh, sigmoid and softplus run the Mehler expansion of
+    /// `math::expansion` in population mode, no longer a quadrature per pair).
     ///
     /// ```
     /// # use meanfield::bench::BenchCase;
     /// # use meanfield::math::Activation;
     /// let pop1 = BenchCase::named("pop1")?;
     /// assert_eq!(pop1.quick().m, 1024);
-    /// assert_eq!(pop1.with_activation(Activation::Tanh).quick().m, 64);
+    /// assert_eq!(pop1.with_activation(Activation::Tanh).quick().m, 1024);
     /// let data1 = BenchCase::named("data1")?.with_activation(Activation::Tanh);
     /// assert_eq!((data1.quick().m, data1.quick().n), (1024, Some(1024)));
     /// # Ok::<(), meanfield::Error>(())
     /// ```
     pub fn quick(self) -> Self {
-        let m = self.m / 4;
-        let numerical = KernelPath::of(self.activation) == KernelPath::Numerical;
         Self {
             n: self.n.map(|n| n / 4),
-            m: if self.n.is_none() && numerical {
-                m.min(QUICK_NUMERICAL_M)
-            } else {
-                m
-            },
+            m: self.m / 4,
             ..self
         }
     }
@@ -422,6 +412,14 @@ pub fn self_check_within(
 ) -> Result<f64> {
     let rows = check_rows(theta.nrows());
     let network = simulation.network;
+    // The population pass of tanh, sigmoid and softplus uses the Mehler expansion, certified
+    // to its normalised tolerance (`math::expansion`), against the reference's quadrature.
+    let tolerance = match &simulation.risk {
+        RiskMode::Population(_) if Expansion::new(network.activation).is_some() => {
+            tolerance.max(EXPANSION_TOLERANCE)
+        }
+        _ => tolerance,
+    };
     let reference = match &simulation.risk {
         RiskMode::Population(_) => population_gradient_rows(&network, teacher, theta, &rows)?,
         RiskMode::Empirical(empirical) => {

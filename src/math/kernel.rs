@@ -52,6 +52,7 @@
 
 use crate::error::Error;
 use crate::math::activation::Activation;
+use crate::math::expansion::Expansion;
 use crate::math::fastmath;
 use std::f64::consts::PI;
 
@@ -83,6 +84,9 @@ pub struct PairTerms {
 pub struct PairKernel {
     activation: Activation,
     method: Method,
+    /// The Mehler expansion the population pass uses for tanh, sigmoid and softplus
+    /// (`math::expansion`); [`PairKernel::terms`] itself is always the quadrature.
+    expansion: Option<Expansion>,
 }
 
 #[derive(Clone, Debug)]
@@ -102,7 +106,26 @@ impl PairKernel {
         } else {
             Method::Quadrature(Quadrature::new(activation, Self::DEFAULT_TOLERANCE))
         };
-        Self { activation, method }
+        Self {
+            activation,
+            method,
+            expansion: Expansion::new(activation),
+        }
+    }
+
+    /// The same kernel without the Mehler expansion: the population pass then computes every
+    /// pair of the smooth activations by the quadrature (the path before issue 27, kept for the
+    /// tests that compare trajectories).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_expansion(mut self) -> Self {
+        self.expansion = None;
+        self
+    }
+
+    /// The Mehler expansion of the population pass (tanh, sigmoid, softplus), if any.
+    pub fn expansion(&self) -> Option<&Expansion> {
+        self.expansion.as_ref()
     }
 
     /// The kernel of `activation`, with quadrature tolerance `tolerance` (absolute, per
@@ -120,7 +143,11 @@ impl PairKernel {
         } else {
             Method::Quadrature(Quadrature::new(activation, tolerance))
         };
-        Ok(Self { activation, method })
+        Ok(Self {
+            activation,
+            method,
+            expansion: None,
+        })
     }
 
     /// A quadrature kernel even where a closed form exists (to test the quadrature against it).
@@ -132,6 +159,7 @@ impl PairKernel {
         Self {
             activation,
             method: Method::Quadrature(Quadrature::new(activation, tolerance)),
+            expansion: None,
         }
     }
 

@@ -88,6 +88,12 @@ impl HermiteFeatures {
         features
     }
 
+    /// (a_n, b_n, c_n), 0 beyond the count.
+    pub fn coefficients(&self, n: usize) -> (f64, f64, f64) {
+        let at = |v: &[f64]| v.get(n).copied().unwrap_or(0.0);
+        (at(&self.value), at(&self.derivative), at(&self.second))
+    }
+
     /// The number N of coefficients.
     pub fn count(&self) -> usize {
         self.value.len()

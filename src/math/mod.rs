@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod cross_kernel;
+pub mod expansion;
 pub mod fastmath;
 pub mod gauss;
 pub mod gaussian_field;

@@ -20,6 +20,7 @@
 //! are bit-identical on every CPU and thread count.
 
 use crate::math::activation::Activation;
+use crate::math::expansion::{self, ExpandedTerms, Expansion, ParticleFeatures};
 use crate::math::kernel::{PairKernel, erf_lane, relu_lane};
 use crate::math::simd::{dispatch, simd_variants};
 
@@ -35,13 +36,30 @@ pub struct RowSums<'a> {
     pub cross: &'a mut [f64],
 }
 
-/// One side of a block: squared norms and output weights of its particles.
+/// One side of a block: squared norms and output weights of its particles, and for the
+/// smooth activations the Mehler features of all particles (`math::expansion`).
 #[derive(Clone, Copy)]
 pub struct Side<'a> {
     /// |w|^2 per particle.
     pub sq_norms: &'a [f64],
     /// a per particle.
     pub a: &'a [f64],
+    /// The features of every particle (None: the quadrature for every pair).
+    pub features: Option<&'a ParticleFeatures>,
+    /// The index of this side's first particle in `features`.
+    pub first: usize,
+}
+
+impl<'a> Side<'a> {
+    /// A side without features.
+    pub fn plain(sq_norms: &'a [f64], a: &'a [f64]) -> Self {
+        Self {
+            sq_norms,
+            a,
+            features: None,
+            first: 0,
+        }
+    }
 }
 
 impl PairKernel {
@@ -101,6 +119,11 @@ impl PairKernel {
             cross: &mut empty_cross,
         });
         let args = (rows_side, columns_side, gram, rows, columns);
+        if let (Some(expansion), Some(_), Some(_)) =
+            (self.expansion(), rows_side.features, columns_side.features)
+        {
+            return expansion_block::<COLUMNS>(self, expansion, args);
+        }
         match (self.is_closed_form(), self.activation()) {
             (true, Activation::Relu) => relu_block::<COLUMNS>(args),
             (true, Activation::Erf) => erf_block::<COLUMNS>(args),
@@ -272,6 +295,225 @@ fn erf_block<const COLUMNS: bool>(args: BlockArgs<'_, '_>) {
     }
 }
 
+/// The smooth activations with features: the Mehler expansion of `math::expansion` on lanes of
+/// 8 rows against C columns at a time (the rows' features loaded once for the C columns), each
+/// pair that fails the truncation test by the quadrature (self pairs by their exact
+/// one-dimensional integrals); then the sums as in [`block_pass`], each row receiving its
+/// columns in increasing order. C changes no result (`expansion::block_terms`).
+#[inline(always)]
+fn expansion_pass<const COLUMNS: bool, const C: usize>(
+    kernel: &PairKernel,
+    expansion: &Expansion,
+    (rows_side, columns_side, gram, rows, columns): BlockArgs<'_, '_>,
+) {
+    let height = rows_side.a.len();
+    let (Some(row_features), Some(column_features)) = (rows_side.features, columns_side.features)
+    else {
+        return;
+    };
+    if height == 0 {
+        return;
+    }
+    let width = gram.len() / height;
+    let mut staged_value = [[0.0; SEGMENT]; C];
+    let mut staged_cross = [[0.0; SEGMENT]; C];
+    for l0 in (0..width).step_by(C) {
+        let count = (width - l0).min(C);
+        // Past the last column, the group repeats it; those results are discarded.
+        let ls: [usize; C] = std::array::from_fn(|c| l0 + c.min(count - 1));
+        let indices = ls.map(|l| columns_side.first + l);
+        let inverse = indices.map(|l| column_features.inverse_norm(l));
+        let mut lane_value = [[0.0; LANES]; C];
+        let mut lane_cross = [[0.0; LANES]; C];
+        for start in (0..height).step_by(SEGMENT) {
+            let len = (height - start).min(SEGMENT);
+            let first = rows_side.first + start;
+            for j0 in (0..len).step_by(expansion::LANES) {
+                let n = (len - j0).min(expansion::LANES);
+                let rho: [[f64; expansion::LANES]; C] = std::array::from_fn(|c| {
+                    std::array::from_fn(|i| {
+                        if i < n {
+                            let inverse_j = row_features.inverse_norm(first + j0 + i);
+                            let uv = gram[ls[c] * height + start + j0 + i];
+                            expansion::cosine(uv, inverse_j, inverse[c])
+                        } else {
+                            0.0
+                        }
+                    })
+                });
+                let terms = expansion::block_terms::<C>(
+                    expansion,
+                    row_features,
+                    first + j0,
+                    column_features,
+                    indices,
+                    &rho,
+                );
+                let whole = n == expansion::LANES && terms.ok[..count].iter().flatten().all(|&b| b);
+                if whole {
+                    // Every pair certified: the same operations on whole lanes.
+                    let j = start + j0;
+                    let a_rows: &[f64; expansion::LANES] = lanes_of(rows_side.a, j);
+                    for c in 0..count {
+                        let l = ls[c];
+                        let a_l = columns_side.a[l];
+                        let g: &mut [f64; expansion::LANES] = lanes_of_mut(gram, l * height + j);
+                        *g = terms.coef_v[c];
+                        let value: &mut [f64; expansion::LANES] = lanes_of_mut(rows.value, j);
+                        for (v, t) in value.iter_mut().zip(&terms.value[c]) {
+                            *v += a_l * t;
+                        }
+                        let cross: &mut [f64; expansion::LANES] = lanes_of_mut(rows.cross, j);
+                        for (v, t) in cross.iter_mut().zip(&terms.coef_u[c]) {
+                            *v += a_l * t;
+                        }
+                        if COLUMNS {
+                            for i in 0..expansion::LANES {
+                                staged_value[c][j0 + i] = a_rows[i] * terms.value[c][i];
+                                staged_cross[c][j0 + i] = a_rows[i] * terms.coef_u_backward[c][i];
+                            }
+                        }
+                    }
+                    continue;
+                }
+                for i in 0..n {
+                    let j = start + j0 + i;
+                    let (q_j, a_j) = (rows_side.sq_norms[j], rows_side.a[j]);
+                    for c in 0..count {
+                        let l = ls[c];
+                        let (q_l, a_l) = (columns_side.sq_norms[l], columns_side.a[l]);
+                        let g = &mut gram[l * height + j];
+                        let t = if terms.ok[c][i] {
+                            terms.pair(c, i)
+                        } else {
+                            fallback::<COLUMNS>(kernel, row_features, first + j0 + i, q_j, q_l, *g)
+                        };
+                        *g = t.coef_v;
+                        rows.value[j] += a_l * t.value;
+                        rows.cross[j] += a_l * t.coef_u;
+                        if COLUMNS {
+                            staged_value[c][j - start] = a_j * t.value;
+                            staged_cross[c][j - start] = a_j * t.coef_u_backward;
+                        }
+                    }
+                }
+            }
+            if COLUMNS {
+                for c in 0..count {
+                    lane_add(&mut lane_value[c], &staged_value[c][..len]);
+                    lane_add(&mut lane_cross[c], &staged_cross[c][..len]);
+                }
+            }
+        }
+        if COLUMNS {
+            for c in 0..count {
+                columns.value[ls[c]] += lane_value[c].iter().sum::<f64>();
+                columns.cross[ls[c]] += lane_cross[c].iter().sum::<f64>();
+            }
+        }
+    }
+}
+
+/// The 8 entries of `values` from `start`.
+#[inline(always)]
+fn lanes_of(values: &[f64], start: usize) -> &[f64; expansion::LANES] {
+    values[start..start + expansion::LANES]
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("a slice of LANES elements"))
+}
+
+/// The 8 entries of `values` from `start`, mutably.
+#[inline(always)]
+fn lanes_of_mut(values: &mut [f64], start: usize) -> &mut [f64; expansion::LANES] {
+    (&mut values[start..start + expansion::LANES])
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("a slice of LANES elements"))
+}
+
+/// A pair the expansion does not certify: a self pair (equal norms, u.v = |u|^2) by the row's
+/// exact one-dimensional integrals, any other by the quadrature.
+#[inline(never)]
+fn fallback<const COLUMNS: bool>(
+    kernel: &PairKernel,
+    features: &ParticleFeatures,
+    row: usize,
+    uu: f64,
+    vv: f64,
+    uv: f64,
+) -> ExpandedTerms {
+    #[allow(
+        clippy::float_cmp,
+        reason = "a self pair is exact: u.v = |u|^2 = |v|^2"
+    )]
+    if uu == vv && uv == uu {
+        return features.self_terms(row);
+    }
+    let forward = kernel.terms(uu, vv, uv);
+    let coef_u_backward = if COLUMNS {
+        kernel.terms(vv, uu, uv).coef_u
+    } else {
+        0.0
+    };
+    ExpandedTerms {
+        value: forward.value,
+        coef_v: forward.coef_v,
+        coef_u: forward.coef_u,
+        coef_u_backward,
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn expansion_avx512<const COLUMNS: bool>(
+    kernel: &PairKernel,
+    expansion: &Expansion,
+    args: BlockArgs<'_, '_>,
+) {
+    expansion_pass::<COLUMNS, 4>(kernel, expansion, args);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn expansion_avx2<const COLUMNS: bool>(
+    kernel: &PairKernel,
+    expansion: &Expansion,
+    args: BlockArgs<'_, '_>,
+) {
+    expansion_pass::<COLUMNS, 2>(kernel, expansion, args);
+}
+
+/// [`expansion_pass`] compiled for the widest vector unit with fused multiply-add, 4 columns at a
+/// time with AVX-512's 32 registers, 2 with AVX2's 16 (the expansion's `mul_add` is exactly
+/// rounded on every path, and the column count changes no operation, so all give the same
+/// bits).
+fn expansion_block<const COLUMNS: bool>(
+    kernel: &PairKernel,
+    expansion: &Expansion,
+    args: BlockArgs<'_, '_>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        if fma && std::arch::is_x86_feature_detected!("avx512f") {
+            #[allow(
+                unsafe_code,
+                reason = "the CPU was just checked to support AVX-512F and FMA"
+            )]
+            // SAFETY: avx512f and fma are available on this CPU.
+            return unsafe { expansion_avx512::<COLUMNS>(kernel, expansion, args) };
+        }
+        if fma && std::arch::is_x86_feature_detected!("avx2") {
+            #[allow(
+                unsafe_code,
+                reason = "the CPU was just checked to support AVX2 and FMA"
+            )]
+            // SAFETY: avx2 and fma are available on this CPU.
+            return unsafe { expansion_avx2::<COLUMNS>(kernel, expansion, args) };
+        }
+    }
+    expansion_pass::<COLUMNS, 1>(kernel, expansion, args);
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -320,14 +562,8 @@ mod tests {
             let (mut rv, mut rc) = (vec![0.0; 13], vec![0.0; 13]);
             let (mut cv, mut cc) = (vec![0.0; 21], vec![0.0; 21]);
             kernel.symmetric_block(
-                Side {
-                    sq_norms: &q[..13],
-                    a: &a[..13],
-                },
-                Side {
-                    sq_norms: &q[13..],
-                    a: &a[13..],
-                },
+                Side::plain(&q[..13], &a[..13]),
+                Side::plain(&q[13..], &a[13..]),
                 &mut block,
                 RowSums {
                     value: &mut rv,
@@ -381,10 +617,7 @@ mod tests {
             let dots = block.clone();
             let (mut rv, mut rc) = (vec![0.0; 21], vec![0.0; 21]);
             kernel.diagonal_block(
-                Side {
-                    sq_norms: &q[13..],
-                    a: &a[13..],
-                },
+                Side::plain(&q[13..], &a[13..]),
                 &mut block,
                 RowSums {
                     value: &mut rv,
@@ -411,5 +644,66 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The expansion pass gives the same bits with 1, 2 or 4 columns at a time and through the
+    /// dispatched (vector) path: 13 rows against 21 columns, with a refused pair (two nearly
+    /// parallel particles of norm 3) and a particle beyond MAX_NORM.
+    #[test]
+    fn expansion_pass_is_the_same_for_every_column_count() {
+        let (m, d) = (34, 5);
+        let p = Particles::draw(m, d, &InitLaw::standard(d), 3).unwrap();
+        let mut t = p.into_matrix();
+        for c in 1..=d {
+            t[(20, c)] = 3.0 * t[(20, c)] / t.row(20).columns(1, d).norm();
+            t[(21, c)] = 1.001 * t[(20, c)];
+            t[(22, c)] *= 9.0;
+        }
+        let q: Vec<f64> = (0..m)
+            .map(|j| t.row(j).columns(1, d).norm_squared())
+            .collect();
+        let a: Vec<f64> = t.column(0).iter().copied().collect();
+        let rows: Vec<usize> = (0..13).collect();
+        let cols: Vec<usize> = (13..34).collect();
+        let kernel = PairKernel::new(Activation::Tanh);
+        let expansion = *kernel.expansion().unwrap();
+        let mut features = ParticleFeatures::default();
+        features.compute(&expansion, &q);
+        let run = |pass: &dyn Fn(BlockArgs<'_, '_>)| {
+            let mut block = gram(&t, &rows, &cols);
+            let (mut rv, mut rc) = (vec![0.0; 13], vec![0.0; 13]);
+            let (mut cv, mut cc) = (vec![0.0; 21], vec![0.0; 21]);
+            let side = |first: usize, len: usize| Side {
+                sq_norms: &q[first..first + len],
+                a: &a[first..first + len],
+                features: Some(&features),
+                first,
+            };
+            pass((
+                side(0, 13),
+                side(13, 21),
+                &mut block,
+                RowSums {
+                    value: &mut rv,
+                    cross: &mut rc,
+                },
+                RowSums {
+                    value: &mut cv,
+                    cross: &mut cc,
+                },
+            ));
+            [block, rv, rc, cv, cc]
+                .concat()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect::<Vec<u64>>()
+        };
+        let one = run(&|args| expansion_pass::<true, 1>(&kernel, &expansion, args));
+        let two = run(&|args| expansion_pass::<true, 2>(&kernel, &expansion, args));
+        let four = run(&|args| expansion_pass::<true, 4>(&kernel, &expansion, args));
+        let dispatched = run(&|args| expansion_block::<true>(&kernel, &expansion, args));
+        assert_eq!(one, two);
+        assert_eq!(one, four);
+        assert_eq!(one, dispatched);
     }
 }

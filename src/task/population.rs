@@ -24,6 +24,7 @@ use nalgebra::DMatrix;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::math::expansion::{self, ParticleFeatures};
 use crate::math::pair_block::{RowSums, Side};
 use crate::math::reduce::ordered_sum;
 use crate::math::{Activation, Network, PairKernel};
@@ -208,6 +209,10 @@ pub struct PopulationRisk {
     coef_u_sum: Vec<f64>,
     /// sum_l a_l coef_v(w_j, w_l) w_l, row-major m x d.
     direction_sum: Vec<f64>,
+    /// The Mehler features of the particles (smooth activations: `math::expansion`).
+    features: ParticleFeatures,
+    /// The Mehler features of the teacher's rows, once.
+    teacher_features: Option<ParticleFeatures>,
     /// V(w_j).
     teacher_value: Vec<f64>,
     /// grad V(w_j), row-major m x d.
@@ -265,6 +270,8 @@ impl PopulationRisk {
             pair_sum: Vec::new(),
             coef_u_sum: Vec::new(),
             direction_sum: Vec::new(),
+            features: ParticleFeatures::default(),
+            teacher_features: None,
             teacher_value: Vec::new(),
             teacher_grad: Vec::new(),
         }
@@ -320,6 +327,15 @@ impl PopulationRisk {
         ))
     }
 
+    /// The same risk with every pair of the smooth activations by the quadrature (no Mehler
+    /// expansion): the path before issue 27, for the tests that compare trajectories.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_expansion(mut self) -> Self {
+        self.kernel = self.kernel.clone().without_expansion();
+        self
+    }
+
     /// Whether this is the standard problem of docs/math.md section 3 (standard Gaussian
     /// inputs, a teacher with the student's activation): the only one a device computes.
     pub fn is_standard(&self) -> bool {
@@ -362,6 +378,14 @@ impl PopulationRisk {
         self.teacher_grad.resize(m * d, 0.0);
     }
 
+    /// The Mehler features of the particles from `sq_norms`, for the kernels that have an
+    /// expansion (`math::expansion`).
+    fn refresh_features(&mut self) {
+        if let Some(expansion) = self.kernel.expansion() {
+            self.features.compute(expansion, &self.sq_norms);
+        }
+    }
+
     /// sum_l a_l K(w_j, w_l), sum_l a_l coef_u(w_j, w_l) and sum_l a_l coef_v(w_j, w_l) w_l for
     /// every j, tile by tile (module documentation).
     // Over 100 lines: the diagonal tiles and the rounds of off-diagonal pairs share the tile
@@ -388,9 +412,12 @@ impl PopulationRisk {
         // Particle-particle interaction: diagonal tiles, then the rounds of off-diagonal pairs.
         let pool = &self.pool;
         let tiles = &self.tiles;
+        let features = kernel.expansion().map(|_| &self.features);
         let side = |first: usize, len: usize| Side {
             sq_norms: &q[first..first + len],
             a: &a[first..first + len],
+            features,
+            first,
         };
         tiles.par_iter().for_each(|tile| {
             let mut tile = lock(tile);
@@ -588,6 +615,32 @@ impl PopulationRisk {
         let star_q: Vec<f64> = (0..k)
             .map(|i| star.row(i).columns(1, d).norm_squared())
             .collect();
+        let expansion = kernel.expansion();
+        if let Some(expansion) = expansion
+            && self.teacher_features.as_ref().is_none_or(|f| f.len() != k)
+        {
+            let mut features = ParticleFeatures::default();
+            features.compute(expansion, &star_q);
+            self.teacher_features = Some(features);
+        }
+        let (features, teacher_features) = (&self.features, self.teacher_features.as_ref());
+        // Expansion where it is certified, else the quadrature (`math::expansion`).
+        let pair = |j: usize, i: usize, dot: f64| {
+            if let (Some(expansion), Some(teacher_features)) = (expansion, teacher_features) {
+                let rho = expansion::cosine(
+                    dot,
+                    features.inverse_norm(j),
+                    teacher_features.inverse_norm(i),
+                );
+                if let Some(t) =
+                    expansion::pair_terms(expansion, features, j, teacher_features, i, rho)
+                {
+                    return (t.value, t.coef_v, t.coef_u);
+                }
+            }
+            let t = kernel.terms(q[j], star_q[i], dot);
+            (t.value, t.coef_v, t.coef_u)
+        };
         self.teacher_value
             .par_iter_mut()
             .zip(self.teacher_grad.par_chunks_mut(d))
@@ -598,11 +651,11 @@ impl PopulationRisk {
                 for i in 0..k {
                     let dot: f64 = (0..d).map(|c| w[(j, c)] * star[(i, 1 + c)]).sum();
                     let weight = star[(i, 0)] / k as f64;
-                    let terms = kernel.terms(q[j], star_q[i], dot);
-                    v += weight * terms.value;
-                    coef_u += weight * terms.coef_u;
+                    let (value, coef_v, coef_u_term) = pair(j, i, dot);
+                    v += weight * value;
+                    coef_u += weight * coef_u_term;
                     for (c, g) in gradient.iter_mut().enumerate() {
-                        *g += weight * terms.coef_v * star[(i, 1 + c)];
+                        *g += weight * coef_v * star[(i, 1 + c)];
                     }
                 }
                 for (c, g) in gradient.iter_mut().enumerate() {
@@ -677,6 +730,7 @@ impl PopulationRisk {
         self.sq_norms.par_iter_mut().enumerate().for_each(|(j, q)| {
             *q = (0..d).map(|c| w[(j, c)] * w[(j, c)]).sum();
         });
+        self.refresh_features();
         if matches!(
             self.kernel.activation(),
             Activation::Linear | Activation::Quadratic
@@ -771,15 +825,15 @@ impl PopulationRisk {
         let want_grad = grad.is_some();
         let a = &theta.as_slice()[..m];
         let w = w_view(theta);
-        let kernel = &self.kernel;
 
         // |w_j|^2, summed over coordinates in order.
         self.sq_norms.par_iter_mut().enumerate().for_each(|(j, q)| {
             *q = (0..d).map(|c| w[(j, c)] * w[(j, c)]).sum();
         });
 
+        self.refresh_features();
         if matches!(
-            kernel.activation(),
+            self.kernel.activation(),
             Activation::Linear | Activation::Quadratic
         ) {
             self.low_rank_interaction(theta);
