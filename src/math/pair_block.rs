@@ -348,6 +348,7 @@ fn expansion_pass<const COLUMNS: bool, const C: usize>(
                     column_features,
                     indices,
                     &rho,
+                    n,
                 );
                 let whole = n == expansion::LANES && terms.ok[..count].iter().flatten().all(|&b| b);
                 if whole {
