@@ -124,7 +124,7 @@ def test_bench_returns_the_json_records():
     assert records[0]["s_per_step_median"] > 0 and records[0]["threads"] >= 1
     assert records[0]["activation"] == "relu"
     (tanh,) = meanfield.bench("pop1", reps=1, quick=True, activation="tanh")
-    assert tanh["activation"] == "tanh" and tanh["m"] == 64
+    assert tanh["activation"] == "tanh" and tanh["m"] == 1024
     with pytest.raises(ValueError, match="gelu"):
         meanfield.bench("pop1", activation="gelu")
     with pytest.raises(ValueError, match="nope"):
