@@ -6,6 +6,9 @@
 //! trajectories of the three smooth activations match the quadrature path to 1e-7 in the risk.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod common;
+
+use common::gaussian_scales as scales;
 use meanfield::math::expansion::{
     Expansion, MAX_NORM, ParticleFeatures, TERMS, TOLERANCE, pair_terms,
 };
@@ -14,22 +17,6 @@ use meanfield::task::{PopulationRisk, Teacher};
 use nalgebra::DMatrix;
 
 const SMOOTH: [Activation; 3] = [Activation::Tanh, Activation::Sigmoid, Activation::Softplus];
-
-/// sqrt(E f(r g)^2) for f = sigma, sigma', sigma'' by the trapezoid rule (spacing 1e-3 on
-/// [-12, 12], far finer than the integrands need), independent of the code under test.
-fn scales(activation: Activation, r: f64) -> [f64; 3] {
-    let h = 1e-3;
-    let mut sums = [0.0; 3];
-    for k in -12_000i32..=12_000 {
-        let g = f64::from(k) * h;
-        let w = (-0.5 * g * g).exp() * h / (2.0 * std::f64::consts::PI).sqrt();
-        let z = r * g;
-        sums[0] += w * activation.value(z).powi(2);
-        sums[1] += w * activation.derivative(z).powi(2);
-        sums[2] += w * activation.second_derivative(z).powi(2);
-    }
-    sums.map(f64::sqrt)
-}
 
 fn features(expansion: &Expansion, norm: f64) -> ParticleFeatures {
     let mut f = ParticleFeatures::default();

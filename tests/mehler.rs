@@ -4,27 +4,14 @@
 //! gradient against central differences of its own value.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod common;
+
+use common::gaussian_scales as scales;
 use meanfield::math::mehler::{HermiteFeatures, mehler_reach, mehler_terms};
 use meanfield::math::{Activation, PairKernel};
 
 const COUNT: usize = 64;
 const TOLERANCE: f64 = 1e-8;
-
-/// sqrt(E f(r g)^2) for f = sigma, sigma', sigma'' by the trapezoid rule (spacing 1e-3 on
-/// [-12, 12], far finer than the integrands need), independent of the code under test.
-fn scales(activation: Activation, r: f64) -> [f64; 3] {
-    let h = 1e-3;
-    let mut sums = [0.0; 3];
-    for k in -12_000i32..=12_000 {
-        let g = f64::from(k) * h;
-        let w = (-0.5 * g * g).exp() * h / (2.0 * std::f64::consts::PI).sqrt();
-        let z = r * g;
-        sums[0] += w * activation.value(z).powi(2);
-        sums[1] += w * activation.derivative(z).powi(2);
-        sums[2] += w * activation.second_derivative(z).powi(2);
-    }
-    sums.map(f64::sqrt)
-}
 
 /// Every smooth activation, norms 0 to 6, cosines up to the reach of 64 terms at 1e-8: each
 /// of the four numbers within 1e-8 of its scale, plus the quadrature's own bound and the

@@ -114,3 +114,20 @@ pub fn svg_texts_of(svg: &str) -> Vec<String> {
 pub fn svg_texts(path: &Path) -> Vec<String> {
     svg_texts_of(&std::fs::read_to_string(path).unwrap())
 }
+
+/// sqrt(E f(r g)^2) for f = sigma, sigma', sigma'' (g ~ N(0, 1)) by the trapezoid rule (spacing
+/// 1e-3 on [-12, 12], far finer than the integrands need), independent of the kernel code: the
+/// Cauchy-Schwarz scales of the smooth kernels' error bounds.
+pub fn gaussian_scales(activation: meanfield::math::Activation, r: f64) -> [f64; 3] {
+    let h = 1e-3;
+    let mut sums = [0.0; 3];
+    for k in -12_000i32..=12_000 {
+        let g = f64::from(k) * h;
+        let w = (-0.5 * g * g).exp() * h / (2.0 * std::f64::consts::PI).sqrt();
+        let z = r * g;
+        sums[0] += w * activation.value(z).powi(2);
+        sums[1] += w * activation.derivative(z).powi(2);
+        sums[2] += w * activation.second_derivative(z).powi(2);
+    }
+    sums.map(f64::sqrt)
+}
