@@ -211,7 +211,7 @@ pub struct PopulationRisk {
     direction_sum: Vec<f64>,
     /// The Mehler features of the particles (smooth activations: `math::expansion`).
     features: ParticleFeatures,
-    /// The Mehler features of the teacher's rows, once.
+    /// The Mehler features of the teacher's rows (fixed: computed when the risk is built).
     teacher_features: Option<ParticleFeatures>,
     /// V(w_j).
     teacher_value: Vec<f64>,
@@ -256,6 +256,16 @@ impl PopulationRisk {
         noise_std: f64,
         target_energy: f64,
     ) -> Self {
+        let teacher_features = kernel.expansion().zip(teacher.as_ref()).map(|(e, t)| {
+            let star = t.matrix();
+            let d = star.ncols() - 1;
+            let star_q: Vec<f64> = (0..star.nrows())
+                .map(|i| star.row(i).columns(1, d).norm_squared())
+                .collect();
+            let mut features = ParticleFeatures::default();
+            features.compute(e, &star_q);
+            features
+        });
         Self {
             kernel,
             teacher,
@@ -271,7 +281,7 @@ impl PopulationRisk {
             coef_u_sum: Vec::new(),
             direction_sum: Vec::new(),
             features: ParticleFeatures::default(),
-            teacher_features: None,
+            teacher_features,
             teacher_value: Vec::new(),
             teacher_grad: Vec::new(),
         }
@@ -616,13 +626,6 @@ impl PopulationRisk {
             .map(|i| star.row(i).columns(1, d).norm_squared())
             .collect();
         let expansion = kernel.expansion();
-        if let Some(expansion) = expansion
-            && self.teacher_features.as_ref().is_none_or(|f| f.len() != k)
-        {
-            let mut features = ParticleFeatures::default();
-            features.compute(expansion, &star_q);
-            self.teacher_features = Some(features);
-        }
         let (features, teacher_features) = (&self.features, self.teacher_features.as_ref());
         // Expansion where it is certified, else the quadrature (`math::expansion`).
         let pair = |j: usize, i: usize, dot: f64| {
