@@ -571,9 +571,16 @@ pub fn block_terms<const C: usize>(
     live: usize,
 ) -> BlockTerms<C> {
     let class = expansion.class();
-    let x: [[f64; LANES]; C] =
-        std::array::from_fn(|c| std::array::from_fn(|i| rho[c][i] * rho[c][i]));
-    let levels: [usize; C] = std::array::from_fn(|c| {
+    // Plain loops, not `array::from_fn`: its closures are compiled out of line, without the
+    // caller's target features.
+    let mut x = [[0.0f64; LANES]; C];
+    for c in 0..C {
+        for i in 0..LANES {
+            x[c][i] = rho[c][i] * rho[c][i];
+        }
+    }
+    let mut levels = [class; C];
+    for c in 0..C {
         for (level, &terms) in LEVELS.iter().enumerate() {
             if terms >= class.min(rows.class) {
                 break;
@@ -586,17 +593,20 @@ pub fn block_terms<const C: usize>(
                 certified &= (i >= live) | (tail[i] * row_reach[i] * column_reach <= 1.0);
             }
             if certified {
-                return terms;
+                levels[c] = terms;
+                break;
             }
         }
-        class
-    });
+    }
     let mut value = [[0.0f64; LANES]; C];
     let mut slope = [[0.0f64; LANES]; C];
     let mut forward = [[0.0f64; LANES]; C];
     let mut backward = [[0.0f64; LANES]; C];
     let rs = rows.stride;
-    let own: [&[[f64; 3]]; C] = std::array::from_fn(|c| columns.own(column[c]));
+    let mut own: [&[[f64; 3]]; C] = [&[]; C];
+    for c in 0..C {
+        own[c] = columns.own(column[c]);
+    }
     for k in (0..class).rev() {
         let ra: &[f64; LANES] = lane(&rows.value, k * rs + first);
         let rb: &[f64; LANES] = lane(&rows.slope, k * rs + first);
