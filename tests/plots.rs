@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use meanfield::plot::{
-    CloudFigure, CloudFrame, Curve, HeatMap, LineFigure, Scale, render_cloud, render_cloud_gif,
-    render_cloud_panels, render_heatmap, render_lines, write_report,
+    CloudFigure, CloudFrame, Curve, HeatMap, LineFigure, Report, ReportFigure, ReportLink,
+    ReportTable, Scale, render_cloud, render_cloud_gif, render_cloud_panels, render_heatmap,
+    render_lines, significant, write_report,
 };
 
 mod common;
@@ -296,31 +297,58 @@ fn report_embeds_every_figure_and_loads_nothing_from_outside() {
     let directory = scratch_directory("report");
     render_lines(&movement_lines(), &directory.join("movement")).unwrap();
     render_heatmap(&drifting_gaussian(), &directory.join("weights")).unwrap();
+    let mut movement = ReportFigure::new("Movement <m>", directory.join("movement.png"));
+    movement.links.push(ReportLink {
+        href: "movement.svg".into(),
+        description: "SVG".into(),
+    });
     let figures = vec![
-        ("Movement <m>".to_owned(), directory.join("movement.png")),
-        ("Weights".to_owned(), directory.join("weights.png")),
+        movement,
+        ReportFigure::new("Weights", directory.join("weights.png")),
     ];
-    let summary = vec![
-        ("m".to_owned(), "1000".to_owned()),
-        ("final risk".to_owned(), "1.2e-4 & falling".to_owned()),
-    ];
+    let report = Report {
+        title: "Run quickstart".into(),
+        lead: "A test & more".into(),
+        tables: vec![
+            ReportTable {
+                heading: "Summary".into(),
+                rows: vec![
+                    ("m".to_owned(), "1000".to_owned()),
+                    ("final risk".to_owned(), "1.2e-4 & falling".to_owned()),
+                ],
+            },
+            ReportTable {
+                heading: "Empty".into(),
+                rows: Vec::new(),
+            },
+        ],
+        figures,
+        files: vec![ReportLink {
+            href: "series.csv".into(),
+            description: "one row per step".into(),
+        }],
+    };
     let path = directory.join("report.html");
-    write_report(&path, "Run quickstart", &summary, &figures).unwrap();
+    write_report(&path, &report).unwrap();
     let page = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(
-        page.matches("data:image/png;base64,").count(),
-        figures.len()
-    );
+    assert_eq!(page.matches("data:image/png;base64,").count(), 2);
     assert!(page.contains("<h1>Run quickstart</h1>"));
+    assert!(page.contains("<p class=\"lead\">A test &amp; more</p>"));
     assert!(page.contains("<td>1.2e-4 &amp; falling</td>"));
-    assert!(page.contains("<figcaption>Movement &lt;m&gt;</figcaption>"));
+    assert!(page.contains("<figcaption>Movement &lt;m&gt;"));
+    // An empty table is left out, heading and all.
+    assert!(!page.contains("Empty"));
     // base64 payloads may spell "http" by chance: look only at the markup around them.
     let markup: String = page
         .split("data:image/png;base64,")
         .map(|piece| &piece[piece.find('"').unwrap_or(0)..])
         .collect();
     assert!(!markup.contains("http"), "the page refers to the network");
-    assert!(!markup.contains("src=\"/") && !markup.contains("href"));
+    assert!(!markup.contains("src=\"/"));
+    // The only links are the relative ones given.
+    assert_eq!(markup.matches("href=").count(), 2);
+    assert!(markup.contains("<a href=\"movement.svg\">SVG</a>"));
+    assert!(markup.contains("<a href=\"series.csv\">series.csv</a>: one row per step"));
 }
 
 #[test]
@@ -328,12 +356,77 @@ fn report_rejects_a_figure_that_is_not_a_png() {
     let directory = scratch_directory("report-bad");
     let fake = directory.join("fake.png");
     std::fs::write(&fake, b"not a png").unwrap();
-    let figures = vec![("fake".to_owned(), fake)];
+    let report = |png: PathBuf| Report {
+        title: "t".into(),
+        figures: vec![ReportFigure::new("fake", png)],
+        ..Report::default()
+    };
     let path = directory.join("report.html");
-    assert!(write_report(&path, "t", &[], &figures).is_err());
+    assert!(write_report(&path, &report(fake)).is_err());
     assert!(!path.exists());
-    let missing = vec![("missing".to_owned(), directory.join("missing.png"))];
-    assert!(write_report(&path, "t", &[], &missing).is_err());
+    assert!(write_report(&path, &report(directory.join("missing.png"))).is_err());
+}
+
+/// A curve drawn on top of an earlier one (within 0.2 %) gets hollow circles, so that both
+/// stay visible; curves apart get none.
+#[test]
+fn a_curve_on_top_of_an_earlier_one_is_marked_with_circles() {
+    let directory = scratch_directory("coincident");
+    let x: Vec<f64> = (1..=40).map(f64::from).collect();
+    let curve = |label: &str, factor: f64| Curve {
+        label: label.into(),
+        x: x.clone(),
+        y: x.iter().map(|t| factor / t).collect(),
+    };
+    let circles = |curves: Vec<Curve>, stem: &str| {
+        let figure = LineFigure {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+            curves,
+        };
+        render_lines(&figure, &directory.join(stem)).unwrap();
+        std::fs::read_to_string(directory.join(format!("{stem}.svg")))
+            .unwrap()
+            .matches("<circle")
+            .count()
+    };
+    // 24 markers on the later curve, one in its legend sample.
+    assert_eq!(
+        circles(
+            vec![curve("coupled", 1.0), curve("exact", 1.0 + 1e-4)],
+            "same"
+        ),
+        25
+    );
+    assert_eq!(
+        circles(vec![curve("coupled", 1.0), curve("sliced", 0.5)], "apart"),
+        0
+    );
+}
+
+#[test]
+fn significant_rounds_to_the_digits_asked_and_reads_like_a_number() {
+    for (x, digits, text) in [
+        (14_687.718_397_192_742, 3, "14700"),
+        (14_687.718_397_192_742, 6, "14687.7"),
+        (0.176_351_234, 6, "0.176351"),
+        (2.235_771e-4, 6, "2.23577e-4"),
+        (9.999_96, 4, "10"),
+        (-0.001, 3, "-0.001"),
+        (1.5e-12, 3, "1.5e-12"),
+        (2.0e7, 3, "20000000"),
+        (2.5e7, 1, "25000000"),
+        (123_456.7, 3, "123000"),
+        (1_234_567.8, 3, "1.23e6"),
+        (0.0, 6, "0"),
+        (f64::NAN, 6, "NaN"),
+        (f64::NEG_INFINITY, 6, "-inf"),
+    ] {
+        assert_eq!(significant(x, digits), text, "{x} to {digits} digits");
+    }
 }
 
 #[test]

@@ -240,22 +240,40 @@ impl LineChart<'_> {
             let line = colour.stroke_width(LINE_WIDTH);
             let dash = dash_of(index);
             let label = legend_label(&curve.label, segments.is_empty());
+            // A curve on top of an earlier one (the exact W2 under the coupled distance while
+            // the assignment is the identity) also gets hollow circles, so both stay visible.
+            let coincides = figure.curves[..index]
+                .iter()
+                .any(|earlier| coincident(earlier, curve));
+            let sample = match (coincides, dash) {
+                (true, Some(dash)) => Sample::DashedWithCircle {
+                    to: 40,
+                    style: line,
+                    dash,
+                    radius: COINCIDENT_RADIUS,
+                },
+                _ => Sample::Line {
+                    from: 0,
+                    to: 40,
+                    style: line,
+                    dash,
+                },
+            };
             // The first (possibly empty) run carries the legend entry.
             let first = segments.first().cloned().unwrap_or_default();
             layers.push(Layer::Line(Line {
-                legend: Some(LegendEntry {
-                    label,
-                    sample: Sample::Line {
-                        from: 0,
-                        to: 40,
-                        style: line,
-                        dash,
-                    },
-                }),
+                legend: Some(LegendEntry { label, sample }),
                 ..Line::new(first, line, dash)
             }));
             for segment in segments.iter().skip(1) {
                 layers.push(Layer::Line(Line::new(segment.clone(), line, dash)));
+            }
+            if coincides {
+                layers.push(Layer::Marks {
+                    points: thinned(segments.iter().flatten().copied().collect()),
+                    mark: Mark::Dot(COINCIDENT_RADIUS),
+                    style: line,
+                });
             }
             let isolated = segments
                 .iter()
@@ -314,6 +332,42 @@ const LEGEND: LegendStyle = LegendStyle {
     margin: 20,
     width_besides_text: 110.0,
 };
+
+/// Radius in pixels of the hollow circles on a curve that coincides with an earlier one.
+const COINCIDENT_RADIUS: i32 = 9;
+
+/// Whether `later` is drawn on top of `earlier`: the same abscissae, and ordinates within
+/// 0.2 % of each other at more than half of the points where both are finite (such a curve
+/// would hide the earlier one wherever its dashes are).
+fn coincident(earlier: &Curve, later: &Curve) -> bool {
+    let n = later.x.len().min(later.y.len());
+    if n == 0 || earlier.x.len().min(earlier.y.len()) != n {
+        return false;
+    }
+    let (mut both, mut close) = (0usize, 0usize);
+    for i in 0..n {
+        let (a, b) = (earlier.y[i], later.y[i]);
+        if earlier.x[i].to_bits() != later.x[i].to_bits() {
+            return false;
+        }
+        if a.is_finite() && b.is_finite() {
+            both += 1;
+            close += usize::from((a - b).abs() <= 2e-3 * a.abs().max(b.abs()));
+        }
+    }
+    both > 0 && 2 * close > both
+}
+
+/// At most 24 of `points`, evenly spread by index, first and last kept: markers, not a
+/// second line.
+fn thinned(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    const MOST: usize = 24;
+    if points.len() <= MOST {
+        return points;
+    }
+    let last = points.len() - 1;
+    (0..MOST).map(|k| points[k * last / (MOST - 1)]).collect()
+}
 
 impl LineChart<'_> {
     /// The corner whose legend box would cover the fewest points of the curves (and of the

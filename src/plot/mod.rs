@@ -23,4 +23,4 @@ pub mod sweep;
 pub use cloud::{CloudFigure, CloudFrame, render_cloud, render_cloud_gif, render_cloud_panels};
 pub use figure::{Curve, LineFigure, LogLogFigure, Scale, render_lines, render_loglog};
 pub use heatmap::{HeatMap, render_heatmap};
-pub use report::write_report;
+pub use report::{Report, ReportFigure, ReportLink, ReportTable, significant, write_report};

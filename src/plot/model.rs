@@ -213,6 +213,15 @@ pub(crate) enum Sample {
     },
     /// The mark of a [`Layer::Marks`] at the entry's point.
     Mark { mark: Mark, style: ShapeStyle },
+    /// A dashed line from 0 to `to` pixels right of the entry's point with a hollow circle of
+    /// `radius` at its middle: the sample of a curve drawn with markers because it coincides
+    /// with an earlier one.
+    DashedWithCircle {
+        to: i32,
+        style: ShapeStyle,
+        dash: (u32, u32),
+        radius: i32,
+    },
     /// A dot of `radius` on a line `half_length` pixels to each side of it.
     DotOnLine {
         half_length: i32,
@@ -677,6 +686,18 @@ fn attach_legend<'a, Backend: DrawingBackend + 'a>(
             });
         }
         Sample::Mark { mark, style } => attach_mark(annotation, mark, style),
+        Sample::DashedWithCircle {
+            to,
+            style,
+            dash: (dash, gap),
+            radius,
+        } => {
+            annotation.legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + DashedPathElement::new(vec![(0, 0), (to, 0)], dash, gap, style)
+                    + Circle::new((to / 2, 0), radius, style)
+            });
+        }
         Sample::DotOnLine {
             half_length,
             line,

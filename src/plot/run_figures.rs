@@ -24,9 +24,12 @@ use nalgebra::DMatrix;
 use crate::diagnostics::measure::{plane_of, principal_plane, w_norms};
 use crate::error::{Error, Result};
 use crate::output::{RunEntry, Table, marginal_quantity, read_npy};
+use crate::plot::report::{
+    Report, ReportFigure, ReportLink, ReportTable, significant, write_report,
+};
 use crate::plot::{
     CloudFigure, CloudFrame, Curve, HeatMap, LineFigure, Scale, render_cloud, render_cloud_gif,
-    render_cloud_panels, render_heatmap, render_lines, write_report,
+    render_cloud_panels, render_heatmap, render_lines,
 };
 
 /// What the dissipation column D of a run means.
@@ -275,8 +278,33 @@ pub fn cloud_plane(teacher_w: &[Vec<f64>], last: &DMatrix<f64>) -> CloudPlane {
 
 pub use crate::output::run_directory::read_snapshots;
 
-/// A figure of the report: its caption and PNG path.
-type ReportFigure = (String, PathBuf);
+/// The report entry of the figure `plots/<stem>.png` of a run: its caption, with links to its
+/// SVG (and `extra`, such as the animation) and to the data files it was drawn from.
+fn run_figure(
+    out: &Path,
+    stem: &str,
+    caption: impl Into<String>,
+    extra: &[(&str, &str)],
+    data: &[&str],
+) -> ReportFigure {
+    let mut links = vec![ReportLink {
+        href: format!("plots/{stem}.svg"),
+        description: "SVG".into(),
+    }];
+    links.extend(extra.iter().map(|(href, description)| ReportLink {
+        href: (*href).into(),
+        description: (*description).into(),
+    }));
+    links.extend(data.iter().map(|file| ReportLink {
+        href: (*file).into(),
+        description: format!("data: {file}"),
+    }));
+    ReportFigure {
+        caption: caption.into(),
+        png: RunEntry::Plots.path(out).join(format!("{stem}.png")),
+        links,
+    }
+}
 
 /// The curves of `table` named in `wanted` (column, legend) against `time`, in that order;
 /// columns the table lacks are left out.
@@ -325,7 +353,13 @@ pub fn render_risk(out: &Path, name: &str, table: &Table, time: &[f64]) -> Resul
         },
         &plots.join("risk"),
     )?;
-    Ok((risk_figure.caption, plots.join("risk.png")))
+    Ok(run_figure(
+        out,
+        "risk",
+        risk_figure.caption,
+        &[],
+        &["series.csv"],
+    ))
 }
 
 /// Re-renders every figure of a run directory (`plots/`) and `report.html` from its stored
@@ -392,9 +426,16 @@ fn render_movement(
             },
             &plots.join("distance"),
         )?;
-        figures.push((
-            "Distance between the measure at t and at 0.".into(),
-            plots.join("distance.png"),
+        figures.push(run_figure(
+            out,
+            "distance",
+            "Distance between the empirical measure at time t and at time 0: the coupled \
+             distance (each particle paired with its own initial position, an upper bound on \
+             W2), the sliced W2 and the exact W2. While the optimal assignment is the identity \
+             the coupled and exact curves coincide: the exact W2 is then also marked with \
+             circles.",
+            &[],
+            &["measures.csv"],
         ));
     }
     render_lines(
@@ -408,9 +449,13 @@ fn render_movement(
         },
         &plots.join("movement"),
     )?;
-    figures.push((
-        "Particle movement and tangent-kernel change (lazy-regime indicators).".into(),
-        plots.join("movement.png"),
+    figures.push(run_figure(
+        out,
+        "movement",
+        "Particle movement and tangent-kernel change, the lazy-regime indicators: both stay \
+         small when the network trains near its initialisation (alpha = 1/2, large m).",
+        &[],
+        &["series.csv", "measures.csv"],
     ));
     Ok(figures)
 }
@@ -465,17 +510,23 @@ fn render_clouds(out: &Path, name: &str, table: &Table) -> Result<Vec<ReportFigu
     render_cloud_panels(&cloud, 6, &plots.join("cloud_panels"))?;
     render_cloud_gif(&cloud, &plots.join("cloud.gif"))?;
     Ok(vec![
-        (
+        run_figure(
+            out,
+            "cloud",
             format!(
                 "Particles at the last snapshot on the {}, coloured by a, sized by |a||w|, with \
                  trajectories; teacher neurons marked (hollow: projected from outside the plane).",
                 plane.name
             ),
-            plots.join("cloud.png"),
+            &[("plots/cloud.gif", "animation (GIF)")],
+            &["snapshots/"],
         ),
-        (
-            "The particle cloud over time.".into(),
-            plots.join("cloud_panels.png"),
+        run_figure(
+            out,
+            "cloud_panels",
+            "The particle cloud at six snapshots, in the same plane and colours.",
+            &[],
+            &["snapshots/"],
         ),
     ])
 }
@@ -560,9 +611,12 @@ fn render_marginals(out: &Path, name: &str) -> Result<Vec<ReportFigure>> {
             },
             &plots.join(format!("marginal_{quantity}")),
         )?;
-        figures.push((
-            format!("Density of {label} over time."),
-            plots.join(format!("marginal_{quantity}.png")),
+        figures.push(run_figure(
+            out,
+            &format!("marginal_{quantity}"),
+            format!("Density of {label} over the particles, at each snapshot time."),
+            &[],
+            &[&format!("marginals_{quantity}.csv")],
         ));
     }
     Ok(figures)
@@ -582,20 +636,229 @@ fn marginal_label(quantity: &str) -> String {
     }
 }
 
-/// report.html of `out`: the fields of summary.json (none if it is unreadable) and `figures`.
+/// report.html of `out`: the run in one sentence, the scenario's parameters section by
+/// section (scenario.toml), the summary rounded ([`summary_rows`]), `figures`, and the files of
+/// the run directory with what each holds.
 fn write_run_report(out: &Path, name: &str, figures: &[ReportFigure]) -> Result<()> {
-    let summary: Vec<(String, String)> = std::fs::read_to_string(RunEntry::Summary.path(out))
+    let summary: serde_json::Map<String, serde_json::Value> =
+        std::fs::read_to_string(RunEntry::Summary.path(out))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+    let scenario = std::fs::read_to_string(RunEntry::Scenario.path(out))
         .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|v| v.as_object().cloned())
-        .map(|map| map.into_iter().map(|(k, v)| (k, v.to_string())).collect())
+        .and_then(|text| text.parse::<toml::Table>().ok())
         .unwrap_or_default();
-    write_report(
-        &RunEntry::Report.path(out),
-        &format!("meanfield run: {name}"),
-        &summary,
-        figures,
-    )
+    let mut tables = vec![ReportTable {
+        heading: "Summary".into(),
+        rows: summary_rows(&summary),
+    }];
+    tables.extend(parameter_tables(&scenario));
+    let report = Report {
+        title: format!("meanfield run: {name}"),
+        lead: lead_of(&summary, &scenario),
+        tables,
+        figures: figures.to_vec(),
+        files: run_files(out),
+    };
+    write_report(&RunEntry::Report.path(out), &report)
+}
+
+/// One sentence: what was trained on what, and how it ended.
+fn lead_of(summary: &serde_json::Map<String, serde_json::Value>, scenario: &toml::Table) -> String {
+    let get = |section: &str, key: &str| {
+        scenario
+            .get(section)
+            .and_then(|s| s.get(key))
+            .map(|v| match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+    };
+    let mut lead = String::new();
+    if let (Some(m), Some(d)) = (get("model", "m"), get("model", "d")) {
+        lead.push_str(&format!(
+            "A {} network of width m = {m} in d = {d}",
+            get("model", "activation").unwrap_or_else(|| "relu".into())
+        ));
+        if let Some(alpha) = get("model", "alpha") {
+            lead.push_str(&format!(", scaling alpha = {alpha}"));
+        }
+        lead.push_str(&format!(
+            ", trained on the {} risk",
+            get("risk", "mode").unwrap_or_else(|| "population".into())
+        ));
+        lead.push_str(". ");
+    }
+    let number = |key: &str| summary.get(key).and_then(serde_json::Value::as_f64);
+    if let Some(status) = summary.get("status").and_then(|s| s.as_str()) {
+        lead.push_str(&format!("Status: {status}"));
+        if let (Some(step), Some(time)) = (number("step"), number("time")) {
+            lead.push_str(&format!(
+                " at step {} (time {})",
+                significant(step, 15),
+                significant(time, 6)
+            ));
+        }
+        if let (Some(initial), Some(last)) = (number("initial_risk"), number("final_risk")) {
+            lead.push_str(&format!(
+                "; risk {} -> {}",
+                significant(initial, 4),
+                significant(last, 4)
+            ));
+        }
+        lead.push('.');
+    }
+    lead
+}
+
+/// The rows of summary.json, rounded to meaningful digits: risks and times to 6 significant
+/// digits (the engine is exact to about 1e-9, the last digits of a float64 are noise to a
+/// reader), wall times and rates to 3; integers in full; `null` fields (what does not apply to
+/// this run) left out; known keys first, in a reading order, then any others alphabetically.
+pub fn summary_rows(summary: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    const ORDER: [&str; 20] = [
+        "name",
+        "status",
+        "message",
+        "step",
+        "time",
+        "initial_risk",
+        "final_risk",
+        "final_test_risk",
+        "final_population_risk",
+        "final_classification_error",
+        "final_test_classification_error",
+        "m",
+        "d",
+        "seed",
+        "snapshot_particles",
+        "snapshot_subsampled",
+        "wall_seconds_total",
+        "wall_seconds_invocation",
+        "steps_per_second",
+        "threads",
+    ];
+    let rank = |key: &str| ORDER.iter().position(|k| *k == key).unwrap_or(ORDER.len());
+    let mut keys: Vec<&String> = summary.keys().collect();
+    keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    keys.into_iter()
+        .filter_map(|key| {
+            let digits = if key.contains("second") { 3 } else { 6 };
+            value_text(&summary[key.as_str()], digits).map(|text| (key.clone(), text))
+        })
+        .collect()
+}
+
+/// A JSON value as table text (numbers to `digits` significant digits), `None` for `null`.
+fn value_text(value: &serde_json::Value, digits: usize) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::Bool(b) => Some(if *b { "yes" } else { "no" }.into()),
+        serde_json::Value::Number(n) => Some(match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => u.to_string(),
+            (_, Some(i), _) => i.to_string(),
+            (_, _, Some(x)) => significant(x, digits),
+            _ => n.to_string(),
+        }),
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The scenario's parameters: the top-level values (name, seed) as "Run", then one table per
+/// section (model, init, target, input, risk, data, dynamics, record, then any other), each value
+/// as TOML writes it (inline tables such as `{ law = "normal", std = 0.5 }` on one row).
+pub fn parameter_tables(scenario: &toml::Table) -> Vec<ReportTable> {
+    let text = |value: &toml::Value| match value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut run = ReportTable {
+        heading: "Parameters: run".into(),
+        rows: Vec::new(),
+    };
+    let mut sections = Vec::new();
+    for (key, value) in scenario {
+        match value {
+            toml::Value::Table(table) => sections.push(ReportTable {
+                heading: format!("Parameters: [{key}]"),
+                rows: table.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+            }),
+            other => run.rows.push((key.clone(), text(other))),
+        }
+    }
+    // A reading order: what the network is, where it starts, what it learns, how.
+    const ORDER: [&str; 8] = [
+        "model", "init", "target", "input", "risk", "data", "dynamics", "record",
+    ];
+    let rank = |heading: &str| {
+        ORDER
+            .iter()
+            .position(|k| heading == format!("Parameters: [{k}]"))
+            .unwrap_or(ORDER.len())
+    };
+    sections.sort_by_key(|t| rank(&t.heading));
+    std::iter::once(run).chain(sections).collect()
+}
+
+/// The files of the run directory `out` that exist, each with what it holds.
+fn run_files(out: &Path) -> Vec<ReportLink> {
+    let mut names: Vec<(String, String)> = [
+        (
+            "scenario.toml",
+            "the resolved scenario: every parameter of this run",
+        ),
+        (
+            "series.csv",
+            "one row per logged step (risk, dissipation, movement, ...)",
+        ),
+        ("summary.json", "how the run ended, final values, wall time"),
+        (
+            "measures.csv",
+            "distances to the initial measure and kernel change at the snapshots",
+        ),
+        (
+            "particles_init.npy",
+            "the particles at step 0 (rows (a_j, w_j))",
+        ),
+        ("particles_final.npy", "the particles at the last step"),
+        (
+            "particles_last_finite.npy",
+            "the last finite particles of a diverged run",
+        ),
+        ("teacher.npy", "the teacher neurons"),
+        (
+            "snapshots/",
+            "the particles at the snapshot steps (step_<k>.npy)",
+        ),
+        ("plots/", "every figure as PNG and SVG"),
+    ]
+    .into_iter()
+    .map(|(name, description)| (name.to_owned(), description.to_owned()))
+    .collect();
+    let mut marginals: Vec<String> = std::fs::read_dir(out)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|name| marginal_quantity(name).is_some())
+                .collect()
+        })
+        .unwrap_or_default();
+    marginals.sort();
+    names.extend(marginals.into_iter().map(|name| {
+        let quantity = marginal_quantity(&name).unwrap_or_default().to_owned();
+        (
+            name,
+            format!("histograms of {} over time", marginal_label(&quantity)),
+        )
+    }));
+    names
+        .into_iter()
+        .filter(|(name, _)| out.join(name.trim_end_matches('/')).exists())
+        .map(|(href, description)| ReportLink { href, description })
+        .collect()
 }
 
 /// The time of `step`, from a run's series: its row's time, else linear between the logged
