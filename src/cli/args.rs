@@ -88,6 +88,20 @@ pub(super) enum Command {
     ///
     /// Exit codes: 0 done, 2 no such run directory (or no series.csv in it).
     Plot(PlotArgs),
+    /// Draw one figure for a paper from several run directories, as SPEC.toml describes.
+    ///
+    /// A SPEC is a grid of [[panel]]s, each drawing a column of the runs' series.csv (or
+    /// measures.csv) against another (x = "time", y = "risk"), on log or linear axes: one
+    /// curve per run directory (paths or globs, relative to the SPEC; labelled from the run's
+    /// scenario, label = "m = {model.m}"), reference runs such as a `meanfield limit` run
+    /// (black), power-law guides (grey). width = "column" (3.4 in), "page" (7.0 in) or inches;
+    /// text prints at 8-9 pt at that width. Writes <stem>.png, .svg and .pdf (vector, fonts
+    /// embedded) into --out, <stem> being the SPEC's file name. See docs/figures.md and
+    /// examples/figures/.
+    ///
+    /// Exit codes: 0 done, 2 a mistake in the SPEC (named: the key, what was found, what is
+    /// allowed), such as a glob that matches nothing or a column the runs lack.
+    Figure(FigureArgs),
     /// Time one step of the standard cases (see benches/peers/README.md), or its scaling.
     ///
     /// Before timing, the gradient of each case is checked against a plain reference
@@ -260,6 +274,16 @@ pub(super) struct CheckArgs {
 pub(super) struct PlotArgs {
     /// The run directory.
     pub run_dir: PathBuf,
+}
+
+// The arguments of `meanfield figure` as given (no doc comment: the variant's is the help).
+#[derive(Debug, Args)]
+pub(super) struct FigureArgs {
+    /// The SPEC file (TOML).
+    pub spec: PathBuf,
+    /// Directory of the figure files (default: the SPEC's directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 // The arguments of `meanfield bench` as given (no doc comment: the variant's is the help).

@@ -1,11 +1,12 @@
-//! `meanfield check` (validate a scenario, print it resolved) and `meanfield plot` (re-render a
-//! run directory's plots): the two subcommands that run nothing.
+//! `meanfield check` (validate a scenario, print it resolved), `meanfield plot` (re-render a
+//! run directory's plots) and `meanfield figure` (a paper figure from run directories): the
+//! subcommands that run nothing.
 
 use std::process::ExitCode;
 
 use meanfield::run::replot;
 
-use super::args::{CheckArgs, PlotArgs};
+use super::args::{CheckArgs, FigureArgs, PlotArgs};
 use super::common::load;
 
 /// `meanfield check`: the resolved scenario on stdout, its step count and end time on stderr.
@@ -32,5 +33,23 @@ pub(super) fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 pub(super) fn plot(args: PlotArgs) -> anyhow::Result<ExitCode> {
     replot(&args.run_dir)?;
     eprintln!("plots written to {}", args.run_dir.join("plots").display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `meanfield figure`.
+pub(super) fn figure(args: FigureArgs) -> anyhow::Result<ExitCode> {
+    let out = args.out.unwrap_or_else(|| {
+        args.spec
+            .parent()
+            .map_or_else(std::path::PathBuf::new, std::path::Path::to_path_buf)
+    });
+    std::fs::create_dir_all(&out).map_err(|e| meanfield::Error::io(&out, e))?;
+    let name = args
+        .spec
+        .file_stem()
+        .map_or_else(|| "figure".into(), |s| s.to_string_lossy().into_owned());
+    let stem = out.join(name);
+    meanfield::plot::render_spec(&args.spec, &stem)?;
+    eprintln!("figure written to {}.{{png,svg,pdf}}", stem.display());
     Ok(ExitCode::SUCCESS)
 }

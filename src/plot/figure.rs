@@ -174,6 +174,25 @@ pub fn render_lines(figure: &LineFigure, stem: &Path) -> Result<()> {
     render(&LineChart::new(figure, 2).figure(), stem)
 }
 
+/// The colour and dash (`None`: solid) of a curve.
+pub(crate) type CurveStyle = (RGBColor, Option<(u32, u32)>);
+
+/// `figure` as a [`Figure`] of `size` pixels for a panel of a composed figure
+/// (`plot::spec`): curve i drawn in `styles[i]` where given (else the palette's colour and the
+/// dash of its index); a legend from `legend_from` curves on.
+pub(crate) fn panel_figure(
+    figure: &LineFigure,
+    styles: &[Option<CurveStyle>],
+    legend_from: usize,
+    size: (u32, u32),
+) -> Figure {
+    let mut chart = LineChart::new(figure, legend_from);
+    chart.styles = styles.to_vec();
+    let mut drawn = chart.figure();
+    drawn.frame.size = size;
+    drawn
+}
+
 /// What is drawn: the pieces of each curve that the axes can show, and the axis ranges.
 struct LineChart<'a> {
     figure: &'a LineFigure,
@@ -183,6 +202,8 @@ struct LineChart<'a> {
     ranges: Option<(Range<f64>, Range<f64>)>,
     /// The least number of curves that gets a legend.
     legend_from: usize,
+    /// Styles given to curves by index (the palette's colour and [`dash_of`] otherwise).
+    styles: Vec<Option<CurveStyle>>,
 }
 
 impl<'a> LineChart<'a> {
@@ -205,6 +226,7 @@ impl<'a> LineChart<'a> {
             segments,
             ranges,
             legend_from,
+            styles: Vec::new(),
         }
     }
 }
@@ -236,9 +258,13 @@ impl LineChart<'_> {
         let (x_range, y_range) = self.ranges();
         let mut layers = Vec::new();
         for (index, (curve, segments)) in figure.curves.iter().zip(&self.segments).enumerate() {
-            let colour = PALETTE[index % PALETTE.len()];
+            let (colour, dash) = self
+                .styles
+                .get(index)
+                .copied()
+                .flatten()
+                .unwrap_or((PALETTE[index % PALETTE.len()], dash_of(index)));
             let line = colour.stroke_width(LINE_WIDTH);
-            let dash = dash_of(index);
             let label = legend_label(&curve.label, segments.is_empty());
             // A curve on top of an earlier one (the exact W2 under the coupled distance while
             // the assignment is the identity) also gets hollow circles, so both stay visible.

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 pub const FONT_FAMILY: &str = "sans-serif";
 
 /// DejaVu Sans (Bitstream Vera licence), the only face the figures use.
-static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+pub(crate) static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Registers the embedded font under [`FONT_FAMILY`]; later calls return the first result.
 ///

@@ -460,7 +460,7 @@ pub(crate) fn render_row(figures: &[Figure], stem: &Path) -> Result<()> {
 
 impl Figure {
     /// Draws the title, the frame, the layers and the legend on `root`, already filled.
-    fn draw_on<Backend: DrawingBackend>(
+    pub(crate) fn draw_on<Backend: DrawingBackend>(
         &self,
         root: &DrawingArea<Backend, Shift>,
     ) -> DrawResult<Backend> {

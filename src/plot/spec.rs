@@ -1,0 +1,512 @@
+//! `meanfield figure SPEC.toml`: one figure for a paper from any number of run directories
+//! (docs/figures.md). A SPEC is a grid of `[[panel]]`s; each panel draws a column of the runs'
+//! series.csv (or measures.csv) against another, on log or linear axes, one curve per run
+//! (paths or globs, labelled from the run's scenario: `"m = {model.m}"`), with reference runs
+//! (a `meanfield limit` run, drawn black) and power-law guides (grey). Output: PNG, SVG and PDF
+//! at column or page width (`plot::compose`).
+//!
+//! A run keeps its colour in every panel of the figure (colours follow the labels in the order
+//! they first appear). Every mistake is an error naming the SPEC, the key and what is allowed:
+//! an unknown key, a glob that matches nothing, a path that is not a run directory, a column
+//! the table lacks.
+
+use std::path::{Path, PathBuf};
+
+use plotters::style::RGBColor;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::output::Table;
+use crate::plot::compose::{Grid, PIXELS_PER_POINT, POINTS_PER_INCH, render_composed};
+use crate::plot::figure::{CurveStyle, PALETTE, dash_of, panel_figure};
+use crate::plot::{Curve, LineFigure, Scale};
+
+/// Printed width of a figure at `width = "column"`: 3.4 in, one column of a two-column
+/// paper (ICML, PRL).
+pub const COLUMN_INCHES: f64 = 3.4;
+/// Printed width at `width = "page"`: 7.0 in, the text width of a two-column paper.
+pub const PAGE_INCHES: f64 = 7.0;
+
+/// The SPEC file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecFile {
+    /// "column", "page" or inches.
+    #[serde(default)]
+    width: Option<toml::Value>,
+    /// Printed height in inches (default: 3/4 of a panel's width per row, at least 1.6 in).
+    #[serde(default)]
+    height: Option<f64>,
+    /// Panels per row.
+    #[serde(default = "one")]
+    columns: usize,
+    /// Whether the panels are lettered (a), (b), ...
+    #[serde(default = "yes")]
+    letters: bool,
+    /// "below" (one legend for all panels, under them) or "inside" (each panel its own);
+    /// default below with several columns, inside otherwise.
+    #[serde(default)]
+    legend: Option<String>,
+    /// The panels, in reading order.
+    #[serde(default)]
+    panel: Vec<PanelSpec>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn log() -> String {
+    "log".into()
+}
+
+fn series() -> String {
+    "series".into()
+}
+
+/// One `[[panel]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PanelSpec {
+    #[serde(default)]
+    title: String,
+    /// The column drawn horizontally (`time`, `step`, ...).
+    x: String,
+    /// The column drawn vertically (`risk`, `exact_w2_to_init`, ...).
+    y: String,
+    #[serde(default = "log")]
+    x_scale: String,
+    #[serde(default = "log")]
+    y_scale: String,
+    #[serde(default)]
+    x_label: Option<String>,
+    #[serde(default)]
+    y_label: Option<String>,
+    /// `series` (series.csv) or `measures` (measures.csv).
+    #[serde(default = "series")]
+    table: String,
+    /// Run directories: paths or globs, relative to the SPEC's directory.
+    #[serde(default)]
+    runs: Vec<String>,
+    /// The legend of each run, with `{section.key}` taken from its scenario.toml (and `{dir}`,
+    /// the directory's name); default `{dir}`.
+    #[serde(default)]
+    label: Option<String>,
+    /// Reference runs (a limit run), drawn black.
+    #[serde(default)]
+    reference: Vec<ReferenceSpec>,
+    /// Power-law guides, drawn grey.
+    #[serde(default)]
+    guide: Vec<GuideSpec>,
+}
+
+/// A reference run of a panel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferenceSpec {
+    /// The run directory (relative to the SPEC's directory).
+    run: String,
+    /// Its legend.
+    label: String,
+}
+
+/// A power-law guide y = y0 (x / x0)^slope over the x range of the panel's runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuideSpec {
+    slope: f64,
+    /// (x0, y0).
+    through: [f64; 2],
+    #[serde(default)]
+    label: Option<String>,
+}
+
+/// What a curve is, for its colour.
+enum Role {
+    /// A run, coloured by its label.
+    Run,
+    /// A reference run: black.
+    Reference,
+    /// A guide: grey.
+    Guide,
+}
+
+/// Grey of the power-law guides.
+const GUIDE_GREY: RGBColor = RGBColor(120, 120, 120);
+/// The guides' dots (dash, gap in pixels).
+const GUIDE_DASH: (u32, u32) = (6, 8);
+
+/// Reads `spec` (a SPEC file) and writes `<stem>.png`, `.svg` and `.pdf`.
+///
+/// # Errors
+/// [`Error::Config`] naming the SPEC and the key for a mistake in it (unknown key, bad value,
+/// a glob that matches nothing, a run directory without the table, an unknown column);
+/// [`Error::Io`] if a file cannot be read or written.
+pub fn render_spec(spec: &Path, stem: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(spec).map_err(|e| Error::io(spec, e))?;
+    let file: SpecFile = toml::from_str(&text).map_err(|e| Error::Config {
+        file: spec.display().to_string(),
+        key: e.span().map_or_else(String::new, |s| {
+            format!("line {}", text[..s.start].matches('\n').count() + 1)
+        }),
+        found: e.message().to_owned(),
+        allowed: "the keys of docs/figures.md".into(),
+    })?;
+    let context = Context {
+        spec: spec.to_path_buf(),
+        base: spec.parent().map_or_else(PathBuf::new, Path::to_path_buf),
+    };
+    if file.panel.is_empty() {
+        return Err(context.error("panel", "no [[panel]]", "at least one [[panel]]"));
+    }
+    let width_points = context.width_points(file.width.as_ref())?;
+    let columns = file.columns.clamp(1, file.panel.len());
+    let cell_points = width_points / columns as f64;
+    let rows = file.panel.len().div_ceil(columns);
+    // 3:4 panels, at least 1.6 in high (two panels at column width would be 1.3 in).
+    let cell_height_points = file.height.map_or_else(
+        || (0.75 * cell_points).max(1.6 * POINTS_PER_INCH),
+        |h| h * POINTS_PER_INCH / rows as f64,
+    );
+    let size = (pixels(cell_points), pixels(cell_height_points));
+    let panels: Vec<(LineFigure, Vec<Role>)> = file
+        .panel
+        .iter()
+        .enumerate()
+        .map(|(i, panel)| context.panel(i, panel))
+        .collect::<Result<_>>()?;
+    let below = match file.legend.as_deref() {
+        None => columns > 1,
+        Some("below") => true,
+        Some("inside") => false,
+        Some(other) => return Err(context.error("legend", other, "\"below\" or \"inside\"")),
+    };
+    let (styles, legend) = styles_by_label(&panels);
+    let figures = panels
+        .iter()
+        .zip(&styles)
+        .map(|((figure, _), styles)| {
+            panel_figure(figure, styles, if below { usize::MAX } else { 1 }, size)
+        })
+        .collect();
+    let grid = Grid {
+        panels: figures,
+        columns,
+        letters: file.letters,
+        legend: if below { legend } else { Vec::new() },
+    };
+    render_composed(&grid, stem, width_points)
+}
+
+/// Design pixels of a length in points.
+fn pixels(points: f64) -> u32 {
+    // A figure is at most a few thousand pixels: the cast cannot truncate.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "small, positive"
+    )]
+    let px = (points * PIXELS_PER_POINT).round().max(1.0) as u32;
+    px
+}
+
+/// The style of each curve of a panel.
+type PanelStyles = Vec<Option<CurveStyle>>;
+
+/// Each curve's colour and dash, by its label: the same label, the same style in every panel
+/// (runs: the palette without black and the dashes of `dash_of`, in the order labels first
+/// appear; references black, the first solid; guides grey dots), and the legend entries
+/// of the whole figure in that order.
+fn styles_by_label(
+    panels: &[(LineFigure, Vec<Role>)],
+) -> (Vec<PanelStyles>, Vec<(String, CurveStyle)>) {
+    let palette: Vec<RGBColor> = PALETTE
+        .iter()
+        .copied()
+        .filter(|c| *c != RGBColor(0, 0, 0))
+        .collect();
+    let mut legend: Vec<(String, CurveStyle)> = Vec::new();
+    let (mut runs, mut others) = (0usize, 0usize);
+    let styles = panels
+        .iter()
+        .map(|(figure, roles)| {
+            figure
+                .curves
+                .iter()
+                .zip(roles)
+                .map(|(curve, role)| {
+                    if let Some((_, style)) = legend.iter().find(|(l, _)| *l == curve.label) {
+                        return Some(*style);
+                    }
+                    let style = match role {
+                        Role::Run => {
+                            runs += 1;
+                            (palette[(runs - 1) % palette.len()], dash_of(runs - 1))
+                        }
+                        Role::Reference => {
+                            others += 1;
+                            (RGBColor(0, 0, 0), dash_of(others - 1))
+                        }
+                        Role::Guide => (GUIDE_GREY, Some(GUIDE_DASH)),
+                    };
+                    legend.push((curve.label.clone(), style));
+                    Some(style)
+                })
+                .collect()
+        })
+        .collect();
+    (styles, legend)
+}
+
+/// Where the SPEC is, for its errors and relative paths.
+struct Context {
+    spec: PathBuf,
+    base: PathBuf,
+}
+
+impl Context {
+    fn error(&self, key: &str, found: impl ToString, allowed: &str) -> Error {
+        Error::Config {
+            file: self.spec.display().to_string(),
+            key: key.to_owned(),
+            found: found.to_string(),
+            allowed: allowed.to_owned(),
+        }
+    }
+
+    /// The printed width in points of `width`.
+    fn width_points(&self, width: Option<&toml::Value>) -> Result<f64> {
+        let allowed = "\"column\" (3.4 in), \"page\" (7.0 in) or a width in inches (1 to 20)";
+        let inches = match width {
+            None => COLUMN_INCHES,
+            Some(toml::Value::String(s)) if s == "column" => COLUMN_INCHES,
+            Some(toml::Value::String(s)) if s == "page" => PAGE_INCHES,
+            Some(toml::Value::Float(x)) if (1.0..=20.0).contains(x) => *x,
+            Some(toml::Value::Integer(n)) if (1..=20).contains(n) => *n as f64,
+            Some(other) => return Err(self.error("width", other, allowed)),
+        };
+        Ok(inches * POINTS_PER_INCH)
+    }
+
+    /// Panel `i` as a line figure (runs, references, guides) and the role of each curve.
+    fn panel(&self, i: usize, panel: &PanelSpec) -> Result<(LineFigure, Vec<Role>)> {
+        let key = |k: &str| format!("panel[{i}].{k}");
+        let scale = |k: &str, value: &str| match value {
+            "log" => Ok(Scale::Log),
+            "linear" => Ok(Scale::Linear),
+            other => Err(self.error(&key(k), other, "\"log\" or \"linear\"")),
+        };
+        let (x_scale, y_scale) = (
+            scale("x_scale", &panel.x_scale)?,
+            scale("y_scale", &panel.y_scale)?,
+        );
+        let table = match panel.table.as_str() {
+            "series" => "series.csv",
+            "measures" => "measures.csv",
+            other => return Err(self.error(&key("table"), other, "\"series\" or \"measures\"")),
+        };
+        if panel.runs.is_empty() && panel.reference.is_empty() {
+            return Err(self.error(
+                &key("runs"),
+                "no runs",
+                "at least one run directory or glob",
+            ));
+        }
+        let mut curves = Vec::new();
+        let mut roles = Vec::new();
+        let template = panel.label.as_deref().unwrap_or("{dir}");
+        for (j, pattern) in panel.runs.iter().enumerate() {
+            for dir in self.expand(&format!("{}[{j}]", key("runs")), pattern)? {
+                let label = self.label(&key("label"), template, &dir)?;
+                curves.push(self.curve(&key("runs"), &dir, table, panel, label)?);
+                roles.push(Role::Run);
+            }
+        }
+        for (j, reference) in panel.reference.iter().enumerate() {
+            let dir = self.base.join(&reference.run);
+            let k = format!("{}[{j}].run", key("reference"));
+            curves.push(self.curve(&k, &dir, table, panel, reference.label.clone())?);
+            roles.push(Role::Reference);
+        }
+        let x_range = positive_range(&curves, x_scale);
+        for guide in &panel.guide {
+            if let Some(range) = &x_range {
+                curves.push(guide_curve(guide, range, x_scale));
+                roles.push(Role::Guide);
+            }
+        }
+        let figure = LineFigure {
+            title: panel.title.clone(),
+            x_label: panel
+                .x_label
+                .clone()
+                .unwrap_or_else(|| axis_label(&panel.x)),
+            y_label: panel
+                .y_label
+                .clone()
+                .unwrap_or_else(|| axis_label(&panel.y)),
+            x_scale,
+            y_scale,
+            curves,
+        };
+        Ok((figure, roles))
+    }
+
+    /// The run directories of `pattern` (a path or a glob, relative to the SPEC), sorted.
+    fn expand(&self, key: &str, pattern: &str) -> Result<Vec<PathBuf>> {
+        let full = self.base.join(pattern);
+        let text = full.to_string_lossy().into_owned();
+        let paths = glob::glob(&text)
+            .map_err(|e| self.error(key, pattern, &format!("a path or glob ({e})")))?;
+        let mut dirs: Vec<PathBuf> = paths.filter_map(std::result::Result::ok).collect();
+        dirs.sort();
+        if dirs.is_empty() {
+            let what = if text.contains(['*', '?', '[']) {
+                "a glob that matches at least one run directory"
+            } else {
+                "an existing run directory"
+            };
+            return Err(self.error(key, format!("{pattern} (matches nothing)"), what));
+        }
+        Ok(dirs)
+    }
+
+    /// `template` with `{section.key}` from the scenario.toml of `dir` and `{dir}`.
+    fn label(&self, key: &str, template: &str, dir: &Path) -> Result<String> {
+        let scenario: toml::Table = std::fs::read_to_string(dir.join("scenario.toml"))
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_default();
+        let mut label = String::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            label.push_str(&rest[..open]);
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| self.error(key, template, "text with {section.key} fields"))?;
+            let field = &rest[open + 1..open + close];
+            label.push_str(&self.field(key, field, &scenario, dir)?);
+            rest = &rest[open + close + 1..];
+        }
+        label.push_str(rest);
+        Ok(label)
+    }
+
+    fn field(&self, key: &str, field: &str, scenario: &toml::Table, dir: &Path) -> Result<String> {
+        if field == "dir" {
+            return Ok(dir
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()));
+        }
+        let mut value: Option<&toml::Value> = None;
+        for (depth, part) in field.split('.').enumerate() {
+            value = if depth == 0 {
+                scenario.get(part)
+            } else {
+                value.and_then(|v| v.get(part))
+            };
+        }
+        match value {
+            Some(toml::Value::String(s)) => Ok(s.clone()),
+            Some(v) => Ok(v.to_string()),
+            None => Err(self.error(
+                key,
+                format!(
+                    "{{{field}}} (not in {})",
+                    dir.join("scenario.toml").display()
+                ),
+                "{dir} or a dotted key of the run's scenario.toml, such as {model.m}",
+            )),
+        }
+    }
+
+    /// The curve (x, y) of one run.
+    fn curve(
+        &self,
+        key: &str,
+        dir: &Path,
+        table: &str,
+        panel: &PanelSpec,
+        label: String,
+    ) -> Result<Curve> {
+        let path = dir.join(table);
+        if !path.is_file() {
+            return Err(self.error(
+                key,
+                format!("{} (no {table})", dir.display()),
+                "a run directory (meanfield run or limit --out)",
+            ));
+        }
+        let data = Table::read_csv(&path)?;
+        let column = |name: &str, axis: &str| {
+            data.column(name).ok_or_else(|| {
+                self.error(
+                    &key.replace("runs", axis).replace("reference", axis),
+                    format!("{name} (not a column of {})", path.display()),
+                    &format!("a column of {table}: {}", data.columns.join(", ")),
+                )
+            })
+        };
+        Ok(Curve {
+            label,
+            x: column(&panel.x, "x")?,
+            y: column(&panel.y, "y")?,
+        })
+    }
+}
+
+/// The range of x over the curves' points that the axis can show.
+fn positive_range(curves: &[Curve], scale: Scale) -> Option<(f64, f64)> {
+    let xs = curves
+        .iter()
+        .flat_map(|c| c.x.iter().copied())
+        .filter(|x| x.is_finite() && (scale == Scale::Linear || *x > 0.0));
+    xs.fold(None, |range, x| match range {
+        None => Some((x, x)),
+        Some((lo, hi)) => Some((f64::min(lo, x), f64::max(hi, x))),
+    })
+}
+
+/// The guide y0 (x / x0)^slope at 64 points over `range`.
+fn guide_curve(guide: &GuideSpec, range: &(f64, f64), scale: Scale) -> Curve {
+    let [x0, y0] = guide.through;
+    let (lo, hi) = *range;
+    let x: Vec<f64> = (0..64)
+        .map(|k| {
+            let s = f64::from(k) / 63.0;
+            match scale {
+                Scale::Log => lo * (hi / lo).powf(s),
+                Scale::Linear => lo + (hi - lo) * s,
+            }
+        })
+        .collect();
+    Curve {
+        label: guide
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("slope {}", guide.slope)),
+        y: x.iter().map(|x| y0 * (x / x0).powf(guide.slope)).collect(),
+        x,
+    }
+}
+
+/// The axis label of a column: its symbol and unit where the column is known.
+fn axis_label(column: &str) -> String {
+    match column {
+        "time" => "time t".into(),
+        "step" => "step k".into(),
+        "risk" => "risk R".into(),
+        "test_risk" => "test risk".into(),
+        "population_risk" => "population risk R".into(),
+        "objective" => "objective E".into(),
+        "dissipation" => "dissipation D".into(),
+        "movement_mean" => "mean |theta_j(t) - theta_j(0)|".into(),
+        "exact_w2_to_init" => "W2(rho_t, rho_0)".into(),
+        "sliced_w2_to_init" => "sliced W2(rho_t, rho_0)".into(),
+        other => other.replace('_', " "),
+    }
+}
