@@ -40,9 +40,9 @@ struct SpecFile {
     /// Panels per row.
     #[serde(default = "one")]
     columns: usize,
-    /// Whether the panels are lettered (a), (b), ...
-    #[serde(default = "yes")]
-    letters: bool,
+    /// Whether the panels are lettered (a), (b), ... (default: when there are several).
+    #[serde(default)]
+    letters: Option<bool>,
     /// "below" (one legend for all panels, under them) or "inside" (each panel its own);
     /// default below with several columns, inside otherwise.
     #[serde(default)]
@@ -50,14 +50,116 @@ struct SpecFile {
     /// The panels, in reading order.
     #[serde(default)]
     panel: Vec<PanelSpec>,
+    /// Runs of scenarios that the figure needs, made on demand (`@name` in a panel's runs).
+    #[serde(default)]
+    run: Vec<RunSpec>,
+}
+
+/// One `[[run]]`: a scenario with `--set`-style overrides, run into `<out>/runs/<name>`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunSpec {
+    name: String,
+    /// The scenario file, relative to the SPEC's directory.
+    scenario: String,
+    /// `key=value` overrides, as `meanfield run --set` takes them.
+    #[serde(default)]
+    set: Vec<String>,
+    /// "run" (the particles: `meanfield run`, the default) or "limit" (the exact mean-field
+    /// limit: `meanfield limit`).
+    #[serde(default)]
+    command: Option<String>,
+}
+
+/// A run that a SPEC asks for: `meanfield figure` runs it into `<out>/runs/<name>` unless a
+/// finished run of the same resolved scenario is there (then it is reused).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunRequest {
+    /// The run directory's name under `<out>/runs/`.
+    pub name: String,
+    /// The scenario file (resolved against the SPEC's directory).
+    pub scenario: PathBuf,
+    /// `--set`-style overrides.
+    pub overrides: Vec<String>,
+    /// Solve the exact limit (`meanfield limit`) instead of running the particles.
+    pub limit: bool,
+}
+
+/// The `[[run]]`s of `spec`, checked (names are plain directory names, each once).
+///
+/// # Errors
+/// [`Error::Config`] naming the SPEC and the key for an unreadable SPEC, a bad name or a
+/// scenario file that does not exist; [`Error::Io`] if the SPEC cannot be read.
+pub fn requested_runs(spec: &Path) -> Result<Vec<RunRequest>> {
+    let (file, context) = read_spec(spec)?;
+    let mut requests: Vec<RunRequest> = Vec::new();
+    for (i, run) in file.run.iter().enumerate() {
+        let plain = !run.name.is_empty()
+            && run
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            && run.name != "."
+            && run.name != "..";
+        if !plain || requests.iter().any(|r| r.name == run.name) {
+            return Err(context.error(
+                &format!("run[{i}].name"),
+                &run.name,
+                "a directory name of letters, digits, '_', '-' and '.', each name once",
+            ));
+        }
+        let scenario = context.base.join(&run.scenario);
+        if !scenario.is_file() {
+            return Err(context.error(
+                &format!("run[{i}].scenario"),
+                scenario.display(),
+                "a scenario file (relative to the SPEC)",
+            ));
+        }
+        let limit = match run.command.as_deref() {
+            None | Some("run") => false,
+            Some("limit") => true,
+            Some(other) => {
+                return Err(context.error(
+                    &format!("run[{i}].command"),
+                    other,
+                    "\"run\" (the particles) or \"limit\" (the exact limit)",
+                ));
+            }
+        };
+        requests.push(RunRequest {
+            name: run.name.clone(),
+            scenario,
+            overrides: run.set.clone(),
+            limit,
+        });
+    }
+    Ok(requests)
+}
+
+/// The SPEC file parsed, with its context.
+fn read_spec(spec: &Path) -> Result<(SpecFile, Context)> {
+    let text = std::fs::read_to_string(spec).map_err(|e| Error::io(spec, e))?;
+    let file: SpecFile = toml::from_str(&text).map_err(|e| Error::Config {
+        file: spec.display().to_string(),
+        key: e.span().map_or_else(String::new, |s| {
+            format!("line {}", text[..s.start].matches('\n').count() + 1)
+        }),
+        found: e.message().to_owned(),
+        allowed: "the keys of docs/figures.md".into(),
+    })?;
+    let context = Context {
+        spec: spec.to_path_buf(),
+        base: spec
+            .parent()
+            .map_or_else(PathBuf::new, Path::to_path_buf),
+        runs: PathBuf::new(),
+    };
+    Ok((file, context))
 }
 
 fn one() -> usize {
     1
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn log() -> String {
@@ -140,26 +242,20 @@ const GUIDE_GREY: RGBColor = RGBColor(120, 120, 120);
 /// The guides' dots (dash, gap in pixels).
 const GUIDE_DASH: (u32, u32) = (6, 8);
 
-/// Reads `spec` (a SPEC file) and writes `<stem>.png`, `.svg` and `.pdf`.
+/// Reads `spec` (a SPEC file) and writes `<stem>.png`, `.svg` and `.pdf`; a panel's run
+/// `@name` (or glob `@mf_*`) is `runs/<name>` of `stem`'s directory, where `meanfield
+/// figure` puts the SPEC's `[[run]]`s.
 ///
 /// # Errors
 /// [`Error::Config`] naming the SPEC and the key for a mistake in it (unknown key, bad value,
 /// a glob that matches nothing, a run directory without the table, an unknown column);
 /// [`Error::Io`] if a file cannot be read or written.
 pub fn render_spec(spec: &Path, stem: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(spec).map_err(|e| Error::io(spec, e))?;
-    let file: SpecFile = toml::from_str(&text).map_err(|e| Error::Config {
-        file: spec.display().to_string(),
-        key: e.span().map_or_else(String::new, |s| {
-            format!("line {}", text[..s.start].matches('\n').count() + 1)
-        }),
-        found: e.message().to_owned(),
-        allowed: "the keys of docs/figures.md".into(),
-    })?;
-    let context = Context {
-        spec: spec.to_path_buf(),
-        base: spec.parent().map_or_else(PathBuf::new, Path::to_path_buf),
-    };
+    let (file, mut context) = read_spec(spec)?;
+    context.runs = stem
+        .parent()
+        .map_or_else(PathBuf::new, Path::to_path_buf)
+        .join("runs");
     if file.panel.is_empty() {
         return Err(context.error("panel", "no [[panel]]", "at least one [[panel]]"));
     }
@@ -196,7 +292,7 @@ pub fn render_spec(spec: &Path, stem: &Path) -> Result<()> {
     let grid = Grid {
         panels: figures,
         columns,
-        letters: file.letters,
+        letters: file.letters.unwrap_or(file.panel.len() > 1),
         legend: if below { legend } else { Vec::new() },
     };
     render_composed(&grid, stem, width_points)
@@ -265,7 +361,10 @@ fn styles_by_label(
 /// Where the SPEC is, for its errors and relative paths.
 struct Context {
     spec: PathBuf,
+    /// The SPEC's directory: paths are relative to it.
     base: PathBuf,
+    /// Where the `[[run]]`s are (`@name`).
+    runs: PathBuf,
 }
 
 impl Context {
@@ -319,18 +418,22 @@ impl Context {
         let mut curves = Vec::new();
         let mut roles = Vec::new();
         let template = panel.label.as_deref().unwrap_or("{dir}");
+        // References first: drawn below the runs, which stay visible on top of them.
+        for (j, reference) in panel.reference.iter().enumerate() {
+            let dir = match reference.run.strip_prefix('@') {
+                Some(name) => self.runs.join(name),
+                None => self.base.join(&reference.run),
+            };
+            let k = format!("{}[{j}].run", key("reference"));
+            curves.push(self.curve(&k, &dir, table, panel, reference.label.clone())?);
+            roles.push(Role::Reference);
+        }
         for (j, pattern) in panel.runs.iter().enumerate() {
             for dir in self.expand(&format!("{}[{j}]", key("runs")), pattern)? {
                 let label = self.label(&key("label"), template, &dir)?;
                 curves.push(self.curve(&key("runs"), &dir, table, panel, label)?);
                 roles.push(Role::Run);
             }
-        }
-        for (j, reference) in panel.reference.iter().enumerate() {
-            let dir = self.base.join(&reference.run);
-            let k = format!("{}[{j}].run", key("reference"));
-            curves.push(self.curve(&k, &dir, table, panel, reference.label.clone())?);
-            roles.push(Role::Reference);
         }
         let x_range = positive_range(&curves, x_scale);
         for guide in &panel.guide {
@@ -358,7 +461,10 @@ impl Context {
 
     /// The run directories of `pattern` (a path or a glob, relative to the SPEC), sorted.
     fn expand(&self, key: &str, pattern: &str) -> Result<Vec<PathBuf>> {
-        let full = self.base.join(pattern);
+        let full = match pattern.strip_prefix('@') {
+            Some(name) => self.runs.join(name),
+            None => self.base.join(pattern),
+        };
         let text = full.to_string_lossy().into_owned();
         let paths = glob::glob(&text)
             .map_err(|e| self.error(key, pattern, &format!("a path or glob ({e})")))?;
