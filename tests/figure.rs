@@ -293,7 +293,10 @@ fn the_example_specs_run_what_they_need_and_show_what_they_say() {
     for name in ["finite_m", "lazy_vs_meanfield"] {
         let text = std::fs::read_to_string(examples.join(format!("{name}.toml")))
             .unwrap()
-            .replace("../../scenarios/", &format!("{}/scenarios/", env!("CARGO_MANIFEST_DIR")))
+            .replace(
+                "../../scenarios/",
+                &format!("{}/scenarios/", env!("CARGO_MANIFEST_DIR")),
+            )
             .replace("model.m=4096", "model.m=128");
         std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
         for pass in 0..2 {
@@ -303,7 +306,11 @@ fn the_example_specs_run_what_they_need_and_show_what_they_say() {
                 .unwrap();
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(output.status.success(), "{name}: {stderr}");
-            assert_eq!(pass == 1, !stderr.contains("running"), "{name} pass {pass}: {stderr}");
+            assert_eq!(
+                pass == 1,
+                !stderr.contains("running"),
+                "{name} pass {pass}: {stderr}"
+            );
             assert!(dir.join("out").join(format!("{name}.pdf")).exists());
         }
     }
@@ -315,8 +322,14 @@ fn the_example_specs_run_what_they_need_and_show_what_they_say() {
     };
     let lazy = movement("lazy_m16") / movement("lazy_m256");
     let mean_field = movement("mf_m16") / movement("mf_m256");
-    assert!((3.0..5.3).contains(&lazy), "lazy: movement ratio {lazy} (m^-1/2: 4)");
-    assert!((0.7..1.5).contains(&mean_field), "mean field: movement ratio {mean_field}");
+    assert!(
+        (3.0..5.3).contains(&lazy),
+        "lazy: movement ratio {lazy} (m^-1/2: 4)"
+    );
+    assert!(
+        (0.7..1.5).contains(&mean_field),
+        "mean field: movement ratio {mean_field}"
+    );
     let texts = svg_texts(&dir.join("out/lazy_vs_meanfield.svg"));
     assert!(texts.iter().any(|t| t == "lazy, alpha = 1/2"), "{texts:?}");
 }

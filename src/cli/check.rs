@@ -71,7 +71,11 @@ fn ensure_run(
         eprintln!("{}: finished run reused", dir.display());
         return Ok(());
     }
-    let what = if request.limit { "solving the limit of" } else { "running" };
+    let what = if request.limit {
+        "solving the limit of"
+    } else {
+        "running"
+    };
     eprintln!("{}: {what} {}", dir.display(), request.scenario.display());
     let threads = rayon::current_num_threads();
     if request.limit {

@@ -150,9 +150,7 @@ fn read_spec(spec: &Path) -> Result<(SpecFile, Context)> {
     })?;
     let context = Context {
         spec: spec.to_path_buf(),
-        base: spec
-            .parent()
-            .map_or_else(PathBuf::new, Path::to_path_buf),
+        base: spec.parent().map_or_else(PathBuf::new, Path::to_path_buf),
         runs: PathBuf::new(),
     };
     Ok((file, context))
