@@ -179,6 +179,7 @@ fn a_headless_browser_renders_the_report_to_a_screenshot_that_is_not_blank() {
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-dev-shm-usage",
             "--hide-scrollbars",
             "--window-size=1200,4000",
         ])

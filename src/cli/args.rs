@@ -94,7 +94,10 @@ pub(super) enum Command {
     /// measures.csv) against another (x = "time", y = "risk"), on log or linear axes: one
     /// curve per run directory (paths or globs, relative to the SPEC; labelled from the run's
     /// scenario, label = "m = {model.m}"), reference runs such as a `meanfield limit` run
-    /// (black), power-law guides (grey). width = "column" (3.4 in), "page" (7.0 in) or inches;
+    /// (black), power-law guides (grey). [[run]] tables name scenarios (with --set-style
+    /// overrides, or command = "limit" for the exact limit) that are run into <out>/runs/<name>
+    /// when missing and reused once finished; panels refer to them as "@name", so a SPEC works
+    /// on a fresh clone. width = "column" (3.4 in), "page" (7.0 in) or inches;
     /// text prints at 8-9 pt at that width. Writes <stem>.png, .svg and .pdf (vector, fonts
     /// embedded) into --out, <stem> being the SPEC's file name. See docs/figures.md and
     /// examples/figures/.
