@@ -333,3 +333,88 @@ fn the_example_specs_run_what_they_need_and_show_what_they_say() {
     let texts = svg_texts(&dir.join("out/lazy_vs_meanfield.svg"));
     assert!(texts.iter().any(|t| t == "lazy, alpha = 1/2"), "{texts:?}");
 }
+
+/// A sweep directory as a panel source: one curve per width with its band (x = time), one
+/// curve per chosen time against m (x = m); a bad statistic, axis or selection is named.
+#[test]
+fn a_sweep_gives_seed_means_with_bands_per_width_or_per_time() {
+    let dir = scratch_directory("figure", "sweep");
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/sweep/tiny.toml");
+    let status = meanfield(&dir)
+        .arg("sweep")
+        .arg(&tiny)
+        .args(["--out", "sweep", "--reference", "none"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let spec = r#"
+width = "page"
+columns = 2
+[[panel]]
+title = "risk by width"
+x = "time"
+y = "risk"
+sweeps = ["sweep"]
+[[panel]]
+title = "movement against m"
+x = "m"
+y = "movement_mean"
+x_scale = "log"
+sweeps = ["sweep"]
+times = [1.0, 2.0]
+"#;
+    std::fs::write(dir.join("sw.toml"), spec).unwrap();
+    let output = meanfield(&dir)
+        .args(["figure", "sw.toml", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let svg = std::fs::read_to_string(dir.join("out/sw.svg")).unwrap();
+    // Three widths and two times, each with its band of +- 2 SE.
+    assert_eq!(svg.matches("<polygon").count(), 5, "bands");
+    let texts = svg_texts(&dir.join("out/sw.svg"));
+    for label in ["m = 8", "m = 16", "m = 32", "t = 1", "t = 2"] {
+        assert!(texts.iter().any(|t| t == label), "{label} not in {texts:?}");
+    }
+    for (bad, words) in [
+        (
+            spec.replacen("y = \"risk\"", "y = \"risk\"\nstatistic = \"median\"", 1),
+            &["panel[0].statistic", "median"][..],
+        ),
+        (
+            spec.replace("times = [1.0, 2.0]", ""),
+            &["panel[1].times"][..],
+        ),
+        (
+            spec.replacen("x = \"time\"", "x = \"step\"", 1),
+            &["panel[0].x", "step"][..],
+        ),
+        (
+            spec.replacen(
+                "y = \"risk\"",
+                "y = \"risk\"\nselect = { \"model.alpha\" = 1.0 }",
+                1,
+            ),
+            &["panel[0].select", "model.alpha"][..],
+        ),
+        (
+            spec.replacen("y = \"risk\"", "y = \"rsik\"", 1),
+            &["panel[0].y", "rsik", "movement_mean"][..],
+        ),
+    ] {
+        std::fs::write(dir.join("bad.toml"), &bad).unwrap();
+        let output = meanfield(&dir)
+            .args(["figure", "bad.toml", "--out", "out"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        for word in words {
+            assert!(stderr.contains(word), "{word} not in {stderr}");
+        }
+    }
+}

@@ -17,9 +17,12 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::output::Table;
+use crate::plot::chart::clamp_into;
 use crate::plot::compose::{Grid, PIXELS_PER_POINT, POINTS_PER_INCH, render_composed};
 use crate::plot::figure::{CurveStyle, PALETTE, dash_of, panel_figure};
+use crate::plot::model::{Figure, Layer};
 use crate::plot::{Curve, LineFigure, Scale};
+use plotters::style::Color;
 
 /// Printed width of a figure at `width = "column"`: 3.4 in, one column of a two-column
 /// paper (ICML, PRL).
@@ -168,6 +171,10 @@ fn series() -> String {
     "series".into()
 }
 
+fn mean() -> String {
+    "mean".into()
+}
+
 /// One `[[panel]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +203,26 @@ struct PanelSpec {
     /// the directory's name); default `{dir}`.
     #[serde(default)]
     label: Option<String>,
+    /// Sweep directories (`meanfield sweep --out`): seed means from sweep_stats.csv, one
+    /// curve per width (x = "time") or per time of `times` (x = "m"), with bands.
+    #[serde(default)]
+    sweeps: Vec<String>,
+    /// The statistic of sweep_stats.csv drawn for sweeps: "mean" (band +- 2 se),
+    /// "deviation_mean" (the bias, band +- 2 deviation_se; its absolute value on a log axis),
+    /// "deviation_cv_mean" (the control-variate bias, band +- 2 deviation_cv_se), "sd",
+    /// "deviation_sd".
+    #[serde(default = "mean")]
+    statistic: String,
+    /// With x = "m": the logged times drawn, one curve each.
+    #[serde(default)]
+    times: Vec<f64>,
+    /// With a `vary` sweep: the value of each varied key to draw (`{ "model.alpha" = 0.5 }`).
+    #[serde(default)]
+    select: toml::Table,
+    /// The legend of a sweep's curve, with `{m}`, `{time}` and the varied keys; default
+    /// `m = {m}` (x = "time") or `t = {time}` (x = "m").
+    #[serde(default)]
+    sweep_label: Option<String>,
     /// Reference runs (a limit run), drawn black.
     #[serde(default)]
     reference: Vec<ReferenceSpec>,
@@ -223,6 +250,77 @@ struct GuideSpec {
     through: [f64; 2],
     #[serde(default)]
     label: Option<String>,
+}
+
+/// A band around a curve: (x, low, high) per point.
+type Band = Vec<(f64, f64, f64)>;
+
+/// One panel as drawn: its line figure, the role of each curve, and each curve's band.
+struct Panel {
+    figure: LineFigure,
+    roles: Vec<Role>,
+    bands: Vec<Option<Band>>,
+}
+
+/// A CSV file of text fields (sweep_stats.csv: a text column, quoted headers).
+struct TextTable {
+    columns: Vec<String>,
+    /// How many leading columns are varied keys (before `observable`).
+    keys: usize,
+    rows: Vec<Vec<String>>,
+}
+
+impl TextTable {
+    fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut lines = text.lines();
+        let columns: Vec<String> = lines
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(|c| c.trim_matches('"').to_owned())
+            .collect();
+        let keys = columns.iter().position(|c| c == "observable").unwrap_or(0);
+        let rows = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                l.split(',')
+                    .map(|f| f.trim_matches('"').to_owned())
+                    .collect()
+            })
+            .collect();
+        Ok(Self {
+            columns,
+            keys,
+            rows,
+        })
+    }
+
+    fn get<'a>(&self, row: &'a [String], column: &str) -> Option<&'a str> {
+        let index = self.columns.iter().position(|c| c == column)?;
+        row.get(index).map(String::as_str)
+    }
+
+    fn number(&self, row: &[String], column: &str) -> Option<f64> {
+        self.get(row, column)?.parse().ok()
+    }
+}
+
+/// `template` with each `{field}` replaced by `value(field)` (left as written when `None`).
+fn fill_fields(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let field = &rest[open + 1..open + close];
+        out.push_str(&value(field).unwrap_or_else(|| format!("{{{field}}}")));
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What a curve is, for its colour.
@@ -267,7 +365,7 @@ pub fn render_spec(spec: &Path, stem: &Path) -> Result<()> {
         |h| h * POINTS_PER_INCH / rows as f64,
     );
     let size = (pixels(cell_points), pixels(cell_height_points));
-    let panels: Vec<(LineFigure, Vec<Role>)> = file
+    let panels: Vec<Panel> = file
         .panel
         .iter()
         .enumerate()
@@ -283,8 +381,11 @@ pub fn render_spec(spec: &Path, stem: &Path) -> Result<()> {
     let figures = panels
         .iter()
         .zip(&styles)
-        .map(|((figure, _), styles)| {
-            panel_figure(figure, styles, if below { usize::MAX } else { 1 }, size)
+        .map(|(panel, styles)| {
+            let legend_from = if below { usize::MAX } else { 1 };
+            let mut drawn = panel_figure(&panel.figure, styles, legend_from, size);
+            add_bands(&mut drawn, &panel.bands, styles);
+            drawn
         })
         .collect();
     let grid = Grid {
@@ -315,9 +416,7 @@ type PanelStyles = Vec<Option<CurveStyle>>;
 /// (runs: the palette without black and the dashes of `dash_of`, in the order labels first
 /// appear; references black, the first solid; guides grey dots), and the legend entries
 /// of the whole figure in that order.
-fn styles_by_label(
-    panels: &[(LineFigure, Vec<Role>)],
-) -> (Vec<PanelStyles>, Vec<(String, CurveStyle)>) {
+fn styles_by_label(panels: &[Panel]) -> (Vec<PanelStyles>, Vec<(String, CurveStyle)>) {
     let palette: Vec<RGBColor> = PALETTE
         .iter()
         .copied()
@@ -327,11 +426,12 @@ fn styles_by_label(
     let (mut runs, mut others) = (0usize, 0usize);
     let styles = panels
         .iter()
-        .map(|(figure, roles)| {
-            figure
+        .map(|panel| {
+            panel
+                .figure
                 .curves
                 .iter()
-                .zip(roles)
+                .zip(&panel.roles)
                 .map(|(curve, role)| {
                     if let Some((_, style)) = legend.iter().find(|(l, _)| *l == curve.label) {
                         return Some(*style);
@@ -354,6 +454,37 @@ fn styles_by_label(
         })
         .collect();
     (styles, legend)
+}
+
+/// The bands of a panel's curves, drawn first (below the lines) in a light tint of each
+/// curve's colour, clamped to the vertical axis.
+fn add_bands(figure: &mut Figure, bands: &[Option<Band>], styles: &[Option<CurveStyle>]) {
+    let range = figure.frame.y.range.clone();
+    let mut layers = Vec::new();
+    for (band, style) in bands.iter().zip(styles) {
+        let (Some(band), Some((colour, _))) = (band, style) else {
+            continue;
+        };
+        let points: Vec<(f64, f64, f64)> = band
+            .iter()
+            .copied()
+            .filter(|(x, lo, hi)| x.is_finite() && !lo.is_nan() && !hi.is_nan())
+            .collect();
+        if points.len() < 2 {
+            continue;
+        }
+        let upper = points.iter().map(|&(x, _, hi)| (x, clamp_into(&range, hi)));
+        let lower = points
+            .iter()
+            .rev()
+            .map(|&(x, lo, _)| (x, clamp_into(&range, lo)));
+        layers.push(Layer::Area {
+            vertices: upper.chain(lower).collect(),
+            style: colour.mix(0.2).filled(),
+        });
+    }
+    layers.append(&mut figure.layers);
+    figure.layers = layers;
 }
 
 /// Where the SPEC is, for its errors and relative paths.
@@ -390,7 +521,7 @@ impl Context {
     }
 
     /// Panel `i` as a line figure (runs, references, guides) and the role of each curve.
-    fn panel(&self, i: usize, panel: &PanelSpec) -> Result<(LineFigure, Vec<Role>)> {
+    fn panel(&self, i: usize, panel: &PanelSpec) -> Result<Panel> {
         let key = |k: &str| format!("panel[{i}].{k}");
         let scale = |k: &str, value: &str| match value {
             "log" => Ok(Scale::Log),
@@ -406,15 +537,16 @@ impl Context {
             "measures" => "measures.csv",
             other => return Err(self.error(&key("table"), other, "\"series\" or \"measures\"")),
         };
-        if panel.runs.is_empty() && panel.reference.is_empty() {
+        if panel.runs.is_empty() && panel.reference.is_empty() && panel.sweeps.is_empty() {
             return Err(self.error(
                 &key("runs"),
                 "no runs",
-                "at least one run directory or glob",
+                "at least one run directory, sweep directory or glob",
             ));
         }
         let mut curves = Vec::new();
         let mut roles = Vec::new();
+        let mut bands = Vec::new();
         let template = panel.label.as_deref().unwrap_or("{dir}");
         // References first: drawn below the runs, which stay visible on top of them.
         for (j, reference) in panel.reference.iter().enumerate() {
@@ -425,12 +557,24 @@ impl Context {
             let k = format!("{}[{j}].run", key("reference"));
             curves.push(self.curve(&k, &dir, table, panel, reference.label.clone())?);
             roles.push(Role::Reference);
+            bands.push(None);
         }
         for (j, pattern) in panel.runs.iter().enumerate() {
             for dir in self.expand(&format!("{}[{j}]", key("runs")), pattern)? {
                 let label = self.label(&key("label"), template, &dir)?;
                 curves.push(self.curve(&key("runs"), &dir, table, panel, label)?);
                 roles.push(Role::Run);
+                bands.push(None);
+            }
+        }
+        for (j, pattern) in panel.sweeps.iter().enumerate() {
+            let k = format!("{}[{j}]", key("sweeps"));
+            for dir in self.expand(&k, pattern)? {
+                for (curve, band) in self.sweep_curves(&k, i, &dir, panel)? {
+                    curves.push(curve);
+                    roles.push(Role::Run);
+                    bands.push(band);
+                }
             }
         }
         let x_range = positive_range(&curves, x_scale);
@@ -438,6 +582,7 @@ impl Context {
             if let Some(range) = &x_range {
                 curves.push(guide_curve(guide, range, x_scale));
                 roles.push(Role::Guide);
+                bands.push(None);
             }
         }
         let figure = LineFigure {
@@ -454,7 +599,163 @@ impl Context {
             y_scale,
             curves,
         };
-        Ok((figure, roles))
+        Ok(Panel {
+            figure,
+            roles,
+            bands,
+        })
+    }
+
+    /// The curves of one sweep directory: the statistic of `panel.y` from sweep_stats.csv per
+    /// width (x = "time") or per time of `panel.times` (x = "m"), with its band.
+    fn sweep_curves(
+        &self,
+        key: &str,
+        i: usize,
+        dir: &Path,
+        panel: &PanelSpec,
+    ) -> Result<Vec<(Curve, Option<Band>)>> {
+        let path = dir.join("sweep_stats.csv");
+        let stats = TextTable::read(&path).map_err(|_| {
+            self.error(
+                key,
+                format!("{} (no sweep_stats.csv)", dir.display()),
+                "a sweep directory (meanfield sweep --out)",
+            )
+        })?;
+        let panel_key = |k: &str| format!("panel[{i}].{k}");
+        let (value, error) = match panel.statistic.as_str() {
+            "mean" => ("mean", Some("se")),
+            "deviation_mean" => ("deviation_mean", Some("deviation_se")),
+            "deviation_cv_mean" => ("deviation_cv_mean", Some("deviation_cv_se")),
+            "sd" => ("sd", None),
+            "deviation_sd" => ("deviation_sd", None),
+            other => {
+                return Err(self.error(
+                    &panel_key("statistic"),
+                    other,
+                    "mean, deviation_mean, deviation_cv_mean, sd or deviation_sd",
+                ));
+            }
+        };
+        let by_width = match panel.x.as_str() {
+            "time" => true,
+            "m" => false,
+            other => {
+                return Err(self.error(
+                    &panel_key("x"),
+                    format!("{other} (with sweeps)"),
+                    "\"time\" (one curve per width) or \"m\" (one curve per time of `times`)",
+                ));
+            }
+        };
+        if !by_width && panel.times.is_empty() {
+            return Err(self.error(
+                &panel_key("times"),
+                "[] (x = \"m\")",
+                "the logged times to draw, e.g. times = [1.0, 5.0]",
+            ));
+        }
+        for (k, _) in &panel.select {
+            if !stats.columns.contains(k) {
+                return Err(self.error(
+                    &panel_key("select"),
+                    k,
+                    &format!(
+                        "a varied key of the sweep: {}",
+                        stats.columns[..stats.keys].join(", ")
+                    ),
+                ));
+            }
+        }
+        let rows: Vec<&Vec<String>> = stats
+            .rows
+            .iter()
+            .filter(|row| stats.get(row, "observable") == Some(panel.y.as_str()))
+            .filter(|row| {
+                panel.select.iter().all(|(k, v)| {
+                    let want = match v {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    stats
+                        .number(row, k)
+                        .zip(want.parse::<f64>().ok())
+                        .map_or_else(
+                            || stats.get(row, k) == Some(want.as_str()),
+                            |(a, b)| (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                        )
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            let observables: std::collections::BTreeSet<&str> = stats
+                .rows
+                .iter()
+                .filter_map(|r| stats.get(r, "observable"))
+                .collect();
+            return Err(self.error(
+                &panel_key("y"),
+                format!("{} (no rows in {})", panel.y, path.display()),
+                &format!(
+                    "an observable of the sweep: {}",
+                    observables.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let absolute = value.starts_with("deviation") && panel.y_scale == "log";
+        let template = panel
+            .sweep_label
+            .clone()
+            .unwrap_or_else(|| if by_width { "m = {m}" } else { "t = {time}" }.into());
+        // Group the rows by width (x = time) or by time (x = m), in the file's order.
+        let group_of = |row: &Vec<String>| {
+            let k = if by_width { "m" } else { "time" };
+            stats.get(row, k).unwrap_or_default().to_owned()
+        };
+        let mut groups: Vec<(String, Vec<&Vec<String>>)> = Vec::new();
+        for row in rows {
+            let g = group_of(row);
+            if !by_width
+                && !panel.times.iter().any(|t| {
+                    stats
+                        .number(row, "time")
+                        .is_some_and(|x| (x - t).abs() <= 1e-9 * t.abs().max(1.0))
+                })
+            {
+                continue;
+            }
+            match groups.iter_mut().find(|(name, _)| *name == g) {
+                Some((_, members)) => members.push(row),
+                None => groups.push((g, vec![row])),
+            }
+        }
+        let x_column = if by_width { "time" } else { "m" };
+        Ok(groups
+            .into_iter()
+            .map(|(_, members)| {
+                let number = |row: &Vec<String>, c: &str| stats.number(row, c).unwrap_or(f64::NAN);
+                let fold = |y: f64| if absolute { y.abs() } else { y };
+                let x: Vec<f64> = members.iter().map(|r| number(r, x_column)).collect();
+                let y: Vec<f64> = members.iter().map(|r| fold(number(r, value))).collect();
+                let band = error.map(|e| {
+                    members
+                        .iter()
+                        .map(|r| {
+                            let (centre, half) = (fold(number(r, value)), 2.0 * number(r, e));
+                            (number(r, x_column), centre - half, centre + half)
+                        })
+                        .collect()
+                });
+                let label = fill_fields(&template, |field| {
+                    members
+                        .first()
+                        .and_then(|r| stats.get(r, field))
+                        .map(str::to_owned)
+                });
+                (Curve { label, x, y }, band)
+            })
+            .collect())
     }
 
     /// The run directories of `pattern` (a path or a glob, relative to the SPEC), sorted.
