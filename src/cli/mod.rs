@@ -1,11 +1,12 @@
 //! Command line: clap arguments ([`args`]) validated into a request and executed by one module
-//! per subcommand (run, limit, sweep, gallery, check, plot and figure, bench); progress bars and exit
+//! per subcommand (run, limit, sweep, gallery, check and plot, figure, bench); progress bars and exit
 //! codes.
 
 mod args;
 mod bench;
 mod check;
 mod common;
+mod figure;
 mod gallery;
 mod limit;
 mod run;
@@ -69,7 +70,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(args) => sweep::command(args),
         Command::Check(args) => check::check(args),
         Command::Plot(args) => check::plot(args),
-        Command::Figure(args) => check::figure(args),
+        Command::Figure(args) => figure::command(args),
         Command::Bench(args) => bench::command(args),
     }
 }
