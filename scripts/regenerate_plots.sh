@@ -16,5 +16,9 @@ cp "$out/finite_m/plots/risk_bias.png" plots/finite_m_risk_bias.png
 cp "$out/finite_m/plots/risk_by_width.png" plots/finite_m_risk_by_width.png
 target/release/meanfield sweep scenarios/lazy_vs_meanfield.toml --out "$out/lazy" --quiet
 cp "$out/lazy/plots/movement_scaling_0.png" plots/lazy_movement_scaling.png
+# The two-panel paper figure of examples/figures (6 runs, a few seconds): PNG and PDF.
+target/release/meanfield figure examples/figures/lazy_vs_meanfield.toml --out "$out/figures"
+cp "$out/figures/lazy_vs_meanfield.png" plots/figure_lazy_vs_meanfield.png
+cp "$out/figures/lazy_vs_meanfield.pdf" plots/figure_lazy_vs_meanfield.pdf
 rm -rf "$out"
-echo "plots/quickstart_*, plots/finite_m_* and plots/lazy_movement_scaling.png regenerated"
+echo "plots/quickstart_*, plots/finite_m_*, plots/lazy_movement_scaling.png and plots/figure_* regenerated"
