@@ -65,7 +65,12 @@ label = "m = {model.m}"
 /// `meanfield figure NAME.toml --out out` in the runs' directory, with `spec` as the SPEC.
 fn figure(name: &str, spec: &str) -> std::process::Output {
     std::fs::write(runs().join(format!("{name}.toml")), spec).unwrap();
-    meanfield(runs())
+    figure_in(runs(), name)
+}
+
+/// `meanfield figure NAME.toml --out out` in `dir`.
+fn figure_in(dir: &Path, name: &str) -> std::process::Output {
+    meanfield(dir)
         .args(["figure", &format!("{name}.toml"), "--out", "out"])
         .output()
         .unwrap()
@@ -300,10 +305,7 @@ fn the_example_specs_run_what_they_need_and_show_what_they_say() {
             .replace("model.m=4096", "model.m=128");
         std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
         for pass in 0..2 {
-            let output = meanfield(&dir)
-                .args(["figure", &format!("{name}.toml"), "--out", "out"])
-                .output()
-                .unwrap();
+            let output = figure_in(&dir, name);
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(output.status.success(), "{name}: {stderr}");
             assert_eq!(
@@ -364,10 +366,7 @@ sweeps = ["sweep"]
 times = [1.0, 2.0]
 "#;
     std::fs::write(dir.join("sw.toml"), spec).unwrap();
-    let output = meanfield(&dir)
-        .args(["figure", "sw.toml", "--out", "out"])
-        .output()
-        .unwrap();
+    let output = figure_in(&dir, "sw");
     assert!(
         output.status.success(),
         "{}",
@@ -407,10 +406,7 @@ times = [1.0, 2.0]
         ),
     ] {
         std::fs::write(dir.join("bad.toml"), &bad).unwrap();
-        let output = meanfield(&dir)
-            .args(["figure", "bad.toml", "--out", "out"])
-            .output()
-            .unwrap();
+        let output = figure_in(&dir, "bad");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         for word in words {

@@ -156,26 +156,34 @@ pub(crate) fn draw_title_lines<Backend: DrawingBackend>(
 
 /// Renders `picture` to `<stem>.svg` and `<stem>.png`, each written atomically.
 pub(crate) fn render_png_and_svg(picture: &impl Picture, stem: &Path) -> Result<()> {
-    register_embedded_font()?;
-    let size = picture.size();
-
     let svg_path = with_suffix(stem, "svg");
+    write_atomic(&svg_path, svg_of(picture, &svg_path)?.as_bytes())?;
+    render_png(picture, stem)
+}
+
+/// The SVG text of `picture` (`path` names it in errors).
+pub(crate) fn svg_of(picture: &impl Picture, path: &Path) -> Result<String> {
+    register_embedded_font()?;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, picture.size()).into_drawing_area();
         picture
             .draw(&root)
             .and_then(|()| root.present())
-            .map_err(|e| drawing_error(&svg_path, &e))?;
+            .map_err(|e| drawing_error(path, &e))?;
     }
-    write_atomic(&svg_path, svg.as_bytes())?;
+    Ok(svg)
+}
 
+/// Renders `picture` to `<stem>.png`, written atomically.
+pub(crate) fn render_png(picture: &impl Picture, stem: &Path) -> Result<()> {
+    register_embedded_font()?;
     // The PNG encoder of plotters (the `image` crate) is reachable only through a file path, so
     // the PNG is drawn to a scratch file, then copied into place atomically.
     let png_path = with_suffix(stem, "png");
     let scratch = with_suffix(&hidden(&png_path), "render.png");
     let drawn = {
-        let root = BitMapBackend::new(&scratch, size).into_drawing_area();
+        let root = BitMapBackend::new(&scratch, picture.size()).into_drawing_area();
         picture
             .draw(&root)
             .and_then(|()| root.present())

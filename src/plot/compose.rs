@@ -22,7 +22,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
 use crate::plot::canvas::{
-    DrawResult, LEGEND_SIZE, Picture, font, render_png_and_svg, with_suffix,
+    DrawResult, LEGEND_SIZE, Picture, font, render_png, svg_of, with_suffix,
 };
 use crate::plot::chart::LINE_WIDTH;
 use crate::plot::figure::CurveStyle;
@@ -187,19 +187,20 @@ pub(crate) fn letter_of(index: usize) -> String {
 /// [`Error::Io`] if a file cannot be written; [`Error::Format`] if the SVG cannot be converted
 /// (a bug, not bad input).
 pub(crate) fn render_composed(grid: &Grid, stem: &Path, width_points: f64) -> Result<()> {
-    render_png_and_svg(grid, stem)?;
     let (w, h) = grid.size();
     let height_points = width_points * f64::from(h) / f64::from(w);
     let svg_path = with_suffix(stem, "svg");
-    let svg = std::fs::read_to_string(&svg_path).map_err(|e| Error::io(&svg_path, e))?;
-    let sized = svg.replacen(
+    // The drawing in design pixels, its root given the printed size in points.
+    let sized = svg_of(grid, &svg_path)?.replacen(
         &format!("<svg width=\"{w}\" height=\"{h}\""),
         &format!("<svg width=\"{width_points:.2}pt\" height=\"{height_points:.2}pt\""),
         1,
     );
-    write_atomic(&svg_path, sized.as_bytes())?;
     let pdf_path = with_suffix(stem, "pdf");
-    write_atomic(&pdf_path, &pdf_of(&sized, &pdf_path)?)
+    let pdf = pdf_of(&sized, &pdf_path)?;
+    write_atomic(&svg_path, sized.as_bytes())?;
+    render_png(grid, stem)?;
+    write_atomic(&pdf_path, &pdf)
 }
 
 /// The PDF of an SVG text, its fonts from the embedded DejaVu Sans only.

@@ -306,21 +306,25 @@ impl TextTable {
     }
 }
 
-/// `template` with each `{field}` replaced by `value(field)` (left as written when `None`).
-fn fill_fields(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
+/// `template` with each `{field}` replaced by `value(field)`, and whether every `{` was
+/// closed (an unclosed one and what follows it are kept as written).
+fn fill_fields(
+    template: &str,
+    mut value: impl FnMut(&str) -> Result<String>,
+) -> Result<(String, bool)> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let Some(close) = rest[open..].find('}') else {
-            break;
+            out.push_str(&rest[open..]);
+            return Ok((out, false));
         };
-        let field = &rest[open + 1..open + close];
-        out.push_str(&value(field).unwrap_or_else(|| format!("{{{field}}}")));
+        out.push_str(&value(&rest[open + 1..open + close])?);
         rest = &rest[open + close + 1..];
     }
     out.push_str(rest);
-    out
+    Ok((out, true))
 }
 
 /// What a curve is, for its colour.
@@ -731,7 +735,7 @@ impl Context {
             }
         }
         let x_column = if by_width { "time" } else { "m" };
-        Ok(groups
+        groups
             .into_iter()
             .map(|(_, members)| {
                 let number = |row: &Vec<String>, c: &str| stats.number(row, c).unwrap_or(f64::NAN);
@@ -747,15 +751,16 @@ impl Context {
                         })
                         .collect()
                 });
-                let label = fill_fields(&template, |field| {
-                    members
+                // A field the row lacks stays as written.
+                let (label, _) = fill_fields(&template, |field| {
+                    Ok(members
                         .first()
                         .and_then(|r| stats.get(r, field))
-                        .map(str::to_owned)
-                });
-                (Curve { label, x, y }, band)
+                        .map_or_else(|| format!("{{{field}}}"), str::to_owned))
+                })?;
+                Ok((Curve { label, x, y }, band))
             })
-            .collect())
+            .collect()
     }
 
     /// The run directories of `pattern` (a path or a glob, relative to the SPEC), sorted.
@@ -786,18 +791,11 @@ impl Context {
             .ok()
             .and_then(|t| t.parse().ok())
             .unwrap_or_default();
-        let mut label = String::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            label.push_str(&rest[..open]);
-            let close = rest[open..]
-                .find('}')
-                .ok_or_else(|| self.error(key, template, "text with {section.key} fields"))?;
-            let field = &rest[open + 1..open + close];
-            label.push_str(&self.field(key, field, &scenario, dir)?);
-            rest = &rest[open + close + 1..];
+        let (label, closed) =
+            fill_fields(template, |field| self.field(key, field, &scenario, dir))?;
+        if !closed {
+            return Err(self.error(key, template, "text with {section.key} fields"));
         }
-        label.push_str(rest);
         Ok(label)
     }
 
