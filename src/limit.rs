@@ -18,6 +18,7 @@
 //! solve at dt and at dt/2 (the integrator's error at dt, up to the factor
 //! 2^p / (2^p - 1) of an order-p method; not computed under a dt schedule).
 
+pub mod beside;
 pub mod bias;
 pub mod problem;
 pub mod solver;
@@ -34,6 +35,7 @@ use crate::output::{RunEntry, write_atomic, write_json, write_npy};
 use crate::run::{Status, prepare_fresh, render_risk};
 use crate::scenario::Scenario;
 
+pub use beside::{RunLimit, finished_solve, limit_of_run};
 pub use problem::LimitProblem;
 pub use solver::{Ending, Resolution, Solution, solve};
 

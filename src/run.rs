@@ -40,7 +40,7 @@ use crate::diagnostics::{Recorder, Series};
 use crate::dynamics::{Control, Observation, Observer, Outcome, Simulation};
 use crate::error::{Error, Result};
 use crate::output::{
-    RunEntry, Table, clear_run_directory, marginal_path, read_json, read_npy, run_entries_in,
+    RunEntry, Table, clear_run_directory_except, marginal_path, read_json, read_npy, run_entries_in,
     write_atomic, write_json, write_npy, write_npy_vector,
 };
 use crate::plot::run_figures::read_snapshots;
@@ -301,7 +301,14 @@ pub(crate) fn prepare_fresh(out: &Path, resolved: &str, overwrite: bool) -> Resu
             }
         }
     }
-    clear_run_directory(out)?;
+    // The limit beside the run stays where it is the limit of the new run's problem too (it
+    // does not depend on m, the name or what is recorded: `limit::beside`).
+    let keep: &[RunEntry] = if crate::limit::beside::limits_problem(out, resolved) {
+        &[RunEntry::Limit]
+    } else {
+        &[]
+    };
+    clear_run_directory_except(out, keep)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))
 }
 

@@ -274,3 +274,71 @@ fn refuses_what_the_reduction_does_not_describe() {
         assert!(!Path::new(&dir.join("never").join("series.csv")).exists());
     }
 }
+
+/// `meanfield run --limit`: the limit is solved into RUN/limit and drawn on the run's risk
+/// figure, with the caption and data links of report.html; a second run reuses it; a limit
+/// of another dt in RUN/limit is an exit-2 error of `meanfield plot` naming the key, never a
+/// curve drawn beside the wrong run; a scenario without an exact limit is refused before the
+/// run starts (no run directory).
+#[test]
+fn run_with_limit_draws_the_limit_of_its_own_scenario_only() {
+    let dir = scratch_directory("limit_solver", "beside");
+    std::fs::write(dir.join("s.toml"), text("relu", 4, 2, (0.1, 0.6), "", "")).unwrap();
+    let run = |extra: &[&str]| {
+        meanfield(&dir)
+            .args(["run", "s.toml", "--quiet", "--limit", "--limit-nodes", "3"])
+            .args(extra)
+            .args(["--out", "r"])
+            .output()
+            .unwrap()
+    };
+    let output = run(&[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let limit_series = dir.join("r/limit/series.csv");
+    assert!(limit_series.is_file());
+    let svg = std::fs::read_to_string(dir.join("r/plots/risk.svg")).unwrap();
+    assert!(svg.contains("exact limit m \u{2192} \u{221e}"), "no limit legend");
+    let report = std::fs::read_to_string(dir.join("r/report.html")).unwrap();
+    for part in [
+        "href=\"limit/series.csv\"",
+        "exact mean-field limit (m \u{2192} \u{221e}) of the same scenario",
+    ] {
+        assert!(report.contains(part), "{part} not in report.html");
+    }
+    // The same problem again at another width, over the run: the limit stays and is reused
+    // (it does not depend on m), and is drawn on the new run's figure.
+    let modified = std::fs::metadata(&limit_series).unwrap().modified().unwrap();
+    let output = run(&["--overwrite", "--set", "model.m=32"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let again = std::fs::metadata(&limit_series).unwrap().modified().unwrap();
+    assert_eq!(modified, again, "the limit was solved again");
+    let svg = std::fs::read_to_string(dir.join("r/plots/risk.svg")).unwrap();
+    assert!(svg.contains("exact limit m \u{2192} \u{221e}"), "no limit legend");
+    // Another dt over the run (--overwrite): its limit is removed with it and solved again.
+    let output = run(&["--overwrite", "--set", "dynamics.dt=0.2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let scenario = std::fs::read_to_string(dir.join("r/limit/scenario.toml")).unwrap();
+    assert!(scenario.contains("dt = 0.2"), "{scenario}");
+
+    // A limit of another dt beside the run: refused, naming the key.
+    let scenario = dir.join("r/limit/scenario.toml");
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    std::fs::write(&scenario, text.replace("dt = 0.2", "dt = 0.05")).unwrap();
+    let output = meanfield(&dir).args(["plot", "r"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("dynamics.dt: 0.2 -> 0.05") && message.contains("limit"),
+        "{message}"
+    );
+
+    // No exact limit (lazy scaling): refused before anything is written.
+    let output = meanfield(&dir)
+        .args(["run", "s.toml", "--quiet", "--limit", "--set", "model.alpha=0.5"])
+        .args(["--out", "lazy"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("model.alpha"), "{}", stderr(&output));
+    assert!(!dir.join("lazy").exists());
+}

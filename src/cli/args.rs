@@ -160,6 +160,16 @@ pub(super) struct RunArgs {
     /// an NVIDIA GPU and its driver; every risk mode); the same as --set device=...
     #[arg(long, value_parser = ["cpu", "cuda"])]
     pub device: Option<String>,
+    /// Once the run has finished, also solve the exact mean-field limit (m -> infinity) of its
+    /// scenario into DIR/limit (as `meanfield limit`; an earlier solve of the same scenario
+    /// there is reused) and draw it on the risk figure and in report.html. A scenario without
+    /// an exact limit (docs/limit.md) is refused before the run starts.
+    #[arg(long)]
+    pub limit: bool,
+    /// With --limit: nodes of the limit's initial-law rule per direction (as `meanfield limit
+    /// --nodes`; default: about 1200 nodes in all).
+    #[arg(long, value_name = "N", requires = "limit")]
+    pub limit_nodes: Option<usize>,
 }
 
 // The arguments of `meanfield limit` as given (no doc comment: the variant's is the help).

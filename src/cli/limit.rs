@@ -13,15 +13,15 @@ use super::EXIT_INTERRUPTED;
 use super::args::LimitArgs;
 use super::common::{interrupt_flag, load, set_threads, step_bar};
 
-/// A checked `meanfield limit`.
-struct LimitRequest {
-    scenario: Scenario,
+/// A checked `meanfield limit` (or the limit of `meanfield run --limit`).
+pub(super) struct LimitRequest {
+    pub(super) scenario: Scenario,
     /// The run directory (default runs/NAME-limit).
-    out: PathBuf,
+    pub(super) out: PathBuf,
     /// The rule's nodes (none: the solver's default).
-    resolution: Option<Resolution>,
-    overwrite: bool,
-    quiet: bool,
+    pub(super) resolution: Option<Resolution>,
+    pub(super) overwrite: bool,
+    pub(super) quiet: bool,
 }
 
 /// `meanfield limit`.
@@ -58,7 +58,7 @@ fn validate(args: LimitArgs) -> anyhow::Result<LimitRequest> {
 }
 
 /// Solves the limit with a progress bar; interrupted is exit 130.
-fn execute(request: LimitRequest) -> anyhow::Result<ExitCode> {
+pub(super) fn execute(request: LimitRequest) -> anyhow::Result<ExitCode> {
     let LimitRequest {
         scenario,
         out,

@@ -6,11 +6,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use meanfield::Error;
-use meanfield::run::{Progress, RunOptions, Status, Summary, resume_command, run};
+use meanfield::limit::beside::reusable_beside;
+use meanfield::limit::{LimitProblem, Resolution};
+use meanfield::output::RunEntry;
+use meanfield::run::{Progress, RunOptions, Status, Summary, render_plots, resume_command, run};
 use meanfield::scenario::Scenario;
 
 use super::EXIT_INTERRUPTED;
 use super::args::RunArgs;
+use super::limit::LimitRequest;
 use super::common::{interrupt_flag, load, set_threads, step_bar};
 
 /// A checked `meanfield run`.
@@ -25,6 +29,8 @@ struct RunRequest {
     checkpoint_every: Duration,
     stop_at_step: Option<u64>,
     quiet: bool,
+    /// `--limit`: the limit's resolution (`None` inside: the solver's default).
+    limit: Option<Option<Resolution>>,
 }
 
 /// `meanfield run`.
@@ -39,6 +45,10 @@ fn validate(args: RunArgs) -> anyhow::Result<RunRequest> {
     let mut overrides = args.overrides;
     overrides.extend(args.device.map(|d| format!("device={d}")));
     let scenario = load(&args.scenario, &overrides)?;
+    let limit = args
+        .limit
+        .then(|| limit_resolution(&scenario, args.limit_nodes))
+        .transpose()?;
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from("runs").join(&scenario.name));
@@ -58,7 +68,62 @@ fn validate(args: RunArgs) -> anyhow::Result<RunRequest> {
         checkpoint_every: Duration::from_secs_f64(checkpoint_every),
         stop_at_step: args.stop_at_step,
         quiet: args.quiet,
+        limit,
     })
+}
+
+/// The resolution of `--limit` (`--limit-nodes`, else the solver's default), after checking
+/// that the scenario has an exact limit: the error names the key that breaks the reduction.
+fn limit_resolution(
+    scenario: &Scenario,
+    nodes: Option<usize>,
+) -> anyhow::Result<Option<Resolution>> {
+    LimitProblem::from_scenario(scenario).map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "--limit: {} has no exact mean-field limit (docs/limit.md)",
+            scenario.name
+        ))
+    })?;
+    if nodes == Some(0) {
+        return Err(anyhow::Error::new(Error::invalid(
+            "--limit-nodes",
+            0,
+            "at least 1",
+        )));
+    }
+    Ok(nodes.map(Resolution::with_nodes))
+}
+
+/// `--limit`, after a finished run: the limit solved into (or reused from) `out/limit`, then
+/// the run's figures and report drawn again with it.
+fn solve_beside(request: &RunRequest, resolution: Option<Resolution>) -> anyhow::Result<ExitCode> {
+    let RunRequest {
+        scenario, out, quiet, ..
+    } = request;
+    let dir = RunEntry::Limit.path(out);
+    let resolved = scenario.resolved_toml()?;
+    let chosen = resolution.unwrap_or_else(|| {
+        LimitProblem::from_scenario(scenario)
+            .map_or_else(|_| Resolution::default_for(1), |p| Resolution::default_for(p.k()))
+    });
+    let code = if reusable_beside(out, &resolved, chosen) {
+        if !quiet {
+            eprintln!("{}: the limit in {} is reused", scenario.name, dir.display());
+        }
+        ExitCode::SUCCESS
+    } else {
+        super::limit::execute(LimitRequest {
+            scenario: scenario.clone(),
+            out: dir,
+            resolution: Some(chosen),
+            overwrite: true,
+            quiet: *quiet,
+        })?
+    };
+    if scenario.record.figures {
+        render_plots(out, &scenario.name)?;
+    }
+    Ok(code)
 }
 
 /// Runs the scenario into its run directory; interrupted is exit 130, diverged an error that
@@ -100,10 +165,11 @@ fn execute(request: RunRequest) -> anyhow::Result<ExitCode> {
             if !quiet || summary.status == Status::Interrupted {
                 eprintln!("{}", note(scenario, out, &summary));
             }
-            Ok(match summary.status {
-                Status::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
-                _ => ExitCode::SUCCESS,
-            })
+            match (summary.status, request.limit) {
+                (Status::Interrupted, _) => Ok(ExitCode::from(EXIT_INTERRUPTED)),
+                (Status::Finished, Some(resolution)) => solve_beside(&request, resolution),
+                _ => Ok(ExitCode::SUCCESS),
+            }
         }
         Err(e @ Error::Diverged { .. }) => Err(anyhow::Error::new(e).context(format!(
             "{}: logged rows kept in {}; last finite particles in particles_last_finite.npy",

@@ -48,11 +48,14 @@ pub enum RunEntry {
     ReducedInit,
     /// `reduced_final.npy` (`meanfield limit`): the nodes at the last step reached.
     ReducedFinal,
+    /// `limit/` (whole): the exact mean-field limit of the run's scenario (`meanfield run
+    /// --limit`, or `meanfield limit --out RUN/limit`), drawn on the run's risk figure.
+    Limit,
 }
 
 impl RunEntry {
     /// Every entry a run may write.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::Scenario,
         Self::Series,
         Self::Summary,
@@ -71,6 +74,7 @@ impl RunEntry {
         Self::CheckpointTemporary,
         Self::ReducedInit,
         Self::ReducedFinal,
+        Self::Limit,
     ];
 
     /// Its name in the run directory (`marginals_<quantity>.csv` for the marginals).
@@ -95,6 +99,7 @@ impl RunEntry {
             Self::CheckpointTemporary => "checkpoint.tmp",
             Self::ReducedInit => "reduced_init.npy",
             Self::ReducedFinal => "reduced_final.npy",
+            Self::Limit => "limit",
         }
     }
 
@@ -206,7 +211,22 @@ pub fn run_entries_in(dir: &Path) -> Result<Vec<PathBuf>> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn clear_run_directory(dir: &Path) -> Result<Vec<PathBuf>> {
-    let owned = run_entries_in(dir)?;
+    clear_run_directory_except(dir, &[])
+}
+
+/// [`clear_run_directory`], keeping the entries `keep` (the limit beside a run that a new
+/// run of the same problem keeps: `run::prepare_fresh`).
+///
+/// # Errors
+/// As [`clear_run_directory`].
+pub fn clear_run_directory_except(dir: &Path, keep: &[RunEntry]) -> Result<Vec<PathBuf>> {
+    let mut owned = run_entries_in(dir)?;
+    owned.retain(|path| {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        !keep
+            .iter()
+            .any(|entry| name.as_deref().is_some_and(|n| entry.matches(n)))
+    });
     for path in &owned {
         let metadata = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
         let removed = if metadata.is_dir() {

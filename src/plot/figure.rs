@@ -94,6 +94,9 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(240, 228, 66),  // yellow
 ];
 
+/// The colour of reference curves (an exact limit, a closed form): black, drawn first.
+pub const REFERENCE: RGBColor = RGBColor(0, 0, 0);
+
 /// The dash pattern (dash, gap in pixels) of the curve at `index` of a line chart, `None` for a
 /// solid line: the first curve is solid, the next ones ever differently dashed, so that a curve
 /// drawn exactly on top of an earlier one (the coupled distance under the exact W2) leaves the
@@ -176,6 +179,18 @@ pub fn render_lines(figure: &LineFigure, stem: &Path) -> Result<()> {
 
 /// The colour and dash (`None`: solid) of a curve.
 pub(crate) type CurveStyle = (RGBColor, Option<(u32, u32)>);
+
+/// [`render_lines`] with curve i drawn in `styles[i]` where given (else the palette's colour
+/// and the dash of its index).
+pub(crate) fn render_styled(
+    figure: &LineFigure,
+    styles: &[Option<CurveStyle>],
+    stem: &Path,
+) -> Result<()> {
+    let mut chart = LineChart::new(figure, 2);
+    chart.styles = styles.to_vec();
+    render(&chart.figure(), stem)
+}
 
 /// `figure` as a [`Figure`] of `size` pixels for a panel of a composed figure
 /// (`plot::spec`): curve i drawn in `styles[i]` where given (else the palette's colour and the

@@ -23,7 +23,9 @@ use nalgebra::DMatrix;
 
 use crate::diagnostics::measure::{plane_of, principal_plane, w_norms};
 use crate::error::{Error, Result};
+use crate::limit::{LimitSummary, limit_of_run};
 use crate::output::{RunEntry, Table, marginal_quantity, read_npy};
+use crate::plot::figure::{PALETTE, REFERENCE, dash_of, render_styled};
 use crate::plot::report::{
     Report, ReportFigure, ReportLink, ReportTable, significant, write_report,
 };
@@ -322,7 +324,13 @@ fn curves_of(table: &Table, time: &[f64], wanted: &[(&str, &str)]) -> Vec<Curve>
 }
 
 /// plots/risk.png and .svg of the run directory `out` from its series `table` (times `time`):
-/// the risk figure of [`risk_figure`]; returns its caption and PNG path.
+/// the risk figure of [`risk_figure`], and beside it, first and in black, the exact limit
+/// R_inf(t) kept in `out/limit/` ([`limit_of_run`]) where there is one; returns its caption
+/// and PNG path.
+///
+/// # Errors
+/// [`Error::RunDirectory`] when `out/limit/` holds the limit of another problem; read and
+/// drawing errors.
 pub fn render_risk(out: &Path, name: &str, table: &Table, time: &[f64]) -> Result<ReportFigure> {
     let plots = RunEntry::Plots.path(out);
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
@@ -331,18 +339,31 @@ pub fn render_risk(out: &Path, name: &str, table: &Table, time: &[f64]) -> Resul
         &std::fs::read_to_string(out.join("scenario.toml")).unwrap_or_default(),
     );
     let risk_figure = risk_figure(table, &facts);
-    let curves = risk_figure
-        .curves
-        .iter()
-        .filter_map(|(column, label)| {
-            table.column(column).map(|y| Curve {
+    let limit = limit_of_run(out)?;
+    let mut curves = Vec::new();
+    let mut styles = Vec::new();
+    if let Some(limit) = &limit {
+        if let (Some(x), Some(y)) = (limit.series.column("time"), limit.series.column("risk")) {
+            curves.push(Curve {
+                label: LIMIT_LABEL.into(),
+                x,
+                y,
+            });
+            styles.push(Some((REFERENCE, None)));
+        }
+    }
+    for (index, (column, label)) in risk_figure.curves.iter().enumerate() {
+        if let Some(y) = table.column(column) {
+            curves.push(Curve {
                 label: label.clone(),
                 x: time.to_vec(),
                 y,
-            })
-        })
-        .collect();
-    render_lines(
+            });
+            // The colour and dash the curve has without the limit.
+            styles.push(Some((PALETTE[index % PALETTE.len()], dash_of(index))));
+        }
+    }
+    render_styled(
         &LineFigure {
             title: format!("{name}: {}", risk_figure.title),
             x_label: "time t".into(),
@@ -351,15 +372,39 @@ pub fn render_risk(out: &Path, name: &str, table: &Table, time: &[f64]) -> Resul
             y_scale: Scale::Log,
             curves,
         },
+        &styles,
         &plots.join("risk"),
     )?;
-    Ok(run_figure(
-        out,
-        "risk",
-        risk_figure.caption,
-        &[],
-        &["series.csv"],
-    ))
+    let mut caption = risk_figure.caption;
+    let mut data = vec!["series.csv".to_owned()];
+    if let Some(limit) = &limit {
+        caption.push_str(&limit_caption(&limit.summary));
+        data.push("limit/series.csv".into());
+        data.push("limit/summary.json".into());
+    }
+    let data: Vec<&str> = data.iter().map(String::as_str).collect();
+    Ok(run_figure(out, "risk", caption, &[], &data))
+}
+
+/// The legend of the limit curve on a run's risk figure.
+const LIMIT_LABEL: &str = "risk R, exact limit m \u{2192} \u{221e}";
+
+/// What the caption of a run's risk figure says of the limit drawn on it.
+fn limit_caption(summary: &LimitSummary) -> String {
+    let estimate = summary
+        .risk_error_estimate_relative
+        .map_or_else(String::new, |e| {
+            format!(", its relative error estimate {}", significant(e, 2))
+        });
+    format!(
+        " The black curve is the exact mean-field limit (m \u{2192} \u{221e}) of the same \
+         scenario, R(0) = {} \u{2192} R({}) = {}, solved by the symmetry reduction of \
+         docs/limit.md into limit/ ({} nodes{estimate}).",
+        significant(summary.initial_risk, 4),
+        significant(summary.time, 4),
+        significant(summary.final_risk, 4),
+        summary.nodes,
+    )
 }
 
 /// Re-renders every figure of a run directory (`plots/`) and `report.html` from its stored

@@ -29,9 +29,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::limit::bias::initial_bias;
-use crate::limit::{LimitOptions, LimitProblem, LimitSummary, Resolution, solve_limit};
-use crate::output::{RunEntry, Table, read_json};
-use crate::run::Status;
+use crate::limit::{LimitOptions, LimitProblem, Resolution, finished_solve, solve_limit};
+use crate::output::{RunEntry, Table};
 use crate::scenario::Scenario;
 use crate::sweep::analysis::PointRuns;
 use crate::sweep::plan::{Plan, point_directory};
@@ -94,7 +93,7 @@ pub(crate) fn limit_reference(
     };
     let dir = out.join(&relative);
     let resolved = scenario.resolved_toml()?;
-    let (summary, reused) = match reusable(&dir, &resolved, resolution) {
+    let (summary, reused) = match finished_solve(&dir, &resolved, resolution) {
         Some(summary) => (summary, true),
         None => {
             let options = LimitOptions {
@@ -123,19 +122,6 @@ pub(crate) fn limit_reference(
             initial_bias,
         },
     })
-}
-
-/// The summary of a finished solve of `resolved` at `resolution` in `dir`, if there is one.
-fn reusable(dir: &Path, resolved: &str, resolution: Resolution) -> Option<LimitSummary> {
-    let written = std::fs::read_to_string(RunEntry::Scenario.path(dir)).ok()?;
-    let summary: LimitSummary = read_json(&RunEntry::Summary.path(dir)).ok()?;
-    let init = resolution.init;
-    let same = written == resolved
-        && summary.status == Status::Finished
-        && summary.nodes_per_direction == [init.a, init.p, init.q]
-        && summary.angle_nodes == resolution.angle
-        && RunEntry::Series.path(dir).is_file();
-    same.then_some(summary)
 }
 
 /// Every run of `point` must have the teacher of `scenario` (the limit's).
