@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 pub mod run_directory;
 
 pub use run_directory::{
-    RunEntry, clear_run_directory, clear_run_directory_except, is_run_entry, marginal_path, marginal_quantity, run_entries_in,
+    RunEntry, clear_run_directory, clear_run_directory_except, is_run_entry, marginal_path,
+    marginal_quantity, run_entries_in,
 };
 
 /// Writes `bytes` to `path` atomically.

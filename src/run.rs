@@ -40,8 +40,8 @@ use crate::diagnostics::{Recorder, Series};
 use crate::dynamics::{Control, Observation, Observer, Outcome, Simulation};
 use crate::error::{Error, Result};
 use crate::output::{
-    RunEntry, Table, clear_run_directory_except, marginal_path, read_json, read_npy, run_entries_in,
-    write_atomic, write_json, write_npy, write_npy_vector,
+    RunEntry, Table, clear_run_directory_except, marginal_path, read_json, read_npy,
+    run_entries_in, write_atomic, write_json, write_npy, write_npy_vector,
 };
 use crate::plot::run_figures::read_snapshots;
 pub use crate::plot::run_figures::render_plots;

@@ -297,7 +297,10 @@ fn run_with_limit_draws_the_limit_of_its_own_scenario_only() {
     let limit_series = dir.join("r/limit/series.csv");
     assert!(limit_series.is_file());
     let svg = std::fs::read_to_string(dir.join("r/plots/risk.svg")).unwrap();
-    assert!(svg.contains("exact limit m \u{2192} \u{221e}"), "no limit legend");
+    assert!(
+        svg.contains("exact limit m \u{2192} \u{221e}"),
+        "no limit legend"
+    );
     let report = std::fs::read_to_string(dir.join("r/report.html")).unwrap();
     for part in [
         "href=\"limit/series.csv\"",
@@ -307,13 +310,22 @@ fn run_with_limit_draws_the_limit_of_its_own_scenario_only() {
     }
     // The same problem again at another width, over the run: the limit stays and is reused
     // (it does not depend on m), and is drawn on the new run's figure.
-    let modified = std::fs::metadata(&limit_series).unwrap().modified().unwrap();
+    let modified = std::fs::metadata(&limit_series)
+        .unwrap()
+        .modified()
+        .unwrap();
     let output = run(&["--overwrite", "--set", "model.m=32"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let again = std::fs::metadata(&limit_series).unwrap().modified().unwrap();
+    let again = std::fs::metadata(&limit_series)
+        .unwrap()
+        .modified()
+        .unwrap();
     assert_eq!(modified, again, "the limit was solved again");
     let svg = std::fs::read_to_string(dir.join("r/plots/risk.svg")).unwrap();
-    assert!(svg.contains("exact limit m \u{2192} \u{221e}"), "no limit legend");
+    assert!(
+        svg.contains("exact limit m \u{2192} \u{221e}"),
+        "no limit legend"
+    );
     // Another dt over the run (--overwrite): its limit is removed with it and solved again.
     let output = run(&["--overwrite", "--set", "dynamics.dt=0.2"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -334,11 +346,22 @@ fn run_with_limit_draws_the_limit_of_its_own_scenario_only() {
 
     // No exact limit (lazy scaling): refused before anything is written.
     let output = meanfield(&dir)
-        .args(["run", "s.toml", "--quiet", "--limit", "--set", "model.alpha=0.5"])
+        .args([
+            "run",
+            "s.toml",
+            "--quiet",
+            "--limit",
+            "--set",
+            "model.alpha=0.5",
+        ])
         .args(["--out", "lazy"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("model.alpha"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("model.alpha"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!dir.join("lazy").exists());
 }

@@ -14,8 +14,8 @@ use meanfield::scenario::Scenario;
 
 use super::EXIT_INTERRUPTED;
 use super::args::RunArgs;
-use super::limit::LimitRequest;
 use super::common::{interrupt_flag, load, set_threads, step_bar};
+use super::limit::LimitRequest;
 
 /// A checked `meanfield run`.
 struct RunRequest {
@@ -98,17 +98,26 @@ fn limit_resolution(
 /// the run's figures and report drawn again with it.
 fn solve_beside(request: &RunRequest, resolution: Option<Resolution>) -> anyhow::Result<ExitCode> {
     let RunRequest {
-        scenario, out, quiet, ..
+        scenario,
+        out,
+        quiet,
+        ..
     } = request;
     let dir = RunEntry::Limit.path(out);
     let resolved = scenario.resolved_toml()?;
     let chosen = resolution.unwrap_or_else(|| {
-        LimitProblem::from_scenario(scenario)
-            .map_or_else(|_| Resolution::default_for(1), |p| Resolution::default_for(p.k()))
+        LimitProblem::from_scenario(scenario).map_or_else(
+            |_| Resolution::default_for(1),
+            |p| Resolution::default_for(p.k()),
+        )
     });
     let code = if reusable_beside(out, &resolved, chosen) {
         if !quiet {
-            eprintln!("{}: the limit in {} is reused", scenario.name, dir.display());
+            eprintln!(
+                "{}: the limit in {} is reused",
+                scenario.name,
+                dir.display()
+            );
         }
         ExitCode::SUCCESS
     } else {

@@ -4,6 +4,8 @@
 
 use std::ops::Range;
 
+use crate::plot::typeset::typeset;
+
 /// Number of tick labels plotters is asked for on each log axis.
 pub(crate) const LABELS_PER_AXIS: usize = 10;
 
@@ -44,11 +46,22 @@ pub(crate) fn log_range(low: f64, high: f64) -> Range<f64> {
 }
 
 /// Tick label for a value of a log axis: `m` times a decade for m in {1, 2, 5} (the ticks
-/// between decades exist only on axes spanning one or two decades), written `1e-3`, `0.01`,
-/// `0.02`, `0.1`, `1`, `5`, `10`, `100`, `1000`, `1e4`, `2e-5`; other ticks get no label, so
-/// that labels never crowd.
+/// between decades exist only on axes spanning one or two decades), written `0.01`, `0.02`,
+/// `0.1`, `1`, `5`, `10`, `100`, `1000` between 0.01 and 1000 and as powers of ten outside
+/// (`10⁻³`, `2·10⁻⁵`, `10⁴`); other ticks get no label, so that labels never crowd.
 pub(crate) fn tick_label(value: &f64) -> String {
-    let value = *value;
+    log_tick_label(*value, false)
+}
+
+/// Whether the decades of a log axis over `range` are all written as powers of ten: where one
+/// of its labelled decades is outside 0.01 to 1000, so that an axis does not mix `0.01` with
+/// `10⁻³`.
+pub(crate) fn log_labels_as_powers(range: &Range<f64>) -> bool {
+    range.start <= 1e-3 * (1.0 + 1e-9) || range.end >= 1e4 * (1.0 - 1e-9)
+}
+
+/// The label of [`tick_label`], with every tick as a power of ten where `powers`.
+pub(crate) fn log_tick_label(value: f64, powers: bool) -> String {
     if !(value.is_finite() && value > 0.0) {
         return String::new();
     }
@@ -64,11 +77,16 @@ pub(crate) fn tick_label(value: &f64) -> String {
     if !(on_tick && [1.0, 2.0, 5.0].contains(&mantissa)) {
         return String::new();
     }
-    if (-2.0..=3.0).contains(&exponent) {
+    if !powers && (-2.0..=3.0).contains(&exponent) {
         let decimals = usize::try_from(-(exponent as i64)).unwrap_or(0);
         format!("{tick:.decimals$}")
     } else {
-        format!("{mantissa}e{exponent}")
+        let power = typeset(&format!("10^{exponent}"));
+        if mantissa < 1.5 {
+            power
+        } else {
+            format!("{mantissa}\u{b7}{power}")
+        }
     }
 }
 
@@ -195,7 +213,15 @@ mod tests {
         assert_eq!(
             labels,
             [
-                "1e-3", "0.01", "0.1", "1", "10", "100", "1000", "1e4", "1e-12"
+                "10⁻³",
+                "0.01",
+                "0.1",
+                "1",
+                "10",
+                "100",
+                "1000",
+                "10⁴",
+                "10⁻¹²"
             ]
         );
     }
@@ -215,7 +241,10 @@ mod tests {
         .iter()
         .map(tick_label)
         .collect();
-        assert_eq!(labels, ["0.02", "", "0.05", "20", "", "2e-5", "5e6", ""]);
+        assert_eq!(
+            labels,
+            ["0.02", "", "0.05", "20", "", "2·10⁻⁵", "5·10⁶", ""]
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
 use crate::plot::font::{FONT_FAMILY, register_embedded_font};
+use crate::plot::typeset::typeset;
 
 // Font sizes as plotters counts them (it draws 1 / 1.24 of this many pixels) for figures about
 // 1200 px wide: large, so that text stays legible when the figure is shrunk to a paper column.
@@ -104,6 +105,7 @@ pub(crate) fn fit_title<Backend: DrawingBackend>(
     largest: u32,
     margin: u32,
 ) -> (Vec<String>, u32) {
+    let title = &typeset(title);
     let (width, _) = area.dim_in_pixel();
     let width = width.saturating_sub(2 * margin);
     let smallest = (largest * 3 / 4).max(1);

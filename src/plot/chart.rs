@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::plot::axis::{linear_range, log_range};
 use crate::plot::canvas::{DrawResult, LEGEND_SIZE, font};
 use crate::plot::figure::{Curve, Scale};
+use crate::plot::typeset::typeset;
 
 /// Line width of curves in pixels.
 pub(crate) const LINE_WIDTH: u32 = 4;
@@ -190,7 +191,7 @@ impl LegendStyle {
     pub(crate) fn size_for(&self, labels: &[String]) -> (f64, f64) {
         let longest = labels
             .iter()
-            .map(|label| label.chars().count())
+            .map(|label| typeset(label).chars().count())
             .max()
             .unwrap_or(0);
         self.size(longest, labels.len())

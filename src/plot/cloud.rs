@@ -17,6 +17,7 @@ use crate::plot::canvas::{
     TITLE_SIZE, draw_title_lines, fit_title, font, render_gif, render_png_and_svg, title_height,
 };
 use crate::plot::colormap::{ColourBarStyle, ColourScale, draw_colour_bar};
+use crate::plot::typeset::typeset;
 
 /// One frame of a 2-D particle cloud: projections (x, y) of w_j on a plane, colour value a_j,
 /// size value |a_j| |w_j|.
@@ -573,10 +574,10 @@ impl Cloud<'_> {
             .bold_line_style(BOLD_GRID)
             .max_light_lines(0);
         if spec.x_desc {
-            mesh.x_desc(&self.figure.x_label);
+            mesh.x_desc(typeset(&self.figure.x_label));
         }
         if spec.y_desc {
-            mesh.y_desc(&self.figure.y_label);
+            mesh.y_desc(typeset(&self.figure.y_label));
         }
         mesh.draw()?;
 
@@ -678,7 +679,7 @@ impl Cloud<'_> {
             } else {
                 "in plane"
             };
-            column.draw_text(label, &text_style, (text_x, line))?;
+            column.draw_text(&typeset(label), &text_style, (text_x, line))?;
             line += line_height + line_height / 2;
         }
         if !self.projected_teacher.is_empty() {

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 
 use crate::plot::axis::LinearLabels;
 use crate::plot::canvas::{DrawResult, font};
+use crate::plot::typeset::typeset;
 
 /// A colour map: a piecewise-linear path through its stops, from 0 to 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,7 +154,7 @@ pub(crate) fn draw_colour_bar<Backend: DrawingBackend>(
         .y_labels(TICKS)
         .y_label_formatter(&formatter)
         .label_style(font(style.tick_size))
-        .y_desc(label)
+        .y_desc(typeset(label))
         .axis_desc_style(font(style.label_size))
         .axis_style(BLACK.stroke_width(1))
         .set_tick_mark_size(LabelAreaPosition::Right, tick)

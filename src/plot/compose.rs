@@ -28,6 +28,7 @@ use crate::plot::chart::LINE_WIDTH;
 use crate::plot::figure::CurveStyle;
 use crate::plot::font::{DEJAVU_SANS, FONT_FAMILY};
 use crate::plot::model::Figure;
+use crate::plot::typeset::typeset;
 
 /// Design pixels per printed point: plotters' axis-label glyphs (32.3 px for the model's 40)
 /// print at 9 pt.
@@ -66,7 +67,7 @@ impl Grid {
         let mut current: (Vec<(usize, i32)>, i32) = (Vec::new(), 0);
         for (index, (label, _)) in self.legend.iter().enumerate() {
             // About 17 px per character of the legend font, a sample, gaps.
-            let chars = i32::try_from(label.chars().count()).unwrap_or(40);
+            let chars = i32::try_from(typeset(label).chars().count()).unwrap_or(40);
             let entry = SAMPLE + 14 + 17 * chars + 44;
             if current.1 > 0 && current.1 + entry > width {
                 rows.push(std::mem::take(&mut current));
@@ -110,7 +111,7 @@ impl Grid {
                     None => strip.draw(&PathElement::new(points, line))?,
                 }
                 strip.draw(&Text::new(
-                    label.as_str(),
+                    typeset(label),
                     (x + SAMPLE + 14, y),
                     style.clone(),
                 ))?;

@@ -10,12 +10,15 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::Result;
-use crate::plot::axis::{LABELS_PER_AXIS, LinearLabels, light_lines_per_label, tick_label};
+use crate::plot::axis::{
+    LABELS_PER_AXIS, LinearLabels, light_lines_per_label, log_labels_as_powers, log_tick_label,
+};
 use crate::plot::canvas::{
     AXIS_LABEL_SIZE, BOLD_GRID, DrawResult, LIGHT_GRID, NOTE_GREY, Picture, TICK_LABEL_SIZE,
     TITLE_SIZE, draw_title_lines, fit_title, font, render_png_and_svg, title_height,
 };
 use crate::plot::colormap::{ColourBarStyle, ColourScale, draw_colour_bar};
+use crate::plot::typeset::typeset;
 
 /// A density over (time, value): one histogram of the value per recorded time.
 #[derive(Clone, Debug)]
@@ -203,16 +206,18 @@ impl Picture for HeatChart<'_> {
         const VALUE_LABELS: usize = 8;
         let value_labels = LinearLabels::new(&value_range, VALUE_LABELS);
         let value_formatter = |value: &f64| value_labels.label(value);
+        let powers = log_labels_as_powers(&time_range);
+        let time_formatter = |value: &f64| log_tick_label(*value, powers);
         chart
             .configure_mesh()
             .x_max_light_lines(light_lines_per_label(&time_range))
             .y_max_light_lines(1)
             .x_labels(LABELS_PER_AXIS)
             .y_labels(VALUE_LABELS)
-            .x_label_formatter(&tick_label)
+            .x_label_formatter(&time_formatter)
             .y_label_formatter(&value_formatter)
             .x_desc("time t")
-            .y_desc(&self.map.value_label)
+            .y_desc(typeset(&self.map.value_label))
             .axis_desc_style(font(AXIS_LABEL_SIZE))
             .label_style(font(TICK_LABEL_SIZE))
             .bold_line_style(BOLD_GRID)

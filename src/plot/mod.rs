@@ -21,6 +21,7 @@ pub mod run_figures;
 pub mod scaling;
 pub mod spec;
 pub mod sweep;
+pub mod typeset;
 
 pub use cloud::{CloudFigure, CloudFrame, render_cloud, render_cloud_gif, render_cloud_panels};
 pub use figure::{Curve, LineFigure, LogLogFigure, Scale, render_lines, render_loglog};

@@ -21,13 +21,16 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::Pos;
 
 use crate::error::Result;
-use crate::plot::axis::{LABELS_PER_AXIS, LinearLabels, light_lines_per_label, tick_label};
+use crate::plot::axis::{
+    LABELS_PER_AXIS, LinearLabels, light_lines_per_label, log_labels_as_powers, log_tick_label,
+};
 use crate::plot::canvas::{
     AXIS_LABEL_SIZE, BOLD_GRID, DrawResult, LIGHT_GRID, Picture, TICK_LABEL_SIZE, TITLE_SIZE,
     draw_title_lines, fit_title, font, render_png_and_svg, title_height,
 };
 use crate::plot::chart::LegendStyle;
 use crate::plot::figure::Scale;
+use crate::plot::typeset::typeset;
 
 /// Size of the chart images in pixels (SVG user units).
 pub(crate) const SIZE: (u32, u32) = (1200, 800);
@@ -317,8 +320,9 @@ struct Ticks {
 enum TickFormat {
     /// Round numbers of a linear axis.
     Linear(LinearLabels),
-    /// Decades (and 2 and 5 times them) of a log axis.
-    Log,
+    /// Decades (and 2 and 5 times them) of a log axis, every one as a power of ten where
+    /// `powers` ([`log_labels_as_powers`]).
+    Log { powers: bool },
     /// Set by hand.
     Custom(fn(&f64) -> String),
 }
@@ -337,7 +341,9 @@ impl Ticks {
             Scale::Log => Self {
                 labels: LABELS_PER_AXIS,
                 light_lines: light_lines_per_label(range),
-                format: TickFormat::Log,
+                format: TickFormat::Log {
+                    powers: log_labels_as_powers(range),
+                },
             },
             Scale::Linear => Self {
                 labels: linear_labels,
@@ -350,7 +356,7 @@ impl Ticks {
     fn label(&self, value: &f64) -> String {
         match &self.format {
             TickFormat::Linear(labels) => labels.label(value),
-            TickFormat::Log => tick_label(value),
+            TickFormat::Log { powers } => log_tick_label(*value, *powers),
             TickFormat::Custom(format) => format(value),
         }
     }
@@ -396,8 +402,8 @@ where
         .configure_mesh()
         .x_max_light_lines(x_ticks.light_lines)
         .y_max_light_lines(y_ticks.light_lines)
-        .x_desc(&frame.x.label)
-        .y_desc(&frame.y.label)
+        .x_desc(typeset(&frame.x.label))
+        .y_desc(typeset(&frame.y.label))
         .axis_desc_style(font(AXIS_LABEL_SIZE))
         .label_style(font(TICK_LABEL_SIZE))
         .x_labels(x_ticks.labels)
@@ -664,7 +670,7 @@ fn attach_legend<'a, Backend: DrawingBackend + 'a>(
     annotation: &mut SeriesAnno<'a, Backend>,
     entry: &LegendEntry,
 ) {
-    annotation.label(entry.label.clone());
+    annotation.label(typeset(&entry.label));
     match entry.sample.clone() {
         Sample::Line {
             from,

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
+use crate::plot::typeset::typeset;
 
 /// The eight bytes every PNG file starts with.
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
@@ -181,7 +182,7 @@ fn write_figure(page: &mut String, figure: &ReportFigure) -> Result<()> {
     if !bytes.starts_with(&PNG_SIGNATURE) {
         return Err(Error::format(png, "not a PNG image (bad signature)"));
     }
-    let caption = escape(&figure.caption);
+    let caption = escape(&typeset(&figure.caption));
     let _ = write!(
         page,
         "<figure>\n<img alt=\"{caption}\" src=\"data:image/png;base64,{}\">\n\
