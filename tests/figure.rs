@@ -336,33 +336,35 @@ fn the_example_specs_run_what_they_need_and_show_what_they_say() {
     assert!(texts.iter().any(|t| t == "lazy, alpha = 1/2"), "{texts:?}");
 }
 
-/// A sweep directory as a panel source: one curve per width with its band (x = time), one
-/// curve per chosen time against m (x = m); a bad statistic, axis or selection is named.
+/// A sweep directory as a panel source, made on demand by a `[[run]]` of command "sweep" and
+/// reused by the next call: one curve per width with its band (x = time), one curve per chosen
+/// time against m (x = m); a bad statistic, axis, selection or sweep key is named.
 #[test]
 fn a_sweep_gives_seed_means_with_bands_per_width_or_per_time() {
     let dir = scratch_directory("figure", "sweep");
     let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/sweep/tiny.toml");
-    let status = meanfield(&dir)
-        .arg("sweep")
-        .arg(&tiny)
-        .args(["--out", "sweep", "--reference", "none"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    std::fs::copy(&tiny, dir.join("tiny.toml")).unwrap();
     let spec = r#"
 width = "page"
 columns = 2
+[[run]]
+name = "sweep"
+scenario = "tiny.toml"
+command = "sweep"
+widths = [8, 16, 32]
+seeds = 3
+reference = "none"
 [[panel]]
 title = "risk by width"
 x = "time"
 y = "risk"
-sweeps = ["sweep"]
+sweeps = ["@sweep"]
 [[panel]]
 title = "movement against m"
 x = "m"
 y = "movement_mean"
 x_scale = "log"
-sweeps = ["sweep"]
+sweeps = ["@sweep"]
 times = [1.0, 2.0]
 "#;
     std::fs::write(dir.join("sw.toml"), spec).unwrap();
@@ -372,6 +374,15 @@ times = [1.0, 2.0]
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let run_summary = dir.join("out/runs/sweep/runs");
+    let first_run = std::fs::read_dir(&run_summary)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("summary.json");
+    let written = std::fs::metadata(&first_run).unwrap().modified().unwrap();
     let svg = std::fs::read_to_string(dir.join("out/sw.svg")).unwrap();
     // Three widths and two times, each with its band of +- 2 SE.
     assert_eq!(svg.matches("<polygon").count(), 5, "bands");
@@ -379,6 +390,11 @@ times = [1.0, 2.0]
     for label in ["m = 8", "m = 16", "m = 32", "t = 1", "t = 2"] {
         assert!(texts.iter().any(|t| t == label), "{label} not in {texts:?}");
     }
+    // Again: the finished runs of the sweep are reused, not run again.
+    let output = figure_in(&dir, "sw");
+    assert!(output.status.success());
+    let again = std::fs::metadata(&first_run).unwrap().modified().unwrap();
+    assert_eq!(written, again, "{} was run again", first_run.display());
     for (bad, words) in [
         (
             spec.replacen("y = \"risk\"", "y = \"risk\"\nstatistic = \"median\"", 1),
@@ -403,6 +419,10 @@ times = [1.0, 2.0]
         (
             spec.replacen("y = \"risk\"", "y = \"rsik\"", 1),
             &["panel[0].y", "rsik", "movement_mean"][..],
+        ),
+        (
+            spec.replacen("command = \"sweep\"\n", "", 1),
+            &["run[0].widths", "command = \"sweep\""][..],
         ),
     ] {
         std::fs::write(dir.join("bad.toml"), &bad).unwrap();

@@ -33,10 +33,11 @@ use crate::error::{Error, Result};
 use crate::math::{Activation, PairKernel};
 use crate::output::{format_float, quote_csv_field, write_atomic};
 use crate::plot::chart::{Extent, SAMPLE_LEGEND};
-use crate::plot::figure::{PALETTE, Scale};
+use crate::plot::figure::Scale;
 use crate::plot::model::{
     Axis, Figure, Frame, Layer, Legend, LegendEntry, Mark, Sample, TickSpec, render,
 };
+use crate::plot::style::PALETTE;
 
 /// Width of the points of the closed-form and low-rank activations (`--quick`:
 /// [`QUICK_ACTIVATION_M`]).

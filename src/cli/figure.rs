@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use meanfield::plot::spec::{RunRequest, requested_runs};
+use meanfield::plot::spec::{RunCommand, RunRequest, requested_runs};
+use meanfield::sweep::{self, ExecuteOptions, Plan, SweepOverrides};
 
 use super::args::FigureArgs;
 use super::common::interrupt_flag;
@@ -33,22 +34,32 @@ pub(super) fn command(args: FigureArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `request` into `dir` (the particles, or the exact limit) unless a finished run of the
-/// same resolved scenario is there; a diverged or interrupted run is an error.
+/// same resolved scenario is there; a diverged or interrupted run is an error. A sweep skips
+/// its finished runs by itself.
 fn ensure_run(request: &RunRequest, dir: &Path, interrupt: &AtomicBool) -> anyhow::Result<()> {
     use meanfield::run::{RunOptions, run};
+    if let RunCommand::Sweep {
+        widths,
+        seeds,
+        reference,
+    } = &request.command
+    {
+        return ensure_sweep(request, (widths, seeds, reference), dir, interrupt);
+    }
     let scenario = meanfield::scenario::Scenario::load(&request.scenario, &request.overrides)?;
     if finished_run_of(dir, &scenario.resolved_toml()?) {
         eprintln!("{}: finished run reused", dir.display());
         return Ok(());
     }
-    let what = if request.limit {
+    let limit = request.command == RunCommand::Limit;
+    let what = if limit {
         "solving the limit of"
     } else {
         "running"
     };
     eprintln!("{}: {what} {}", dir.display(), request.scenario.display());
     let threads = rayon::current_num_threads();
-    if request.limit {
+    if limit {
         let options = meanfield::limit::LimitOptions {
             out: dir.to_path_buf(),
             overwrite: true,
@@ -73,6 +84,43 @@ fn ensure_run(request: &RunRequest, dir: &Path, interrupt: &AtomicBool) -> anyho
     if interrupt.load(Ordering::SeqCst) {
         anyhow::bail!("interrupted while running {}", dir.display());
     }
+    Ok(())
+}
+
+/// The sweep of `request` in `dir`: its runs not yet finished there, then its analysis
+/// (sweep_stats.csv, figures), as `meanfield sweep --out dir` makes them.
+fn ensure_sweep(
+    request: &RunRequest,
+    (widths, seeds, reference): (&Option<Vec<usize>>, &Option<usize>, &Option<String>),
+    dir: &Path,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<()> {
+    let plan = Plan::build(
+        &request.scenario,
+        &request.overrides,
+        &SweepOverrides {
+            widths: widths.clone(),
+            seeds: *seeds,
+            reference: reference.clone(),
+        },
+    )?;
+    let selection: Vec<usize> = (0..plan.runs.len()).collect();
+    eprintln!(
+        "{}: sweep of {} ({} runs; finished ones are reused)",
+        dir.display(),
+        request.scenario.display(),
+        selection.len()
+    );
+    let options = ExecuteOptions {
+        jobs: rayon::current_num_threads(),
+        // The sweeps of a SPEC are its cache: a run of another scenario there is stale.
+        overwrite: true,
+    };
+    let report = sweep::execute_with(&plan, &selection, dir, &options, interrupt, &|_| {})?;
+    if interrupt.load(Ordering::SeqCst) || report.interrupted > 0 {
+        anyhow::bail!("interrupted while running the sweep {}", dir.display());
+    }
+    sweep::finish(&[dir.to_path_buf()], dir)?;
     Ok(())
 }
 

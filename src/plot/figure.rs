@@ -82,29 +82,7 @@ impl From<LogLogFigure> for LineFigure {
     }
 }
 
-/// The Okabe-Ito colour-blind-safe palette, yellow last (it is faint on white).
-pub const PALETTE: [RGBColor; 8] = [
-    RGBColor(0, 114, 178),   // blue
-    RGBColor(213, 94, 0),    // vermillion
-    RGBColor(0, 158, 115),   // bluish green
-    RGBColor(204, 121, 167), // reddish purple
-    RGBColor(230, 159, 0),   // orange
-    RGBColor(86, 180, 233),  // sky blue
-    RGBColor(0, 0, 0),       // black
-    RGBColor(240, 228, 66),  // yellow
-];
-
-/// The colour of reference curves (an exact limit, a closed form): black, drawn first.
-pub const REFERENCE: RGBColor = RGBColor(0, 0, 0);
-
-/// The dash pattern (dash, gap in pixels) of the curve at `index` of a line chart, `None` for a
-/// solid line: the first curve is solid, the next ones ever differently dashed, so that a curve
-/// drawn exactly on top of an earlier one (the coupled distance under the exact W2) leaves the
-/// earlier one visible in its gaps, in print without colour too.
-pub fn dash_of(index: usize) -> Option<(u32, u32)> {
-    const DASHES: [Option<(u32, u32)>; 4] = [None, Some((26, 12)), Some((8, 10)), Some((40, 8))];
-    DASHES[index % DASHES.len()]
-}
+pub use crate::plot::style::{PALETTE, REFERENCE, dash_of};
 
 /// Renders `figure` to `<stem>.png` (1200 x 800 px) and `<stem>.svg`, each written atomically.
 ///

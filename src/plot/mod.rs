@@ -20,6 +20,7 @@ pub mod report;
 pub mod run_figures;
 pub mod scaling;
 pub mod spec;
+pub mod style;
 pub mod sweep;
 pub mod typeset;
 

@@ -14,10 +14,11 @@ use crate::error::{Error, Result};
 use crate::plot::chart::{
     Extent, LEGEND_SAMPLE, LINE_WIDTH, SAMPLE_LEGEND, Segment, drawable, power_line_in,
 };
-use crate::plot::figure::{PALETTE, Scale};
+use crate::plot::figure::Scale;
 use crate::plot::model::{
     Axis, Figure, Frame, Layer, Legend, LegendEntry, Line, Mark, MarkerSet, Sample, marker, render,
 };
+use crate::plot::style::{GUIDE_GREY, GUIDE_WIDTH, PALETTE, guide_dash};
 use crate::plot::sweep::{ReferenceSlope, ScalingFigure};
 
 /// Renders `figure` to `<stem>.png` and `<stem>.svg` (1200 x 800 px, log-log axes): one marker
@@ -44,9 +45,6 @@ struct PointsChart<'a> {
     x_range: Range<f64>,
     y_range: Range<f64>,
 }
-
-/// Colour of the reference slopes.
-const GUIDE_GREY: RGBColor = RGBColor(130, 130, 130);
 
 /// Half width of the caps of a bar, in pixels.
 const CAP: i32 = 9;
@@ -130,11 +128,11 @@ impl<'a> PointsChart<'a> {
     /// The chart as a [`Figure`]: the guides, then each series' line, bars, caps and markers,
     /// then the legend entries and the legend box.
     fn figure(&self) -> Figure {
-        let grey = GUIDE_GREY.stroke_width(3);
+        let grey = GUIDE_GREY.stroke_width(GUIDE_WIDTH);
         let mut layers: Vec<Layer> = self
             .guides
             .iter()
-            .map(|guide| Layer::Line(Line::new(guide.to_vec(), grey, Some((20, 8)))))
+            .map(|guide| Layer::Line(Line::new(guide.to_vec(), grey, Some(guide_dash(0)))))
             .collect();
         for (index, series) in self.figure.series.iter().enumerate() {
             series_layers(&mut layers, series, index);

@@ -25,10 +25,11 @@ use crate::diagnostics::measure::{plane_of, principal_plane, w_norms};
 use crate::error::{Error, Result};
 use crate::limit::{LimitSummary, limit_of_run};
 use crate::output::{RunEntry, Table, marginal_quantity, read_npy};
-use crate::plot::figure::{PALETTE, REFERENCE, dash_of, render_styled};
+use crate::plot::figure::render_styled;
 use crate::plot::report::{
     Report, ReportFigure, ReportLink, ReportTable, significant, write_report,
 };
+use crate::plot::style::{PALETTE, REFERENCE, dash_of};
 use crate::plot::{
     CloudFigure, CloudFrame, Curve, HeatMap, LineFigure, Scale, render_cloud, render_cloud_gif,
     render_cloud_panels, render_heatmap, render_lines,
@@ -342,15 +343,16 @@ pub fn render_risk(out: &Path, name: &str, table: &Table, time: &[f64]) -> Resul
     let limit = limit_of_run(out)?;
     let mut curves = Vec::new();
     let mut styles = Vec::new();
-    if let Some(limit) = &limit {
-        if let (Some(x), Some(y)) = (limit.series.column("time"), limit.series.column("risk")) {
-            curves.push(Curve {
-                label: LIMIT_LABEL.into(),
-                x,
-                y,
-            });
-            styles.push(Some((REFERENCE, None)));
-        }
+    if let Some((x, y)) = limit
+        .as_ref()
+        .and_then(|l| l.series.column("time").zip(l.series.column("risk")))
+    {
+        curves.push(Curve {
+            label: LIMIT_LABEL.into(),
+            x,
+            y,
+        });
+        styles.push(Some((REFERENCE, None)));
     }
     for (index, (column, label)) in risk_figure.curves.iter().enumerate() {
         if let Some(y) = table.column(column) {

@@ -16,10 +16,11 @@ use crate::plot::chart::{
     Extent, LEGEND_SAMPLE, LINE_WIDTH, Layout, SAMPLE_LEGEND, Segment, clamp_into, drawable,
     drawable_in_words, legend_label, length_mismatch, power_line_in, spread_in_range,
 };
-use crate::plot::figure::{PALETTE, Scale};
+use crate::plot::figure::Scale;
 use crate::plot::model::{
     Axis, Figure, Frame, Layer, Legend, LegendEntry, Line, Mark, MarkerSet, Sample, marker, render,
 };
+use crate::plot::style::{GUIDE_GREY, GUIDE_WIDTH, PALETTE, guide_dash};
 
 /// A power law C m^slope fitted to one series, with an interval for the slope.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -181,9 +182,6 @@ pub fn render_scaling_with_slopes(
 /// Sideways shift between neighbouring series of a scaling figure, in decades of m.
 const DODGE_DECADES: f64 = 0.012;
 
-/// Colour of the reference slopes.
-const GUIDE_GREY: RGBColor = RGBColor(130, 130, 130);
-
 /// A scaling figure checked and cut into what its axes can show.
 struct ScalingChart<'a> {
     figure: &'a ScalingFigure,
@@ -240,9 +238,6 @@ struct Guide {
 
 /// Dash length of the theory guides ([`GuideCurve`]).
 const CURVE_DASH: u32 = 10;
-
-/// Dash lengths of the reference slopes, in order (the last for any further one).
-const GUIDE_DASHES: [u32; 3] = [20, 7, 12];
 
 /// Legend text of a series: its label, then the fitted slope and its interval.
 fn fit_label(label: &str, fit: Option<&PowerFit>) -> String {
@@ -508,7 +503,7 @@ impl<'a> ScalingChart<'a> {
                     let guide = Guide {
                         slope: reference.slope,
                         label: reference.label.clone(),
-                        dash: GUIDE_DASHES[index.min(GUIDE_DASHES.len() - 1)],
+                        dash: guide_dash(index).0,
                     };
                     power_line_in(anchor, guide.slope, &x_range, &y_range).map(|ends| (guide, ends))
                 })
@@ -623,8 +618,8 @@ impl ScalingChart<'_> {
         for (guide, ends) in &self.guides {
             layers.push(Layer::Line(Line::new(
                 ends.to_vec(),
-                GUIDE_GREY.stroke_width(3),
-                Some((guide.dash, 8)),
+                GUIDE_GREY.stroke_width(GUIDE_WIDTH),
+                Some((guide.dash, guide_dash(0).1)),
             )));
         }
         layers.extend(self.guide_lines());
@@ -695,7 +690,7 @@ impl ScalingChart<'_> {
                 sample: Sample::Line {
                     from: 0,
                     to: LEGEND_SAMPLE,
-                    style: GUIDE_GREY.stroke_width(3),
+                    style: GUIDE_GREY.stroke_width(GUIDE_WIDTH),
                     dash: Some((guide.dash.min(14), 6)),
                 },
             }));

@@ -19,8 +19,9 @@ use crate::error::{Error, Result};
 use crate::output::Table;
 use crate::plot::chart::clamp_into;
 use crate::plot::compose::{Grid, PIXELS_PER_POINT, POINTS_PER_INCH, render_composed};
-use crate::plot::figure::{CurveStyle, PALETTE, dash_of, panel_figure};
+use crate::plot::figure::{CurveStyle, panel_figure};
 use crate::plot::model::{Figure, Layer};
+use crate::plot::style::{GUIDE_GREY, PALETTE, REFERENCE, dash_of, guide_dash};
 use crate::plot::{Curve, LineFigure, Scale};
 use plotters::style::Color;
 
@@ -68,10 +69,37 @@ struct RunSpec {
     /// `key=value` overrides, as `meanfield run --set` takes them.
     #[serde(default)]
     set: Vec<String>,
-    /// "run" (the particles: `meanfield run`, the default) or "limit" (the exact mean-field
-    /// limit: `meanfield limit`).
+    /// "run" (the particles: `meanfield run`, the default), "limit" (the exact mean-field
+    /// limit: `meanfield limit`) or "sweep" (`meanfield sweep`: its widths and seeds).
     #[serde(default)]
     command: Option<String>,
+    /// command "sweep": `--widths` (default: the scenario's `[sweep]`).
+    #[serde(default)]
+    widths: Option<Vec<usize>>,
+    /// command "sweep": `--seeds`.
+    #[serde(default)]
+    seeds: Option<usize>,
+    /// command "sweep": `--reference`.
+    #[serde(default)]
+    reference: Option<String>,
+}
+
+/// What a `[[run]]` makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunCommand {
+    /// `meanfield run`: the particles.
+    Run,
+    /// `meanfield limit`: the exact mean-field limit.
+    Limit,
+    /// `meanfield sweep`: a ladder of widths and seeds (a sweep directory).
+    Sweep {
+        /// `--widths` (none: the scenario's).
+        widths: Option<Vec<usize>>,
+        /// `--seeds` (none: the scenario's).
+        seeds: Option<usize>,
+        /// `--reference` (none: the scenario's).
+        reference: Option<String>,
+    },
 }
 
 /// A run that a SPEC asks for: `meanfield figure` runs it into `<out>/runs/<name>` unless a
@@ -84,8 +112,8 @@ pub struct RunRequest {
     pub scenario: PathBuf,
     /// `--set`-style overrides.
     pub overrides: Vec<String>,
-    /// Solve the exact limit (`meanfield limit`) instead of running the particles.
-    pub limit: bool,
+    /// What is made: a run, a limit or a sweep.
+    pub command: RunCommand,
 }
 
 /// The `[[run]]`s of `spec`, checked (names are plain directory names, each once).
@@ -119,22 +147,42 @@ pub fn requested_runs(spec: &Path) -> Result<Vec<RunRequest>> {
                 "a scenario file (relative to the SPEC)",
             ));
         }
-        let limit = match run.command.as_deref() {
-            None | Some("run") => false,
-            Some("limit") => true,
+        let command = match run.command.as_deref() {
+            None | Some("run") => RunCommand::Run,
+            Some("limit") => RunCommand::Limit,
+            Some("sweep") => RunCommand::Sweep {
+                widths: run.widths.clone(),
+                seeds: run.seeds,
+                reference: run.reference.clone(),
+            },
             Some(other) => {
                 return Err(context.error(
                     &format!("run[{i}].command"),
                     other,
-                    "\"run\" (the particles) or \"limit\" (the exact limit)",
+                    "\"run\" (the particles), \"limit\" (the exact limit) or \"sweep\" (widths \
+                     and seeds)",
                 ));
             }
         };
+        let sweep_key = [
+            ("widths", run.widths.is_some()),
+            ("seeds", run.seeds.is_some()),
+            ("reference", run.reference.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given);
+        if let (Some((key, _)), false) = (sweep_key, matches!(command, RunCommand::Sweep { .. })) {
+            return Err(context.error(
+                &format!("run[{i}].{key}"),
+                "given",
+                "only with command = \"sweep\"",
+            ));
+        }
         requests.push(RunRequest {
             name: run.name.clone(),
             scenario,
             overrides: run.set.clone(),
-            limit,
+            command,
         });
     }
     Ok(requests)
@@ -337,11 +385,6 @@ enum Role {
     Guide,
 }
 
-/// Grey of the power-law guides.
-const GUIDE_GREY: RGBColor = RGBColor(120, 120, 120);
-/// The guides' dots (dash, gap in pixels).
-const GUIDE_DASH: (u32, u32) = (6, 8);
-
 /// Reads `spec` (a SPEC file) and writes `<stem>.png`, `.svg` and `.pdf`; a panel's run
 /// `@name` (or glob `@mf_*`) is `runs/<name>` of `stem`'s directory, where `meanfield
 /// figure` puts the SPEC's `[[run]]`s.
@@ -424,10 +467,10 @@ fn styles_by_label(panels: &[Panel]) -> (Vec<PanelStyles>, Vec<(String, CurveSty
     let palette: Vec<RGBColor> = PALETTE
         .iter()
         .copied()
-        .filter(|c| *c != RGBColor(0, 0, 0))
+        .filter(|c| *c != REFERENCE)
         .collect();
     let mut legend: Vec<(String, CurveStyle)> = Vec::new();
-    let (mut runs, mut others) = (0usize, 0usize);
+    let (mut runs, mut others, mut guides) = (0usize, 0usize, 0usize);
     let styles = panels
         .iter()
         .map(|panel| {
@@ -447,9 +490,12 @@ fn styles_by_label(panels: &[Panel]) -> (Vec<PanelStyles>, Vec<(String, CurveSty
                         }
                         Role::Reference => {
                             others += 1;
-                            (RGBColor(0, 0, 0), dash_of(others - 1))
+                            (REFERENCE, dash_of(others - 1))
                         }
-                        Role::Guide => (GUIDE_GREY, Some(GUIDE_DASH)),
+                        Role::Guide => {
+                            guides += 1;
+                            (GUIDE_GREY, Some(guide_dash(guides - 1)))
+                        }
                     };
                     legend.push((curve.label.clone(), style));
                     Some(style)

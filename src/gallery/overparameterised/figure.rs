@@ -15,11 +15,11 @@ use crate::error::Result;
 use crate::plot::Scale;
 use crate::plot::axis::{log_range, tick_label};
 use crate::plot::chart::{LINE_WIDTH, SAMPLE_LEGEND};
-use crate::plot::figure::PALETTE;
 use crate::plot::model::{
     Axis, Figure, Frame, Layer, Legend, LegendEntry, Line, Mark, Sample, TickSpec, TitleStyle,
     render_row,
 };
+use crate::plot::style::PALETTE;
 
 /// The bottom of the risk axis: seeds that recovered the teacher exactly reach 1e-12 and
 /// below; they are drawn at the floor, so that the axis keeps its resolution where the widths
