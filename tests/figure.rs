@@ -102,7 +102,7 @@ fn a_two_panel_figure_is_written_as_png_svg_and_pdf_at_column_width() {
         "(b)",
         "m = 10",
         "m = 20",
-        "slope -1",
+        "slope \u{2212}1",
     ] {
         assert!(texts.iter().any(|t| t == text), "{text} not in {texts:?}");
     }
@@ -333,7 +333,8 @@ fn the_example_specs_run_what_they_need_and_show_what_they_say() {
         "mean field: movement ratio {mean_field}"
     );
     let texts = svg_texts(&dir.join("out/lazy_vs_meanfield.svg"));
-    assert!(texts.iter().any(|t| t == "lazy, alpha = 1/2"), "{texts:?}");
+    // Written `lazy, alpha = 1/2` in the SPEC, drawn with the symbol (plot::typeset).
+    assert!(texts.iter().any(|t| t == "lazy, \u{3b1} = 1/2"), "{texts:?}");
 }
 
 /// A sweep directory as a panel source, made on demand by a `[[run]]` of command "sweep" and
