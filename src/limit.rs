@@ -35,7 +35,7 @@ use crate::output::{RunEntry, write_atomic, write_json, write_npy};
 use crate::run::{Status, prepare_fresh, render_risk};
 use crate::scenario::Scenario;
 
-pub use beside::{RunLimit, finished_solve, limit_of_run};
+pub use beside::{finished_solve, reusable_beside};
 pub use problem::LimitProblem;
 pub use solver::{Ending, Resolution, Solution, solve};
 

@@ -19,6 +19,8 @@ use nalgebra::DMatrix;
 
 use crate::error::{Error, Result};
 
+pub mod difference;
+pub mod limit_beside;
 pub mod run_directory;
 
 pub use run_directory::{

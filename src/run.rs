@@ -303,7 +303,7 @@ pub(crate) fn prepare_fresh(out: &Path, resolved: &str, overwrite: bool) -> Resu
     }
     // The limit beside the run stays where it is the limit of the new run's problem too (it
     // does not depend on m, the name or what is recorded: `limit::beside`).
-    let keep: &[RunEntry] = if crate::limit::beside::limits_problem(out, resolved) {
+    let keep: &[RunEntry] = if crate::output::limit_beside::limits_problem(out, resolved) {
         &[RunEntry::Limit]
     } else {
         &[]

@@ -334,7 +334,10 @@ fn the_example_specs_run_what_they_need_and_show_what_they_say() {
     );
     let texts = svg_texts(&dir.join("out/lazy_vs_meanfield.svg"));
     // Written `lazy, alpha = 1/2` in the SPEC, drawn with the symbol (plot::typeset).
-    assert!(texts.iter().any(|t| t == "lazy, \u{3b1} = 1/2"), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t == "lazy, \u{3b1} = 1/2"),
+        "{texts:?}"
+    );
 }
 
 /// A sweep directory as a panel source, made on demand by a `[[run]]` of command "sweep" and

@@ -71,11 +71,12 @@ fn weight_decay_risk_figure_draws_the_objective_beside_the_risk() {
 #[test]
 fn dissipation_is_labelled_minus_de_dt_only_for_the_deterministic_flow() {
     let population = svg_texts(&run("population", &[]).join("plots/risk.svg"));
-    assert!(has_text(&population, "D = -dE/dt"), "{population:?}");
+    // Written `D = -dE/dt`, drawn with the minus sign (plot::typeset).
+    assert!(has_text(&population, "D = \u{2212}dE/dt"), "{population:?}");
     let empirical = svg_texts(
         &run("empirical", &["risk.mode=\"empirical\"", "risk.n=64"]).join("plots/risk.svg"),
     );
-    assert!(has_text(&empirical, "D = -dE/dt"), "{empirical:?}");
+    assert!(has_text(&empirical, "D = \u{2212}dE/dt"), "{empirical:?}");
     let online = svg_texts(
         &run("online", &["risk.mode=\"online\"", "risk.batch=16"]).join("plots/risk.svg"),
     );
@@ -92,7 +93,7 @@ fn dissipation_is_labelled_minus_de_dt_only_for_the_deterministic_flow() {
         .join("plots/risk.svg"),
     );
     assert!(!has_text(&scheduled, "dE/dt"), "{scheduled:?}");
-    assert!(has_text(&scheduled, "lambda scheduled"), "{scheduled:?}");
+    assert!(has_text(&scheduled, "\u{3bb} scheduled"), "{scheduled:?}");
 }
 
 #[test]
@@ -191,7 +192,7 @@ fn a_long_title_is_fitted_to_the_figure_not_cut() {
         .position(|t| t.starts_with("finite_m_relu_teacher"))
         .unwrap();
     let joined = format!("{} {}", texts[first], texts[first + 1]).replace("&quot;", "\"");
-    assert_eq!(joined, title);
+    assert_eq!(joined, meanfield::plot::typeset::typeset(title));
     // A title that fits keeps one line.
     let short = LineFigure {
         title: "short".into(),

@@ -481,7 +481,7 @@ fn loglog_figure_renders_png_and_svg_with_title_and_legend() {
         "train risk",
         "test risk",
         "time t",
-        "R(ρ_t)",
+        "R(ρ\u{209c})", // written R(ρ_t), drawn with its subscript (plot::typeset)
     ] {
         assert!(svg.contains(text), "the SVG lacks {text:?}");
     }
@@ -548,7 +548,8 @@ fn figure_spanning_less_than_a_decade_has_labelled_ticks() {
     let svg = std::fs::read_to_string(directory.join("narrow.svg")).unwrap();
     // plotters writes each text on a line of its own.
     let texts: Vec<&str> = svg.lines().map(str::trim).collect();
-    for label in ["1e-3", "0.01", "0.1", "1", "2", "5", "10"] {
+    // The risk axis reaches 10⁻³, so all its decades are powers of ten; time stays decimal.
+    for label in ["10⁻³", "10⁻²", "10⁻¹", "1", "2", "5", "10"] {
         assert!(
             texts.contains(&label),
             "the SVG lacks the tick label {label}"

@@ -215,7 +215,8 @@ fn cloud_renders_png_and_svg_of_the_stated_size() {
     let figure = spiral_cloud();
     render_cloud(&figure, &directory.join("cloud")).unwrap();
     assert_eq!(png_size(&directory.join("cloud.png")), (1200, 1000));
-    assert_svg_contains(&directory.join("cloud.svg"), "Particles w_j");
+    // Written `w_j`, drawn with its subscript (plot::typeset).
+    assert_svg_contains(&directory.join("cloud.svg"), "Particles w\u{2c7c}");
     assert_svg_contains(&directory.join("cloud.svg"), "output weight a");
     assert_eq!(file_names(&directory), ["cloud.png", "cloud.svg"]);
 }

@@ -234,18 +234,20 @@ fn scaling_figure_lists_fitted_slopes_and_reference_slopes() {
     let directory = scratch_directory("scaling");
     render_scaling(&scaling_figure(), &directory.join("scaling")).unwrap();
     assert_eq!(png_size(&directory.join("scaling.png")), (1200, 800));
-    assert_svg_has_texts(
-        &directory.join("scaling.svg"),
-        &[
-            "Deviation from the limit",
-            "width m",
-            "t = 1: slope -0.98 [-1.05, -0.91]",
-            "t = 10: slope -0.88 [-0.95, -0.81]",
-            "t = 100: slope -0.48 [-0.55, -0.41]",
-            "m^-1",
-            "m^-1/2",
-        ],
-    );
+    // The labels as written, drawn with their symbols (plot::typeset: −0.98, m⁻¹ᐟ²).
+    let drawn: Vec<String> = [
+        "Deviation from the limit",
+        "width m",
+        "t = 1: slope -0.98 [-1.05, -0.91]",
+        "t = 10: slope -0.88 [-0.95, -0.81]",
+        "t = 100: slope -0.48 [-0.55, -0.41]",
+        "m^-1",
+        "m^-1/2",
+    ]
+    .map(meanfield::plot::typeset::typeset)
+    .to_vec();
+    let drawn: Vec<&str> = drawn.iter().map(String::as_str).collect();
+    assert_svg_has_texts(&directory.join("scaling.svg"), &drawn);
     assert_eq!(file_names(&directory), ["scaling.png", "scaling.svg"]);
 }
 

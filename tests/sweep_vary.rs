@@ -141,7 +141,8 @@ fn a_vary_sweep_draws_one_overlay_curve_per_value_with_its_data() {
         }
     }
     let svg = std::fs::read_to_string(out.join("plots/vary_risk.svg")).unwrap();
-    for label in ["lambda = 0.0", "lambda = 0.01", "lambda = 0.1"] {
+    // Written `lambda = ...`, drawn with the letter (plot::typeset).
+    for label in ["\u{3bb} = 0.0", "\u{3bb} = 0.01", "\u{3bb} = 0.1"] {
         assert!(svg.contains(label), "legend lacks {label}");
     }
     // One figure across the values instead of one per point.

@@ -6,8 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use meanfield::Error;
-use meanfield::limit::beside::reusable_beside;
-use meanfield::limit::{LimitProblem, Resolution};
+use meanfield::limit::{LimitProblem, Resolution, reusable_beside};
 use meanfield::output::RunEntry;
 use meanfield::run::{Progress, RunOptions, Status, Summary, render_plots, resume_command, run};
 use meanfield::scenario::Scenario;

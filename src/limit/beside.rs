@@ -1,105 +1,13 @@
-//! The exact limit kept beside a run: `RUN/limit/`, a `meanfield limit` run directory of the
-//! run's own scenario (`meanfield run --limit`, or `meanfield limit SCENARIO --out RUN/limit`),
-//! which the run's risk figure and report.html draw as the m -> infinity curve R_inf(t).
-//!
-//! A limit is drawn only where it is the limit of that run: its scenario.toml must agree with
-//! the run's on every key the limit depends on. The keys it does not depend on are the width
-//! `model.m` (docs/limit.md section 10: the limit is the m -> infinity law), the run's `name`,
-//! its `device` and what `[record]` logs (it changes the logged times, not the curve). Any other
-//! difference is an error that names the keys, never a curve silently drawn beside the wrong
-//! run.
+//! Reusing a finished limit solve instead of solving again: in a sweep's `limit/` directory
+//! (the same resolved scenario) and beside a run (`RUN/limit/`, the same problem:
+//! `output::limit_beside`, which also draws it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::error::{Error, Result};
 use crate::limit::{LimitSummary, Resolution};
-use crate::output::{RunEntry, Table, read_json};
+use crate::output::limit_beside::limits_problem;
+use crate::output::{RunEntry, read_json};
 use crate::run::Status;
-use crate::scenario::difference::differing_keys;
-
-/// The keys whose values may differ between a run's scenario and that of its limit.
-fn limit_ignores(key: &str) -> bool {
-    matches!(key, "name" | "model.m" | "device") || key == "record" || key.starts_with("record.")
-}
-
-/// A finished limit beside a run.
-#[derive(Clone, Debug)]
-pub struct RunLimit {
-    /// `RUN/limit`.
-    pub dir: PathBuf,
-    /// Its summary.json (status finished).
-    pub summary: LimitSummary,
-    /// Its series.csv (time, risk, ...).
-    pub series: Table,
-}
-
-/// The limit kept in `RUN/limit/` of the run directory `run`: `None` when there is none, or
-/// when its solve did not finish (an interrupted or diverged solve is not a limit curve).
-///
-/// # Errors
-/// [`Error::RunDirectory`] naming `RUN/limit` and the differing keys when its scenario is not
-/// the run's (module documentation); read errors of its files.
-pub fn limit_of_run(run: &Path) -> Result<Option<RunLimit>> {
-    let dir = RunEntry::Limit.path(run);
-    let summary_path = RunEntry::Summary.path(&dir);
-    if !summary_path.is_file() {
-        return Ok(None);
-    }
-    let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| Error::io(path, e));
-    let run_scenario = read(&RunEntry::Scenario.path(run))?;
-    let limit_scenario = read(&RunEntry::Scenario.path(&dir))?;
-    check_same_problem(&run_scenario, &limit_scenario, &dir)?;
-    let summary: LimitSummary = read_json(&summary_path)?;
-    if summary.status != Status::Finished {
-        return Ok(None);
-    }
-    let series = Table::read_csv(&RunEntry::Series.path(&dir))?;
-    Ok(Some(RunLimit {
-        dir,
-        summary,
-        series,
-    }))
-}
-
-/// Refuses a limit (scenario text `limit`, in `dir`) of another problem than the run's
-/// scenario `run`: every differing key outside [`limit_ignores`] is named.
-///
-/// # Errors
-/// [`Error::RunDirectory`] naming `dir`, the keys and what to do.
-pub fn check_same_problem(run: &str, limit: &str, dir: &Path) -> Result<()> {
-    let refuse = |message: String| Error::RunDirectory {
-        dir: dir.to_path_buf(),
-        message,
-    };
-    let differences = differing_keys(run, limit)
-        .map_err(|e| refuse(format!("its scenario.toml or the run's is not TOML ({e})")))?;
-    let relevant: Vec<String> = differences
-        .iter()
-        .filter(|d| !limit_ignores(&d.key))
-        .map(ToString::to_string)
-        .collect();
-    if relevant.is_empty() {
-        return Ok(());
-    }
-    Err(refuse(format!(
-        "holds the limit of another problem than the run beside it (differing keys, run -> \
-         limit: {}); solve it again with `meanfield run SCENARIO --limit` or `meanfield limit \
-         RUN/scenario.toml --out RUN/limit --overwrite`, or remove it",
-        relevant.join(", ")
-    )))
-}
-
-/// Whether `RUN/limit` of the run directory `run` holds a finished limit of the problem of the
-/// resolved scenario `resolved` (its keys but the ignored ones: module documentation).
-#[must_use]
-pub fn limits_problem(run: &Path, resolved: &str) -> bool {
-    let dir = RunEntry::Limit.path(run);
-    let finished = read_json::<LimitSummary>(&RunEntry::Summary.path(&dir))
-        .is_ok_and(|summary| summary.status == Status::Finished);
-    finished
-        && std::fs::read_to_string(RunEntry::Scenario.path(&dir))
-            .is_ok_and(|limit| check_same_problem(resolved, &limit, &dir).is_ok())
-}
 
 /// Whether `RUN/limit` holds a finished limit of the problem of `resolved` solved at
 /// `resolution`, to reuse (`meanfield run --limit`).
@@ -128,33 +36,4 @@ pub fn finished_solve(dir: &Path, resolved: &str, resolution: Resolution) -> Opt
         && summary.angle_nodes == resolution.angle
         && RunEntry::Series.path(dir).is_file();
     same.then_some(summary)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
-
-    use super::*;
-
-    const RUN: &str = "name = \"a\"\nseed = 1\n[model]\nm = 50\nd = 4\n[dynamics]\ndt = 0.05\n\
-                       [record]\npoints = 200\n";
-
-    #[test]
-    fn the_width_name_and_record_keys_may_differ() {
-        let limit = "name = \"b\"\nseed = 1\n[model]\nm = 4096\nd = 4\n[dynamics]\ndt = 0.05\n\
-                     [record]\nevery = 5\n";
-        assert!(check_same_problem(RUN, limit, Path::new("run/limit")).is_ok());
-    }
-
-    #[test]
-    fn another_dt_or_seed_is_refused_with_the_keys() {
-        let limit = "name = \"a\"\nseed = 2\n[model]\nm = 50\nd = 4\n[dynamics]\ndt = 0.1\n";
-        let message = check_same_problem(RUN, limit, Path::new("run/limit"))
-            .unwrap_err()
-            .to_string();
-        for part in ["run/limit", "dynamics.dt: 0.05 -> 0.1", "seed: 1 -> 2"] {
-            assert!(message.contains(part), "{part} not in {message}");
-        }
-        assert!(!message.contains("record"), "{message}");
-    }
 }

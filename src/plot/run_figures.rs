@@ -23,7 +23,7 @@ use nalgebra::DMatrix;
 
 use crate::diagnostics::measure::{plane_of, principal_plane, w_norms};
 use crate::error::{Error, Result};
-use crate::limit::{LimitSummary, limit_of_run};
+use crate::output::limit_beside::{LimitFacts, limit_of_run};
 use crate::output::{RunEntry, Table, marginal_quantity, read_npy};
 use crate::plot::figure::render_styled;
 use crate::plot::report::{
@@ -380,7 +380,7 @@ pub fn render_risk(out: &Path, name: &str, table: &Table, time: &[f64]) -> Resul
     let mut caption = risk_figure.caption;
     let mut data = vec!["series.csv".to_owned()];
     if let Some(limit) = &limit {
-        caption.push_str(&limit_caption(&limit.summary));
+        caption.push_str(&limit_caption(&limit.facts));
         data.push("limit/series.csv".into());
         data.push("limit/summary.json".into());
     }
@@ -392,12 +392,10 @@ pub fn render_risk(out: &Path, name: &str, table: &Table, time: &[f64]) -> Resul
 const LIMIT_LABEL: &str = "risk R, exact limit m \u{2192} \u{221e}";
 
 /// What the caption of a run's risk figure says of the limit drawn on it.
-fn limit_caption(summary: &LimitSummary) -> String {
-    let estimate = summary
-        .risk_error_estimate_relative
-        .map_or_else(String::new, |e| {
-            format!(", its relative error estimate {}", significant(e, 2))
-        });
+fn limit_caption(summary: &LimitFacts) -> String {
+    let estimate = summary.relative_error.map_or_else(String::new, |e| {
+        format!(", its relative error estimate {}", significant(e, 2))
+    });
     format!(
         " The black curve is the exact mean-field limit (m \u{2192} \u{221e}) of the same \
          scenario, R(0) = {} \u{2192} R({}) = {}, solved by the symmetry reduction of \

@@ -10,7 +10,7 @@
 //!   `lambda`, `mu`, `rho`, `sigma`, `tau`, `theta`, `phi`, `Delta`, `Phi`, `Sigma`, `Theta`): the
 //!   letter. Not after a `.` or `_`, so that scenario keys (`dynamics.lambda`) and column
 //!   names (`free_energy_noise_sigma`) stay as they are;
-//! - `_c` after a letter, with c one of `0-9 i j k m n t` and no letter or digit after it: the
+//! - `_c` after a letter, with c one of `0-9 i j k m n t` and no letter, digit or `_` after it: the
 //!   subscript (`rho_t` -> ρₜ, `lambda_n` -> λₙ); `_inf` likewise: ∞ (`R_inf` -> R∞). Longer
 //!   subscripts stay as written (`lambda_min` -> λ_min);
 //! - `^` and an integer or a fraction of integers, bare or in parentheses: superscripts
@@ -202,12 +202,17 @@ fn superscript_at(chars: &[char], i: usize) -> Option<(String, usize)> {
     Some((written, end - i + usize::from(parenthesised)))
 }
 
-/// `_c` (a subscript character) or `_inf` after a letter, not followed by a letter or digit.
+/// `_c` (a subscript character) or `_inf` after a letter, not followed by a letter, a digit
+/// or `_` (an identifier such as `finite_m_relu`).
 fn subscript_at(chars: &[char], i: usize, before: Option<char>) -> Option<(String, usize)> {
     if !before.is_some_and(char::is_alphabetic) {
         return None;
     }
-    let free = |j: usize| !chars.get(j).is_some_and(|c| c.is_alphanumeric());
+    let free = |j: usize| {
+        !chars
+            .get(j)
+            .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+    };
     if chars[i + 1..].starts_with(&['i', 'n', 'f']) && free(i + 4) {
         return Some(("∞".into(), 4));
     }
@@ -272,6 +277,7 @@ mod tests {
             "x^2.5",
             "m^k",
             "marginals_a.csv",
+            "finite_m_relu_teacher",
         ] {
             let expected = text.to_string();
             assert_eq!(typeset(text), expected, "{text}");

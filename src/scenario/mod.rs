@@ -2,7 +2,9 @@
 //! `--set` overrides, and its validation into a typed [`Scenario`] with every default resolved.
 
 pub mod build;
-pub mod difference;
+/// The keys in which two resolved scenarios differ (`output::difference`, kept here under
+/// its first path).
+pub use crate::output::difference;
 pub mod file;
 pub mod resolve;
 

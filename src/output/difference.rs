@@ -38,7 +38,7 @@ impl fmt::Display for KeyDifference {
 /// The TOML error, as text, if either is not a TOML document.
 ///
 /// ```
-/// use meanfield::scenario::difference::differing_keys;
+/// use meanfield::output::difference::differing_keys;
 ///
 /// let old = "name = \"quick\"\n[dynamics]\ndt = 0.05\n";
 /// let new = "name = \"quick\"\n[dynamics]\ndt = 0.01\ntau = 0.1\n";
