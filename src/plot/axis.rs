@@ -180,10 +180,12 @@ impl LinearLabels {
             }
             text
         };
-        // `-0.0` would otherwise read as a negative tick.
+        // `-0.0` would otherwise read as a negative tick; a negative tick gets the minus sign
+        // (U+2212, as `plot::typeset` writes it).
         match text.strip_prefix('-') {
             Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_owned(),
-            _ => text,
+            Some(rest) => format!("\u{2212}{rest}"),
+            None => text,
         }
     }
 }

@@ -110,6 +110,38 @@ pub fn svg_texts_of(svg: &str) -> Vec<String> {
     texts
 }
 
+/// The value of a tick label as the figures write it: a decimal (`0.5`, `−2`, with the minus
+/// sign) or a power of ten (`10⁻³`, `2·10⁻⁵`); `None` for any other text.
+pub fn tick_value(text: &str) -> Option<f64> {
+    let text = text.replace('\u{2212}', "-");
+    if let Ok(value) = text.parse::<f64>() {
+        return Some(value);
+    }
+    let (mantissa, power) = match text.split_once('\u{b7}') {
+        Some((m, p)) => (m.parse::<f64>().ok()?, p),
+        None => (1.0, text.as_str()),
+    };
+    let exponent: String = power
+        .strip_prefix("10")?
+        .chars()
+        .map(|c| match c {
+            '⁻' => Some('-'),
+            '⁰' => Some('0'),
+            '¹' => Some('1'),
+            '²' => Some('2'),
+            '³' => Some('3'),
+            '⁴' => Some('4'),
+            '⁵' => Some('5'),
+            '⁶' => Some('6'),
+            '⁷' => Some('7'),
+            '⁸' => Some('8'),
+            '⁹' => Some('9'),
+            _ => None,
+        })
+        .collect::<Option<String>>()?;
+    Some(mantissa * 10_f64.powi(exponent.parse().ok()?))
+}
+
 /// The texts of the SVG file at `path` ([`svg_texts_of`]).
 pub fn svg_texts(path: &Path) -> Vec<String> {
     svg_texts_of(&std::fs::read_to_string(path).unwrap())
