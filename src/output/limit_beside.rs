@@ -93,7 +93,7 @@ pub fn limit_of_run(run: &Path) -> Result<Option<RunLimit>> {
 }
 
 /// Refuses a limit (scenario text `limit`, in `dir`) of another problem than the run's
-/// scenario `run`: every differing key outside [`limit_ignores`] is named.
+/// scenario `run`: every differing key outside `limit_ignores` is named.
 ///
 /// # Errors
 /// [`Error::RunDirectory`] naming `dir`, the keys and what to do.

@@ -16,7 +16,7 @@
 //! - `^` and an integer or a fraction of integers, bare or in parentheses: superscripts
 //!   (`|theta|^2` -> |θ|², `m^-1/2` -> m⁻¹ᐟ², `m^(-1)` -> m⁻¹);
 //! - `+-` -> ±, `->` -> →, `>=` -> ≥, `<=` -> ≤, `sqrt` as a word -> √, `||` -> ‖;
-//! - a hyphen that is a minus ([`minus_sign`]: ` - `, `slope -0.6`, `D = -dE/dt`,
+//! - a hyphen that is a minus (`minus_sign`: ` - `, `slope -0.6`, `D = -dE/dt`,
 //!   `(-lambda`): the minus sign −.
 
 /// Greek letters by name (whole words).
