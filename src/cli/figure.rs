@@ -127,9 +127,5 @@ fn ensure_sweep(
 /// Whether `dir` holds a finished run (or limit solve) of the scenario resolved as `resolved`.
 fn finished_run_of(dir: &Path, resolved: &str) -> bool {
     let same = std::fs::read_to_string(dir.join("scenario.toml")).is_ok_and(|t| t == resolved);
-    let finished = std::fs::read_to_string(dir.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v["status"] == "finished");
-    same && finished
+    same && meanfield::output::run_directory::finished_summary(dir).is_some()
 }

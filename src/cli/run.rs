@@ -28,8 +28,8 @@ struct RunRequest {
     checkpoint_every: Duration,
     stop_at_step: Option<u64>,
     quiet: bool,
-    /// `--limit`: the limit's resolution (`None` inside: the solver's default).
-    limit: Option<Option<Resolution>>,
+    /// `--limit`: the limit's resolution.
+    limit: Option<Resolution>,
 }
 
 /// `meanfield run`.
@@ -71,13 +71,11 @@ fn validate(args: RunArgs) -> anyhow::Result<RunRequest> {
     })
 }
 
-/// The resolution of `--limit` (`--limit-nodes`, else the solver's default), after checking
-/// that the scenario has an exact limit: the error names the key that breaks the reduction.
-fn limit_resolution(
-    scenario: &Scenario,
-    nodes: Option<usize>,
-) -> anyhow::Result<Option<Resolution>> {
-    LimitProblem::from_scenario(scenario).map_err(|e| {
+/// The resolution of `--limit` (`--limit-nodes`, else the solver's default for the teacher
+/// span), after checking that the scenario has an exact limit: the error names the key that
+/// breaks the reduction.
+fn limit_resolution(scenario: &Scenario, nodes: Option<usize>) -> anyhow::Result<Resolution> {
+    let problem = LimitProblem::from_scenario(scenario).map_err(|e| {
         anyhow::Error::new(e).context(format!(
             "--limit: {} has no exact mean-field limit (docs/limit.md)",
             scenario.name
@@ -90,12 +88,15 @@ fn limit_resolution(
             "at least 1",
         )));
     }
-    Ok(nodes.map(Resolution::with_nodes))
+    Ok(nodes.map_or_else(
+        || Resolution::default_for(problem.k()),
+        Resolution::with_nodes,
+    ))
 }
 
 /// `--limit`, after a finished run: the limit solved into (or reused from) `out/limit`, then
 /// the run's figures and report drawn again with it.
-fn solve_beside(request: &RunRequest, resolution: Option<Resolution>) -> anyhow::Result<ExitCode> {
+fn solve_beside(request: &RunRequest, resolution: Resolution) -> anyhow::Result<ExitCode> {
     let RunRequest {
         scenario,
         out,
@@ -104,13 +105,7 @@ fn solve_beside(request: &RunRequest, resolution: Option<Resolution>) -> anyhow:
     } = request;
     let dir = RunEntry::Limit.path(out);
     let resolved = scenario.resolved_toml()?;
-    let chosen = resolution.unwrap_or_else(|| {
-        LimitProblem::from_scenario(scenario).map_or_else(
-            |_| Resolution::default_for(1),
-            |p| Resolution::default_for(p.k()),
-        )
-    });
-    let code = if reusable_beside(out, &resolved, chosen) {
+    let code = if reusable_beside(out, &resolved, resolution) {
         if !quiet {
             eprintln!(
                 "{}: the limit in {} is reused",
@@ -123,7 +118,7 @@ fn solve_beside(request: &RunRequest, resolution: Option<Resolution>) -> anyhow:
         super::limit::execute(LimitRequest {
             scenario: scenario.clone(),
             out: dir,
-            resolution: Some(chosen),
+            resolution: Some(resolution),
             overwrite: true,
             quiet: *quiet,
         })?

@@ -14,13 +14,17 @@ use crate::run::Status;
 #[must_use]
 pub fn reusable_beside(run: &Path, resolved: &str, resolution: Resolution) -> bool {
     let dir = RunEntry::Limit.path(run);
-    let init = resolution.init;
     limits_problem(run, resolved)
-        && read_json::<LimitSummary>(&RunEntry::Summary.path(&dir)).is_ok_and(|summary| {
-            summary.nodes_per_direction == [init.a, init.p, init.q]
-                && summary.angle_nodes == resolution.angle
-        })
-        && RunEntry::Series.path(&dir).is_file()
+        && read_json::<LimitSummary>(&RunEntry::Summary.path(&dir))
+            .is_ok_and(|summary| solved_at(&summary, resolution, &dir))
+}
+
+/// Whether the solve of `summary` in `dir` used `resolution` and left its series.
+fn solved_at(summary: &LimitSummary, resolution: Resolution, dir: &Path) -> bool {
+    let init = resolution.init;
+    summary.nodes_per_direction == [init.a, init.p, init.q]
+        && summary.angle_nodes == resolution.angle
+        && RunEntry::Series.path(dir).is_file()
 }
 
 /// The summary of a finished solve of the resolved scenario `resolved` at `resolution` in
@@ -29,11 +33,8 @@ pub fn reusable_beside(run: &Path, resolved: &str, resolution: Resolution) -> bo
 pub fn finished_solve(dir: &Path, resolved: &str, resolution: Resolution) -> Option<LimitSummary> {
     let written = std::fs::read_to_string(RunEntry::Scenario.path(dir)).ok()?;
     let summary: LimitSummary = read_json(&RunEntry::Summary.path(dir)).ok()?;
-    let init = resolution.init;
     let same = written == resolved
         && summary.status == Status::Finished
-        && summary.nodes_per_direction == [init.a, init.p, init.q]
-        && summary.angle_nodes == resolution.angle
-        && RunEntry::Series.path(dir).is_file();
+        && solved_at(&summary, resolution, dir);
     same.then_some(summary)
 }

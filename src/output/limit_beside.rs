@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::output::difference::differing_keys;
+use crate::output::run_directory::finished_summary;
 use crate::output::{RunEntry, Table};
 
 /// The keys whose values may differ between a run's scenario and that of its limit.
@@ -45,13 +46,6 @@ pub struct RunLimit {
     pub facts: LimitFacts,
     /// Its series.csv (time, risk, ...).
     pub series: Table,
-}
-
-/// The summary.json of `dir` as JSON, if it says the solve finished.
-fn finished_summary(dir: &Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(RunEntry::Summary.path(dir)).ok()?;
-    let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
-    (summary["status"] == "finished").then_some(summary)
 }
 
 /// The limit kept in `RUN/limit/` of the run directory `run`: `None` when there is none, or

@@ -239,6 +239,15 @@ pub fn clear_run_directory_except(dir: &Path, keep: &[RunEntry]) -> Result<Vec<P
     Ok(owned)
 }
 
+/// The summary.json of the run (or limit) directory `dir` as JSON, if it says the run
+/// finished; `None` for a missing or unreadable summary or any other status.
+#[must_use]
+pub fn finished_summary(dir: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(RunEntry::Summary.path(dir)).ok()?;
+    let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (summary["status"] == "finished").then_some(summary)
+}
+
 /// The snapshots of the run directory `out` (`snapshots/step_<step>.npy`), in step order:
 /// (step, particles); none when the run wrote no snapshots folder. Files of other names in
 /// the folder are passed over. The one reader of snapshots, for the run's figures and the
