@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use meanfield::gallery::{GalleryOptions, run_gallery};
+use meanfield::plot::{Curve, LineFigure, Scale, render_lines};
 
 fn quick_entry(name: &str) {
     let root = common::scratch_directory("gallery", name);
@@ -44,6 +45,20 @@ fn quick_entry(name: &str) {
     }
     assert!(options.out.join("gallery.json").exists());
     assert!(options.out.join("summary.md").exists());
+    // One colour per series across the entry's figures (issue 28, item 2): `α = 1` is the same
+    // blue in lazy, lazy_kernel and lazy_risk, `m = 64` the same colour in separation_gap and
+    // separation_risk.
+    let svgs: Vec<(String, String)> = result
+        .figures
+        .iter()
+        .filter(|f| f.ends_with(".svg"))
+        .map(|f| {
+            let text = std::fs::read_to_string(options.out.join(f)).unwrap();
+            (f.clone(), text)
+        })
+        .collect();
+    let clashes = common::colour_clashes(&svgs);
+    assert!(clashes.is_empty(), "{name}: {clashes:#?}");
 }
 
 #[test]
@@ -157,4 +172,45 @@ fn barron() {
 #[test]
 fn generalisation() {
     quick_entry("generalisation");
+}
+
+/// The negative control of the colour check of `quick_entry`: two figures of the same two
+/// series, drawn in the same order, agree; drawn in swapped order (so `α = 1` takes the second
+/// colour in one of them), the check names the clash. A check that passed both would pass any
+/// gallery.
+#[test]
+fn the_colour_check_finds_a_series_drawn_in_another_colour() {
+    let dir = common::scratch_directory("gallery", "colour_check");
+    let x: Vec<f64> = (1..=20).map(f64::from).collect();
+    let curve = |label: &str, power: f64| Curve {
+        label: label.into(),
+        x: x.clone(),
+        y: x.iter().map(|t| t.powf(-power)).collect(),
+    };
+    let draw = |stem: &str, curves: Vec<Curve>| -> (String, String) {
+        let figure = LineFigure {
+            title: stem.into(),
+            x_label: "width m".into(),
+            y_label: "movement".into(),
+            x_scale: Scale::Log,
+            y_scale: Scale::Log,
+            curves,
+        };
+        render_lines(&figure, &dir.join(stem)).unwrap();
+        let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        (format!("{stem}.svg"), svg)
+    };
+    let mean_field = || curve("alpha = 1: slope -0.05", 0.05);
+    let lazy = || curve("alpha = 1/2 (lazy), m = 1024", 0.5);
+    let first = draw("first", vec![mean_field(), lazy()]);
+    let legend = common::svg_legend(&first.1);
+    assert_eq!(legend.len(), 2, "{legend:?}");
+    assert!(legend.iter().all(|(_, c)| c.len() == 1), "{legend:?}");
+    assert_ne!(legend[0].1, legend[1].1, "{legend:?}");
+    let same = draw("same", vec![mean_field(), lazy()]);
+    assert!(common::colour_clashes(&[first.clone(), same]).is_empty());
+    let swapped = draw("swapped", vec![lazy(), mean_field()]);
+    let clashes = common::colour_clashes(&[first, swapped]);
+    assert_eq!(clashes.len(), 2, "{clashes:#?}");
+    assert!(clashes[0].contains("\u{3b1} = 1"), "{clashes:#?}");
 }

@@ -45,8 +45,10 @@ use crate::gallery::context::read_snapshots;
 use crate::gallery::numbers::{listing, rounded, rounded_all};
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::output::write_npy;
+use crate::plot::figure::{CurveStyle, render_styled};
+use crate::plot::style::{GUIDE_GREY, PALETTE, dash_of, guide_dash};
 use crate::plot::sweep::{GuideCurve, ScalingFigure, ScalingSeries, render_scaling_with_guides};
-use crate::plot::{Curve, LineFigure, Scale, render_lines};
+use crate::plot::{Curve, LineFigure, Scale};
 use crate::random::{Purpose, stream};
 
 /// The sizes of one gallery invocation (`[information_exponent.quick]` or `.full`).
@@ -551,13 +553,15 @@ fn draw_overlap(out: &Path, sizes: &Sizes, shown: &[&Case], control: &Case) -> R
             } else {
                 ""
             };
-            mean_curve(format!("j = {}{role}", c.degree), runs)
+            mean_curve(format!("{}, j = {}{role}", c.activation, c.degree), runs)
         })
         .collect();
+    let mut styles: Vec<Option<CurveStyle>> = vec![None; curves.len()];
     curves.push(threshold_curve(&curves));
+    styles.push(Some(THRESHOLD_STYLE));
     let activation = shown[0].activation;
     let stem = format!("information_exponent_overlap_{activation}");
-    render_lines(
+    render_styled(
         &LineFigure {
             title: format!(
                 "{activation}: overlap quantile (top {}% of |a||w|), d = {}, m = {}",
@@ -571,26 +575,34 @@ fn draw_overlap(out: &Path, sizes: &Sizes, shown: &[&Case], control: &Case) -> R
             y_scale: Scale::Linear,
             curves,
         },
+        &styles,
         &out.join(&stem),
     )?;
     Ok(stem)
 }
 
-/// The figure of the online runs: every seed's quantile against time, for both batches.
+/// The threshold's line: a guide (grey, dashed), not a series.
+const THRESHOLD_STYLE: CurveStyle = (GUIDE_GREY, Some(guide_dash(0)));
+
+/// The figure of the online runs: every seed's quantile against time, one colour per batch
+/// and one dash per seed, so that the two batches read as two groups.
 fn draw_online(out: &Path, sizes: &Sizes, online: &[Vec<Trajectory>]) -> Result<String> {
     let mut curves = Vec::new();
-    for (batch, runs) in sizes.online_batches.iter().zip(online) {
+    let mut styles: Vec<Option<CurveStyle>> = Vec::new();
+    for (b, (batch, runs)) in sizes.online_batches.iter().zip(online).enumerate() {
         for (s, run) in runs.iter().enumerate() {
             curves.push(Curve {
                 label: format!("batch {batch}, seed {}", s + 1),
                 x: run.time[1..].to_vec(),
                 y: run.level[1..].to_vec(),
             });
+            styles.push(Some((PALETTE[b % PALETTE.len()], dash_of(s))));
         }
     }
     curves.push(threshold_curve(&curves));
+    styles.push(Some(THRESHOLD_STYLE));
     let stem = "information_exponent_online".to_string();
-    render_lines(
+    render_styled(
         &LineFigure {
             title: format!(
                 "Online SGD, relu, j = {}, d = {}, m = {}: overlap quantile",
@@ -602,6 +614,7 @@ fn draw_online(out: &Path, sizes: &Sizes, online: &[Vec<Trajectory>]) -> Result<
             y_scale: Scale::Linear,
             curves,
         },
+        &styles,
         &out.join(&stem),
     )?;
     Ok(stem)

@@ -52,7 +52,8 @@ pub fn dash_of(index: usize) -> Option<(u32, u32)> {
 /// The dash (dash, gap in pixels) of the guide at `index` among a figure's guides: long
 /// dashes, then short ones, then medium (the last for any further guide).
 #[must_use]
-pub fn guide_dash(index: usize) -> (u32, u32) {
+pub const fn guide_dash(index: usize) -> (u32, u32) {
     const DASHES: [u32; 3] = [20, 7, 12];
-    (DASHES[index.min(DASHES.len() - 1)], 8)
+    let last = DASHES.len() - 1;
+    (DASHES[if index < last { index } else { last }], 8)
 }

@@ -163,3 +163,129 @@ pub fn gaussian_scales(activation: meanfield::math::Activation, r: f64) -> [f64;
     }
     sums.map(f64::sqrt)
 }
+
+/// The legend of an SVG figure drawn by plotters: per legend text (in order), the colours of
+/// the line samples drawn beside it (`#RRGGBB`, empty for a marker-only or bar-only entry). The
+/// legend is the box plotters fills with 0.9 white; a sample is a horizontal two-point polyline
+/// inside the box, left of the texts, within half a text line of a text's middle.
+pub fn svg_legend(svg: &str) -> Vec<(String, Vec<String>)> {
+    let attribute = |tag: &str, name: &str| -> Option<i64> {
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        tag[start..].split('"').next()?.parse().ok()
+    };
+    let lines: Vec<&str> = svg.lines().collect();
+    let Some((x, y, width, height)) = lines.iter().find_map(|line| {
+        (line.starts_with("<rect") && line.contains("opacity=\"0.9\" fill=\"#FFFFFF\"")).then(
+            || {
+                Some((
+                    attribute(line, "x")?,
+                    attribute(line, "y")?,
+                    attribute(line, "width")?,
+                    attribute(line, "height")?,
+                ))
+            },
+        )?
+    }) else {
+        return Vec::new();
+    };
+    let inside = |px: i64, py: i64| (x..=x + width).contains(&px) && (y..=y + height).contains(&py);
+    let mut texts = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        if let (true, Some(tx), Some(ty)) = (
+            line.starts_with("<text"),
+            attribute(line, "x"),
+            attribute(line, "y"),
+        ) && inside(tx, ty)
+        {
+            let label = lines.get(index + 1).map_or("", |l| l.trim()).to_owned();
+            texts.push((tx, ty, label));
+        }
+    }
+    let text_left = texts.iter().map(|t| t.0).min().unwrap_or(x + width);
+    let text_height = 29; // LEGEND_SIZE 36 / 1.24
+    let mut samples = Vec::new();
+    for line in lines.iter().filter(|l| l.starts_with("<polyline")) {
+        let stroke = line
+            .split("stroke=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next());
+        let points: Vec<(i64, i64)> = line
+            .split("points=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| {
+                let (px, py) = p.split_once(',')?;
+                Some((px.parse().ok()?, py.parse().ok()?))
+            })
+            .collect();
+        if let (Some(stroke), [(x0, y0), (x1, y1)]) = (stroke, points.as_slice())
+            && y0 == y1
+            && inside(*x0, *y0)
+            && *x1 <= text_left
+        {
+            samples.push((*y0, stroke.to_owned()));
+        }
+    }
+    texts
+        .into_iter()
+        .map(|(_, ty, label)| {
+            let middle = ty + text_height / 2;
+            let mut colours: Vec<String> = samples
+                .iter()
+                .filter(|(sy, _)| (sy - middle).abs() <= text_height / 2)
+                .map(|(_, c)| c.clone())
+                .collect();
+            colours.sort();
+            colours.dedup();
+            (label, colours)
+        })
+        .collect()
+}
+
+/// The series a legend label names: its text before the first `:` or ` (` (`α = 1` of
+/// `α = 1 (mean field), m = 1024: R(200) = …` and of `α = 1: slope …`; `relu, j = 3` of
+/// `relu, j = 3 (control)`).
+pub fn legend_series(label: &str) -> &str {
+    let end = [":", " ("]
+        .iter()
+        .filter_map(|s| label.find(s))
+        .min()
+        .unwrap_or(label.len());
+    label[..end].trim()
+}
+
+/// The series drawn in different colours in different figures (SVG texts `figures`, with their
+/// names): for each series named in two figures' legends, the colours of its samples in the one
+/// and the other share none. Empty when every series keeps its colour across the figures.
+pub fn colour_clashes(figures: &[(String, String)]) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let mut by_series: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+    for (name, svg) in figures {
+        let mut in_figure: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (label, colours) in svg_legend(svg) {
+            in_figure
+                .entry(legend_series(&label).to_owned())
+                .or_default()
+                .extend(colours);
+        }
+        for (series, colours) in in_figure.into_iter().filter(|(_, c)| !c.is_empty()) {
+            by_series
+                .entry(series)
+                .or_default()
+                .push((name.clone(), colours));
+        }
+    }
+    let mut clashes = Vec::new();
+    for (series, seen) in &by_series {
+        for (i, (first, a)) in seen.iter().enumerate() {
+            for (second, b) in &seen[i + 1..] {
+                if !a.iter().any(|c| b.contains(c)) {
+                    clashes.push(format!("{series}: {a:?} in {first}, {b:?} in {second}"));
+                }
+            }
+        }
+    }
+    clashes
+}
