@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::gallery::{Check, Context, Entry, Outcome};
 use crate::limit::{LimitProblem, Resolution, solve};
 use crate::output::{RunEntry, Table};
+use crate::plot::scaling::render_scaling_looking;
 use crate::plot::sweep::{
     ReferenceSlope, ScalingFigure, ScalingSeries, WidthCurves, render_scaling_with_slopes,
     render_width_curves,
@@ -419,24 +420,30 @@ fn draw_bias(
     render_bias(
         format!("Bias of the relu risk against the exact limit ({seeds} seeds)"),
         series.clone(),
+        &[],
         &out.join("exact_limit"),
     )?;
-    let mut pair: Vec<ScalingSeries> = bias
+    // The series of the control time keeps the colour and marker it has in `exact_limit`; the
+    // wrong limit takes the first look that figure does not use.
+    let (mut looks, mut pair): (Vec<usize>, Vec<ScalingSeries>) = bias
         .iter()
         .zip(series)
-        .filter(|(f, _)| (f.time - control.time).abs() < 1e-9)
-        .map(|(_, s)| {
-            let label = format!("exact limit, {}", s.label);
-            ScalingSeries { label, ..s }
+        .enumerate()
+        .filter(|(_, (f, _))| (f.time - control.time).abs() < 1e-9)
+        .map(|(index, (_, s))| {
+            let label = format!("{} (against the exact limit)", s.label);
+            (index, ScalingSeries { label, ..s })
         })
-        .collect();
+        .unzip();
     pair.push(control_series(measured, wrong, control));
+    looks.push(bias.len());
     render_bias(
         format!(
             "Negative control: the limit of {} ({seeds} seeds)",
             WRONG_PROBLEM.replace('=', " = ")
         ),
         pair,
+        &looks,
         &out.join("exact_limit_control"),
     )
 }
@@ -477,7 +484,13 @@ fn control_series(measured: &Measured, wrong: &BTreeMap<u64, f64>, control: &Fit
 }
 
 /// A scaling figure of the bias with an m^-1 guide.
-fn render_bias(title: String, series: Vec<ScalingSeries>, stem: &Path) -> Result<()> {
+/// Series i takes the colour and marker of index `looks[i]` (its own where not given).
+fn render_bias(
+    title: String,
+    series: Vec<ScalingSeries>,
+    looks: &[usize],
+    stem: &Path,
+) -> Result<()> {
     let figure = ScalingFigure {
         title,
         x_label: "width m".into(),
@@ -488,7 +501,7 @@ fn render_bias(title: String, series: Vec<ScalingSeries>, stem: &Path) -> Result
         slope: -1.0,
         label: "m^-1".into(),
     };
-    render_scaling_with_slopes(&figure, &[guide], stem)
+    render_scaling_looking(&figure, &[guide], looks, stem)
 }
 
 /// Figure `exact_limit_fluctuation`: the seed sd of R_m(t) against m at [`CHECK_TIMES`] with

@@ -179,6 +179,20 @@ pub fn render_scaling_with_slopes(
     render(&ScalingChart::new(figure, slopes)?.figure(), stem)
 }
 
+/// [`render_scaling_with_slopes`] with series i drawn in the colour and marker shape of index
+/// `looks[i]` (its own index where `looks` is shorter), so that a series shown again in a second
+/// figure keeps the look it has in the first.
+pub(crate) fn render_scaling_looking(
+    figure: &ScalingFigure,
+    slopes: &[ReferenceSlope],
+    looks: &[usize],
+    stem: &Path,
+) -> Result<()> {
+    let mut chart = ScalingChart::new(figure, slopes)?;
+    chart.looks = looks.to_vec();
+    render(&chart.figure(), stem)
+}
+
 /// Sideways shift between neighbouring series of a scaling figure, in decades of m.
 const DODGE_DECADES: f64 = 0.012;
 
@@ -195,6 +209,8 @@ struct ScalingChart<'a> {
     guides: Vec<(Guide, Segment)>,
     /// The theory guides: their series index, legend text and drawable points.
     curves: Vec<DrawnGuide>,
+    /// Per series, the index of its colour and marker shape (its own index where not given).
+    looks: Vec<usize>,
     x_range: Range<f64>,
     y_range: Range<f64>,
 }
@@ -516,9 +532,20 @@ impl<'a> ScalingChart<'a> {
             fits: fit_spans,
             guides,
             curves,
+            looks: Vec::new(),
             x_range,
             y_range,
         })
+    }
+
+    /// The index of the colour and marker shape of series `index`.
+    fn look(&self, index: usize) -> usize {
+        self.looks.get(index).copied().unwrap_or(index)
+    }
+
+    /// The colour of series `index`.
+    fn colour(&self, index: usize) -> RGBColor {
+        PALETTE[self.look(index) % PALETTE.len()]
     }
 
     fn legend_labels(&self) -> Vec<String> {
@@ -585,7 +612,7 @@ impl ScalingChart<'_> {
             .map(|(index, _, drawn)| {
                 Layer::Line(Line::new(
                     drawn.clone(),
-                    PALETTE[index % PALETTE.len()].stroke_width(3),
+                    self.colour(*index).stroke_width(3),
                     Some((CURVE_DASH, 8)),
                 ))
             })
@@ -602,7 +629,7 @@ impl ScalingChart<'_> {
                     sample: Sample::Line {
                         from: 0,
                         to: LEGEND_SAMPLE,
-                        style: PALETTE[index % PALETTE.len()].stroke_width(3),
+                        style: self.colour(*index).stroke_width(3),
                         dash: Some((CURVE_DASH, 6)),
                     },
                 })
@@ -625,7 +652,7 @@ impl ScalingChart<'_> {
         layers.extend(self.guide_lines());
         for (index, ends) in self.fits.iter().enumerate() {
             if let Some(ends) = ends {
-                let colour = PALETTE[index % PALETTE.len()];
+                let colour = self.colour(index);
                 layers.push(Layer::Line(Line::new(
                     ends.to_vec(),
                     colour.stroke_width(LINE_WIDTH - 1),
@@ -634,7 +661,7 @@ impl ScalingChart<'_> {
             }
         }
         for (index, (points, bars)) in self.points.iter().zip(&self.bars).enumerate() {
-            let colour = PALETTE[index % PALETTE.len()];
+            let colour = self.colour(index);
             let dodge = self.dodge(index);
             let stroke = colour.stroke_width(3);
             layers.push(Layer::Paths {
@@ -661,14 +688,14 @@ impl ScalingChart<'_> {
                     .iter()
                     .map(|&(m, value)| (m * dodge, value))
                     .collect(),
-                mark: Mark::Shape(marker(MARKERS, index)),
+                mark: Mark::Shape(marker(MARKERS, self.look(index))),
                 style: colour.filled(),
             });
         }
 
         let labels = self.legend_labels();
         for (index, (series, label)) in figure.series.iter().zip(&labels).enumerate() {
-            let colour = PALETTE[index % PALETTE.len()];
+            let colour = self.colour(index);
             layers.push(Layer::Entry(LegendEntry {
                 label: label.clone(),
                 sample: Sample::Marker {
@@ -679,7 +706,7 @@ impl ScalingChart<'_> {
                     },
                     line: colour.stroke_width(LINE_WIDTH - 1),
                     centre: LEGEND_SAMPLE / 2,
-                    shape: marker(MARKERS, index),
+                    shape: marker(MARKERS, self.look(index)),
                     fill: colour.filled(),
                 },
             }));
