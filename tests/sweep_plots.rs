@@ -344,3 +344,37 @@ fn empty_and_ragged_inputs_fail_cleanly_and_write_nothing() {
         &directory,
     );
 }
+
+/// A curve with m = infinity (a control's limit, as in the gallery's mmn_mixture) is not one
+/// more width: it is drawn in the palette's vermillion, listed after the widths, and the widths
+/// keep the viridis colours they have without it (the widest is not pushed off the ramp's end).
+#[test]
+fn a_control_curve_of_infinite_m_is_not_coloured_as_a_width() {
+    let directory = scratch_directory("width-control");
+    let plain = width_curves(false);
+    render_width_curves(&plain, &directory.join("plain")).unwrap();
+    let mut with_control = width_curves(false);
+    let first = with_control.curves[0].clone();
+    with_control.curves.push(BandCurve {
+        label: "limit of Delta = 0.4 (control)".into(),
+        half_width: vec![f64::NAN; first.mean.len()],
+        m: f64::INFINITY,
+        ..first
+    });
+    render_width_curves(&with_control, &directory.join("control")).unwrap();
+    let legend = |stem: &str| {
+        let svg = std::fs::read_to_string(directory.join(format!("{stem}.svg"))).unwrap();
+        common::svg_legend(&svg)
+    };
+    let (plain, control) = (legend("plain"), legend("control"));
+    assert_eq!(control.len(), plain.len() + 1, "{control:?}");
+    assert_eq!(control[..plain.len()], plain[..], "{control:?}");
+    let vermillion = meanfield::plot::figure::PALETTE[1];
+    let hex = format!(
+        "#{:02X}{:02X}{:02X}",
+        vermillion.0, vermillion.1, vermillion.2
+    );
+    let last = control.last().unwrap();
+    assert!(last.0.starts_with("limit of Δ = 0.4"), "{last:?}");
+    assert_eq!(last.1, [hex], "{last:?}");
+}

@@ -392,7 +392,7 @@ fn draw_risk(
     let mut figure = WidthCurves {
         title: format!(
             "Two Gaussians of scales 1 +- {delta}, labels +-1: risk against the exact limit \
-             (green: the limit of Delta = {control_delta}, the control)"
+             and, as a control, the limit of Delta = {control_delta}"
         ),
         x_label: "time t".into(),
         y_label: "population risk R (seed mean +- 2 SE)".into(),

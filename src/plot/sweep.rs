@@ -19,6 +19,7 @@ use crate::plot::figure::{Curve, Scale};
 use crate::plot::model::{
     Axis, Figure, Frame, Layer, Legend, LegendEntry, Line, Mark, Sample, render,
 };
+use crate::plot::style::PALETTE;
 
 pub use super::points::render_points;
 pub use super::scaling::{
@@ -58,7 +59,9 @@ pub struct WidthCurves {
     /// Scale of the vertical axis ([`Scale::Log`] for a risk, [`Scale::Linear`] for a signed
     /// observable).
     pub y_scale: Scale,
-    /// One curve per width, in any order: they are coloured and listed by increasing m.
+    /// One curve per width, in any order: they are coloured on viridis and listed by increasing
+    /// m. A curve with m = infinity (a control's limit) is listed after them in the palette's
+    /// colours.
     pub curves: Vec<BandCurve>,
     /// The limit (e.g. `reference (m = 65536)` or `limit ODE`), drawn as a dashed black line on
     /// top of the curves and listed last.
@@ -220,10 +223,21 @@ impl<'a> WidthChart<'a> {
 
         let mut order: Vec<usize> = (0..figure.curves.len()).collect();
         order.sort_by(|&a, &b| figure.curves[a].m.total_cmp(&figure.curves[b].m));
+        // The widths on the ramp; a curve whose m is not finite (a control limit) is not a
+        // width and takes the palette's colours from vermillion on, so that it does not read as
+        // one more width.
+        let widths = order
+            .iter()
+            .filter(|&&i| figure.curves[i].m.is_finite())
+            .count();
         let mut colours = vec![BLACK; figure.curves.len()];
-        let last = (order.len().max(2) - 1) as f64;
+        let last = (widths.max(2) - 1) as f64;
         for (rank, &index) in order.iter().enumerate() {
-            colours[index] = ColourMap::Viridis.at(VIRIDIS_END * rank as f64 / last);
+            colours[index] = if rank < widths {
+                ColourMap::Viridis.at(VIRIDIS_END * rank as f64 / last)
+            } else {
+                PALETTE[(1 + rank - widths) % PALETTE.len()]
+            };
         }
         Ok(Self {
             figure,
