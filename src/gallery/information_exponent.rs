@@ -564,7 +564,7 @@ fn draw_overlap(out: &Path, sizes: &Sizes, shown: &[&Case], control: &Case) -> R
     render_styled(
         &LineFigure {
             title: format!(
-                "{activation}: overlap quantile (top {}% of |a||w|), d = {}, m = {}",
+                "{activation}: overlap quantile (top {}% of |a| |w|), d = {}, m = {}",
                 MASS * 100.0,
                 sizes.dims[last],
                 sizes.m

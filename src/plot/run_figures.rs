@@ -559,7 +559,7 @@ fn render_clouds(out: &Path, name: &str, table: &Table) -> Result<Vec<ReportFigu
             out,
             "cloud",
             format!(
-                "Particles at the last snapshot on the {}, coloured by a, sized by |a||w|, with \
+                "Particles at the last snapshot on the {}, coloured by a, sized by |a| |w|, with \
                  trajectories; teacher neurons marked (hollow: projected from outside the plane).",
                 plane.name
             ),

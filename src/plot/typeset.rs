@@ -251,6 +251,8 @@ mod tests {
             ("risk 0.19 -> 0.02", "risk 0.19 → 0.02"),
             ("1/sqrt(m)", "1/√(m)"),
             ("||w||", "‖w‖"),
+            // Two absolute values side by side are written apart, or they would read as a norm.
+            ("sized by |a| |w|", "sized by |a| |w|"),
             (
                 "spurious minimum (lambda_min >= -tol)",
                 "spurious minimum (λ_min ≥ −tol)",
