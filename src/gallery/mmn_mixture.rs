@@ -395,7 +395,7 @@ fn draw_risk(
              and, as a control, the limit of Delta = {control_delta}"
         ),
         x_label: "time t".into(),
-        y_label: "population risk R (seed mean +- 2 SE)".into(),
+        y_label: "risk R (seed mean +- 2 SE)".into(),
         x_scale: Scale::Linear,
         y_scale: Scale::Linear,
         curves,
